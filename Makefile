@@ -1,0 +1,66 @@
+# Every target bootstraps what it needs: a .venv from the pinned requirements and the CDK CLI pinned
+# in package.json/package-lock.json. Nothing here needs AWS credentials except deploy/diff.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+ENV ?= dev
+export CDK_DISABLE_VERSION_CHECK := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: synth test bench deploy diff lint lock clean prepare sample-data report
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements.lock
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+bootstrap: $(VENV)/.installed node_modules/.installed
+
+## synth: synthesise every stack of config/$(ENV).yaml into cdk.out/ and print a summary
+synth: bootstrap
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) synth --quiet -c env=$(ENV) --app "$(PY) app.py"
+	$(PY) -m tools.synth_summary cdk.out
+
+## test: the whole test suite (what CI runs)
+test: bootstrap
+	$(PY) -m pytest -n 2 -q
+
+## bench: speed figures, one per line as `name: value unit`
+bench: bootstrap
+	PYTHONPATH=lambdas $(PY) -m bench.run
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+
+## deploy/diff need AWS credentials for the account in config/$(ENV).yaml
+deploy: bootstrap
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) deploy --all -c env=$(ENV) --app "$(PY) app.py"
+
+diff: bootstrap
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) diff --all -c env=$(ENV) --app "$(PY) app.py"
+
+## lock: re-resolve the pinned transitive set after changing requirements*.txt
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install -q -r requirements-dev.txt
+	( echo '# Full pinned set (transitive included) for requirements-dev.txt; regenerate with `make lock`.'; .venv-lock/bin/pip freeze ) > requirements.lock
+	rm -rf .venv-lock
+
+clean:
+	rm -rf cdk.out .pytest_cache
+
+## prepare: run the Athena SQL locally on DuckDB (issue 3)
+prepare: bootstrap
+	PYTHONPATH=lambdas $(PY) -m dataprep.local --raw "$(RAW)" --out "$(OUT)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)"
+
+## sample-data: deterministic synthetic raw exports (issue 3)
+sample-data: bootstrap
+	PYTHONPATH=lambdas $(PY) -m dataprep.sample_data --out "$(OUT)" $(if $(USERS),--users $(USERS)) $(if $(ITEMS),--items $(ITEMS)) $(if $(DAYS),--days $(DAYS)) $(if $(SEED),--seed $(SEED)) $(if $(END_DATE),--end-date $(END_DATE))
