@@ -1,0 +1,396 @@
+"""Typed per-environment configuration: `config/<env>.yaml`, picked with `cdk synth -c env=<env>`.
+
+Everything an environment may vary is declared here and validated before any construct is built, so a bad
+file fails synth with one message that names the file and the field, and nothing is synthesised.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+DEFAULT_ENV = "dev"
+
+# ISO 3166-1 alpha-2 codes in use (officially assigned). Kept inline: no dependency just for a code list.
+ISO_3166_ALPHA2 = frozenset(
+    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY
+    BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO
+    FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM
+    JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ
+    MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE
+    RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT
+    TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW""".split()
+)
+
+# Default Personalize quota (adjustable through Service Quotas): dataset groups per region.
+DEFAULT_DATASET_GROUP_QUOTA = 5
+
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
+_LOCALE = re.compile(r"^[a-z]{2,3}_[A-Z]{2}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the person editing the file."""
+
+
+class Recipe(StrEnum):
+    USER_PERSONALIZATION = "user-personalization"
+    PERSONALIZED_RANKING = "personalized-ranking"
+    SIMILAR_ITEMS = "similar-items"
+    TRENDING_NOW = "trending-now"
+
+    @property
+    def recipe_arn(self) -> str:
+        return f"arn:aws:personalize:::recipe/{RECIPE_IDS[self]}"
+
+    @property
+    def supports_update_training(self) -> bool:
+        # Only aws-user-personalization (v1) and HRNN-coldstart accept trainingMode UPDATE.
+        return self is Recipe.USER_PERSONALIZATION
+
+    @property
+    def supports_batch(self) -> bool:
+        return self is not Recipe.TRENDING_NOW
+
+
+# v1 user-personalization: it accepts UPDATE training (cheap daily refresh) and explores new items, which the
+# legacy curation never surfaced. Ranking v1 reuses the same interactions; trending-now is real-time only.
+RECIPE_IDS = {
+    Recipe.USER_PERSONALIZATION: "aws-user-personalization",
+    Recipe.PERSONALIZED_RANKING: "aws-personalized-ranking",
+    Recipe.SIMILAR_ITEMS: "aws-similar-items",
+    Recipe.TRENDING_NOW: "aws-trending-now",
+}
+
+
+class Weekday(StrEnum):
+    MONDAY = "monday"
+    TUESDAY = "tuesday"
+    WEDNESDAY = "wednesday"
+    THURSDAY = "thursday"
+    FRIDAY = "friday"
+    SATURDAY = "saturday"
+    SUNDAY = "sunday"
+
+    @property
+    def iso(self) -> int:
+        return list(Weekday).index(self) + 1
+
+
+class OtherDays(StrEnum):
+    UPDATE = "update"  # UPDATE training where the recipe supports it, nothing for the others
+    SKIP = "skip"  # no training except on the full day
+
+
+class BatchMode(StrEnum):
+    CHANGED_USERS = "changed-users"
+    ALL_USERS = "all-users"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class TrainingPolicy(_Strict):
+    full_training_weekday: Weekday = Weekday.SUNDAY
+    other_days: OtherDays = OtherDays.UPDATE
+    # Personalize trains on its own every 7 days unless told not to; the pipeline owns training by default.
+    auto_training: bool = False
+    timeout_hours: Annotated[float, Field(gt=0, le=168)] = 48
+
+
+class Campaign(_Strict):
+    enabled: bool = True
+    # minProvisionedTPS is billed even when idle.
+    min_tps: Annotated[int, Field(ge=1, le=500)] = 1
+
+
+MetricName = str
+GATE_METRICS = (
+    "normalized_discounted_cumulative_gain_at_10",
+    "precision_at_10",
+    "mean_reciprocal_rank_at_25",
+    "coverage",
+)
+
+
+class MetricGate(_Strict):
+    """A new version is promoted only if no metric drops more than `tolerance` (relative) below the promoted one."""
+
+    tolerance: dict[MetricName, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: {m: 0.05 for m in GATE_METRICS}
+    )
+    # Floors for the very first version of a solution, which has nothing to compare with.
+    floors: dict[MetricName, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: {"normalized_discounted_cumulative_gain_at_10": 0.01, "coverage": 0.01}
+    )
+
+    @field_validator("tolerance", "floors")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(GATE_METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; known: {list(GATE_METRICS)}")
+        return value
+
+
+class CountrySettings(_Strict):
+    """Settings a country may override; `defaults` in the file supplies the rest."""
+
+    recipes: tuple[Recipe, ...] = (Recipe.USER_PERSONALIZATION, Recipe.SIMILAR_ITEMS)
+    training: TrainingPolicy = TrainingPolicy()
+    batch_inference: BatchMode = BatchMode.CHANGED_USERS
+    campaign: Campaign = Campaign()
+    gate: MetricGate = MetricGate()
+    run_time: time = time(3, 0)
+
+    @field_validator("recipes", mode="before")
+    @classmethod
+    def _known_recipes(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            known = [r.value for r in Recipe]
+            for recipe in value:
+                if recipe not in known:
+                    raise ValueError(f"unknown recipe {recipe!r}; known: {known}")
+            if len(set(value)) != len(value):
+                raise ValueError("a recipe is listed twice")
+            if not value:
+                raise ValueError("at least one recipe is required")
+        return value
+
+    @field_validator("run_time", mode="before")
+    @classmethod
+    def _hh_mm(cls, value: Any) -> Any:
+        if isinstance(value, int):  # YAML 1.1 reads 03:00 unquoted as a sexagesimal int
+            raise ValueError("write the run time quoted as 'HH:MM', e.g. '03:00'")
+        if isinstance(value, str) and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"run time {value!r} is not a 24-hour 'HH:MM' time")
+        return value
+
+
+class Country(CountrySettings):
+    code: str
+    time_zone: str
+    locales: tuple[str, ...]
+
+    @field_validator("code")
+    @classmethod
+    def _iso_code(cls, value: str) -> str:
+        if value not in ISO_3166_ALPHA2:
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. KR, JP, US)")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        # ZoneInfo accepts some non-canonical keys (e.g. 'posixrules'); require a listed IANA zone name.
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Seoul)") from None
+        if value not in available_timezones():
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Seoul)")
+        return value
+
+    @field_validator("locales")
+    @classmethod
+    def _locales(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one locale is required, e.g. ko_KR")
+        for locale in value:
+            if not _LOCALE.fullmatch(locale):
+                raise ValueError(f"locale {locale!r} is not of the form ll_CC, e.g. ko_KR")
+        code = info.data.get("code")
+        foreign = [loc for loc in value if code and loc.split("_")[1] != code]
+        if foreign:
+            # Interactions are assigned to a country by the user's locale; a foreign locale would leak users.
+            raise ValueError(f"locales {foreign} do not belong to country {code}")
+        return value
+
+    @property
+    def slug(self) -> str:
+        return self.code.lower()
+
+
+class DataSettings(_Strict):
+    window_days: Annotated[int, Field(ge=7, le=730)] = 183
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    athena_bytes_scanned_cutoff_gb: Annotated[int, Field(ge=1, le=10_000)] = 100
+
+
+class StepTimeouts(_Strict):
+    prepare_minutes: Annotated[int, Field(ge=5)] = 120
+    import_hours: Annotated[float, Field(gt=0)] = 12
+    campaign_hours: Annotated[float, Field(gt=0)] = 6
+    batch_hours: Annotated[float, Field(gt=0)] = 24
+
+
+class RealtimeSettings(_Strict):
+    shard_count: Annotated[int, Field(ge=1, le=500)] | None = None  # None: on-demand
+
+
+class EnvironmentConfig(_Strict):
+    env: str
+    account: str | None = None
+    region: str | None = None
+    dataset_group_quota: Annotated[int, Field(ge=1)] = DEFAULT_DATASET_GROUP_QUOTA
+    notification_emails: tuple[str, ...] = ()
+    data: DataSettings = DataSettings()
+    timeouts: StepTimeouts = StepTimeouts()
+    realtime: RealtimeSettings = RealtimeSettings()
+    countries: tuple[Country, ...]
+
+    @field_validator("env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not _ENV_NAME.fullmatch(value):
+            raise ValueError(f"{value!r}: use 1-12 lowercase letters, digits or '-', starting with a letter")
+        return value
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT.fullmatch(str(value)):
+            raise ValueError("account must be a 12-digit AWS account id (quote it in YAML)")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not _REGION.fullmatch(value):
+            raise ValueError(f"{value!r} is not an AWS region name (e.g. ap-northeast-2)")
+        return value
+
+    @field_validator("notification_emails")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for email in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+                raise ValueError(f"{email!r} is not an e-mail address")
+        return value
+
+    @field_validator("countries")
+    @classmethod
+    def _unique_countries(cls, value: tuple[Country, ...]) -> tuple[Country, ...]:
+        if not value:
+            raise ValueError("at least one country is required")
+        seen: set[str] = set()
+        for country in value:
+            if country.code in seen:
+                raise ValueError(f"country {country.code} is listed twice")
+            seen.add(country.code)
+        return value
+
+    @model_validator(mode="after")
+    def _within_quota(self) -> EnvironmentConfig:
+        # Every country is one dataset group in this env's region.
+        if len(self.countries) > self.dataset_group_quota:
+            raise ValueError(
+                f"{len(self.countries)} countries need {len(self.countries)} dataset groups in one region, but the "
+                f"Personalize quota is {self.dataset_group_quota}; request an increase in Service Quotas and set "
+                "dataset_group_quota to the granted value"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _deployable_outside_dev(self) -> EnvironmentConfig:
+        if self.env != DEFAULT_ENV and (self.account is None or self.region is None):
+            raise ValueError(f"account and region are required for env {self.env!r} (only dev may omit them)")
+        return self
+
+    def country(self, code: str) -> Country:
+        for country in self.countries:
+            if country.code == code:
+                return country
+        raise KeyError(code)
+
+    @property
+    def name_prefix(self) -> str:
+        """Prefix of every physical name in this environment."""
+        return f"personalize-{self.env}"
+
+
+def _apply_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    """Merge the file's `defaults:` block under each country (a country's own keys win, nested too)."""
+    defaults = raw.pop("defaults", None) or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError("defaults: must be a mapping of country settings")
+
+    def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        return out
+
+    countries = raw.get("countries")
+    if isinstance(countries, list):
+        raw["countries"] = [merge(defaults, c) if isinstance(c, dict) else c for c in countries]
+    return raw
+
+
+def _field_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    """countries.1.time_zone -> countries[JP].time_zone: name countries by code, which is what people edit."""
+    parts: list[str] = []
+    node: Any = raw
+    for item in loc:
+        if isinstance(item, int) and isinstance(node, list):
+            entry = node[item] if item < len(node) else None
+            label = entry.get("code") if isinstance(entry, dict) else None
+            parts[-1] = f"{parts[-1]}[{label or item}]"
+            node = entry
+        else:
+            parts.append(str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts)
+
+
+def available_envs(config_dir: Path = CONFIG_DIR) -> list[str]:
+    return sorted(p.stem for p in config_dir.glob("*.yaml"))
+
+
+def load_config(env: str | None = None, config_dir: Path = CONFIG_DIR) -> EnvironmentConfig:
+    """Load and validate config/<env>.yaml; raise ConfigError naming the file and the field on any problem."""
+    env = env or DEFAULT_ENV
+    path = config_dir / f"{env}.yaml"
+    try:
+        shown = path.relative_to(Path.cwd())
+    except ValueError:
+        shown = path
+    if not re.fullmatch(r"[a-z][a-z0-9-]*", env) or not path.is_file():
+        raise ConfigError(f"unknown env {env!r}: no file {shown}; known envs: {', '.join(available_envs(config_dir))}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{shown}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{shown}: expected a mapping at the top level")
+    raw = _apply_defaults(raw)
+    if raw.get("env", env) != env:
+        raise ConfigError(f"{shown}: env: is {raw.get('env')!r} but the file is for {env!r}")
+    raw.setdefault("env", env)
+    try:
+        return EnvironmentConfig.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        field = _field_path(tuple(first["loc"]), raw) or "(top level)"
+        more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
+        raise ConfigError(f"{shown}: {field}: {message}{more}") from None

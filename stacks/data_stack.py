@@ -1,0 +1,189 @@
+"""One data stack per environment: the key, the buckets and the role Personalize itself assumes.
+
+Bucket roles:
+- raw: the company's CSV exports (`<table>/dt=YYYY-MM-DD/`); versioned, never expired by us.
+- prepared: Athena outputs that Personalize imports (CSV) and batch inputs (JSON lines); reproducible from
+  raw, so unversioned and expired after `data.retention_days`.
+- results: batch-inference output and reports under `<country>/<run_date>/`; versioned, expired after
+  `data.retention_days` (noncurrent versions a week later).
+- access logs: S3 server access logs of the three above (SSE-S3: log delivery cannot use a KMS key).
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.config import EnvironmentConfig
+from stacks.nag import accept, arn_token
+
+PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
+
+
+class DataStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        prefix = config.name_prefix
+        removal = RemovalPolicy.DESTROY if config.env == "dev" else RemovalPolicy.RETAIN
+
+        self.key = kms.Key(
+            self,
+            "DataKey",
+            alias=f"alias/{prefix}-data",
+            description=f"Encrypts Personalize data, results, streams and queues of env {config.env}",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
+
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(365))],
+            removal_policy=removal,
+            auto_delete_objects=False,
+        )
+        accept(
+            self.access_logs_bucket,
+            "AwsSolutions-S1",
+            "This is the server access log target bucket itself; logging it into itself would loop.",
+        )
+
+        retention = Duration.days(config.data.retention_days)
+        self.raw_bucket = self._bucket("Raw", "raw", versioned=True, removal=removal)
+        self.prepared_bucket = self._bucket(
+            "Prepared",
+            "prepared",
+            versioned=False,
+            removal=removal,
+            lifecycle=[s3.LifecycleRule(id="expire-prepared", expiration=retention)],
+        )
+        self.results_bucket = self._bucket(
+            "Results",
+            "results",
+            versioned=True,
+            removal=removal,
+            lifecycle=[
+                s3.LifecycleRule(
+                    id="expire-results",
+                    expiration=retention,
+                    noncurrent_version_expiration=Duration.days(7),
+                    expired_object_delete_marker=False,
+                )
+            ],
+        )
+
+        self.personalize_role = self._personalize_role()
+        self._grant_personalize_service()
+
+        cdk.CfnOutput(self, "RawBucketName", value=self.raw_bucket.bucket_name)
+        cdk.CfnOutput(self, "ResultsBucketName", value=self.results_bucket.bucket_name)
+
+    def _bucket(
+        self,
+        construct_id: str,
+        purpose: str,
+        *,
+        versioned: bool,
+        removal: RemovalPolicy,
+        lifecycle: list[s3.LifecycleRule] | None = None,
+    ) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            construct_id,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=versioned,
+            lifecycle_rules=lifecycle,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix=f"{purpose}/",
+            removal_policy=removal,
+        )
+
+    def _personalize_role(self) -> iam.Role:
+        """The role Personalize assumes for imports and batch jobs: read prepared, write results, use the key."""
+        role = iam.Role(
+            self,
+            "PersonalizeServiceRole",
+            description=f"Assumed by Amazon Personalize in env {self.config.env}: import and batch jobs",
+            assumed_by=iam.ServicePrincipal(
+                PERSONALIZE_PRINCIPAL,
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            ),
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadPreparedInput",
+                actions=["s3:GetObject", "s3:ListBucket"],
+                resources=[self.prepared_bucket.bucket_arn, self.prepared_bucket.arn_for_objects("*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteResults",
+                actions=["s3:PutObject", "s3:ListBucket"],
+                resources=[self.results_bucket.bucket_arn, self.results_bucket.arn_for_objects("*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="UseDataKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants"],
+                resources=[self.key.key_arn],
+            )
+        )
+        accept(
+            role,
+            f"AwsSolutions-IAM5[Resource::{arn_token(self.prepared_bucket, '/*')}]",
+            "Import jobs read any prepared object of this env; object keys are per country and run date.",
+        )
+        accept(
+            role,
+            f"AwsSolutions-IAM5[Resource::{arn_token(self.results_bucket, '/*')}]",
+            "Batch jobs write under results/<country>/<run_date>/, keys chosen per run at runtime.",
+        )
+        return role
+
+    def _grant_personalize_service(self) -> None:
+        """Bucket and key policies for the Personalize service principal, limited to this account's jobs."""
+        same_account = {"StringEquals": {"aws:SourceAccount": self.account}}
+        principal = iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)
+        self.prepared_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeReadsPreparedInput",
+                principals=[principal],
+                actions=["s3:GetObject", "s3:ListBucket"],
+                resources=[self.prepared_bucket.bucket_arn, self.prepared_bucket.arn_for_objects("*")],
+                conditions=same_account,
+            )
+        )
+        self.results_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeWritesBatchOutput",
+                principals=[principal],
+                actions=["s3:PutObject", "s3:ListBucket"],
+                resources=[self.results_bucket.bucket_arn, self.results_bucket.arn_for_objects("*")],
+                conditions=same_account,
+            )
+        )
+        # Personalize encrypts dataset group data with this key; it needs the key policy to allow it.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeUsesDataKey",
+                principals=[principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants"],
+                resources=["*"],
+                conditions=same_account,
+            )
+        )

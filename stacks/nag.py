@@ -1,0 +1,44 @@
+"""cdk-nag (3.x) wiring: the AwsSolutions pack on the whole app, and the one way to accept a finding.
+
+An acknowledgment is attached to the narrowest construct that causes the finding and must say why the
+finding does not apply there. Each one is also recorded as construct metadata (`nag:accepted`, visible in
+cdk.out/manifest.json) so the synth summary and the tests can list them.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+METADATA_TYPE = "nag:accepted"
+PACK = "AwsSolutions"
+
+
+def enable_checks(app: cdk.App) -> None:
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+
+
+def accept(construct: IConstruct, rule: str, reason: str) -> None:
+    """Acknowledge `rule` (e.g. 'AwsSolutions-IAM5[Resource::*]') on `construct` for a stated reason."""
+    if len(reason.split()) < 6:
+        raise ValueError(f"acknowledgment of {rule} on {construct.node.path} needs a specific reason")
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=f"{PACK}::{rule}", reason=reason))
+    construct.node.add_metadata(METADATA_TYPE, {"rule": rule, "reason": reason})
+
+
+def accepted_findings(root: IConstruct) -> list[tuple[str, str, str]]:
+    """(construct path, rule, reason) for every acknowledgment under `root`."""
+    found = []
+    for construct in root.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == METADATA_TYPE:
+                found.append((construct.node.path, entry.data["rule"], entry.data["reason"]))
+    return found
+
+
+def arn_token(resource: IConstruct, suffix: str = "") -> str:
+    """How cdk-nag names `resource`'s ARN in a finding, e.g. '<Prepared9D5FCEAD.Arn>/*' for suffix '/*'."""
+    default_child = resource.node.default_child or resource
+    logical_id = cdk.Stack.of(resource).resolve(default_child.logical_id)  # type: ignore[attr-defined]
+    return f"<{logical_id}.Arn>{suffix}"

@@ -1,0 +1,66 @@
+"""Shared fixtures. The dev app is synthesised once per test session (per xdist worker), never per test."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# No test may reach AWS: fake credentials and a fixed region for every client created in tests.
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "PersonalizeRecommendations",
+    "POWERTOOLS_SERVICE_NAME": "tests",
+}.items():
+    os.environ[_name] = _value
+os.environ.pop("AWS_PROFILE", None)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class SynthesisedApp:
+    application: object  # stacks.application.Application
+    outdir: Path
+
+    def template_json(self, stack_name: str) -> dict:
+        return json.loads((self.outdir / f"{stack_name}.template.json").read_text())
+
+    def template(self, stack_name: str):
+        from aws_cdk.assertions import Template
+
+        return Template.from_json(self.template_json(stack_name))
+
+    @property
+    def stack_names(self) -> list[str]:
+        return [s.stack_name for s in self.application.stacks]  # type: ignore[attr-defined]
+
+    @property
+    def validation_report(self) -> dict:
+        return json.loads((self.outdir / "validation-report.json").read_text())
+
+
+def synthesise(env: str = "dev", outdir: Path | None = None, config=None) -> SynthesisedApp:
+    import aws_cdk as cdk
+
+    from stacks.application import build_application
+    from stacks.config import load_config
+
+    config = config or load_config(env)
+    app = cdk.App(outdir=str(outdir) if outdir else None, context={"aws:cdk:disable-stack-trace": True})
+    application = build_application(config, app)
+    assembly = app.synth()
+    return SynthesisedApp(application=application, outdir=Path(assembly.directory))
+
+
+@pytest.fixture(scope="session")
+def dev_app(tmp_path_factory) -> SynthesisedApp:
+    return synthesise("dev", tmp_path_factory.mktemp("cdk.out"))
