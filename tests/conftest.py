@@ -55,7 +55,9 @@ def synthesise(env: str = "dev", outdir: Path | None = None, config=None) -> Syn
     from stacks.config import load_config
 
     config = config or load_config(env)
-    app = cdk.App(outdir=str(outdir) if outdir else None, context={"aws:cdk:disable-stack-trace": True})
+    # The same context the CLI passes from cdk.json (feature flags change templates).
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    app = cdk.App(outdir=str(outdir) if outdir else None, context=context)
     application = build_application(config, app)
     assembly = app.synth()
     return SynthesisedApp(application=application, outdir=Path(assembly.directory))
