@@ -1,0 +1,442 @@
+"""Deliver one Kinesis batch to Personalize with nothing lost.
+
+Every input record ends in exactly one of three places, which `DeliveryReport` lists:
+
+- delivered: PutEvents accepted it (once: no record is sent twice in one invocation);
+- retry: reported to Lambda as a batch item failure, so Kinesis redelivers it (throttling, 5xx, a tracker
+  that is unavailable, the invocation running out of time, or a dead-letter send that failed);
+- dead-lettered: it can never succeed (bad payload, unknown country, too large, rejected by Personalize),
+  so it is stored in the SQS dead-letter queue with its reason and original data instead of blocking the shard.
+
+Ordering: records are grouped by (event tracker, session) in stream order; a PutEvents call carries one
+session and one userId, so a group is cut into runs of the same userId (the anonymous -> logged-in switch
+must stay in order) and each run into calls of at most 10 events. Once a call of a session gives up, the
+session's later calls are not sent in this invocation: they are reported for retry so that Personalize
+never sees a session's events out of order.
+
+No AWS SDK here beyond the clients passed in: errors are classified from the ClientError `response` shape
+and time comes from an injected clock, so tests run instantly and without AWS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from ingest.events import MAX_EVENTS_PER_CALL, RecordRejected, RejectReason, parse_record, to_put_event
+
+# Error codes seen from AWS APIs under load. PutEvents models only InvalidInputException; throttling
+# arrives as ThrottlingException (HTTP 400) from the service front end.
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+    }
+)
+# The request itself is wrong: sending the same events again gives the same answer.
+REJECTION_CODES = frozenset({"InvalidInputException", "ValidationException"})
+
+# SQS: 256 KiB per message and per SendMessageBatch call. Base64 data above this many characters is
+# truncated in the dead letter (the full record stays in the stream for its retention, found by sequence
+# number); contract-conforming records are far smaller.
+MAX_DEAD_LETTER_DATA_CHARS = 180_000
+MAX_SQS_BATCH_BYTES = 250_000
+MAX_SQS_BATCH_ENTRIES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRecord:
+    """What delivery needs from a Kinesis record, independent of how the Lambda event was parsed."""
+
+    sequence_number: str
+    data: str  # base64, as Lambda delivers Kinesis data
+    partition_key: str = ""
+    shard_id: str = ""
+    source_arn: str = ""
+    approximate_arrival: float | None = None
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, bounded by attempts and by the invocation's remaining time."""
+
+    max_attempts: int = 6
+    base_delay_s: float = 0.05
+    max_delay_s: float = 2.0
+    # Time kept back from PutEvents for dead-letter sends and returning the response: a Lambda killed by
+    # its timeout reports nothing, and then the whole batch is retried (and partly delivered twice).
+    reserve_s: float = 5.0
+    dead_letter_reserve_s: float = 1.0
+
+    def delay(self, attempt: int, uniform: float) -> float:
+        return uniform * min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    record: InboundRecord
+    reason: RejectReason
+    detail: str
+    country: str | None = None
+
+
+@dataclass
+class DeliveryReport:
+    delivered: list[str] = field(default_factory=list)
+    retry: dict[str, str] = field(default_factory=dict)  # sequence number -> cause
+    dead_lettered: list[DeadLetter] = field(default_factory=list)
+    put_events_calls: int = 0
+    transient_errors: int = 0  # throttled or failed attempts that were retried or gave up
+
+    def dead_letter_reasons(self) -> Counter[str]:
+        return Counter(letter.reason.value for letter in self.dead_lettered)
+
+
+class _Kind(Enum):
+    TRANSIENT = "transient"  # retry with backoff
+    SYSTEMIC = "systemic"  # not this record's fault, not fixed by waiting a second (access, missing tracker)
+    REJECTED = "rejected"  # this request can never succeed
+
+
+def classify(error: Exception) -> tuple[_Kind, str]:
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        code = str(response.get("Error", {}).get("Code", ""))
+        status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in THROTTLING_CODES or status == 429 or status >= 500:
+            return _Kind.TRANSIENT, code or f"http_{status}"
+        if code in REJECTION_CODES:
+            return _Kind.REJECTED, code
+        return _Kind.SYSTEMIC, code or f"http_{status}"
+    # Connection resets and timeouts are raised outside ClientError: worth another attempt.
+    return _Kind.TRANSIENT, type(error).__name__
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    ok: bool
+    rejected: bool = False
+    cause: str = ""
+
+
+_OK = _Outcome(ok=True)
+
+
+class Retrier:
+    """Runs one call with backoff until it succeeds, is rejected, or attempts or time run out."""
+
+    def __init__(self, clock: Clock, policy: RetryPolicy, jitter: Callable[[], float]) -> None:
+        self.clock = clock
+        self.policy = policy
+        self.jitter = jitter
+        self.transient_errors = 0
+
+    def run(self, call: Callable[[], Any], deadline: float) -> _Outcome:
+        attempt = 0
+        while True:
+            if self.clock.now() >= deadline:
+                return _Outcome(ok=False, cause="deadline")
+            attempt += 1
+            try:
+                call()
+                return _OK
+            except Exception as error:  # classified below: every failure has a defined fate
+                kind, code = classify(error)
+                if kind is _Kind.REJECTED:
+                    return _Outcome(ok=False, rejected=True, cause=f"{code}: {error}")
+                if kind is _Kind.SYSTEMIC:
+                    return _Outcome(ok=False, cause=code)
+                self.transient_errors += 1
+                if attempt >= self.policy.max_attempts:
+                    return _Outcome(ok=False, cause=code)
+                pause = self.policy.delay(attempt, self.jitter())
+                if self.clock.now() + pause >= deadline:
+                    return _Outcome(ok=False, cause=code)
+                self.clock.sleep(pause)
+
+
+class DeadLetterSink(Protocol):
+    def send(self, letters: Sequence[DeadLetter], deadline: float) -> list[DeadLetter]:
+        """Store the letters; return those that could NOT be stored (the caller reports them for retry)."""
+        ...
+
+
+def dead_letter_body(letter: DeadLetter) -> str:
+    """Everything needed to understand and replay the record; the payload is kept as Kinesis had it."""
+    record = letter.record
+    data = record.data
+    truncated = len(data) > MAX_DEAD_LETTER_DATA_CHARS
+    return json.dumps(
+        {
+            "reason": letter.reason.value,
+            "detail": letter.detail,
+            "country": letter.country,
+            "sequenceNumber": record.sequence_number,
+            "partitionKey": record.partition_key,
+            "shardId": record.shard_id,
+            "eventSourceArn": record.source_arn,
+            "approximateArrivalTimestamp": record.approximate_arrival,
+            # Base64 text is sliced on a 4-character boundary so the kept prefix still decodes.
+            "data": data[: MAX_DEAD_LETTER_DATA_CHARS - MAX_DEAD_LETTER_DATA_CHARS % 4] if truncated else data,
+            "dataTruncated": truncated,
+            "dataChars": len(data),
+            "dataSha256": hashlib.sha256(data.encode()).hexdigest(),
+        },
+        separators=(",", ":"),
+    )
+
+
+class SqsDeadLetterQueue:
+    """DeadLetterSink on an SQS queue (SendMessageBatch, retrying the entries that failed)."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        *,
+        clock: Clock | None = None,
+        policy: RetryPolicy | None = None,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.clock = clock or SystemClock()
+        self.policy = policy or RetryPolicy()
+        self.jitter = jitter
+        self.calls = 0
+
+    def send(self, letters: Sequence[DeadLetter], deadline: float) -> list[DeadLetter]:
+        unsent: list[DeadLetter] = []
+        for batch in self._batches(letters):
+            unsent.extend(self._send_batch(batch, deadline))
+        return unsent
+
+    @staticmethod
+    def _batches(letters: Sequence[DeadLetter]) -> list[list[tuple[DeadLetter, dict[str, Any]]]]:
+        batches: list[list[tuple[DeadLetter, dict[str, Any]]]] = []
+        current: list[tuple[DeadLetter, dict[str, Any]]] = []
+        size = 0
+        for index, letter in enumerate(letters):
+            body = dead_letter_body(letter)
+            entry = {
+                "Id": f"r{index}",
+                "MessageBody": body,
+                # An attribute, so a redrive or a console filter can pick one kind of failure.
+                "MessageAttributes": {"reason": {"DataType": "String", "StringValue": letter.reason.value}},
+            }
+            entry_size = len(body) + 64
+            if current and (len(current) == MAX_SQS_BATCH_ENTRIES or size + entry_size > MAX_SQS_BATCH_BYTES):
+                batches.append(current)
+                current, size = [], 0
+            current.append((letter, entry))
+            size += entry_size
+        if current:
+            batches.append(current)
+        return batches
+
+    def _send_batch(self, batch: list[tuple[DeadLetter, dict[str, Any]]], deadline: float) -> list[DeadLetter]:
+        pending = batch
+        attempt = 0
+        while pending and attempt < self.policy.max_attempts:
+            # The first attempt is made even past the deadline: the reserve exists for exactly this send.
+            if attempt and self.clock.now() >= deadline:
+                break
+            attempt += 1
+            self.calls += 1
+            try:
+                response = self.sqs.send_message_batch(
+                    QueueUrl=self.queue_url, Entries=[entry for _, entry in pending]
+                )
+            except Exception as error:  # classified: only transient failures are tried again
+                if classify(error)[0] is not _Kind.TRANSIENT:
+                    break
+            else:
+                failed = {f["Id"]: f for f in response.get("Failed", [])}
+                pending = [(letter, entry) for letter, entry in pending if entry["Id"] in failed]
+                # A sender fault will fail the same way again; Kinesis keeps the record meanwhile.
+                if not pending or all(failed[entry["Id"]].get("SenderFault") for _, entry in pending):
+                    break
+            pause = self.policy.delay(attempt, self.jitter())
+            if self.clock.now() + pause >= deadline:
+                break
+            self.clock.sleep(pause)
+        return [letter for letter, _ in pending]
+
+
+@dataclass(slots=True)
+class _Pending:
+    record: InboundRecord
+    event: dict[str, Any]
+    user_id: str | None
+    country: str
+
+
+class Delivery:
+    """Routes, batches and sends one invocation's records; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        *,
+        personalize: Any,
+        dead_letters: DeadLetterSink,
+        tracking_ids: Mapping[str, str],
+        clock: Clock | None = None,
+        policy: RetryPolicy | None = None,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.personalize = personalize
+        self.dead_letters = dead_letters
+        self.tracking_ids = dict(tracking_ids)
+        self.clock = clock or SystemClock()
+        self.policy = policy or RetryPolicy()
+        self.jitter = jitter
+
+    def deliver(self, records: Sequence[InboundRecord], *, time_left_s: float) -> DeliveryReport:
+        start = self.clock.now()
+        reserve = min(self.policy.reserve_s, time_left_s * 0.25)
+        put_deadline = start + time_left_s - reserve
+        dead_letter_deadline = start + time_left_s - min(self.policy.dead_letter_reserve_s, reserve)
+
+        report = DeliveryReport()
+        retrier = Retrier(self.clock, self.policy, self.jitter)
+        rejected: list[DeadLetter] = []
+        groups = self._group(records, rejected)
+
+        unavailable: dict[str, str] = {}  # tracking id -> cause, once a call to it gave up
+        for (tracking_id, session_id), pending in groups.items():
+            self._send_session(tracking_id, session_id, pending, put_deadline, retrier, report, rejected, unavailable)
+
+        if rejected:
+            unsent = {id(letter) for letter in self.dead_letters.send(rejected, dead_letter_deadline)}
+            for letter in rejected:
+                if id(letter) in unsent:
+                    report.retry[letter.record.sequence_number] = "dead_letter_send_failed"
+                else:
+                    report.dead_lettered.append(letter)
+        report.transient_errors = retrier.transient_errors
+        # Stream order, so logs and the batchItemFailures list read like the shard.
+        order = {record.sequence_number: index for index, record in enumerate(records)}
+        report.retry = dict(sorted(report.retry.items(), key=lambda item: order[item[0]]))
+        return report
+
+    def _group(
+        self, records: Sequence[InboundRecord], rejected: list[DeadLetter]
+    ) -> dict[tuple[str, str], list[_Pending]]:
+        groups: dict[tuple[str, str], list[_Pending]] = {}
+        for record in records:
+            country = None
+            try:
+                event = parse_record(record.data)
+                country = event.country
+                tracking_id = self.tracking_ids.get(country)
+                if tracking_id is None:
+                    raise RecordRejected(
+                        RejectReason.UNKNOWN_COUNTRY, f"no event tracker is configured for country {country}"
+                    )
+                put_event = to_put_event(event)
+            except RecordRejected as error:
+                rejected.append(DeadLetter(record, error.reason, error.detail, country))
+                continue
+            # dict keeps insertion order and each list is appended in stream order.
+            groups.setdefault((tracking_id, event.session_id), []).append(
+                _Pending(record, put_event, event.user_id, event.country)
+            )
+        return groups
+
+    @staticmethod
+    def _calls(pending: list[_Pending]) -> list[list[_Pending]]:
+        """Runs of one userId (a call has a single userId), cut at MAX_EVENTS_PER_CALL, in order."""
+        calls: list[list[_Pending]] = []
+        for item in pending:
+            last = calls[-1] if calls else None
+            if last is not None and len(last) < MAX_EVENTS_PER_CALL and last[0].user_id == item.user_id:
+                last.append(item)
+            else:
+                calls.append([item])
+        return calls
+
+    def _send_session(
+        self,
+        tracking_id: str,
+        session_id: str,
+        pending: list[_Pending],
+        deadline: float,
+        retrier: Retrier,
+        report: DeliveryReport,
+        rejected: list[DeadLetter],
+        unavailable: dict[str, str],
+    ) -> None:
+        queue = self._calls(pending)
+        while queue:
+            call = queue.pop(0)
+            blocked = unavailable.get(tracking_id)
+            if blocked is None:
+                outcome = self._put(tracking_id, session_id, call, deadline, retrier, report)
+                if outcome.ok:
+                    report.delivered.extend(item.record.sequence_number for item in call)
+                    continue
+                if outcome.rejected:
+                    if len(call) == 1:
+                        item = call[0]
+                        rejected.append(
+                            DeadLetter(item.record, RejectReason.REJECTED_BY_PERSONALIZE, outcome.cause, item.country)
+                        )
+                    else:
+                        # Find the bad event(s): resend one by one, keeping the session's order.
+                        queue[:0] = [[item] for item in call]
+                    continue
+                blocked = unavailable[tracking_id] = outcome.cause
+            # This call and everything after it in the session wait for Kinesis' retry, in order.
+            for later in [call, *queue]:
+                for item in later:
+                    report.retry[item.record.sequence_number] = blocked
+            return
+
+    def _put(
+        self,
+        tracking_id: str,
+        session_id: str,
+        call: list[_Pending],
+        deadline: float,
+        retrier: Retrier,
+        report: DeliveryReport,
+    ) -> _Outcome:
+        params: dict[str, Any] = {
+            "trackingId": tracking_id,
+            "sessionId": session_id,
+            "eventList": [item.event for item in call],
+        }
+        if call[0].user_id is not None:
+            params["userId"] = call[0].user_id
+
+        def send() -> None:
+            report.put_events_calls += 1
+            self.personalize.put_events(**params)
+
+        return retrier.run(send, deadline)
