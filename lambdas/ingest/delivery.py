@@ -6,7 +6,8 @@ Every input record ends in exactly one of three places, which `DeliveryReport` l
 - retry: reported to Lambda as a batch item failure, so Kinesis redelivers it (throttling, 5xx, a tracker
   that is unavailable, the invocation running out of time, or a dead-letter send that failed);
 - dead-lettered: it can never succeed (bad payload, unknown country, too large, rejected by Personalize),
-  so it is stored in the SQS dead-letter queue with its reason and original data instead of blocking the shard.
+  so it is stored in the SQS dead-letter queue with its reason and original data instead of blocking
+  the shard.
 
 Ordering: records are grouped by (event tracker, session) in stream order; a PutEvents call carries one
 session and one userId, so a group is cut into runs of the same userId (the anonymous -> logged-in switch
@@ -203,7 +204,9 @@ def dead_letter_body(letter: DeadLetter) -> str:
             "eventSourceArn": record.source_arn,
             "approximateArrivalTimestamp": record.approximate_arrival,
             # Base64 text is sliced on a 4-character boundary so the kept prefix still decodes.
-            "data": data[: MAX_DEAD_LETTER_DATA_CHARS - MAX_DEAD_LETTER_DATA_CHARS % 4] if truncated else data,
+            "data": data[: MAX_DEAD_LETTER_DATA_CHARS - MAX_DEAD_LETTER_DATA_CHARS % 4]
+            if truncated
+            else data,
             "dataTruncated": truncated,
             "dataChars": len(data),
             "dataSha256": hashlib.sha256(data.encode()).hexdigest(),
@@ -260,7 +263,9 @@ class SqsDeadLetterQueue:
             batches.append(current)
         return batches
 
-    def _send_batch(self, batch: list[tuple[DeadLetter, dict[str, Any]]], deadline: float) -> list[DeadLetter]:
+    def _send_batch(
+        self, batch: list[tuple[DeadLetter, dict[str, Any]]], deadline: float
+    ) -> list[DeadLetter]:
         pending = batch
         attempt = 0
         while pending and attempt < self.policy.max_attempts:
@@ -330,7 +335,9 @@ class Delivery:
 
         unavailable: dict[str, str] = {}  # tracking id -> cause, once a call to it gave up
         for (tracking_id, session_id), pending in groups.items():
-            self._send_session(tracking_id, session_id, pending, put_deadline, retrier, report, rejected, unavailable)
+            self._send_session(
+                tracking_id, session_id, pending, put_deadline, retrier, report, rejected, unavailable
+            )
 
         if rejected:
             unsent = {id(letter) for letter in self.dead_letters.send(rejected, dead_letter_deadline)}
@@ -405,7 +412,9 @@ class Delivery:
                     if len(call) == 1:
                         item = call[0]
                         rejected.append(
-                            DeadLetter(item.record, RejectReason.REJECTED_BY_PERSONALIZE, outcome.cause, item.country)
+                            DeadLetter(
+                                item.record, RejectReason.REJECTED_BY_PERSONALIZE, outcome.cause, item.country
+                            )
                         )
                     else:
                         # Find the bad event(s): resend one by one, keeping the session's order.

@@ -81,7 +81,10 @@ Timestamp = Annotated[datetime, BeforeValidator(_parse_timestamp)]
 
 
 class InteractionEvent(BaseModel):
-    """One line of the contract. Unknown fields are rejected so that a typo (`userId`) is caught, not dropped."""
+    """One record of the contract.
+
+    Unknown fields are rejected so that a typo (`userId`) is caught instead of silently dropped.
+    """
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
@@ -117,7 +120,7 @@ class InteractionEvent(BaseModel):
         return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
     def to_put_event(self) -> dict[str, Any]:
-        """The botocore `Event` dict for PutEvents (userId and sessionId belong to the call, not the event)."""
+        """The botocore `Event` dict for PutEvents (userId and sessionId belong to the call)."""
         event: dict[str, Any] = {
             "eventId": self.event_id or self.default_event_id(),
             "eventType": self.event_type,
@@ -176,6 +179,7 @@ def to_put_event(event: InteractionEvent) -> dict[str, Any]:
     size = wire_size(put_event)
     if size > MAX_EVENT_BYTES:
         raise RecordRejected(
-            RejectReason.TOO_LARGE, f"event is {size} bytes in PutEvents; Personalize accepts {MAX_EVENT_BYTES}"
+            RejectReason.TOO_LARGE,
+            f"event is {size} bytes in PutEvents; Personalize accepts {MAX_EVENT_BYTES}",
         )
     return put_event

@@ -20,9 +20,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from common.observability import logger, metrics, tracer
 from pydantic import BaseModel, ConfigDict, Field, Json, StringConstraints
 
-from common.observability import logger, metrics, tracer
 from ingest.delivery import Clock, Delivery, DeliveryReport, InboundRecord, SqsDeadLetterQueue
 
 # Used only when there is no Lambda context (local runs): a conservative invocation budget.
@@ -129,7 +129,9 @@ def process_batch(
         clock=clock,
     )
     processor = PutEventsBatchProcessor(delivery)
-    response = process_partial_response(event=event, record_handler=to_inbound, processor=processor, context=context)
+    response = process_partial_response(
+        event=event, record_handler=to_inbound, processor=processor, context=context
+    )
     _observe(processor.report, received=len(processor.records))
     return response
 
@@ -150,7 +152,11 @@ def _observe(report: DeliveryReport, received: int) -> None:
             "records sent to the dead-letter queue",
             extra={
                 "dead_lettered": [
-                    {"sequence_number": d.record.sequence_number, "reason": d.reason.value, "detail": d.detail}
+                    {
+                        "sequence_number": d.record.sequence_number,
+                        "reason": d.reason.value,
+                        "detail": d.detail,
+                    }
                     for d in report.dead_lettered
                 ]
             },
@@ -175,4 +181,6 @@ def _observe(report: DeliveryReport, received: int) -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     config = settings()
     aws = clients()
-    return process_batch(event, context, config=config, personalize_events=aws.personalize_events, sqs=aws.sqs)
+    return process_batch(
+        event, context, config=config, personalize_events=aws.personalize_events, sqs=aws.sqs
+    )
