@@ -1,0 +1,291 @@
+"""Render the preparation SQL (Athena/Trino dialect) for one country and run date.
+
+The SQL lives in `sql/*.sql`, one file per output plus shared fragments. Placeholders `{{ name }}` are
+replaced only by literals built here from validated parameters (country ^[A-Z]{2}$, ISO dates), so no
+caller-supplied text ever reaches a statement. This module has no third-party imports besides pydantic:
+it runs inside the pipeline's Lambda, where sqlglot and DuckDB are not installed.
+
+Each output is produced as *lines*: `line_select()` wraps the output's SELECT in an outer SELECT that
+formats one CSV record (or one JSON object) per row from the schema in common.schemas. Athena UNLOADs
+those lines as TEXTFILE (Athena's own SELECT result CSV quotes and lowercases the header, which
+Personalize rejects: "Don't enclose headers in quotation marks"); the local runner executes the very same
+line SELECT on DuckDB. `dataprep.assemble` then puts the header and the UNLOAD parts into one CSV object.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from common.schemas import UNKNOWN, csv_header, dataset_fields
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+GENRE_MAPPING_CSV = Path(__file__).resolve().parent / "genre_mapping.csv"
+
+DEFAULT_WINDOW_DAYS = 183
+# Recipes named as in common.schemas.RECIPES_USING_TEXT; the default enables the text field (TITLE).
+DEFAULT_RECIPES: tuple[str, ...] = ("user-personalization", "similar-items")
+
+# Glue/DuckDB table names and their raw CSV columns, in file order (docs/data-layout.md).
+RAW_TABLES: dict[str, tuple[str, ...]] = {
+    "purchases": ("user_id", "item_id", "timestamp"),
+    "views": ("user_id", "item_id", "item_view_count", "timestamp"),
+    "users": ("user_id", "age", "gender", "locale", "membership"),
+    "contents": ("item_id", "title", "genre", "created_at"),
+}
+GENRE_MAPPING_TABLE = "genre_mapping"
+GENRE_MAPPING_COLUMNS: tuple[str, ...] = ("source_genre", "genre")
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)(?:\((\w+)\))?\s*\}\}")
+# Bucket names per S3 rules; key characters limited to a safe set so the URI can be quoted as a literal.
+_S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*()=\-]+)*/?$")
+
+
+class Output(StrEnum):
+    INTERACTIONS = "interactions"
+    USERS = "users"
+    ITEMS = "items"
+    CHANGED_USERS = "changed_users"
+    ITEMS_BATCH = "items_batch"
+    COUNTS = "counts"
+
+
+class _CsvOutput(BaseModel):
+    dataset_type: Literal["Interactions", "Users", "Items"]
+    file_name: str
+
+
+class _JsonlOutput(BaseModel):
+    column: str  # column of the output's SELECT
+    key: str  # JSON key Personalize batch inference expects
+    file_name: str
+
+
+CSV_OUTPUTS: dict[Output, _CsvOutput] = {
+    Output.INTERACTIONS: _CsvOutput(dataset_type="Interactions", file_name="interactions.csv"),
+    Output.USERS: _CsvOutput(dataset_type="Users", file_name="users.csv"),
+    Output.ITEMS: _CsvOutput(dataset_type="Items", file_name="items.csv"),
+}
+JSONL_OUTPUTS: dict[Output, _JsonlOutput] = {
+    Output.CHANGED_USERS: _JsonlOutput(column="USER_ID", key="userId", file_name="changed_users.jsonl"),
+    Output.ITEMS_BATCH: _JsonlOutput(column="ITEM_ID", key="itemId", file_name="items_batch.jsonl"),
+}
+
+
+def _strict_date(value: Any) -> Any:
+    # pydantic's lax date parsing also accepts epoch numbers and datetimes: only YYYY-MM-DD is meant here.
+    if isinstance(value, str):
+        if not _ISO_DATE.match(value):
+            raise ValueError(f"expected an ISO date YYYY-MM-DD, got {value!r}")
+        return date.fromisoformat(value)
+    if isinstance(value, date) and type(value) is date:
+        return value
+    if value is None:
+        return None
+    raise ValueError(f"expected an ISO date YYYY-MM-DD, got {value!r}")
+
+
+class PrepareParams(BaseModel):
+    """Everything a preparation run depends on; validated before any SQL is rendered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166 alpha-2, upper case (KR, JP, US)")
+    run_date: date
+    window_days: int = Field(default=DEFAULT_WINDOW_DAYS, ge=1, le=3660)
+    previous_run_date: date | None = None
+    recipes: tuple[str, ...] = DEFAULT_RECIPES
+
+    @field_validator("run_date", "previous_run_date", mode="before")
+    @classmethod
+    def _dates(cls, value: Any) -> Any:
+        return _strict_date(value)
+
+    @field_validator("recipes", mode="before")
+    @classmethod
+    def _recipes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        for recipe in value:
+            if not isinstance(recipe, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", recipe):
+                raise ValueError(f"recipe names are lower-case words joined by '-', got {recipe!r}")
+        return tuple(value)
+
+    @model_validator(mode="after")
+    def _previous_before_run(self) -> PrepareParams:
+        if self.previous_run_date is not None and self.previous_run_date >= self.run_date:
+            raise ValueError(
+                f"previous_run_date {self.previous_run_date} must be before run_date {self.run_date}"
+            )
+        return self
+
+    @property
+    def window_start(self) -> date:
+        return self.run_date - timedelta(days=self.window_days)
+
+    @property
+    def changes_since(self) -> date:
+        """First partition whose interactions count as new for the batch job (never before the window)."""
+        if self.previous_run_date is None:
+            return self.window_start
+        return max(self.previous_run_date, self.window_start)
+
+
+def _string_literal(value: str) -> str:
+    # Values reaching here are validated (country pattern, ISO dates, fixed constants); doubling quotes is
+    # the belt to those braces.
+    return "'" + value.replace("'", "''") + "'"
+
+
+@cache
+def _sql_file(name: str) -> str:
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def _strip_header_comments(sql: str) -> str:
+    """Leading `--` comment lines of a fragment explain it in the file; they are not part of the expression."""
+    lines = sql.splitlines()
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+def _substitute(sql: str, values: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name, argument = match.group(1), match.group(2)
+        if name == "epoch_seconds":
+            if argument is None or not re.fullmatch(r"[a-z_]+", argument):
+                raise ValueError(f"epoch_seconds needs a column name, got {argument!r}")
+            return "(" + _substitute(_strip_header_comments(_sql_file("_epoch_seconds.sql")), {"value": argument}) + ")"
+        if argument is not None or name not in values:
+            raise KeyError(f"unknown SQL placeholder {match.group(0)!r}")
+        return values[name]
+
+    return _PLACEHOLDER.sub(replace, sql)
+
+
+def render(output: Output | str, params: PrepareParams) -> str:
+    """The output's SELECT (Athena dialect) with every placeholder replaced."""
+    output = Output(output)
+    values = {
+        "country": _string_literal(params.country),
+        "run_date": _string_literal(params.run_date.isoformat()),
+        "window_start": _string_literal(params.window_start.isoformat()),
+        "changes_since": _string_literal(params.changes_since.isoformat()),
+        "unknown": _string_literal(UNKNOWN),
+    }
+    values["base"] = _substitute(_strip_header_comments(_sql_file("_base.sql")), values)
+    sql = _substitute(_sql_file(f"{output.value}.sql"), values)
+    if "{{" in sql or "}}" in sql:
+        raise ValueError(f"unresolved placeholder left in {output.value}.sql")
+    return sql
+
+
+def _csv_field(field_name: str, avro_type: str | list[str]) -> str:
+    column = f't."{field_name}"'
+    types = {avro_type} if isinstance(avro_type, str) else set(avro_type)
+    if "string" in types:
+        # RFC 4180: quote only when needed, doubling embedded quotes; NULL is an empty field.
+        text = (
+            f"CASE WHEN regexp_like({column}, '[\",\\r\\n]') "
+            f"THEN '\"' || replace({column}, '\"', '\"\"') || '\"' ELSE {column} END"
+        )
+    else:
+        text = f"CAST({column} AS VARCHAR)"
+    return f"COALESCE({text}, '')"
+
+
+def csv_header_line(output: Output | str, recipes: tuple[str, ...] | frozenset[str]) -> str:
+    spec = CSV_OUTPUTS[Output(output)]
+    return ",".join(csv_header(spec.dataset_type, recipes))
+
+
+def line_select(output: Output | str, params: PrepareParams) -> str:
+    """SELECT returning one `line` column: a CSV record (schema order) or a JSON object per row."""
+    output = Output(output)
+    inner = render(output, params)
+    if output in CSV_OUTPUTS:
+        fields = dataset_fields(CSV_OUTPUTS[output].dataset_type, params.recipes)
+        line = " || ',' || ".join(_csv_field(f.name, f.type) for f in fields)
+    elif output in JSONL_OUTPUTS:
+        spec = JSONL_OUTPUTS[output]
+        column = f't."{spec.column}"'
+        # JSON string escaping of the id: backslash first, then the quote.
+        line = f"""'{{"{spec.key}":"' || replace(replace({column}, '\\', '\\\\'), '"', '\\"') || '"}}'"""
+    else:
+        raise ValueError(f"{output.value} is not a line output")
+    return f"SELECT {line} AS line\nFROM (\n{inner}\n) AS t"
+
+
+class AthenaStatement(BaseModel):
+    """One query the prepare step starts in the workgroup (database = RawCatalog.database_name)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    output: Output
+    sql: str
+    # unload: writes header-less part files under `location` (then dataprep.assemble for CSVs);
+    # select: the result (one row) is read with GetQueryResults.
+    kind: Literal["unload", "select"]
+    location: str | None = None
+    header: str | None = None  # CSV header line to put in front of the parts
+    file_name: str | None = None  # conventional name of the assembled file
+
+
+def _validate_prefix(output_prefix: str) -> str:
+    if not _S3_PREFIX.match(output_prefix):
+        raise ValueError(
+            f"output_prefix must look like s3://bucket/some/prefix (letters, digits, !_.*()=- in keys), "
+            f"got {output_prefix!r}"
+        )
+    return output_prefix.rstrip("/")
+
+
+def athena_statements(
+    country: str,
+    run_date: date | str,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    previous_run_date: date | str | None = None,
+    recipes: tuple[str, ...] | list[str] = DEFAULT_RECIPES,
+    output_prefix: str = "",
+) -> dict[Output, AthenaStatement]:
+    """The statements of one run, per output.
+
+    UNLOAD targets are `<output_prefix>/<output>/`; UNLOAD fails when the target already holds objects, so
+    give every attempt its own prefix (e.g. include the execution name) or empty it first.
+    """
+    params = PrepareParams(
+        country=country,
+        run_date=run_date,
+        window_days=window_days,
+        previous_run_date=previous_run_date,
+        recipes=tuple(recipes),
+    )
+    prefix = _validate_prefix(output_prefix)
+    statements: dict[Output, AthenaStatement] = {}
+    for output in Output:
+        if output is Output.COUNTS:
+            statements[output] = AthenaStatement(output=output, sql=render(output, params), kind="select")
+            continue
+        location = f"{prefix}/{output.value}/"
+        unload = (
+            f"UNLOAD (\n{line_select(output, params)}\n)\nTO {_string_literal(location)}\n"
+            "WITH (format = 'TEXTFILE', compression = 'NONE')"
+        )
+        csv_spec = CSV_OUTPUTS.get(output)
+        statements[output] = AthenaStatement(
+            output=output,
+            sql=unload,
+            kind="unload",
+            location=location,
+            header=csv_header_line(output, params.recipes) if csv_spec else None,
+            file_name=csv_spec.file_name if csv_spec else JSONL_OUTPUTS[output].file_name,
+        )
+    return statements

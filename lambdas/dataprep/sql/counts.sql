@@ -1,0 +1,58 @@
+-- One row for the minimum-data guard and the run report. dropped_* cover the whole window (all countries):
+-- a row without a user id or with an unknown locale cannot be attributed to a country.
+WITH
+{{ base }},
+event_drops AS (
+    SELECT
+        count_if(drop_reason = 'missing_ids') AS dropped_missing_ids,
+        count_if(drop_reason = 'unparsable_timestamp') AS dropped_unparsable_timestamp,
+        count_if(drop_reason = 'unknown_country') AS dropped_unknown_country,
+        count_if(drop_reason IS NULL AND country = {{ country }}) AS country_rows
+    FROM classified_events
+),
+per_user AS (
+    SELECT user_id, count(*) AS n, max(first_dt) AS last_dt
+    FROM interactions
+    GROUP BY user_id
+),
+user_totals AS (
+    SELECT
+        COALESCE(sum(n), 0) AS interactions,
+        count(*) AS users,
+        count_if(n >= 2) AS users_with_2_interactions,
+        count_if(last_dt >= {{ changes_since }}) AS changed_users
+    FROM per_user
+),
+item_totals AS (
+    SELECT count(DISTINCT item_id) AS interacted_items FROM interactions
+),
+catalog_totals AS (
+    SELECT count(*) AS items, count_if(unmapped_genres > 0) AS items_with_unmapped_genre FROM catalog
+),
+content_drops AS (
+    SELECT count_if(creation_ts IS NULL OR creation_ts NOT BETWEEN 946684800 AND 4102444799) AS items_dropped_unparsable_timestamp
+    FROM parsed_items
+),
+country_users AS (
+    SELECT count(*) AS country_users FROM latest_users WHERE country = {{ country }}
+)
+SELECT
+    t.interactions,
+    t.users,
+    t.users_with_2_interactions,
+    c.items,
+    i.interacted_items,
+    u.country_users,
+    t.changed_users,
+    d.country_rows - t.interactions AS duplicates_removed,
+    d.dropped_missing_ids,
+    d.dropped_unparsable_timestamp,
+    d.dropped_unknown_country,
+    x.items_dropped_unparsable_timestamp,
+    c.items_with_unmapped_genre
+FROM user_totals AS t
+CROSS JOIN event_drops AS d
+CROSS JOIN item_totals AS i
+CROSS JOIN catalog_totals AS c
+CROSS JOIN content_drops AS x
+CROSS JOIN country_users AS u
