@@ -1,0 +1,1 @@
+"""In-memory stand-ins for AWS services moto does not cover, driven by a simulated clock."""
