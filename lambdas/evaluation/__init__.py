@@ -1,0 +1,12 @@
+"""Offline evaluation and the heavy-user comparison page (issue 7).
+
+Pure Python + numpy/scipy: nothing here calls AWS, so the same code runs in a pipeline step, locally
+(`python -m evaluation.report_local`) and in tests.
+
+- `similarity`: item-item Jaccard top-k neighbours (exact sparse, legacy pairwise sets, MinHash + LSH) and the
+  chooser between them.
+- `recommenders`: the current curation (merged neighbours of recent items) and the popularity baseline.
+- `metrics`: precision@k, NDCG@k, MRR@25 and coverage as Personalize defines them; cold-start and freshness.
+- `data`: loading the prepared CSVs and Personalize batch output; the time split.
+- `report`: building report.json and rendering the self-contained report.html.
+"""

@@ -1,0 +1,164 @@
+"""Render a `Report` as a self-contained report.html: inline CSS, no scripts, fonts or images.
+
+Every piece of data goes through `html.escape` (titles and ids come from customer exports). Elements carry
+stable ids/classes for tests and for anyone scraping the page:
+table#metrics (tr.recommender[data-recommender]), table#cold-start (tr.recommender[data-recommender]),
+section#curation-method, table#heavy-users (tr.heavy-user[data-user-id], td.history, td.truth,
+td.list[data-recommender]), li.item (.new, .hit), span.badge-new, ul#notes.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from evaluation.metrics import KS, MRR_AT
+from evaluation.report import ItemEntry, Report
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:24px;color:#1f2328;background:#fff}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
+p.meta{color:#57606a;margin:0 0 12px;font-size:13px}
+table{border-collapse:collapse;font-size:13px}
+th,td{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;text-align:left}
+th{background:#f6f8fa}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.best td.num{font-weight:600}
+table#heavy-users{width:100%;table-layout:fixed}
+table#heavy-users td{font-size:12px}
+ol,ul.items{margin:0;padding-left:18px}
+li.item{margin:1px 0}
+li.item .genres{color:#57606a;font-size:11px}
+li.item .when{color:#57606a;font-size:11px}
+li.hit{background:#dafbe1}
+span.badge-new{display:inline-block;background:#fff8c5;border:1px solid #d4a72c;border-radius:3px;
+ font-size:10px;padding:0 3px;margin-left:3px;color:#7d4e00}
+span.badge-hit{display:inline-block;background:#2da44e;color:#fff;border-radius:3px;font-size:10px;padding:0 3px;
+ margin-left:3px}
+.user{font-weight:600;word-break:break-all}
+ul#notes li{font-size:13px;color:#57606a}
+.legend{font-size:12px;color:#57606a}
+"""
+
+_METRIC_COLUMNS = (
+    [(f"precision_at_{k}", f"Precision@{k}") for k in KS]
+    + [(f"normalized_discounted_cumulative_gain_at_{k}", f"NDCG@{k}") for k in KS]
+    + [(f"mean_reciprocal_rank_at_{MRR_AT}", f"MRR@{MRR_AT}"), ("coverage", "Coverage")]
+)
+
+
+def _fmt(value: float | None, pct: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 100:.1f}%" if pct else f"{value:.4f}"
+
+
+def _item(entry: ItemEntry) -> str:
+    classes = ["item"] + (["new"] if entry.new else []) + (["hit"] if entry.hit else [])
+    parts = [f'<li class="{" ".join(classes)}" data-item-id="{escape(entry.item_id)}">', escape(entry.title)]
+    if entry.new:
+        parts.append('<span class="badge-new">NEW</span>')
+    if entry.hit:
+        parts.append('<span class="badge-hit">watched</span>')
+    if entry.genres:
+        parts.append(f' <span class="genres">{escape(", ".join(entry.genres))}</span>')
+    if entry.when:
+        parts.append(f' <span class="when">{escape(entry.when)}</span>')
+    parts.append("</li>")
+    return "".join(parts)
+
+
+def _items(entries: list[ItemEntry], ordered: bool) -> str:
+    if not entries:
+        return '<span class="empty">none</span>'
+    tag = "ol" if ordered else "ul"
+    return f'<{tag} class="items">' + "".join(_item(e) for e in entries) + f"</{tag}>"
+
+
+def render(report: Report) -> str:
+    names = [r.name for r in report.recommenders]
+    best = {
+        key: max((r.metrics.get(key, 0.0) for r in report.recommenders), default=0.0) for key, _ in _METRIC_COLUMNS
+    }
+    out: list[str] = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Recommendations {escape(report.country)} {escape(report.run_date)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f'<h1 id="title">Recommendations compared: {escape(report.country)}, run {escape(report.run_date)}</h1>',
+        f'<p class="meta" id="window">History {escape(report.window.start)} to {escape(report.window.cutoff)} '
+        f"(exclusive); truth = the last {report.window.truth_days} days, {escape(report.window.cutoff)} to "
+        f"{escape(report.window.end)} (exclusive). {report.counts.interactions} interactions, "
+        f"{report.counts.users} users, {report.counts.items} items; {report.counts.evaluated_users} users "
+        f"evaluated. Generated {escape(report.generated_at)}.</p>",
+        '<h2>Offline metrics</h2><table id="metrics"><thead><tr><th>Recommender</th><th>Users</th>',
+    ]
+    out += [f'<th data-metric="{escape(key)}">{escape(label)}</th>' for key, label in _METRIC_COLUMNS]
+    out.append("</tr></thead><tbody>")
+    for r in report.recommenders:
+        out.append(f'<tr class="recommender" data-recommender="{escape(r.name)}"><th>{escape(r.label)}</th>')
+        out.append(f'<td class="num">{r.users_evaluated}</td>')
+        for key, _ in _METRIC_COLUMNS:
+            value = r.metrics.get(key)
+            strong = value is not None and value > 0 and value == best[key] and len(names) > 1
+            cell = f"<strong>{_fmt(value)}</strong>" if strong else _fmt(value)
+            out.append(f'<td class="num" data-metric="{escape(key)}">{cell}</td>')
+        out.append("</tr>")
+    out.append(
+        "</tbody></table><p class=\"legend\">Definitions as Amazon Personalize documents its solution metrics "
+        "(best value in bold).</p>"
+    )
+
+    out.append(
+        '<h2>Cold start and freshness</h2><table id="cold-start"><thead><tr><th>Recommender</th>'
+        "<th>Users with no history</th><th>Distinct lists</th><th>Share with the most common list</th>"
+        f"<th>Recommended items released in the last {report.window.fresh_days} days</th></tr></thead><tbody>"
+    )
+    for r in report.recommenders:
+        c = r.cold_start
+        out.append(
+            f'<tr class="recommender" data-recommender="{escape(r.name)}"><th>{escape(r.label)}</th>'
+            f'<td class="num">{c.users}</td><td class="num">{c.distinct_lists}</td>'
+            f'<td class="num">{_fmt(c.most_common_list_share, pct=True)}</td>'
+            f'<td class="num">{_fmt(r.fresh_share, pct=True)}</td></tr>'
+        )
+    out.append("</tbody></table>")
+
+    cur = report.curation
+    exact_note = " (extrapolated from a sample)" if cur.exact_seconds_extrapolated else ""
+    out.append(
+        f'<section id="curation-method"><h2>Curation method</h2><p class="meta">Used: <strong '
+        f'data-method="{escape(cur.method)}">{escape(cur.method)}</strong>. {escape(cur.reason)}. '
+        f"Exact: {cur.exact_seconds:.2f} s{exact_note}; MinHash+LSH: {cur.minhash_seconds:.2f} s, top-10 "
+        f"recall {cur.minhash_top10_recall:.3f} on {cur.sample_items} sampled items. Each user's list merges "
+        f"the top {cur.neighbours_k} neighbours of their {cur.recent_items} most recent items, minus what "
+        "they already saw.</p></section>"
+    )
+
+    out.append(
+        f"<h2>Top {len(report.heavy_users)} heavy users</h2>"
+        '<p class="legend"><span class="badge-new">NEW</span> released in the last '
+        f'{report.window.fresh_days} days; <span class="badge-hit">watched</span> the user interacted with it '
+        "in the truth period.</p>"
+        '<table id="heavy-users"><thead><tr><th style="width:9%">User</th><th>Recent history</th>'
+        "<th>What they watched next</th>"
+    )
+    out += [f'<th data-recommender="{escape(r.name)}">{escape(r.label)}</th>' for r in report.recommenders]
+    out.append("</tr></thead><tbody>")
+    for user in report.heavy_users:
+        out.append(
+            f'<tr class="heavy-user" data-user-id="{escape(user.user_id)}"><td><span class="user">'
+            f"{escape(user.user_id)}</span><br>{user.history_interactions} interactions</td>"
+            f'<td class="history">{_items(user.history, ordered=False)}</td>'
+            f'<td class="truth">{_items(user.truth, ordered=False)}</td>'
+        )
+        for name in names:
+            out.append(
+                f'<td class="list" data-recommender="{escape(name)}">{_items(user.lists.get(name, []), True)}</td>'
+            )
+        out.append("</tr>")
+    out.append("</tbody></table>")
+
+    out.append('<h2>Notes</h2><ul id="notes">' + "".join(f"<li>{escape(n)}</li>" for n in report.notes) + "</ul>")
+    out.append("</body></html>")
+    return "\n".join(out)

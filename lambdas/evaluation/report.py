@@ -1,0 +1,286 @@
+"""Build the comparison report (report.json's data) from a dataset and, optionally, Personalize batch output.
+
+Protocol (docs/evaluation.md explains it for readers of the page):
+1. Time split: the last `truth_days` days of the window [.., run_date) are the truth; everything before is
+   the history the curation and popularity lists are built from.
+2. Curation neighbours by `similarity.choose_neighbours` (exact unless MinHash is both >= 0.9 top-10 recall
+   and faster); popularity over the last `popularity_days` days of the history.
+3. Metrics over the evaluated users: users with >= 1 truth interaction (and, when Personalize output is
+   given, present in it, so every recommender is scored on the same users).
+4. Cold-start figures over users with no history; freshness = share of recommended slots holding items
+   released in the `fresh_days` days before run_date; heavy users = most history interactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from evaluation import metrics as m
+from evaluation.data import DAY, BatchOutput, Dataset, time_split, window_end
+from evaluation.recommenders import curation_lists, popularity_ranking, recent_items_matrix
+from evaluation.similarity import binary_matrix, choose_neighbours, user_hashes
+
+SCHEMA_VERSION = 1
+LABELS = {"curation": "Current curation", "personalize": "Personalize", "popularity": "Popularity (7 days)"}
+
+
+class ReportOptions(BaseModel):
+    """Knobs of one report; the defaults are what the pipeline uses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    truth_days: int = Field(7, ge=1, le=90, description="last days of the window used as the truth")
+    popularity_days: int = Field(7, ge=1, le=90)
+    fresh_days: int = Field(30, ge=1, le=365, description="an item released this recently is 'new'")
+    top_users: int = Field(10, ge=1, le=500, description="heavy users shown on the page")
+    list_length: int = Field(25, ge=1, le=500, description="items per recommendation list (MRR is at 25)")
+    neighbours: int = Field(20, ge=1, le=500, description="top-k Jaccard neighbours kept per item")
+    recent_items: int = Field(10, ge=1, le=500, description="a user's recent items merged by the curation")
+    recall_goal: float = Field(0.9, gt=0, le=1, description="top-10 recall MinHash must reach to be used")
+    shown_items: int = Field(10, ge=1, le=100, description="items per list and history shown on the page")
+
+
+class ItemEntry(BaseModel):
+    item_id: str
+    title: str
+    genres: list[str]
+    new: bool  # released in the fresh_days before run_date
+    hit: bool = False  # in the user's truth (what they actually did in the held-out days)
+    when: str | None = None  # ISO date of the interaction, for history entries
+
+
+class ColdStart(BaseModel):
+    users: int
+    distinct_lists: int
+    most_common_list_share: float | None
+
+
+class RecommenderResult(BaseModel):
+    name: str
+    label: str
+    users_evaluated: int
+    users_with_lists: int
+    metrics: dict[str, float]
+    cold_start: ColdStart
+    fresh_share: float | None
+
+
+class CurationInfo(BaseModel):
+    method: str
+    reason: str
+    neighbours_k: int
+    recent_items: int
+    exact_seconds: float
+    exact_seconds_extrapolated: bool
+    minhash_seconds: float
+    minhash_top10_recall: float
+    sample_items: int
+
+
+class HeavyUser(BaseModel):
+    user_id: str
+    history_interactions: int
+    history: list[ItemEntry]
+    truth: list[ItemEntry]
+    lists: dict[str, list[ItemEntry]]
+
+
+class Window(BaseModel):
+    start: str
+    cutoff: str
+    end: str
+    truth_days: int
+    popularity_days: int
+    fresh_days: int
+
+
+class Counts(BaseModel):
+    interactions: int
+    history_interactions: int
+    truth_interactions: int
+    users: int
+    items: int
+    evaluated_users: int
+    cold_users: int
+    new_items: int
+
+
+class Report(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    country: str
+    run_date: str
+    generated_at: str
+    window: Window
+    counts: Counts
+    curation: CurationInfo
+    recommenders: list[RecommenderResult]
+    heavy_users: list[HeavyUser]
+    notes: list[str]
+
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
+
+
+def build_report(
+    dataset: Dataset,
+    country: str,
+    run_date: date,
+    personalize: BatchOutput | None = None,
+    options: ReportOptions | None = None,
+    now: datetime | None = None,
+) -> Report:
+    opts = options or ReportOptions()
+    end = window_end(run_date)
+    split = time_split(dataset, end, opts.truth_days)
+    train = split.train
+    u, i, t = dataset.users[train], dataset.items[train], dataset.timestamps[train]
+    n_users, n_items = dataset.n_users, dataset.n_items
+    notes: list[str] = []
+
+    history = np.bincount(u, minlength=n_users)
+    seen = binary_matrix(u, i, n_users, n_items)
+    choice = choose_neighbours(seen, user_hashes(dataset.user_ids), k=opts.neighbours, recall_goal=opts.recall_goal)
+    popular = popularity_ranking(u, i, t, n_items, until=split.cutoff, days=opts.popularity_days)
+    recent = recent_items_matrix(u, i, t, n_users, n_items, opts.recent_items)
+    all_users = np.arange(n_users)
+    ids = dataset.item_ids
+    curation = {
+        dataset.user_ids[x]: [ids[j] for j in row.tolist()]
+        for x, row in zip(all_users.tolist(), curation_lists(seen, recent, choice.neighbours, popular, opts.list_length, all_users), strict=True)
+    }
+    popularity_list = [ids[j] for j in popular[: opts.list_length].tolist()]
+    popularity = dict.fromkeys(dataset.user_ids, popularity_list)
+
+    recommenders: dict[str, Mapping[str, Sequence[str]]] = {"curation": curation}
+    if personalize is not None:
+        recommenders["personalize"] = personalize.lists
+        notes.extend(personalize.problems)
+        notes.append(
+            f"Personalize lists are scored against the last {opts.truth_days} days as given: if the solution "
+            "version behind them was trained on interactions from those days, its metrics are optimistic."
+        )
+    else:
+        notes.append("No Personalize batch output was given: only the current curation and popularity are compared.")
+    recommenders["popularity"] = popularity
+    if not popular.size:
+        notes.append(f"No interactions in the last {opts.popularity_days} days of the history: popularity is empty.")
+
+    evaluated = sorted(split.truth)
+    if personalize is not None:
+        evaluated = [x for x in evaluated if x in personalize.lists]
+        missing = len(split.truth) - len(evaluated)
+        if missing:
+            notes.append(
+                f"{missing} user(s) with truth interactions have no Personalize list and are left out of every "
+                "recommender's metrics, so all are scored on the same users."
+            )
+    if not evaluated:
+        notes.append("No user has interactions in the truth period: metrics are empty.")
+
+    history_of = {dataset.user_ids[x]: int(history[x]) for x in range(n_users)}
+    catalogue = dataset.item_ids
+    fresh_from = end - opts.fresh_days * DAY
+    new_items = {
+        item for item in catalogue if (c := dataset.info(item).created) is not None and fresh_from <= c <= end
+    }
+    results = []
+    for name, lists in recommenders.items():
+        cold = [x for x in lists if history_of.get(x, 0) == 0]
+        results.append(
+            RecommenderResult(
+                name=name,
+                label=LABELS[name],
+                users_evaluated=len(evaluated),
+                users_with_lists=len(lists),
+                metrics=m.evaluate(lists, split.truth, evaluated, catalogue),
+                cold_start=ColdStart(**m.cold_start_figures(lists, cold)),
+                fresh_share=m.freshness(list(lists.values()), new_items),
+            )
+        )
+
+    def entry(item: str, truth: set[str] | None = None, when: int | None = None) -> ItemEntry:
+        info = dataset.info(item)
+        return ItemEntry(
+            item_id=item,
+            title=info.title,
+            genres=list(info.genres),
+            new=item in new_items,
+            hit=bool(truth) and item in truth,
+            when=_iso(when) if when is not None else None,
+        )
+
+    candidates = [x for x in range(n_users) if history[x] > 0]
+    if personalize is not None:
+        candidates = [x for x in candidates if dataset.user_ids[x] in personalize.lists]
+    heavy_idx = sorted(candidates, key=lambda x: (-history[x], dataset.user_ids[x]))[: opts.top_users]
+    heavy = []
+    order = np.lexsort((-t, u))
+    starts = np.searchsorted(u[order], np.arange(n_users + 1))
+    for x in heavy_idx:
+        user = dataset.user_ids[x]
+        truth = split.truth.get(user, set())
+        rows = order[starts[x] : starts[x + 1]]  # newest first
+        shown: list[ItemEntry] = []
+        seen_items: set[int] = set()
+        for r in rows.tolist():
+            if i[r] in seen_items:
+                continue
+            seen_items.add(int(i[r]))
+            shown.append(entry(ids[i[r]], when=int(t[r])))
+            if len(shown) == opts.shown_items:
+                break
+        heavy.append(
+            HeavyUser(
+                user_id=user,
+                history_interactions=int(history[x]),
+                history=shown,
+                truth=[entry(item) for item in sorted(truth)[: opts.shown_items]],
+                lists={
+                    name: [entry(item, truth) for item in list(lists.get(user, []))[: opts.shown_items]]
+                    for name, lists in recommenders.items()
+                },
+            )
+        )
+
+    return Report(
+        country=country,
+        run_date=run_date.isoformat(),
+        generated_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        window=Window(
+            start=_iso(split.start),
+            cutoff=_iso(split.cutoff),
+            end=_iso(end),
+            truth_days=opts.truth_days,
+            popularity_days=opts.popularity_days,
+            fresh_days=opts.fresh_days,
+        ),
+        counts=Counts(
+            interactions=len(dataset.timestamps),
+            history_interactions=int(train.sum()),
+            truth_interactions=int(((dataset.timestamps >= split.cutoff) & (dataset.timestamps < end)).sum()),
+            users=n_users,
+            items=n_items,
+            evaluated_users=len(evaluated),
+            cold_users=int((history == 0).sum()),
+            new_items=len(new_items),
+        ),
+        curation=CurationInfo(
+            method=choice.method,
+            reason=choice.reason,
+            neighbours_k=opts.neighbours,
+            recent_items=opts.recent_items,
+            exact_seconds=round(choice.exact_seconds, 4),
+            exact_seconds_extrapolated=choice.exact_seconds_extrapolated,
+            minhash_seconds=round(choice.minhash_seconds, 4),
+            minhash_top10_recall=round(choice.minhash_top10_recall, 4),
+            sample_items=choice.sample_items,
+        ),
+        recommenders=results,
+        heavy_users=heavy,
+        notes=notes,
+    )

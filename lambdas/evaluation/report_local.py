@@ -1,0 +1,80 @@
+"""`python -m evaluation.report_local --raw DIR --country CC --run-date D --out DIR [--results DIR] [--top-users N]`
+
+Runs preparation locally (dataprep.local.prepare into OUT/prepared, the same SQL as Athena on DuckDB),
+then curation, baselines and evaluation, and writes OUT/report.html and OUT/report.json. RESULTS is a
+folder of Personalize batch-inference output (*.out or *.jsonl JSON lines). Bad arguments: one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import date
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from evaluation.data import InputError, batch_output_files
+from evaluation.report import ReportOptions
+from evaluation.run import report_from_prepared
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line and exit 2, not argparse's usage block
+        print(f"report_local: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = _Parser(prog="python -m evaluation.report_local", description=__doc__.splitlines()[0])
+    parser.add_argument("--raw", required=True, help="raw exports folder (<table>/dt=YYYY-MM-DD/*.csv)")
+    parser.add_argument("--country", required=True, help="two-letter country code, e.g. FR")
+    parser.add_argument("--run-date", required=True, help="YYYY-MM-DD; the window ends the day before")
+    parser.add_argument("--out", required=True, help="output folder for report.html and report.json")
+    parser.add_argument("--results", help="folder of Personalize batch-inference output (*.out, *.jsonl)")
+    parser.add_argument("--top-users", type=int, default=10, help="heavy users shown (default 10)")
+    parser.add_argument("--truth-days", type=int, default=7, help="last days of the window used as truth")
+    args = parser.parse_args(argv)
+    if not re.fullmatch(r"[A-Za-z]{2}", args.country):
+        parser.error(f"--country must be a two-letter code, got {args.country!r}")
+    args.country = args.country.upper()
+    try:
+        args.run_date = date.fromisoformat(args.run_date)
+    except ValueError:
+        parser.error(f"--run-date must be YYYY-MM-DD, got {args.run_date!r}")
+    if not Path(args.raw).is_dir():
+        parser.error(f"--raw {args.raw!r} is not a folder")
+    if args.results is not None and not Path(args.results).is_dir():
+        parser.error(f"--results {args.results!r} is not a folder")
+    try:
+        args.options = ReportOptions(top_users=args.top_users, truth_days=args.truth_days)
+    except ValidationError as error:
+        first = error.errors()[0]
+        parser.error(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    try:
+        from dataprep.local import prepare  # the data-preparation issue's local runner (DuckDB)
+    except ImportError as error:
+        print(f"report_local: error: data preparation is not available ({error})", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    prepared = out / "prepared"
+    prepare(args.raw, prepared, args.country, args.run_date)
+    batch = batch_output_files(args.results) if args.results else None
+    try:
+        report = report_from_prepared(prepared, args.country, args.run_date, out, batch, args.options)
+    except InputError as error:
+        print(f"report_local: error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {out / 'report.html'} and {out / 'report.json'}: curation method {report.curation.method}, "
+          f"{report.counts.evaluated_users} users evaluated, {len(report.heavy_users)} heavy users shown")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
