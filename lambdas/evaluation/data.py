@@ -69,7 +69,9 @@ class Dataset:
         user_ids = sorted({r[0] for r in rows} | set(extra_users))
         # The catalogue is every item in interactions or items (Personalize's coverage denominator).
         item_ids = sorted({r[1] for r in rows} | set(item_info))
-        dataset = cls(user_ids, item_ids, np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int64), item_info)
+        dataset = cls(
+            user_ids, item_ids, np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int64), item_info
+        )
         dataset.users = np.fromiter((dataset.user_index[r[0]] for r in rows), dtype=np.int32, count=len(rows))
         dataset.items = np.fromiter((dataset.item_index[r[1]] for r in rows), dtype=np.int32, count=len(rows))
         dataset.timestamps = np.fromiter((int(r[2]) for r in rows), dtype=np.int64, count=len(rows))
@@ -139,7 +141,9 @@ class BatchOutput:
         if self.error_lines:
             notes.append(f"{self.error_lines} batch output line(s) carried an error from Personalize")
         if self.malformed_lines:
-            notes.append(f"{self.malformed_lines} batch output line(s) were not valid JSON lines and were skipped")
+            notes.append(
+                f"{self.malformed_lines} batch output line(s) were not valid JSON lines and were skipped"
+            )
         return notes
 
 

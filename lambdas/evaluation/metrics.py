@@ -71,13 +71,17 @@ def evaluate(
     for k in ks:
         metrics[f"precision_at_{k}"] = sum(precision_at_k(r, t, k) for r, t in per_user) / n
     for k in ks:
-        metrics[f"normalized_discounted_cumulative_gain_at_{k}"] = sum(ndcg_at_k(r, t, k) for r, t in per_user) / n
+        metrics[f"normalized_discounted_cumulative_gain_at_{k}"] = (
+            sum(ndcg_at_k(r, t, k) for r, t in per_user) / n
+        )
     metrics[f"mean_reciprocal_rank_at_{MRR_AT}"] = sum(reciprocal_rank(r, t) for r, t in per_user) / n
     metrics["coverage"] = coverage([r for r, _ in per_user], catalogue)
     return metrics
 
 
-def cold_start_figures(lists: Mapping[str, Sequence[str]], cold_users: Collection[str], k: int = MRR_AT) -> dict:
+def cold_start_figures(
+    lists: Mapping[str, Sequence[str]], cold_users: Collection[str], k: int = MRR_AT
+) -> dict:
     """Among users with no history who got a list: how many distinct lists, and the most common list's share.
 
     One distinct list with share 1.0 means every new user sees the same thing.

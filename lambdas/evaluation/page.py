@@ -15,7 +15,8 @@ from evaluation.metrics import KS, MRR_AT
 from evaluation.report import ItemEntry, Report
 
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:24px;color:#1f2328;background:#fff}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:24px;
+ color:#1f2328;background:#fff}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 p.meta{color:#57606a;margin:0 0 12px;font-size:13px}
 table{border-collapse:collapse;font-size:13px}
@@ -32,7 +33,8 @@ li.item .when{color:#57606a;font-size:11px}
 li.hit{background:#dafbe1}
 span.badge-new{display:inline-block;background:#fff8c5;border:1px solid #d4a72c;border-radius:3px;
  font-size:10px;padding:0 3px;margin-left:3px;color:#7d4e00}
-span.badge-hit{display:inline-block;background:#2da44e;color:#fff;border-radius:3px;font-size:10px;padding:0 3px;
+span.badge-hit{display:inline-block;background:#2da44e;color:#fff;border-radius:3px;font-size:10px;
+ padding:0 3px;
  margin-left:3px}
 .user{font-weight:600;word-break:break-all}
 ul#notes li{font-size:13px;color:#57606a}
@@ -77,7 +79,8 @@ def _items(entries: list[ItemEntry], ordered: bool) -> str:
 def render(report: Report) -> str:
     names = [r.name for r in report.recommenders]
     best = {
-        key: max((r.metrics.get(key, 0.0) for r in report.recommenders), default=0.0) for key, _ in _METRIC_COLUMNS
+        key: max((r.metrics.get(key, 0.0) for r in report.recommenders), default=0.0)
+        for key, _ in _METRIC_COLUMNS
     }
     out: list[str] = [
         "<!DOCTYPE html>",
@@ -85,8 +88,10 @@ def render(report: Report) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Recommendations {escape(report.country)} {escape(report.run_date)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f'<h1 id="title">Recommendations compared: {escape(report.country)}, run {escape(report.run_date)}</h1>',
-        f'<p class="meta" id="window">History {escape(report.window.start)} to {escape(report.window.cutoff)} '
+        f'<h1 id="title">Recommendations compared: {escape(report.country)}, '
+        f"run {escape(report.run_date)}</h1>",
+        f'<p class="meta" id="window">History {escape(report.window.start)} to '
+        f"{escape(report.window.cutoff)} "
         f"(exclusive); truth = the last {report.window.truth_days} days, {escape(report.window.cutoff)} to "
         f"{escape(report.window.end)} (exclusive). {report.counts.interactions} interactions, "
         f"{report.counts.users} users, {report.counts.items} items; {report.counts.evaluated_users} users "
@@ -105,7 +110,7 @@ def render(report: Report) -> str:
             out.append(f'<td class="num" data-metric="{escape(key)}">{cell}</td>')
         out.append("</tr>")
     out.append(
-        "</tbody></table><p class=\"legend\">Definitions as Amazon Personalize documents its solution metrics "
+        '</tbody></table><p class="legend">Definitions as Amazon Personalize documents its solution metrics '
         "(best value in bold).</p>"
     )
 
@@ -138,7 +143,8 @@ def render(report: Report) -> str:
     out.append(
         f"<h2>Top {len(report.heavy_users)} heavy users</h2>"
         '<p class="legend"><span class="badge-new">NEW</span> released in the last '
-        f'{report.window.fresh_days} days; <span class="badge-hit">watched</span> the user interacted with it '
+        f'{report.window.fresh_days} days; <span class="badge-hit">watched</span> the user interacted '
+        "with it "
         "in the truth period.</p>"
         '<table id="heavy-users"><thead><tr><th style="width:9%">User</th><th>Recent history</th>'
         "<th>What they watched next</th>"
@@ -154,11 +160,14 @@ def render(report: Report) -> str:
         )
         for name in names:
             out.append(
-                f'<td class="list" data-recommender="{escape(name)}">{_items(user.lists.get(name, []), True)}</td>'
+                f'<td class="list" data-recommender="{escape(name)}">'
+                f"{_items(user.lists.get(name, []), ordered=True)}</td>"
             )
         out.append("</tr>")
     out.append("</tbody></table>")
 
-    out.append('<h2>Notes</h2><ul id="notes">' + "".join(f"<li>{escape(n)}</li>" for n in report.notes) + "</ul>")
+    out.append(
+        '<h2>Notes</h2><ul id="notes">' + "".join(f"<li>{escape(n)}</li>" for n in report.notes) + "</ul>"
+    )
     out.append("</body></html>")
     return "\n".join(out)

@@ -70,8 +70,12 @@ def curation_lists(
         for row, user_items in enumerate(top):
             picked = user_items[user_items >= 0]
             if len(picked) < n:
-                already = set(picked.tolist()) | set(seen_block.indices[seen_block.indptr[row] : seen_block.indptr[row + 1]].tolist())
-                fill = [p for p in popular[: n + len(already)].tolist() if p not in already][: n - len(picked)]
+                already = set(picked.tolist()) | set(
+                    seen_block.indices[seen_block.indptr[row] : seen_block.indptr[row + 1]].tolist()
+                )
+                fill = [p for p in popular[: n + len(already)].tolist() if p not in already][
+                    : n - len(picked)
+                ]
                 picked = np.concatenate([picked, np.asarray(fill, dtype=np.int32)])
             out.append(picked)
     return out

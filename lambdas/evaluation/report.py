@@ -144,14 +144,20 @@ def build_report(
 
     history = np.bincount(u, minlength=n_users)
     seen = binary_matrix(u, i, n_users, n_items)
-    choice = choose_neighbours(seen, user_hashes(dataset.user_ids), k=opts.neighbours, recall_goal=opts.recall_goal)
+    choice = choose_neighbours(
+        seen, user_hashes(dataset.user_ids), k=opts.neighbours, recall_goal=opts.recall_goal
+    )
     popular = popularity_ranking(u, i, t, n_items, until=split.cutoff, days=opts.popularity_days)
     recent = recent_items_matrix(u, i, t, n_users, n_items, opts.recent_items)
     all_users = np.arange(n_users)
     ids = dataset.item_ids
     curation = {
         dataset.user_ids[x]: [ids[j] for j in row.tolist()]
-        for x, row in zip(all_users.tolist(), curation_lists(seen, recent, choice.neighbours, popular, opts.list_length, all_users), strict=True)
+        for x, row in zip(
+            all_users.tolist(),
+            curation_lists(seen, recent, choice.neighbours, popular, opts.list_length, all_users),
+            strict=True,
+        )
     }
     popularity_list = [ids[j] for j in popular[: opts.list_length].tolist()]
     popularity = dict.fromkeys(dataset.user_ids, popularity_list)
@@ -165,10 +171,14 @@ def build_report(
             "version behind them was trained on interactions from those days, its metrics are optimistic."
         )
     else:
-        notes.append("No Personalize batch output was given: only the current curation and popularity are compared.")
+        notes.append(
+            "No Personalize batch output was given: only the current curation and popularity are compared."
+        )
     recommenders["popularity"] = popularity
     if not popular.size:
-        notes.append(f"No interactions in the last {opts.popularity_days} days of the history: popularity is empty.")
+        notes.append(
+            f"No interactions in the last {opts.popularity_days} days of the history: popularity is empty."
+        )
 
     evaluated = sorted(split.truth)
     if personalize is not None:
@@ -176,8 +186,8 @@ def build_report(
         missing = len(split.truth) - len(evaluated)
         if missing:
             notes.append(
-                f"{missing} user(s) with truth interactions have no Personalize list and are left out of every "
-                "recommender's metrics, so all are scored on the same users."
+                f"{missing} user(s) with truth interactions have no Personalize list and are left out of "
+                "every recommender's metrics, so all are scored on the same users."
             )
     if not evaluated:
         notes.append("No user has interactions in the truth period: metrics are empty.")

@@ -1,4 +1,6 @@
-"""`python -m evaluation.report_local --raw DIR --country CC --run-date D --out DIR [--results DIR] [--top-users N]`
+"""Local comparison page: `python -m evaluation.report_local --raw DIR --country CC --run-date D --out DIR`
+
+Options: [--results DIR] [--top-users N] [--truth-days D].
 
 Runs preparation locally (dataprep.local.prepare into OUT/prepared, the same SQL as Athena on DuckDB),
 then curation, baselines and evaluation, and writes OUT/report.html and OUT/report.json. RESULTS is a
@@ -64,15 +66,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out)
     prepared = out / "prepared"
-    prepare(args.raw, prepared, args.country, args.run_date)
-    batch = batch_output_files(args.results) if args.results else None
     try:
+        prepare(args.raw, prepared, args.country, args.run_date)
+        batch = batch_output_files(args.results) if args.results else None
         report = report_from_prepared(prepared, args.country, args.run_date, out, batch, args.options)
-    except InputError as error:
+    except ValidationError as error:
+        first = error.errors()[0]
+        print(f"report_local: error: {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
+        return 2
+    except (InputError, FileNotFoundError) as error:
         print(f"report_local: error: {error}", file=sys.stderr)
         return 2
-    print(f"wrote {out / 'report.html'} and {out / 'report.json'}: curation method {report.curation.method}, "
-          f"{report.counts.evaluated_users} users evaluated, {len(report.heavy_users)} heavy users shown")
+    print(
+        f"wrote {out / 'report.html'} and {out / 'report.json'}: curation method {report.curation.method}, "
+        f"{report.counts.evaluated_users} users evaluated, {len(report.heavy_users)} heavy users shown"
+    )
     return 0
 
 

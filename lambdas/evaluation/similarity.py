@@ -33,8 +33,8 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +78,7 @@ def binary_matrix(user_idx: np.ndarray, item_idx: np.ndarray, n_users: int, n_it
 
 
 def top_k_dense(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k positive entries of each row of a dense block: (indices, scores), ties -> smaller column first."""
+    """Top-k positive entries of each row of a dense block: (indices, scores); ties -> smaller column."""
     n_rows, n_cols = block.shape
     indices = np.full((n_rows, k), -1, dtype=np.int32)
     scores = np.zeros((n_rows, k), dtype=np.float64)
@@ -164,7 +164,10 @@ def exact_jaccard_topk(
 def user_sets(matrix: sp.csr_matrix) -> list[set[int]]:
     """Each item's set of users: the legacy method's data structure."""
     by_item = matrix.T.tocsr()
-    return [set(by_item.indices[by_item.indptr[i] : by_item.indptr[i + 1]].tolist()) for i in range(matrix.shape[1])]
+    return [
+        set(by_item.indices[by_item.indptr[i] : by_item.indptr[i + 1]].tolist())
+        for i in range(matrix.shape[1])
+    ]
 
 
 def naive_jaccard_topk(sets: Sequence[set[int]], k: int, rows: Sequence[int] | None = None) -> Neighbours:
@@ -212,7 +215,11 @@ def user_hashes(user_ids: Sequence[str]) -> np.ndarray:
 
 
 def minhash_signatures(
-    matrix: sp.csr_matrix, user_hash: np.ndarray, num_perm: int = 128, seed: int = 1, max_block_bytes: int = 2**28
+    matrix: sp.csr_matrix,
+    user_hash: np.ndarray,
+    num_perm: int = 128,
+    seed: int = 1,
+    max_block_bytes: int = 2**28,
 ) -> np.ndarray:
     """(num_perm, n_items) uint32 signatures: per seed, min over the item's users of hash(user, seed).
 
@@ -233,7 +240,9 @@ def minhash_signatures(
         # Top 32 bits of a 64-bit mix of (user hash, seed): one row of hash values per seed.
         hashed = (_mix64(user_hash[None, :] ^ seeds[p0:p1, None]) >> _U64(32)).astype(np.uint32)
         # Empty items have zero-length segments, so reducing at the non-empty starts only is exact.
-        signatures[p0:p1, nonempty] = np.minimum.reduceat(hashed[:, by_item.indices], starts[nonempty], axis=1)
+        signatures[p0:p1, nonempty] = np.minimum.reduceat(
+            hashed[:, by_item.indices], starts[nonempty], axis=1
+        )
     return signatures
 
 
@@ -242,11 +251,15 @@ def estimated_jaccard(signatures: np.ndarray, left: np.ndarray, right: np.ndarra
     out = np.empty(len(left), dtype=np.float64)
     step = max(1, 2**24 // max(signatures.shape[0], 1))
     for s in range(0, len(left), step):
-        out[s : s + step] = (signatures[:, left[s : s + step]] == signatures[:, right[s : s + step]]).mean(axis=0)
+        out[s : s + step] = (signatures[:, left[s : s + step]] == signatures[:, right[s : s + step]]).mean(
+            axis=0
+        )
     return out
 
 
-def lsh_candidate_pairs(signatures: np.ndarray, bands: int, rows: int, valid: np.ndarray | None = None) -> np.ndarray:
+def lsh_candidate_pairs(
+    signatures: np.ndarray, bands: int, rows: int, valid: np.ndarray | None = None
+) -> np.ndarray:
     """Unique (i, j) pairs, i < j, whose signatures agree on all `rows` of at least one of `bands` bands."""
     num_perm, n_items = signatures.shape
     if bands * rows > num_perm:
@@ -317,7 +330,9 @@ class CurationChoice:
     method: str  # "exact" or "minhash"
     reason: str
     neighbours: Neighbours
-    exact_seconds: float  # full catalogue; extrapolated from `sample_items` rows when exact was not run in full
+    exact_seconds: (
+        float  # full catalogue; extrapolated from `sample_items` rows when exact was not run in full
+    )
     exact_seconds_extrapolated: bool
     minhash_seconds: float
     minhash_top10_recall: float
@@ -358,14 +373,17 @@ def choose_neighbours(
 
     if recall >= recall_goal and minhash_seconds < exact_seconds:
         reason = (
-            f"MinHash+LSH reached top-10 recall {recall:.3f} >= {recall_goal} vs exact on {len(sampled)} sampled "
+            f"MinHash+LSH reached top-10 recall {recall:.3f} >= {recall_goal} vs exact on {len(sampled)} "
+            "sampled "
             f"items and took {minhash_seconds:.2f} s < {exact_seconds:.2f} s for exact"
         )
         return CurationChoice(
             "minhash", reason, approx, exact_seconds, not full_sample, minhash_seconds, recall, len(sampled)
         )
     if recall < recall_goal:
-        why = f"MinHash+LSH top-10 recall {recall:.3f} < {recall_goal} vs exact on {len(sampled)} sampled items"
+        why = (
+            f"MinHash+LSH top-10 recall {recall:.3f} < {recall_goal} vs exact on {len(sampled)} sampled items"
+        )
     else:
         why = f"MinHash+LSH took {minhash_seconds:.2f} s, not less than exact's {exact_seconds:.2f} s"
     if full_sample:
@@ -374,7 +392,7 @@ def choose_neighbours(
         t0 = time.perf_counter()
         neighbours = exact_jaccard_topk(matrix, k)
         exact_seconds = time.perf_counter() - t0
-    reason = f"exact sparse Jaccard: {why}"
+    reason = f"{why}; exact sparse Jaccard used"
     return CurationChoice(
         "exact", reason, neighbours, exact_seconds, False, minhash_seconds, recall, len(sampled)
     )

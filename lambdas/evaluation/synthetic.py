@@ -60,7 +60,9 @@ def generate(
     taste = np.where(choice < 0.65, main[users], second[users])
     items = np.empty(n_interactions, dtype=np.int32)
     anything = choice >= 0.85
-    items[anything] = global_order[np.minimum(np.searchsorted(global_cum, rng.random(int(anything.sum()))), n_items - 1)]
+    items[anything] = global_order[
+        np.minimum(np.searchsorted(global_cum, rng.random(int(anything.sum()))), n_items - 1)
+    ]
     for g in range(tastes):
         pick = (taste == g) & ~anything
         count = int(pick.sum())
@@ -81,7 +83,18 @@ def generate(
     return Synthetic(users, items, timestamps, item_taste, created, n_users, n_items)
 
 
-GENRES = ("drama", "comedy", "thriller", "documentary", "animation", "romance", "sci-fi", "horror", "family", "crime")
+GENRES = (
+    "drama",
+    "comedy",
+    "thriller",
+    "documentary",
+    "animation",
+    "romance",
+    "sci-fi",
+    "horror",
+    "family",
+    "crime",
+)
 
 
 def to_dataset(data: Synthetic, extra_users: int = 0):
@@ -91,7 +104,10 @@ def to_dataset(data: Synthetic, extra_users: int = 0):
     info = {
         f"i{j:06d}": ItemInfo(
             title=f"Title {j} <{GENRES[data.item_taste[j] % len(GENRES)]}>",
-            genres=(GENRES[data.item_taste[j] % len(GENRES)], GENRES[(data.item_taste[j] // len(GENRES)) % len(GENRES)]),
+            genres=(
+                GENRES[data.item_taste[j] % len(GENRES)],
+                GENRES[(data.item_taste[j] // len(GENRES)) % len(GENRES)],
+            ),
             created=int(data.created[j]),
         )
         for j in range(data.n_items)
