@@ -1,4 +1,4 @@
-"""Jaccard neighbours: exact sparse == legacy pairwise sets; MinHash estimates; LSH candidates; the chooser."""
+"""Jaccard neighbours: exact sparse == legacy pairwise sets; MinHash estimates; LSH; the chooser."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 import pytest
-
 from evaluation import similarity as s
 from evaluation.synthetic import generate
 
@@ -19,7 +18,8 @@ def _matrix(item_users: dict[int, list[int]], n_users: int):
 
 def test_exact_jaccard_on_a_hand_case():
     # item 0 users {0,1,2}, item 1 {1,2,3}, item 2 {4}, item 3 {0,1,2,3}
-    # J(0,1) = |{1,2}| / |{0,1,2,3}| = 2/4 = 0.5; J(0,3) = 3/4 = 0.75; J(1,3) = 3/4 = 0.75; item 2 shares nobody
+    # J(0,1) = |{1,2}| / |{0,1,2,3}| = 2/4 = 0.5; J(0,3) = 3/4 = 0.75; J(1,3) = 3/4 = 0.75;
+    # item 2 shares nobody
     matrix = _matrix({0: [0, 1, 2], 1: [1, 2, 3], 2: [4], 3: [0, 1, 2, 3]}, 5)
     exact = s.exact_jaccard_topk(matrix, k=3)
     assert exact.indices[0].tolist() == [3, 1, -1]
