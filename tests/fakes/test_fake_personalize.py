@@ -187,6 +187,24 @@ def test_five_batch_jobs_at_once_is_the_limit(fake, clock, group):
         batch("batch-5")
 
 
+def test_twenty_trainings_at_once_is_the_region_limit(fake, clock, group):
+    solution = active_solution(fake, clock, group)
+    for n in range(20):
+        fake.create_solution_version(solutionArn=solution, name=f"v{n}")
+    with pytest.raises(fake.exceptions.LimitExceededException):
+        fake.create_solution_version(solutionArn=solution, name="v20")
+    clock.advance(3 * HOUR)
+    fake.create_solution_version(solutionArn=solution, name="v20")
+
+
+def test_a_dataset_group_holds_at_most_five_campaigns(fake, clock, group):
+    version = trained_version(fake, clock, active_solution(fake, clock, group), "v1")
+    for n in range(5):
+        fake.create_campaign(name=f"c{n}", solutionVersionArn=version)
+    with pytest.raises(fake.exceptions.LimitExceededException):
+        fake.create_campaign(name="c5", solutionVersionArn=version)
+
+
 def test_names_are_unique_per_kind_and_a_second_create_is_logged_as_a_duplicate(fake, clock, group):
     import_job(fake, group, "same-name")
     clock.advance(HOUR)
