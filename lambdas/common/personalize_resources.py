@@ -240,9 +240,10 @@ def normalise_status(raw: str | None, failure_reason: str | None = None) -> Stat
     return Status(phase, key, failure_reason if phase is Phase.FAILED else None)
 
 
-def status_of(kind: str | ResourceKind, description: dict[str, Any]) -> Status:
-    """Status of a described resource. For campaigns, use ``campaign_status`` to follow an update."""
-    del kind  # every kind keeps its status and failureReason under the same keys
+def status_of(kind: str | ResourceKind, description: dict[str, Any], target: str | None = None) -> Status:
+    """Status of a described resource; campaigns follow their latest update (see ``campaign_status``)."""
+    if kind_spec(kind).kind == "campaign":
+        return campaign_status(description, target)
     return normalise_status(description.get("status"), description.get("failureReason"))
 
 
@@ -331,10 +332,7 @@ def current(
 def _result(
     spec: ResourceKind, description: dict[str, Any], arn: str, *, created: bool, target: str | None = None
 ) -> EnsureResult:
-    if spec.kind == "campaign":
-        status = campaign_status(description, target)
-    else:
-        status = status_of(spec, description)
+    status = status_of(spec, description, target)
     name = description.get(spec.name_param) or description.get("name") or ""
     return EnsureResult(spec.kind, name, arn, status, created, description)
 

@@ -501,6 +501,8 @@ def test_campaign_status_follows_the_update_to_the_target():
     }
     assert pr.campaign_status(campaign).phase is Phase.RUNNING
     assert pr.campaign_status(campaign, "new").phase is Phase.RUNNING
+    assert pr.status_of("campaign", campaign, "new").phase is Phase.RUNNING
+    assert pr.status_of("solution", campaign).phase is Phase.SUCCEEDED  # other kinds: own status only
     other = pr.campaign_status(campaign, "newer")
     assert (other.phase, other.raw) == (Phase.FAILED, "NOT_DEPLOYED")
     assert "serves old" in other.failure_reason
