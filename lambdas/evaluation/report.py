@@ -180,6 +180,21 @@ def build_report(
             f"No interactions in the last {opts.popularity_days} days of the history: popularity is empty."
         )
 
+    truth_codes = np.array(
+        [
+            dataset.user_index[x] * n_items + dataset.item_index[item]
+            for x, items in split.truth.items()
+            for item in items
+        ],
+        dtype=np.int64,
+    )
+    if truth_codes.size:
+        repeats = np.isin(truth_codes, u.astype(np.int64) * n_items + i).mean()
+        notes.append(
+            f"{repeats:.1%} of the truth (user, item) pairs are items the user had already interacted with "
+            "before: the current curation never recommends those, the other lists can."
+        )
+
     evaluated = sorted(split.truth)
     if personalize is not None:
         evaluated = [x for x in evaluated if x in personalize.lists]
