@@ -1,0 +1,260 @@
+"""Glue catalogue and Athena workgroup over the raw CSV exports (docs/data-layout.md).
+
+Tables use partition projection on `dt` (type date), so new daily partitions are queryable the moment
+their files land: no crawler, no MSCK REPAIR, no AddPartition calls. The workgroup enforces its result
+location and KMS encryption, and caps the bytes one query may scan.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import Aws, Stack
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.nag import accept, arn_token
+
+# Same definitions the SQL and the local runner use: one source for table and column names.
+from dataprep.queries import GENRE_MAPPING_COLUMNS, GENRE_MAPPING_TABLE, RAW_TABLES
+
+RESULTS_PREFIX = "athena/"
+GENRE_MAPPING_KEY = "reference/genre_mapping/genre_mapping.csv"
+ATHENA_ENGINE = "Athena engine version 3"
+MIN_BYTES_SCANNED_CUTOFF = 10_000_000  # Athena's lower bound for BytesScannedCutoffPerQuery
+
+_OPEN_CSV_SERDE = glue.CfnTable.SerdeInfoProperty(
+    serialization_library="org.apache.hadoop.hive.serde2.OpenCSVSerde",
+    # Quoted fields may contain commas; every column is read as a string and parsed in SQL.
+    parameters={"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
+)
+
+
+class RawCatalog(Construct):
+    """Glue database + one table per raw export + genre mapping table + Athena workgroup."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        raw_bucket: s3.IBucket,
+        athena_results_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        bytes_scanned_cutoff: int,
+        projection_start: str = "2020-01-01",
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", env_name):
+            raise ValueError(f"env_name must be lower-case letters, digits and '-', got {env_name!r}")
+        if bytes_scanned_cutoff < MIN_BYTES_SCANNED_CUTOFF:
+            raise ValueError(f"bytes_scanned_cutoff must be >= {MIN_BYTES_SCANNED_CUTOFF} (Athena minimum)")
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", projection_start):
+            raise ValueError(f"projection_start must be YYYY-MM-DD, got {projection_start!r}")
+
+        self.raw_bucket = raw_bucket
+        self.athena_results_bucket = athena_results_bucket
+        self.encryption_key = encryption_key
+        self.database_name = f"personalize_{env_name.replace('-', '_')}_raw"
+        self.workgroup_name = f"personalize-{env_name}-prep"
+        self.results_prefix = RESULTS_PREFIX
+        self.results_location = f"s3://{athena_results_bucket.bucket_name}/{RESULTS_PREFIX}"
+        self.genre_mapping_key = GENRE_MAPPING_KEY
+
+        self.database = glue.CfnDatabase(
+            self,
+            "Database",
+            catalog_id=Aws.ACCOUNT_ID,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=self.database_name,
+                description="Raw CSV exports (purchases, views, users, contents) for Personalize preparation",
+            ),
+        )
+
+        self.tables: dict[str, glue.CfnTable] = {}
+        for table, columns in RAW_TABLES.items():
+            location = f"s3://{raw_bucket.bucket_name}/{table}/"
+            self.tables[table] = self._table(
+                table,
+                columns,
+                location,
+                partitioned=True,
+                extra_parameters={
+                    "projection.enabled": "true",
+                    "projection.dt.type": "date",
+                    "projection.dt.format": "yyyy-MM-dd",
+                    "projection.dt.range": f"{projection_start},NOW",
+                    "projection.dt.interval": "1",
+                    "projection.dt.interval.unit": "DAYS",
+                    "storage.location.template": f"{location}dt=${{dt}}",
+                },
+            )
+        # The mapping file ships in the Lambda package (lambdas/dataprep/genre_mapping.csv); the prepare step
+        # publishes it to this key before its queries (dataprep.s3_outputs.publish_genre_mapping), so the
+        # table always holds the mapping of the deployed code.
+        self.tables[GENRE_MAPPING_TABLE] = self._table(
+            GENRE_MAPPING_TABLE,
+            GENRE_MAPPING_COLUMNS,
+            f"s3://{raw_bucket.bucket_name}/{GENRE_MAPPING_KEY.rsplit('/', 1)[0]}/",
+            partitioned=False,
+            extra_parameters={},
+        )
+        self.table_names: dict[str, str] = {name: name for name in self.tables}
+
+        self.workgroup = athena.CfnWorkGroup(
+            self,
+            "WorkGroup",
+            name=self.workgroup_name,
+            description=f"Personalize data preparation ({env_name})",
+            state="ENABLED",
+            # Lets `cdk destroy` remove the workgroup even when it holds saved query history.
+            recursive_delete_option=True,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(selected_engine_version=ATHENA_ENGINE),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=self.results_location,
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_KMS", kms_key=encryption_key.key_arn
+                    ),
+                ),
+            ),
+        )
+        stack = Stack.of(self)
+        self.workgroup_arn = stack.format_arn(service="athena", resource="workgroup", resource_name=self.workgroup_name)
+
+    def _table(
+        self,
+        name: str,
+        columns: tuple[str, ...],
+        location: str,
+        *,
+        partitioned: bool,
+        extra_parameters: dict[str, str],
+    ) -> glue.CfnTable:
+        table = glue.CfnTable(
+            self,
+            f"Table{''.join(part.title() for part in name.split('_'))}",
+            catalog_id=Aws.ACCOUNT_ID,
+            database_name=self.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=name,
+                table_type="EXTERNAL_TABLE",
+                parameters={"classification": "csv", "skip.header.line.count": "1", **extra_parameters},
+                partition_keys=[glue.CfnTable.ColumnProperty(name="dt", type="string")] if partitioned else None,
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[glue.CfnTable.ColumnProperty(name=column, type="string") for column in columns],
+                    location=location,
+                    input_format="org.apache.hadoop.mapred.TextInputFormat",
+                    output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                    serde_info=_OPEN_CSV_SERDE,
+                ),
+            ),
+        )
+        table.node.add_dependency(self.database)
+        return table
+
+    # ---- permissions ---------------------------------------------------------------------------------------
+
+    def _glue_arns(self) -> list[str]:
+        stack = Stack.of(self)
+        return [
+            stack.format_arn(service="glue", resource="catalog"),
+            stack.format_arn(service="glue", resource="database", resource_name=self.database_name),
+            *(
+                stack.format_arn(service="glue", resource="table", resource_name=f"{self.database_name}/{name}")
+                for name in self.tables
+            ),
+        ]
+
+    def grant_query(self, grantee: iam.IGrantable) -> None:
+        """What a Lambda needs to run the preparation queries in this workgroup and read these tables."""
+        statements = [
+            iam.PolicyStatement(
+                sid="AthenaQueriesInPrepWorkgroup",
+                # StopQueryExecution: the pipeline cancels a query that outlives its timeout.
+                actions=[
+                    "athena:StartQueryExecution",
+                    "athena:GetQueryExecution",
+                    "athena:GetQueryResults",
+                    "athena:StopQueryExecution",
+                ],
+                resources=[self.workgroup_arn],
+            ),
+            iam.PolicyStatement(
+                sid="GlueRawTables",
+                actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
+                resources=self._glue_arns(),
+            ),
+            iam.PolicyStatement(
+                sid="ReadRawExports",
+                actions=["s3:GetObject"],
+                resources=[self.raw_bucket.arn_for_objects(f"{name}/*") for name in RAW_TABLES]
+                + [self.raw_bucket.arn_for_objects(GENRE_MAPPING_KEY)],
+            ),
+            iam.PolicyStatement(
+                sid="ListRawExports",
+                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                resources=[self.raw_bucket.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="AthenaResultsAndUnloads",
+                actions=[
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                ],
+                resources=[self.athena_results_bucket.arn_for_objects(f"{RESULTS_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                sid="ListAthenaResults",
+                actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                resources=[self.athena_results_bucket.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="KmsForResultsAndRaw",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[self.encryption_key.key_arn],
+            ),
+        ]
+        for statement in statements:
+            iam.Grant.add_to_principal(grantee=grantee, actions=statement.actions, resource_arns=statement.resources)
+        principal = grantee.grant_principal
+        # Buckets defined in this app have a logical id cdk-nag names them by; imported ones need their own.
+        owned = all(b.node.default_child is not None for b in (self.raw_bucket, self.athena_results_bucket))
+        if isinstance(principal, Construct) and owned:
+            self._accept_object_prefix_findings(principal)
+
+    def _accept_object_prefix_findings(self, principal: Construct) -> None:
+        """The only wildcards granted are object keys under one table's or the results' prefix."""
+        for name in RAW_TABLES:
+            accept(
+                principal,
+                f"AwsSolutions-IAM5[Resource::{arn_token(self.raw_bucket, f'/{name}/*')}]",
+                f"Athena reads every object of the {name} export: its dt partitions are new files each day",
+            )
+        accept(
+            principal,
+            f"AwsSolutions-IAM5[Resource::{arn_token(self.athena_results_bucket, f'/{RESULTS_PREFIX}*')}]",
+            "Athena names result and UNLOAD objects per query id, so only the athena/ prefix can be granted",
+        )
+
+    def grant_publish_genre_mapping(self, grantee: iam.IGrantable) -> None:
+        """Write access to the one object behind the genre_mapping table (prepare step, before its queries)."""
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:PutObject"],
+            resource_arns=[self.raw_bucket.arn_for_objects(GENRE_MAPPING_KEY)],
+        )
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["kms:GenerateDataKey"], resource_arns=[self.encryption_key.key_arn]
+        )
