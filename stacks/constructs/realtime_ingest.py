@@ -1,0 +1,244 @@
+"""Real-time events: a Kinesis stream, the ingest Lambda (lambdas/ingest) that sends them to each country's
+Personalize event tracker, its two queues and its alarms (issue 5; contract in docs/event-contract.md).
+
+Two queues, two kinds of failure:
+- `dlq`: records that can never succeed (bad payload, unknown country, rejected by Personalize). The
+  function writes each one there with its reason and original data, and moves on.
+- `failure_queue`: the event source mapping's on-failure destination. Records Lambda gave up on (retries
+  or record age exhausted, e.g. a long Personalize outage) land here as shard/sequence ranges; their data
+  stays in the stream for its retention period, which is why retention is longer than the default 24 h.
+"""
+
+from __future__ import annotations
+
+import jsii
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.constructs.lambda_function import PythonFunction
+from stacks.nag import accept
+
+QUEUE_RETENTION = Duration.days(14)  # the SQS maximum: time to inspect and replay after a holiday
+# Defaults, as module constants so the signature stays free of calls.
+BATCHING_WINDOW = Duration.seconds(1)  # events should reach Personalize within seconds
+MAX_RECORD_AGE = Duration.hours(6)
+# Longer than the default 24 h: a batch sent to the failure queue on a Friday night can still be replayed
+# from the stream on Monday.
+STREAM_RETENTION = Duration.days(7)
+FUNCTION_TIMEOUT = Duration.seconds(60)
+ITERATOR_AGE_ALARM = Duration.minutes(5)
+
+
+@jsii.implements(lambda_.IEventSourceDlq)
+class _QueueDestination:
+    """On-failure destination like sources.SqsDlq, minus its broad KMS grant (the construct grants
+    sqs:SendMessage and the two KMS actions itself)."""
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(self, target: object, target_handler: lambda_.IFunction) -> lambda_.DlqDestinationConfig:
+        return lambda_.DlqDestinationConfig(destination=self.queue.queue_arn)
+
+
+class RealtimeIngest(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        encryption_key: kms.IKey,
+        tracking_ids: dict[str, str],
+        tracker_arns: list[str],
+        shard_count: int | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        batch_size: int = 200,
+        max_batching_window: Duration = BATCHING_WINDOW,
+        parallelization_factor: int = 2,
+        retry_attempts: int = 5,
+        max_record_age: Duration = MAX_RECORD_AGE,
+        stream_retention: Duration = STREAM_RETENTION,
+        function_timeout: Duration = FUNCTION_TIMEOUT,
+        iterator_age_alarm: Duration = ITERATOR_AGE_ALARM,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not tracking_ids:
+            raise ValueError("RealtimeIngest needs at least one country -> tracking id")
+        if not tracker_arns:
+            raise ValueError("RealtimeIngest needs the event tracker ARNs to scope personalize:PutEvents")
+        if shard_count is not None and shard_count < 1:
+            raise ValueError(f"shard_count must be >= 1 or None for on-demand, got {shard_count}")
+        # Lambda retries a failed batch up to `retry_attempts` times; each retry re-reads the stream, so
+        # the records must still be there when the last attempt (bounded by max_record_age) runs.
+        if max_record_age.to_seconds() >= stream_retention.to_seconds():
+            raise ValueError("max_record_age must be shorter than the stream retention")
+
+        self.stream = kinesis.Stream(
+            self,
+            "Stream",
+            encryption=kinesis.StreamEncryption.KMS,
+            encryption_key=encryption_key,
+            stream_mode=kinesis.StreamMode.ON_DEMAND
+            if shard_count is None
+            else kinesis.StreamMode.PROVISIONED,
+            shard_count=shard_count,
+            retention_period=stream_retention,
+        )
+        accept(
+            self.stream,
+            "AwsSolutions-KDS3",
+            "The stream is encrypted with the environment's customer managed key on purpose: one key policy "
+            "and rotation for all data at rest, which the AWS managed aws/kinesis key cannot give.",
+        )
+
+        self.dlq = self._queue("DeadLetterQueue", encryption_key)
+        self.failure_queue = self._queue("FailureQueue", encryption_key)
+
+        self.handler = PythonFunction(
+            self,
+            "Ingest",
+            handler="ingest.handler.handler",
+            service="realtime-ingest",
+            description=f"{env_name}: Kinesis events -> Personalize PutEvents per country",
+            timeout=function_timeout,
+            encryption_key=encryption_key,
+            environment={
+                # Tokens (CfnEventTracker.attr_tracking_id) resolve inside the JSON at deploy time.
+                "TRACKING_IDS": Stack.of(self).to_json_string(tracking_ids),
+                "DLQ_URL": self.dlq.queue_url,
+            },
+        )
+        self.function: lambda_.Function = self.handler.function
+
+        # The service authorization reference lists PutEvents on the event-tracker resource type, so
+        # the grant names exactly the trackers of this environment.
+        self.handler.role.add_to_policy(
+            iam.PolicyStatement(actions=["personalize:PutEvents"], resources=list(tracker_arns))
+        )
+        # Written out instead of queue.grant_send_messages(), which adds kms:ReEncrypt*/GenerateDataKey*:
+        # sending to a KMS-encrypted queue needs exactly GenerateDataKey and Decrypt on its key.
+        self.handler.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"], resources=[self.dlq.queue_arn, self.failure_queue.queue_arn]
+            )
+        )
+        self.handler.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[encryption_key.key_arn]
+            )
+        )
+        # The only wildcard: X-Ray's PutTraceSegments/PutTelemetryRecords, added by active tracing.
+        default_policy = self.handler.role.node.find_child("DefaultPolicy")
+        accept(
+            default_policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions; every "
+            "other statement of this role names its stream, queues, key, log group and event trackers.",
+        )
+
+        self.function.add_event_source(
+            sources.KinesisEventSource(
+                self.stream,
+                # Oldest first: a new or recreated mapping must not skip what producers already wrote.
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=batch_size,
+                max_batching_window=max_batching_window,
+                # Lambda keeps records of one partition key (session_id) in order across the factor.
+                parallelization_factor=parallelization_factor,
+                report_batch_item_failures=True,
+                bisect_batch_on_error=True,
+                retry_attempts=retry_attempts,
+                max_record_age=max_record_age,
+                on_failure=_QueueDestination(self.failure_queue),
+            )
+        )
+
+        self.alarms = self._alarms(iterator_age_alarm, alarm_topic)
+
+    def _queue(self, construct_id: str, key: kms.IKey) -> sqs.Queue:
+        queue = sqs.Queue(
+            self,
+            construct_id,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            # Data keys are reused for 5 min: far fewer KMS calls from the function for the same protection.
+            data_key_reuse=Duration.minutes(5),
+            retention_period=QUEUE_RETENTION,
+            enforce_ssl=True,
+        )
+        accept(
+            queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the end of the line for failed ingest records (a dead-letter or on-failure "
+            "destination); giving it another dead-letter queue would only move the same messages again.",
+        )
+        return queue
+
+    def _alarms(self, iterator_age: Duration, topic: sns.ITopic | None) -> list[cloudwatch.Alarm]:
+        one_minute = Duration.minutes(1)
+        alarms = [
+            cloudwatch.Alarm(
+                self,
+                "IteratorAgeAlarm",
+                alarm_description="Ingest is falling behind the stream: events reach Personalize late, and "
+                "records older than the maximum record age go to the failure queue.",
+                metric=self.function.metric(
+                    "IteratorAge", statistic=cloudwatch.Stats.MAXIMUM, period=one_minute
+                ),
+                threshold=iterator_age.to_milliseconds(),
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "FunctionErrorsAlarm",
+                alarm_description="The ingest function failed whole batches (crash or timeout); Lambda "
+                "bisects and retries them.",
+                metric=self.function.metric_errors(
+                    statistic=cloudwatch.Stats.SUM, period=Duration.minutes(5)
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        for queue, name, what in (
+            (self.dlq, "DeadLetterDepthAlarm", "records that can never be delivered (see each reason)"),
+            (
+                self.failure_queue,
+                "FailureQueueDepthAlarm",
+                "batches Lambda gave up on; replay from the stream",
+            ),
+        ):
+            alarms.append(
+                cloudwatch.Alarm(
+                    self,
+                    name,
+                    alarm_description=f"Ingest queue holds {what}.",
+                    metric=queue.metric_approximate_number_of_messages_visible(
+                        statistic=cloudwatch.Stats.MAXIMUM, period=one_minute
+                    ),
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        if topic is not None:
+            for alarm in alarms:
+                alarm.add_alarm_action(cw_actions.SnsAction(topic))
+                alarm.add_ok_action(cw_actions.SnsAction(topic))
+        return alarms
