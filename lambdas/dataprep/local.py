@@ -66,8 +66,8 @@ def _load_raw_tables(con: duckdb.DuckDBPyConnection, raw_dir: Path, genre_mappin
             con.execute(f'CREATE TABLE "{table}" AS SELECT {column_list} WHERE false')
             continue
         column_types = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in columns) + "}"
-        # null_padding: a short line gets NULLs like the SerDe gives; ignore_errors + store_rejects: a line
-        # with too many fields is counted instead of stopping the run.
+        # ignore_errors + store_rejects: a line with too few or too many fields is counted instead of stopping the
+        # run (Athena's SerDe would pad or cut it; either way it never becomes an interaction silently).
         con.execute(
             f"""
             CREATE TABLE "{table}" AS
@@ -75,7 +75,7 @@ def _load_raw_tables(con: duckdb.DuckDBPyConnection, raw_dir: Path, genre_mappin
             FROM read_csv(
                 {_sql_text(str(raw_dir / table / "dt=*" / "*.csv"))},
                 auto_detect = false, header = true, delim = ',', columns = {column_types}, hive_partitioning = true,
-                hive_types = {{'dt': 'VARCHAR'}}, quote = '"', escape = '"', null_padding = true,
+                hive_types = {{'dt': 'VARCHAR'}}, quote = '"', escape = '"',
                 ignore_errors = true, store_rejects = true,
                 rejects_table = {_sql_text("rejects_" + table)}, rejects_scan = {_sql_text("scans_" + table)}
             )
