@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -77,6 +78,31 @@ class Dataset:
         dataset.timestamps = np.fromiter((int(r[2]) for r in rows), dtype=np.int64, count=len(rows))
         return dataset
 
+    @classmethod
+    def from_arrays(
+        cls,
+        user_names: Sequence[str],
+        item_names: Sequence[str],
+        users: np.ndarray,
+        items: np.ndarray,
+        timestamps: np.ndarray,
+        item_info: dict[str, ItemInfo] | None = None,
+        extra_users: Iterable[str] = (),
+    ) -> Dataset:
+        """Build from codes into `user_names`/`item_names` (any order); ids are re-indexed in sorted order."""
+        item_info = dict(item_info or {})
+        user_ids = sorted(set(user_names) | set(extra_users))
+        item_ids = sorted(set(item_names) | set(item_info))
+        dataset = cls(
+            user_ids, item_ids, np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int64), item_info
+        )
+        user_map = np.array([dataset.user_index[u] for u in user_names], dtype=np.int32)
+        item_map = np.array([dataset.item_index[i] for i in item_names], dtype=np.int32)
+        dataset.users = user_map[users] if len(users) else np.empty(0, np.int32)
+        dataset.items = item_map[items] if len(items) else np.empty(0, np.int32)
+        dataset.timestamps = np.asarray(timestamps, dtype=np.int64)
+        return dataset
+
     def info(self, item_id: str) -> ItemInfo:
         return self.item_info.get(item_id, ItemInfo(title=item_id, genres=(), created=None))
 
@@ -115,14 +141,27 @@ def load_prepared(prepared_dir: Path | str) -> Dataset:
     users_path = folder / "users.csv"
     if users_path.exists():
         users = [row["USER_ID"] for row in _read_csv(users_path, ("USER_ID",))]
-    records = []
+    # Streamed into index arrays (no per-row tuples): prepared interactions can be tens of millions of rows.
     path = folder / "interactions.csv"
+    user_first: dict[str, int] = {}
+    item_first: dict[str, int] = {}
+    user_col, item_col, ts_col = array("l"), array("l"), array("q")
     for line, row in enumerate(_read_csv(path, ("USER_ID", "ITEM_ID", "TIMESTAMP")), start=2):
         try:
-            records.append((row["USER_ID"], row["ITEM_ID"], int(float(row["TIMESTAMP"]))))
+            ts_col.append(int(float(row["TIMESTAMP"])))
         except (TypeError, ValueError) as error:
             raise InputError(f"{path}:{line}: bad TIMESTAMP {row.get('TIMESTAMP')!r}") from error
-    return Dataset.from_records(records, item_info, users)
+        user_col.append(user_first.setdefault(row["USER_ID"], len(user_first)))
+        item_col.append(item_first.setdefault(row["ITEM_ID"], len(item_first)))
+    return Dataset.from_arrays(
+        list(user_first),
+        list(item_first),
+        np.asarray(user_col),
+        np.asarray(item_col),
+        np.asarray(ts_col),
+        item_info,
+        users,
+    )
 
 
 @dataclass(frozen=True)

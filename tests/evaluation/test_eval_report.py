@@ -290,3 +290,12 @@ def test_cli_runs_preparation_and_writes_the_page(tmp_path, small_dataset, capsy
     assert len(data["heavy_users"]) == 4
     assert (out / "report.html").read_text().count('class="heavy-user"') == 4
     assert "wrote" in capsys.readouterr().out
+
+
+def test_an_empty_country_gives_an_empty_report_not_an_error(tmp_path):
+    (tmp_path / "interactions.csv").write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\n")
+    report = report_from_prepared(tmp_path, "FR", RUN_DATE, tmp_path / "out", batch_files=[])
+    assert report.counts.interactions == 0 and report.heavy_users == []
+    assert all(r.metrics == {} for r in report.recommenders)
+    assert report.notes[0] == "Personalize batch output was expected but no output file was found."
+    assert (tmp_path / "out" / "report.html").read_text().count('class="heavy-user"') == 0
