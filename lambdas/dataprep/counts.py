@@ -41,7 +41,8 @@ class Counts(BaseModel):
             problems.append(f"{self.interactions} interactions < {MIN_INTERACTIONS}")
         if self.users_with_2_interactions < MIN_USERS_WITH_2_INTERACTIONS:
             problems.append(
-                f"{self.users_with_2_interactions} users with >= 2 interactions < {MIN_USERS_WITH_2_INTERACTIONS}"
+                f"{self.users_with_2_interactions} users with >= 2 interactions"
+                f" < {MIN_USERS_WITH_2_INTERACTIONS}"
             )
         return (not problems, "; ".join(problems))
 

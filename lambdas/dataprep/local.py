@@ -46,7 +46,9 @@ SOURCE_DIALECT = "athena"
 
 def to_duckdb(sql: str) -> str:
     """Athena (Trino) SQL -> DuckDB SQL, by sqlglot's parser and generator, never by string edits."""
-    statements = sqlglot.transpile(sql, read=SOURCE_DIALECT, write="duckdb", unsupported_level=sqlglot.ErrorLevel.RAISE)
+    statements = sqlglot.transpile(
+        sql, read=SOURCE_DIALECT, write="duckdb", unsupported_level=sqlglot.ErrorLevel.RAISE
+    )
     if len(statements) != 1:
         raise ValueError(f"expected one statement, got {len(statements)}")
     return statements[0]
@@ -66,15 +68,16 @@ def _load_raw_tables(con: duckdb.DuckDBPyConnection, raw_dir: Path, genre_mappin
             con.execute(f'CREATE TABLE "{table}" AS SELECT {column_list} WHERE false')
             continue
         column_types = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in columns) + "}"
-        # ignore_errors + store_rejects: a line with too few or too many fields is counted instead of stopping the
-        # run (Athena's SerDe would pad or cut it; either way it never becomes an interaction silently).
+        # ignore_errors + store_rejects: a line with too few or too many fields is counted instead of
+        # stopping the run (Athena's SerDe would pad or cut it; it never turns into a silent interaction).
         con.execute(
             f"""
             CREATE TABLE "{table}" AS
             SELECT {", ".join(f'"{c}"' for c in columns)}, dt
             FROM read_csv(
                 {_sql_text(str(raw_dir / table / "dt=*" / "*.csv"))},
-                auto_detect = false, header = true, delim = ',', columns = {column_types}, hive_partitioning = true,
+                auto_detect = false, header = true, delim = ',', columns = {column_types},
+                hive_partitioning = true,
                 hive_types = {{'dt': 'VARCHAR'}}, quote = '"', escape = '"',
                 ignore_errors = true, store_rejects = true,
                 rejects_table = {_sql_text("rejects_" + table)}, rejects_scan = {_sql_text("scans_" + table)}
@@ -85,7 +88,10 @@ def _load_raw_tables(con: duckdb.DuckDBPyConnection, raw_dir: Path, genre_mappin
     con.execute(
         f"""
         CREATE TABLE {GENRE_MAPPING_TABLE} AS
-        SELECT * FROM read_csv({_sql_text(str(genre_mapping))}, auto_detect = false, header = true, delim = ',', columns = {mapping_types})
+        SELECT * FROM read_csv(
+            {_sql_text(str(genre_mapping))},
+            auto_detect = false, header = true, delim = ',', columns = {mapping_types}
+        )
         """
     )
 
@@ -182,7 +188,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _one_line(error: ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in error.errors(include_url=False)
+        f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
+        for e in error.errors(include_url=False)
     )
 
 

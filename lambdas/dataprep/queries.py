@@ -21,9 +21,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from common.schemas import UNKNOWN, csv_header, dataset_fields
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 GENRE_MAPPING_CSV = Path(__file__).resolve().parent / "genre_mapping.csv"
@@ -150,7 +149,7 @@ def _sql_file(name: str) -> str:
 
 
 def _strip_header_comments(sql: str) -> str:
-    """Leading `--` comment lines of a fragment explain it in the file; they are not part of the expression."""
+    """Leading `--` comment lines of a fragment document it in the file; they are not part of the SQL."""
     lines = sql.splitlines()
     while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
         lines.pop(0)
@@ -163,7 +162,11 @@ def _substitute(sql: str, values: dict[str, str]) -> str:
         if name == "epoch_seconds":
             if argument is None or not re.fullmatch(r"[a-z_]+", argument):
                 raise ValueError(f"epoch_seconds needs a column name, got {argument!r}")
-            return "(" + _substitute(_strip_header_comments(_sql_file("_epoch_seconds.sql")), {"value": argument}) + ")"
+            return (
+                "("
+                + _substitute(_strip_header_comments(_sql_file("_epoch_seconds.sql")), {"value": argument})
+                + ")"
+            )
         if argument is not None or name not in values:
             raise KeyError(f"unknown SQL placeholder {match.group(0)!r}")
         return values[name]

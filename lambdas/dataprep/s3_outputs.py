@@ -59,7 +59,9 @@ def assemble_csv(s3: Any, parts_uri: str, header: str, target_uri: str) -> dict[
 
     def flush() -> None:
         number = len(completed) + 1
-        etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer))
+        etag = s3.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer)
+        )
         completed.append({"PartNumber": number, "ETag": etag["ETag"]})
         buffer.clear()
 

@@ -40,12 +40,48 @@ UNKNOWN_LOCALES = ("", "english", "x")
 DAY = 86400
 
 _ADJECTIVES = (
-    "Silent", "Crimson", "Lost", "Golden", "Midnight", "Broken", "Hidden", "Last", "Wild", "Frozen",
-    "Burning", "Quiet", "Electric", "Distant", "Secret", "Little", "Endless", "Paper", "Iron", "Blue",
+    "Silent",
+    "Crimson",
+    "Lost",
+    "Golden",
+    "Midnight",
+    "Broken",
+    "Hidden",
+    "Last",
+    "Wild",
+    "Frozen",
+    "Burning",
+    "Quiet",
+    "Electric",
+    "Distant",
+    "Secret",
+    "Little",
+    "Endless",
+    "Paper",
+    "Iron",
+    "Blue",
 )
 _NOUNS = (
-    "River", "Garden", "Empire", "Letter", "Station", "Kingdom", "Summer", "Promise", "Detective", "Harbor",
-    "Signal", "Kitchen", "Orbit", "Village", "Mirror", "Island", "Circus", "Engine", "Winter", "Diary",
+    "River",
+    "Garden",
+    "Empire",
+    "Letter",
+    "Station",
+    "Kingdom",
+    "Summer",
+    "Promise",
+    "Detective",
+    "Harbor",
+    "Signal",
+    "Kitchen",
+    "Orbit",
+    "Village",
+    "Mirror",
+    "Island",
+    "Circus",
+    "Engine",
+    "Winter",
+    "Diary",
 )
 
 
@@ -146,9 +182,9 @@ def generate(
     span_days = np.maximum(end_ts // DAY - first_day, 0)
     sessions = rng.poisson(rate * span_days)
     session_user = np.repeat(np.arange(users), sessions)
-    session_day = first_day[session_user] + np.floor(rng.random(session_user.size) * span_days[session_user]).astype(
-        np.int64
-    )
+    session_day = first_day[session_user] + np.floor(
+        rng.random(session_user.size) * span_days[session_user]
+    ).astype(np.int64)
     session_start = session_day * DAY + rng.integers(0, DAY - 3600, session_user.size)
     events_per_session = rng.geometric(1 / 3, session_user.size)
     event_session = np.repeat(np.arange(session_user.size), events_per_session)
@@ -282,7 +318,7 @@ def _write_events(out: Path, events: dict[str, np.ndarray]) -> None:
     con = duckdb.connect(config={"threads": 1})
     try:
         con.register("events", events)
-        common = f"""
+        common = """
             CASE WHEN mangle = 1 THEN '' ELSE printf('u%07d', u) END AS user_id,
             CASE WHEN mangle = 2 THEN '' ELSE printf('i%06d', i) END AS item_id"""
         dt = "strftime(make_timestamp(ts * 1000000), '%Y-%m-%d') AS dt"
@@ -305,7 +341,8 @@ def _write_events(out: Path, events: dict[str, np.ndarray]) -> None:
             target.mkdir(parents=True, exist_ok=True)
             con.execute(
                 f"""COPY (SELECT {columns}, {ts_expr} AS "timestamp", {dt} FROM events WHERE {where})
-                TO '{target.as_posix()}' (FORMAT csv, HEADER true, PARTITION_BY (dt), OVERWRITE_OR_IGNORE true,
+                TO '{target.as_posix()}' (FORMAT csv, HEADER true, PARTITION_BY (dt),
+                OVERWRITE_OR_IGNORE true,
                 FILENAME_PATTERN 'part-{{i}}')"""
             )
     finally:

@@ -17,10 +17,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.nag import accept, arn_token
-
 # Same definitions the SQL and the local runner use: one source for table and column names.
 from dataprep.queries import GENRE_MAPPING_COLUMNS, GENRE_MAPPING_TABLE, RAW_TABLES
+
+from stacks.nag import accept, arn_token
 
 RESULTS_PREFIX = "athena/"
 GENRE_MAPPING_KEY = "reference/genre_mapping/genre_mapping.csv"
@@ -118,7 +118,9 @@ class RawCatalog(Construct):
                 enforce_work_group_configuration=True,
                 publish_cloud_watch_metrics_enabled=True,
                 bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
-                engine_version=athena.CfnWorkGroup.EngineVersionProperty(selected_engine_version=ATHENA_ENGINE),
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version=ATHENA_ENGINE
+                ),
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
                     output_location=self.results_location,
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
@@ -128,7 +130,9 @@ class RawCatalog(Construct):
             ),
         )
         stack = Stack.of(self)
-        self.workgroup_arn = stack.format_arn(service="athena", resource="workgroup", resource_name=self.workgroup_name)
+        self.workgroup_arn = stack.format_arn(
+            service="athena", resource="workgroup", resource_name=self.workgroup_name
+        )
 
     def _table(
         self,
@@ -148,7 +152,9 @@ class RawCatalog(Construct):
                 name=name,
                 table_type="EXTERNAL_TABLE",
                 parameters={"classification": "csv", "skip.header.line.count": "1", **extra_parameters},
-                partition_keys=[glue.CfnTable.ColumnProperty(name="dt", type="string")] if partitioned else None,
+                partition_keys=[glue.CfnTable.ColumnProperty(name="dt", type="string")]
+                if partitioned
+                else None,
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     columns=[glue.CfnTable.ColumnProperty(name=column, type="string") for column in columns],
                     location=location,
@@ -169,7 +175,9 @@ class RawCatalog(Construct):
             stack.format_arn(service="glue", resource="catalog"),
             stack.format_arn(service="glue", resource="database", resource_name=self.database_name),
             *(
-                stack.format_arn(service="glue", resource="table", resource_name=f"{self.database_name}/{name}")
+                stack.format_arn(
+                    service="glue", resource="table", resource_name=f"{self.database_name}/{name}"
+                )
                 for name in self.tables
             ),
         ]
@@ -227,7 +235,9 @@ class RawCatalog(Construct):
             ),
         ]
         for statement in statements:
-            iam.Grant.add_to_principal(grantee=grantee, actions=statement.actions, resource_arns=statement.resources)
+            iam.Grant.add_to_principal(
+                grantee=grantee, actions=statement.actions, resource_arns=statement.resources
+            )
         principal = grantee.grant_principal
         # Buckets defined in this app have a logical id cdk-nag names them by; imported ones need their own.
         owned = all(b.node.default_child is not None for b in (self.raw_bucket, self.athena_results_bucket))
@@ -249,7 +259,7 @@ class RawCatalog(Construct):
         )
 
     def grant_publish_genre_mapping(self, grantee: iam.IGrantable) -> None:
-        """Write access to the one object behind the genre_mapping table (prepare step, before its queries)."""
+        """Write access to the one object behind the genre_mapping table (for the prepare step)."""
         iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["s3:PutObject"],

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from common.schemas import UNKNOWN, csv_header
 from dataprep.local import prepare
+
 from tests.dataprep.conftest import RUN_DATE, WINDOW_DAYS, epoch, read_csv
 
 
 @pytest.fixture(scope="module")
 def kr(raw_fixture, tmp_path_factory):
     out = tmp_path_factory.mktemp("kr")
-    counts = prepare(raw_fixture, out, "KR", RUN_DATE, window_days=WINDOW_DAYS, previous_run_date="2025-06-30")
+    counts = prepare(
+        raw_fixture, out, "KR", RUN_DATE, window_days=WINDOW_DAYS, previous_run_date="2025-06-30"
+    )
     return out, counts
 
 
@@ -58,7 +60,13 @@ def test_users_age_groups_and_missing_values(kr):
         ("k1", "ko_KR", "25-34", "f", "premium"),
         ("k2", "ko_KR", UNKNOWN, UNKNOWN, UNKNOWN),  # 'ko-kr' normalised
         ("k3", "ko_KR", "0-17", "m", "free"),
-        ("k4", "ko_KR", "45-54", "f", "premium"),  # 45 is the bucket edge; moved from en_US in a later partition
+        (
+            "k4",
+            "ko_KR",
+            "45-54",
+            "f",
+            "premium",
+        ),  # 45 is the bucket edge; moved from en_US in a later partition
         ("k6", "ko_KR", UNKNOWN, "f m", "basic"),
     ]  # x1 (bad locale), j1 (JP) and k5 (exported on the run date) are not KR users of this run
 

@@ -13,8 +13,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match
-
 from dataprep.queries import RAW_TABLES
+
 from stacks.constructs.raw_catalog import GENRE_MAPPING_KEY, RawCatalog
 
 CUTOFF = 50 * 1024**3
@@ -72,7 +72,10 @@ def test_raw_tables_are_csv_with_date_projection(synth, table):
                         "projection.dt.type": "date",
                         "projection.dt.format": "yyyy-MM-dd",
                         "storage.location.template": {
-                            "Fn::Join": ["", ["s3://", {"Ref": Match.string_like_regexp("Raw")}, f"/{table}/dt=${{dt}}"]]
+                            "Fn::Join": [
+                                "",
+                                ["s3://", {"Ref": Match.string_like_regexp("Raw")}, f"/{table}/dt=${{dt}}"],
+                            ]
                         },
                     }
                 ),
@@ -101,8 +104,13 @@ def test_genre_mapping_table_points_at_the_published_key(synth):
                     "PartitionKeys": Match.absent(),
                     "StorageDescriptor": Match.object_like(
                         {
-                            "Columns": [{"Name": "source_genre", "Type": "string"}, {"Name": "genre", "Type": "string"}],
-                            "Location": {"Fn::Join": ["", ["s3://", {"Ref": Match.any_value()}, f"/{prefix}/"]]},
+                            "Columns": [
+                                {"Name": "source_genre", "Type": "string"},
+                                {"Name": "genre", "Type": "string"},
+                            ],
+                            "Location": {
+                                "Fn::Join": ["", ["s3://", {"Ref": Match.any_value()}, f"/{prefix}/"]]
+                            },
                         }
                     ),
                 }
@@ -123,7 +131,10 @@ def test_workgroup_enforces_encrypted_results_and_cutoff(synth):
                     "BytesScannedCutoffPerQuery": CUTOFF,
                     "ResultConfiguration": {
                         "OutputLocation": {
-                            "Fn::Join": ["", ["s3://", {"Ref": Match.string_like_regexp("Results")}, "/athena/"]]
+                            "Fn::Join": [
+                                "",
+                                ["s3://", {"Ref": Match.string_like_regexp("Results")}, "/athena/"],
+                            ]
                         },
                         "EncryptionConfiguration": {
                             "EncryptionOption": "SSE_KMS",
@@ -212,13 +223,22 @@ def test_query_grant_passes_cdk_nag_with_specific_acknowledgments(tmp_path):
     stack = cdk.Stack(app, "Nagged")
     key = kms.Key(stack, "Key", enable_key_rotation=True)
     raw = s3.Bucket(stack, "Raw", encryption_key=key, enforce_ssl=True, server_access_logs_prefix="logs/")
-    results = s3.Bucket(stack, "Results", encryption_key=key, enforce_ssl=True, server_access_logs_prefix="logs/")
+    results = s3.Bucket(
+        stack, "Results", encryption_key=key, enforce_ssl=True, server_access_logs_prefix="logs/"
+    )
     catalog = RawCatalog(
-        stack, "RawCatalog", env_name="dev", raw_bucket=raw, athena_results_bucket=results,
-        encryption_key=key, bytes_scanned_cutoff=CUTOFF,
+        stack,
+        "RawCatalog",
+        env_name="dev",
+        raw_bucket=raw,
+        athena_results_bucket=results,
+        encryption_key=key,
+        bytes_scanned_cutoff=CUTOFF,
     )
     role = iam.Role(stack, "PrepareRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     catalog.grant_query(role)
     app.synth()  # raises ValidationFailed on any unacknowledged finding
     rules = {rule for _, rule, _ in accepted_findings(stack)}
-    assert len(rules) == len(RAW_TABLES) + 1 and all(rule.startswith("AwsSolutions-IAM5[Resource::") for rule in rules)
+    assert len(rules) == len(RAW_TABLES) + 1 and all(
+        rule.startswith("AwsSolutions-IAM5[Resource::") for rule in rules
+    )

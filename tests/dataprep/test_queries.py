@@ -1,0 +1,173 @@
+"""Renderer validation, Athena statements (partition ranges, UNLOAD shape) and the counts parser."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+import sqlglot
+from common.schemas import csv_header
+from dataprep.counts import Counts
+from dataprep.queries import (
+    CSV_OUTPUTS,
+    Output,
+    PrepareParams,
+    athena_statements,
+    line_select,
+    render,
+)
+from pydantic import ValidationError
+from sqlglot import exp
+
+PREFIX = "s3://results-bucket/athena/prepared/KR/2025-07-01/exec-1"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"country": "kr"},
+        {"country": "KOR"},
+        {"country": "K'"},
+        {"country": "KR' OR 1=1 --"},
+        {"run_date": "2025-7-1"},
+        {"run_date": "20250701"},
+        {"run_date": "2025-07-01'; DROP TABLE views; --"},
+        {"run_date": 1751328000},
+        {"run_date": datetime(2025, 7, 1, 12)},
+        {"previous_run_date": "2025-07-01"},  # must be before the run date
+        {"previous_run_date": "2025-07-02"},
+        {"window_days": 0},
+        {"recipes": ["user-personalization", "x'); --"]},
+    ],
+)
+def test_renderer_rejects_bad_parameters(changes):
+    arguments = {"country": "KR", "run_date": "2025-07-01", **changes}
+    with pytest.raises(ValidationError):
+        PrepareParams(**arguments)
+
+
+@pytest.mark.parametrize("prefix", ["s3://bucket/x'y", "https://bucket/x", "s3://Bucket/x", "s3://b/x y", ""])
+def test_bad_output_prefix_is_rejected(prefix):
+    with pytest.raises(ValueError, match="output_prefix"):
+        athena_statements("KR", "2025-07-01", output_prefix=prefix)
+
+
+def _dt_predicates(select: exp.Select) -> set[tuple[str, str]]:
+    where = select.args.get("where")
+    found = set()
+    for comparison in where.find_all(exp.GTE, exp.LT, exp.LTE, exp.GT, exp.EQ) if where else ():
+        if isinstance(comparison.this, exp.Column) and comparison.this.name == "dt":
+            found.add((type(comparison).__name__, comparison.expression.name))
+    return found
+
+
+@pytest.mark.parametrize("output", list(Output))
+def test_statements_read_only_the_window_partitions(output):
+    params = PrepareParams(
+        country="KR", run_date="2025-07-01", window_days=183, previous_run_date="2025-06-30"
+    )
+    window = {("GTE", (date(2025, 7, 1) - timedelta(days=183)).isoformat()), ("LT", "2025-07-01")}
+    tree = sqlglot.parse_one(render(output, params), read="athena")
+    seen: dict[str, list[set]] = {}
+    for table in tree.find_all(exp.Table):
+        if table.name in ("purchases", "views", "users", "contents"):
+            seen.setdefault(table.name, []).append(_dt_predicates(table.find_ancestor(exp.Select)))
+    # A plain range on dt right in the scan's WHERE: what partition projection prunes on.
+    for table in ("purchases", "views"):
+        assert seen.get(table, [window]) == [window], seen
+    for table in ("users", "contents"):  # upserts: every partition before the run date
+        assert seen.get(table, [{("LT", "2025-07-01")}]) == [{("LT", "2025-07-01")}], seen
+    if output in (Output.INTERACTIONS, Output.CHANGED_USERS, Output.COUNTS):
+        assert {"purchases", "views"} <= set(seen)
+
+
+def test_window_start_is_run_date_minus_window_days():
+    params = PrepareParams(country="KR", run_date=date(2025, 7, 1), window_days=10)
+    assert params.window_start == date(2025, 6, 21)
+    assert params.changes_since == date(2025, 6, 21)
+    assert PrepareParams(
+        country="KR", run_date="2025-07-01", previous_run_date="2025-06-30"
+    ).changes_since == date(2025, 6, 30)
+    # A previous run older than the window cannot pull older partitions into the batch input.
+    old = PrepareParams(country="KR", run_date="2025-07-01", window_days=10, previous_run_date="2025-01-01")
+    assert old.changes_since == date(2025, 6, 21)
+
+
+def test_athena_statements_unload_lines_and_headers():
+    statements = athena_statements(
+        "KR", "2025-07-01", 183, "2025-06-30", ["user-personalization"], output_prefix=PREFIX + "/"
+    )
+    assert set(statements) == set(Output)
+    params = PrepareParams(
+        country="KR", run_date="2025-07-01", previous_run_date="2025-06-30", recipes=("user-personalization",)
+    )
+    for output, statement in statements.items():
+        if output is Output.COUNTS:
+            assert statement.kind == "select" and statement.sql == render(output, params)
+            continue
+        assert statement.kind == "unload"
+        assert statement.location == f"{PREFIX}/{output.value}/"
+        assert statement.sql.startswith(
+            f"UNLOAD (\n{line_select(output, params)}\n)\nTO '{statement.location}'"
+        )
+        assert statement.sql.endswith("WITH (format = 'TEXTFILE', compression = 'NONE')")
+        if output in CSV_OUTPUTS:
+            dataset = CSV_OUTPUTS[output].dataset_type
+            assert statement.header == ",".join(csv_header(dataset, ("user-personalization",)))
+        else:
+            assert statement.header is None
+        # The SELECT inside parses as Athena SQL and yields exactly one column named line.
+        inner = sqlglot.parse_one(line_select(output, params), read="athena")
+        assert inner.named_selects == ["line"]
+
+
+def test_csv_line_columns_follow_the_schema_order():
+    params = PrepareParams(country="KR", run_date="2025-07-01", recipes=("similar-items",))
+    for output, spec in CSV_OUTPUTS.items():
+        sql = line_select(output, params)
+        names = csv_header(spec.dataset_type, params.recipes)
+        positions = [sql.index(f't."{name}"') for name in names]
+        assert positions == sorted(positions)
+        # ...and the inner SELECT provides every one of them.
+        inner = sqlglot.parse_one(render(output, params), read="athena")
+        assert set(names) <= set(inner.named_selects)
+
+
+def test_rendered_sql_has_no_placeholders_and_quotes_only_validated_values():
+    params = PrepareParams(country="JP", run_date="2025-03-01", window_days=30)
+    for output in Output:
+        sql = render(output, params)
+        assert "{{" not in sql and "}}" not in sql
+        assert "'2025-01-30'" in sql if output is not Output.USERS else "'JP'" in sql
+
+
+def _athena_result(names, values):
+    return {
+        "ResultSet": {
+            "Rows": [
+                {"Data": [{"VarCharValue": n} for n in names]},
+                {"Data": [{"VarCharValue": v} if v is not None else {} for v in values]},
+            ]
+        }
+    }
+
+
+def test_counts_parse_from_athena_results_and_guard():
+    names = list(Counts.model_fields)
+    names.remove("malformed_csv_rows")
+    values = ["1000", "30", "25", "10", "9", "40", "5", "0", "1", "2", "3", "0", None]
+    counts = Counts.from_athena_result(_athena_result(names, values))
+    assert counts.interactions == 1000 and counts.items_with_unmapped_genre == 0
+    assert counts.meets_minimum() == (True, "")
+    short = counts.model_copy(update={"interactions": 999, "users_with_2_interactions": 24})
+    ok, reason = short.meets_minimum()
+    assert not ok and "999 interactions < 1000" in reason and "24 users with >= 2 interactions < 25" in reason
+
+
+def test_counts_parser_rejects_unexpected_results():
+    with pytest.raises(ValueError, match="exactly one row"):
+        Counts.from_athena_result({"ResultSet": {"Rows": []}})
+    with pytest.raises(ValidationError):
+        Counts.from_athena_result(_athena_result(["interactions"], ["12"]))  # missing fields
+    with pytest.raises(ValidationError):
+        Counts.from_row({name: -1 for name in Counts.model_fields})
