@@ -30,8 +30,9 @@ synth: bootstrap
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) synth --quiet -c env=$(ENV) --app "$(PY) app.py"
 	$(PY) -m tools.synth_summary cdk.out
 
-## test: the whole test suite (what CI runs)
+## test: the whole test suite (what CI runs); installs Debian's chromium for the report page test
 test: bootstrap
+	bash tools/ensure-chromium.sh
 	$(PY) -m pytest -n 2 -q
 
 ## bench: speed figures, one per line as `name: value unit`
@@ -64,3 +65,7 @@ prepare: bootstrap
 ## sample-data: deterministic synthetic raw exports (issue 3)
 sample-data: bootstrap
 	PYTHONPATH=lambdas $(PY) -m dataprep.sample_data --out "$(OUT)" $(if $(USERS),--users $(USERS)) $(if $(ITEMS),--items $(ITEMS)) $(if $(DAYS),--days $(DAYS)) $(if $(SEED),--seed $(SEED)) $(if $(END_DATE),--end-date $(END_DATE))
+
+## report: heavy-user comparison page (issue 7)
+report: bootstrap
+	PYTHONPATH=lambdas $(PY) -m evaluation.report_local --raw "$(RAW)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)" --out "$(OUT)" $(if $(RESULTS),--results "$(RESULTS)") $(if $(TOP_USERS),--top-users $(TOP_USERS))

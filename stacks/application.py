@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aws_cdk as cdk
 
-LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambdas"
-if str(LAMBDA_ROOT) not in sys.path:  # the stacks share schema/name code with the Lambda runtime
-    sys.path.insert(0, str(LAMBDA_ROOT))
-
-from stacks.config import EnvironmentConfig  # noqa: E402
-from stacks.country_stack import CountryStack  # noqa: E402
-from stacks.data_stack import DataStack  # noqa: E402
-from stacks.nag import enable_checks  # noqa: E402
+from stacks.config import EnvironmentConfig
+from stacks.country_stack import CountryStack
+from stacks.data_stack import DataStack
+from stacks.nag import enable_checks
+from stacks.pipeline_stack import PipelineStack
+from stacks.realtime_stack import RealtimeStack
 
 
 @dataclass
@@ -24,10 +20,12 @@ class Application:
     config: EnvironmentConfig
     data: DataStack
     countries: dict[str, CountryStack] = field(default_factory=dict)
+    pipeline: PipelineStack | None = None
+    realtime: RealtimeStack | None = None
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [self.data, *self.countries.values()]
+        return [self.data, *self.countries.values(), *(s for s in (self.pipeline, self.realtime) if s)]
 
 
 def stack_prefix(config: EnvironmentConfig) -> str:
@@ -53,6 +51,26 @@ def build_application(config: EnvironmentConfig, app: cdk.App | None = None, *, 
             env=env,
             tags={**tags, "country": country.code},
         )
+    application.pipeline = PipelineStack(
+        app,
+        f"{prefix}-Pipeline",
+        config=config,
+        key=data.key,
+        personalize_role=data.personalize_role,
+        countries=application.countries,
+        env=env,
+        tags=tags,
+    )
+    application.realtime = RealtimeStack(
+        app,
+        f"{prefix}-Realtime",
+        config=config,
+        key=data.key,
+        countries=application.countries,
+        alarm_topic=application.pipeline.topic,
+        env=env,
+        tags=tags,
+    )
     if nag:
         enable_checks(app)
     return application

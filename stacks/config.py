@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from common.recipes import Recipe  # noqa: E402  (lambdas/ is on sys.path via stacks/__init__)
+
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_ENV = "dev"
 
@@ -49,36 +51,6 @@ _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
 class ConfigError(Exception):
     """A configuration problem, phrased for the person editing the file."""
-
-
-class Recipe(StrEnum):
-    USER_PERSONALIZATION = "user-personalization"
-    PERSONALIZED_RANKING = "personalized-ranking"
-    SIMILAR_ITEMS = "similar-items"
-    TRENDING_NOW = "trending-now"
-
-    @property
-    def recipe_arn(self) -> str:
-        return f"arn:aws:personalize:::recipe/{RECIPE_IDS[self]}"
-
-    @property
-    def supports_update_training(self) -> bool:
-        # Only aws-user-personalization (v1) and HRNN-coldstart accept trainingMode UPDATE.
-        return self is Recipe.USER_PERSONALIZATION
-
-    @property
-    def supports_batch(self) -> bool:
-        return self is not Recipe.TRENDING_NOW
-
-
-# v1 user-personalization: it accepts UPDATE training (cheap daily refresh) and explores new items, which the
-# legacy curation never surfaced. Ranking v1 reuses the same interactions; trending-now is real-time only.
-RECIPE_IDS = {
-    Recipe.USER_PERSONALIZATION: "aws-user-personalization",
-    Recipe.PERSONALIZED_RANKING: "aws-personalized-ranking",
-    Recipe.SIMILAR_ITEMS: "aws-similar-items",
-    Recipe.TRENDING_NOW: "aws-trending-now",
-}
 
 
 class Weekday(StrEnum):

@@ -19,6 +19,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.config import EnvironmentConfig
+from stacks.names import bucket_name
 from stacks.nag import accept, arn_token
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
@@ -43,6 +44,7 @@ class DataStack(Stack):
         self.access_logs_bucket = s3.Bucket(
             self,
             "AccessLogs",
+            bucket_name=bucket_name(config, "access-logs"),
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
@@ -99,6 +101,7 @@ class DataStack(Stack):
         return s3.Bucket(
             self,
             construct_id,
+            bucket_name=bucket_name(self.config, purpose),
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,

@@ -42,3 +42,36 @@ def arn_token(resource: IConstruct, suffix: str = "") -> str:
     default_child = resource.node.default_child or resource
     logical_id = cdk.Stack.of(resource).resolve(default_child.logical_id)  # type: ignore[attr-defined]
     return f"<{logical_id}.Arn>{suffix}"
+
+
+def render_for_finding(scope: IConstruct, value: str) -> str:
+    """Render an ARN (possibly with tokens) the way cdk-nag names it in a finding id.
+
+    Tokens resolve to CloudFormation intrinsics; cdk-nag prints `Ref X` as `<X>` and `Fn::GetAtt [A, B]` as
+    `<A.B>`, joining the parts of `Fn::Join` as they are.
+    """
+    resolved = cdk.Stack.of(scope).resolve(value)
+
+    def render(node) -> str:
+        if isinstance(node, str):
+            return node
+        if isinstance(node, dict) and "Ref" in node:
+            return f"<{node['Ref']}>"
+        if isinstance(node, dict) and "Fn::GetAtt" in node:
+            return f"<{'.'.join(node['Fn::GetAtt'])}>"
+        if isinstance(node, dict) and "Fn::Join" in node:
+            separator, parts = node["Fn::Join"]
+            return separator.join(render(part) for part in parts)
+        if isinstance(node, dict) and "Fn::ImportValue" in node:
+            return f"<{render(node['Fn::ImportValue'])}>"
+        raise ValueError(f"cannot render {node!r} for a cdk-nag finding id")
+
+    return render(resolved)
+
+
+def accept_wildcards(construct: IConstruct, *, resources=(), actions=(), reason: str) -> None:
+    """Accept AwsSolutions-IAM5 for exactly these wildcard resources/actions of `construct`'s policy."""
+    for resource in resources:
+        accept(construct, f"AwsSolutions-IAM5[Resource::{render_for_finding(construct, resource)}]", reason)
+    for action in actions:
+        accept(construct, f"AwsSolutions-IAM5[Action::{action}]", reason)

@@ -137,15 +137,6 @@ class RealtimeIngest(Construct):
                 actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[encryption_key.key_arn]
             )
         )
-        # The only wildcard: X-Ray's PutTraceSegments/PutTelemetryRecords, added by active tracing.
-        default_policy = self.handler.role.node.find_child("DefaultPolicy")
-        accept(
-            default_policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions; every "
-            "other statement of this role names its stream, queues, key, log group and event trackers.",
-        )
-
         self.function.add_event_source(
             sources.KinesisEventSource(
                 self.stream,

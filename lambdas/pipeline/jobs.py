@@ -1,0 +1,95 @@
+"""What every long-running step shares: its timer, its polling interval, and how it drives Personalize jobs.
+
+A step handler is called once per poll (Wait -> handler -> Choice). Each call re-derives everything from
+Personalize (describe first, create only if missing), so a poll, a retry, a redrive or a rerun of the same
+date never creates a job twice.
+
+Failed jobs and timeouts are reported by failing the execution, once: the failure is remembered in the run
+ledger first. A later invocation that meets the same failure again can only be a replay (redrive or rerun)
+asking for another try, so it moves on to the next attempt (`<name>-r2`, ...) or restarts the timer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from common.aws_errors import PersonalizeLimitExceeded
+from common.clock import now
+from common.personalize_resources import Phase, attempt_name, ensure
+from pipeline import ledger
+from pipeline.errors import PersonalizeJobFailed, StepTimedOut
+from pipeline.model import Job, RunState, Step, StepStatus
+
+MAX_ATTEMPTS = 3
+
+
+def start_step(state: RunState, name: str) -> Step:
+    """The step's state, created on its first poll; a timer already reported as timed out restarts."""
+    step = state.steps.get(name)
+    if step is None:
+        step = Step(started_at=now())
+        state.steps[name] = step
+    elif ledger.was_reported(state.settings.country, state.run.run_date, _timeout_marker(name, step.started_at)):
+        step.started_at, step.polls = now(), 0
+    return step
+
+
+def _timeout_marker(name: str, started_at: datetime) -> str:
+    return f"timeout:{name}:{started_at.isoformat()}"
+
+
+def check_timeout(state: RunState, name: str, limit: timedelta) -> None:
+    step = state.steps[name]
+    if now() - step.started_at > limit:
+        ledger.mark_reported(state.settings.country, state.run.run_date, _timeout_marker(name, step.started_at))
+        running = {key: job.arn or job.name for key, job in step.jobs.items() if job.status != "SUCCEEDED"}
+        raise StepTimedOut(name, f"{name} did not finish within {limit}", unfinished=running)
+
+
+def next_poll(step: Step, *, first_wait: int, max_wait: int) -> None:
+    """Growing intervals: first_wait, 2x, 4x ... capped at max_wait (few transitions for day-long jobs)."""
+    step.wait_seconds = int(min(max_wait, first_wait * 2 ** min(step.polls, 20)))
+    step.polls += 1
+
+
+def finish_step(step: Step, status: StepStatus = StepStatus.SUCCEEDED, note: str = "") -> None:
+    step.status = status
+    step.finished_at = now()
+    step.wait_seconds = 0
+    if note:
+        step.note = note
+
+
+def ensure_job(
+    client: Any,
+    state: RunState,
+    *,
+    step: str,
+    key: str,
+    kind: str,
+    name: str,
+    create_args: dict[str, Any],
+    not_before: datetime | None = None,
+) -> Job:
+    """Describe-or-create one job, walking past attempts whose failure was already reported."""
+    country, run_date = state.settings.country, state.run.run_date
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        this_name = attempt_name(name, attempt)
+        try:
+            result = ensure(client, kind, name=this_name, create_args=create_args, not_before=not_before)
+        except PersonalizeLimitExceeded as quota:
+            # A region quota (5 running imports or batch jobs, other countries included) is full: wait for
+            # a slot on the next poll; the step's timeout bounds the wait.
+            return Job(kind=kind, name=this_name, status="WAITING", detail={"waiting_for": str(quota)})
+        if result.phase is Phase.FAILED:
+            if ledger.was_reported(country, run_date, result.arn):
+                continue
+            ledger.mark_reported(country, run_date, result.arn)
+            raise PersonalizeJobFailed(step, result.failure_reason or "failed", job=key, arn=result.arn)
+        return Job(kind=kind, name=this_name, arn=result.arn, status=result.phase.value, created=result.created)
+    raise PersonalizeJobFailed(step, f"{MAX_ATTEMPTS} attempts of {name} failed; see earlier reports", job=key)
+
+
+def all_succeeded(jobs: dict[str, Job]) -> bool:
+    return all(job.status == Phase.SUCCEEDED.value for job in jobs.values())

@@ -1,0 +1,228 @@
+"""The run ledger (one DynamoDB table per env): run records, run locks, promoted versions, reported failures.
+
+Items (pk, sk):
+- `RUN#<CC>`, `<run date>`: the run record. `status` RUNNING while an execution holds the date (its ARN in
+  `execution_arn`), then SUCCEEDED | SKIPPED | REJECTED | FAILED | TIMED_OUT | ABORTED, with step timings,
+  job ARNs, counts, metrics, promoted versions and the failure (step, error, reason).
+  `reported` is the set of failures (job ARNs, step timeouts) already reported by failing the execution:
+  when a replay meets one of them again it starts a new attempt instead of failing again.
+- `PROMOTED#<CC>`, `<recipe>`: the solution version now promoted and its metrics (the gate's baseline).
+- `IMPORTED#<CC>`, `<dataset type>`: the last successful import (a first import must be FULL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from common import clients
+from common.clock import now
+
+FINAL_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED", "FAILED", "TIMED_OUT", "ABORTED"})
+DONE_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED"})
+USABLE_BASE = frozenset({"SUCCEEDED", "REJECTED"})  # runs whose imports and batch outputs completed
+
+
+def table_name() -> str:
+    name = os.environ.get("LEDGER_TABLE")
+    if not name:
+        raise RuntimeError("LEDGER_TABLE is not set")
+    return name
+
+
+def _to_dynamo(value: Any) -> dict[str, Any]:
+    """Plain JSON values as DynamoDB attribute values (nested documents are stored as JSON strings)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, (int, float, Decimal)):
+        return {"N": str(value)}
+    if isinstance(value, (date, datetime)):
+        return {"S": value.isoformat()}
+    if isinstance(value, str):
+        return {"S": value}
+    return {"S": json.dumps(value, default=str, sort_keys=True)}
+
+
+_JSON_FIELDS = frozenset({"steps", "counts", "metrics", "promoted", "failure", "jobs", "gate", "new_metrics"})
+
+
+def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        (kind, raw), = value.items()
+        if kind == "S":
+            out[key] = json.loads(raw) if key in _JSON_FIELDS else raw
+        elif kind == "N":
+            number = Decimal(raw)
+            out[key] = int(number) if number == number.to_integral_value() else float(number)
+        elif kind == "BOOL":
+            out[key] = raw
+        elif kind == "NULL":
+            out[key] = None
+        elif kind == "SS":
+            out[key] = sorted(raw)
+        else:
+            out[key] = raw
+    return out
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def run_key(country: str, run_date: date | str) -> dict[str, Any]:
+    return _key(f"RUN#{country}", str(run_date))
+
+
+def get_run(country: str, run_date: date | str) -> dict[str, Any] | None:
+    response = clients.dynamodb().get_item(TableName=table_name(), Key=run_key(country, run_date), ConsistentRead=True)
+    return _from_dynamo(response["Item"]) if "Item" in response else None
+
+
+def claim_run(country: str, run_date: date, execution_arn: str, holder_is_running) -> tuple[bool, str]:
+    """Take the (country, run date) lock for `execution_arn`. Returns (admitted, reason if not).
+
+    A lock held by an execution that is no longer running (failed, aborted, timed out) is taken over;
+    `holder_is_running(arn)` asks Step Functions. The write is conditional on what was read, so two
+    executions starting at once cannot both be admitted.
+    """
+    current = get_run(country, run_date)
+    holder = current.get("execution_arn") if current else None
+    if current and current.get("status") == "RUNNING" and holder != execution_arn and holder_is_running(holder):
+        return False, f"execution {holder} is already running {country} {run_date}"
+    names = {"#status": "status"}
+    values: dict[str, Any] = {
+        ":running": {"S": "RUNNING"},
+        ":me": {"S": execution_arn},
+        ":now": {"S": now().isoformat()},
+    }
+    if current is None:
+        condition = "attribute_not_exists(pk)"
+    else:
+        condition = "execution_arn = :previous"
+        values[":previous"] = _to_dynamo(holder)
+    try:
+        clients.dynamodb().update_item(
+            TableName=table_name(),
+            Key=run_key(country, run_date),
+            UpdateExpression="SET #status = :running, execution_arn = :me, updated_at = :now, "
+            "started_at = :now REMOVE failure",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False, f"another execution claimed {country} {run_date} at the same time"
+        raise
+    return True, ""
+
+
+def write_run(country: str, run_date: date | str, record: dict[str, Any], *, execution_arn: str) -> None:
+    """Write the run record's fields (keeps `reported`); only the lock holder may write it."""
+    fields = {k: v for k, v in record.items() if k not in ("pk", "sk", "reported")}
+    fields["updated_at"] = now().isoformat()
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":v{i}": _to_dynamo(value) for i, value in enumerate(fields.values())}
+    values[":me"] = {"S": execution_arn}
+    assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    clients.dynamodb().update_item(
+        TableName=table_name(),
+        Key=run_key(country, run_date),
+        UpdateExpression=f"SET {assignments}",
+        ConditionExpression="attribute_not_exists(execution_arn) OR execution_arn = :me",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+def was_reported(country: str, run_date: date | str, marker: str) -> bool:
+    run = get_run(country, run_date) or {}
+    return marker in (run.get("reported") or [])
+
+
+def mark_reported(country: str, run_date: date | str, marker: str) -> None:
+    clients.dynamodb().update_item(
+        TableName=table_name(),
+        Key=run_key(country, run_date),
+        UpdateExpression="ADD reported :marker",
+        ExpressionAttributeValues={":marker": {"SS": [marker]}},
+    )
+
+
+def runs(country: str, *, since: date | None = None, until: date | None = None, newest_first: bool = True):
+    """Run records of one country, optionally between two dates (inclusive)."""
+    values: dict[str, Any] = {":pk": {"S": f"RUN#{country}"}}
+    condition = "pk = :pk"
+    if since and until:
+        condition += " AND sk BETWEEN :since AND :until"
+        values[":since"], values[":until"] = {"S": str(since)}, {"S": str(until)}
+    elif since:
+        condition += " AND sk >= :since"
+        values[":since"] = {"S": str(since)}
+    elif until:
+        condition += " AND sk <= :until"
+        values[":until"] = {"S": str(until)}
+    kwargs: dict[str, Any] = {
+        "TableName": table_name(),
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": not newest_first,
+    }
+    while True:
+        page = clients.dynamodb().query(**kwargs)
+        for item in page.get("Items", []):
+            yield _from_dynamo(item)
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def previous_success(country: str, before: date) -> date | None:
+    """The latest run date before `before` whose run completed its imports (the changed-users baseline)."""
+    for run in runs(country, until=before, newest_first=True):
+        if run["sk"] != str(before) and run.get("status") in USABLE_BASE:
+            return date.fromisoformat(run["sk"])
+    return None
+
+
+def promoted(country: str, recipe: str) -> dict[str, Any] | None:
+    response = clients.dynamodb().get_item(
+        TableName=table_name(), Key=_key(f"PROMOTED#{country}", recipe), ConsistentRead=True
+    )
+    return _from_dynamo(response["Item"]) if "Item" in response else None
+
+
+def set_promoted(country: str, recipe: str, version_arn: str, metrics: dict[str, float], run_date: date) -> None:
+    item = {
+        **_key(f"PROMOTED#{country}", recipe),
+        "solution_version_arn": {"S": version_arn},
+        "metrics": _to_dynamo(metrics),
+        "run_date": {"S": str(run_date)},
+        "updated_at": {"S": now().isoformat()},
+    }
+    clients.dynamodb().put_item(TableName=table_name(), Item=item)
+
+
+def last_import(country: str, dataset_type: str) -> dict[str, Any] | None:
+    response = clients.dynamodb().get_item(
+        TableName=table_name(), Key=_key(f"IMPORTED#{country}", dataset_type), ConsistentRead=True
+    )
+    return _from_dynamo(response["Item"]) if "Item" in response else None
+
+
+def set_imported(country: str, dataset_type: str, run_date: date, mode: str, job_arn: str) -> None:
+    item = {
+        **_key(f"IMPORTED#{country}", dataset_type),
+        "run_date": {"S": str(run_date)},
+        "mode": {"S": mode},
+        "job_arn": {"S": job_arn},
+    }
+    clients.dynamodb().put_item(TableName=table_name(), Item=item)

@@ -1,0 +1,153 @@
+"""The data that flows through the daily pipeline's state machine.
+
+The schedule's input is a `PipelineInput`: the country's settings as deployed (CDK writes them, with the
+ARNs of this env's resources) plus the scheduled time. `begin_run` turns it into a `RunState`, which each
+step handler receives whole and returns updated. Choice states read only a few fields of it:
+`run.admission`, `guard.ok`, `steps.<step>.status`, `steps.<step>.wait_seconds`, `outcome.status`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.recipes import Recipe
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Timeouts(_Model):
+    prepare_minutes: int = 120
+    import_hours: float = 12
+    training_hours: float = 48
+    campaign_hours: float = 6
+    batch_hours: float = 24
+
+
+class GateSettings(_Model):
+    tolerance: dict[str, float]
+    floors: dict[str, float]
+
+
+class RunSettings(_Model):
+    """One country's settings as deployed; rendered by CDK into the schedule's input."""
+
+    env: str
+    name_prefix: str  # every Personalize name of this env starts with it (IAM policies are scoped to it)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    time_zone: str
+    recipes: list[Recipe]
+    full_training_weekday: int = Field(ge=1, le=7)  # ISO weekday, Monday = 1
+    other_days: Literal["update", "skip"]
+    auto_training: bool
+    batch_mode: Literal["changed-users", "all-users"]
+    campaign_enabled: bool
+    campaign_min_tps: int
+    gate: GateSettings
+    window_days: int
+    timeouts: Timeouts
+    dataset_group_arn: str
+    dataset_arns: dict[str, str]  # Interactions / Users / Items
+    personalize_role_arn: str
+    prepared_bucket: str
+    results_bucket: str
+    athena_database: str
+    athena_workgroup: str
+
+
+class PipelineInput(_Model):
+    settings: RunSettings
+    scheduled_time: datetime | None = None  # from EventBridge Scheduler; run date = its local date
+    run_date: date | None = None  # explicit date (reruns); wins over scheduled_time
+    force: bool = False  # rerun a date that already succeeded
+
+
+class Admission(StrEnum):
+    ADMITTED = "ADMITTED"
+    DUPLICATE = "DUPLICATE"  # another execution is running this country and date
+    ALREADY_DONE = "ALREADY_DONE"  # this date already finished (use force to redo)
+
+
+class Mode(StrEnum):
+    FULL = "FULL"
+    UPDATE = "UPDATE"
+
+
+class RunInfo(_Model):
+    run_date: date
+    mode: Mode
+    previous_success_date: date | None
+    execution_arn: str
+    execution_name: str
+    started_at: datetime
+    admission: Admission
+    reason: str = ""
+
+
+class StepStatus(StrEnum):
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    SKIPPED = "SKIPPED"
+
+
+class Job(_Model):
+    kind: str
+    name: str
+    arn: str | None = None
+    status: str  # PENDING | RUNNING | SUCCEEDED | FAILED | WAITING (quota full, not created yet)
+    failure_reason: str | None = None
+    created: bool = False
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Step(_Model):
+    status: StepStatus = StepStatus.RUNNING
+    started_at: datetime
+    finished_at: datetime | None = None
+    polls: int = 0
+    wait_seconds: int = 0
+    jobs: dict[str, Job] = Field(default_factory=dict)
+    note: str = ""
+
+
+class Guard(_Model):
+    ok: bool
+    reason: str = ""
+
+
+class GateDecision(_Model):
+    recipe: Recipe
+    solution_version_arn: str
+    approved: bool
+    reasons: list[str]
+    new_metrics: dict[str, float]
+    promoted_metrics: dict[str, float] | None
+    promoted_version_arn: str | None
+
+
+class Outcome(_Model):
+    status: Literal["SUCCEEDED", "SKIPPED", "REJECTED"]
+    reason: str = ""
+
+
+class RunState(_Model):
+    settings: RunSettings
+    run: RunInfo
+    steps: dict[str, Step] = Field(default_factory=dict)
+    counts: dict[str, int] | None = None
+    prepared: dict[str, str] = Field(default_factory=dict)  # output -> s3:// URI of the assembled file
+    guard: Guard | None = None
+    trained: dict[str, str] = Field(default_factory=dict)  # recipe -> new solution version ARN
+    solutions: dict[str, str] = Field(default_factory=dict)  # recipe -> solution ARN
+    gate: list[GateDecision] = Field(default_factory=list)
+    promoted: dict[str, str] = Field(default_factory=dict)  # recipe -> version used from now on
+    outcome: Outcome | None = None
+    notification: dict[str, Any] | None = None
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

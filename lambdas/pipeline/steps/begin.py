@@ -1,0 +1,70 @@
+"""Admit a run: decide its date and mode, and hold the (country, date) lock so no two executions overlap."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from common import clients
+from common.clock import now
+from pipeline import ledger
+from pipeline.errors import InvalidRunInput
+from pipeline.model import Admission, Mode, PipelineInput, RunInfo, RunSettings, RunState
+
+
+def run_date_of(request: PipelineInput) -> date:
+    """An explicit date wins; otherwise the schedule's fire time read in the country's own time zone."""
+    if request.run_date:
+        return request.run_date
+    moment = request.scheduled_time or now()
+    return moment.astimezone(ZoneInfo(request.settings.time_zone)).date()
+
+
+def choose_mode(settings: RunSettings, run_date: date) -> Mode:
+    """FULL on the configured weekday, or whenever a dataset has never been imported (first run)."""
+    if run_date.isoweekday() == settings.full_training_weekday:
+        return Mode.FULL
+    if any(ledger.last_import(settings.country, dataset) is None for dataset in settings.dataset_arns):
+        return Mode.FULL
+    return Mode.UPDATE
+
+
+def _execution_running(execution_arn: str | None) -> bool:
+    if not execution_arn:
+        return False
+    try:
+        status = clients.stepfunctions().describe_execution(executionArn=execution_arn)["status"]
+    except clients.stepfunctions().exceptions.ExecutionDoesNotExist:
+        return False
+    # PENDING_REDRIVE: a redrive of that execution was just requested; it owns the date again.
+    return status in ("RUNNING", "PENDING_REDRIVE")
+
+
+def begin(raw_input: dict[str, Any], execution_arn: str, execution_name: str) -> RunState:
+    try:
+        request = PipelineInput.model_validate(raw_input)
+    except ValidationError as error:
+        raise InvalidRunInput("begin", f"execution input is not a run request: {error}") from None
+    settings = request.settings
+    run_date = run_date_of(request)
+    existing = ledger.get_run(settings.country, run_date)
+    info = dict(
+        run_date=run_date,
+        mode=Mode.FULL,
+        previous_success_date=None,
+        execution_arn=execution_arn,
+        execution_name=execution_name,
+        started_at=now(),
+    )
+    if existing and existing.get("status") in ledger.DONE_STATUSES and not request.force:
+        reason = f"{settings.country} {run_date} already ended {existing['status']}; start with force to redo it"
+        return RunState(settings=settings, run=RunInfo(**info, admission=Admission.ALREADY_DONE, reason=reason))
+    admitted, reason = ledger.claim_run(settings.country, run_date, execution_arn, _execution_running)
+    if not admitted:
+        return RunState(settings=settings, run=RunInfo(**info, admission=Admission.DUPLICATE, reason=reason))
+    info["mode"] = choose_mode(settings, run_date)
+    info["previous_success_date"] = ledger.previous_success(settings.country, run_date)
+    return RunState(settings=settings, run=RunInfo(**info, admission=Admission.ADMITTED))

@@ -1,0 +1,63 @@
+"""Close a run that reached the end of the state machine: ledger record, then the notification payload
+the state machine publishes to SNS and EventBridge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.clock import now
+from pipeline import ledger
+from pipeline.model import Outcome, RunState
+from pipeline.notify import notification
+
+
+def outcome_of(state: RunState) -> Outcome:
+    if state.guard and not state.guard.ok:
+        return Outcome(status="SKIPPED", reason=state.guard.reason)
+    rejected = [d for d in state.gate if not d.approved]
+    if rejected:
+        why = "; ".join(f"{d.recipe.value}: {', '.join(d.reasons)}" for d in rejected)
+        return Outcome(status="REJECTED", reason=f"gate kept the promoted version(s): {why}")
+    return Outcome(status="SUCCEEDED")
+
+
+def run_record(state: RunState, status: str, reason: str = "") -> dict[str, Any]:
+    finished = now()
+    steps = {
+        name: {
+            "status": step.status.value,
+            "started_at": step.started_at.isoformat(),
+            "finished_at": step.finished_at.isoformat() if step.finished_at else None,
+            "seconds": round(((step.finished_at or finished) - step.started_at).total_seconds()),
+            "polls": step.polls,
+            "note": step.note,
+            "jobs": {key: {"arn": job.arn, "name": job.name, "status": job.status} for key, job in step.jobs.items()},
+        }
+        for name, step in state.steps.items()
+    }
+    return {
+        "env": state.settings.env,
+        "country": state.settings.country,
+        "run_date": str(state.run.run_date),
+        "status": status,
+        "reason": reason,
+        "mode": state.run.mode.value,
+        "execution_arn": state.run.execution_arn,
+        "started_at": state.run.started_at.isoformat(),
+        "finished_at": finished.isoformat(),
+        "seconds": round((finished - state.run.started_at).total_seconds()),
+        "steps": steps,
+        "counts": state.counts or {},
+        "metrics": {d.recipe.value: d.new_metrics for d in state.gate},
+        "gate": [d.model_dump(mode="json") for d in state.gate],
+        "promoted": state.promoted,
+        "report_url": state.prepared.get("report_url"),
+    }
+
+
+def finish(state: RunState) -> RunState:
+    state.outcome = outcome_of(state)
+    record = run_record(state, state.outcome.status, state.outcome.reason)
+    ledger.write_run(state.settings.country, state.run.run_date, record, execution_arn=state.run.execution_arn)
+    state.notification = notification(record)
+    return state

@@ -1,0 +1,22 @@
+"""Gate every newly trained version on its metrics against the version promoted for that solution."""
+
+from __future__ import annotations
+
+from common import clients
+from common.aws_errors import transient_errors_named
+from common.recipes import Recipe
+from pipeline import ledger
+from pipeline.gate import decide
+from pipeline.model import RunState
+
+
+def evaluate(state: RunState) -> RunState:
+    client = clients.personalize()
+    decisions = []
+    for recipe, version_arn in sorted(state.trained.items()):
+        with transient_errors_named():
+            metrics = client.get_solution_metrics(solutionVersionArn=version_arn)["metrics"]
+        current = ledger.promoted(state.settings.country, recipe)
+        decisions.append(decide(Recipe(recipe), version_arn, metrics, current, state.settings.gate))
+    state.gate = decisions
+    return state

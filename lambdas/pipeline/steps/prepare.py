@@ -1,0 +1,114 @@
+"""Prepare the run's data on Athena: start one query per output, poll them, assemble the files, read counts.
+
+Each attempt writes under its own prefix (`<country>/<run_date>/<execution>/a<n>/`) because UNLOAD refuses
+a non-empty target; a query failure is reported once (failing the execution) and a replay starts attempt
+n+1. The guard decision (Personalize minimums) is taken here from the counts query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from common import clients
+from common.aws_errors import transient_errors_named
+from dataprep.assemble import assemble
+from dataprep.counts import Counts
+from dataprep.queries import Output, athena_statements
+from pipeline import ledger
+from pipeline.errors import PreparationFailed
+from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
+from pipeline.model import Guard, Job, RunState
+
+STEP = "prepare"
+DONE, FAILED = "SUCCEEDED", ("FAILED", "CANCELLED")
+
+
+def _prefix(state: RunState, attempt: int) -> str:
+    s = state.settings
+    return f"s3://{s.prepared_bucket}/{s.country}/{state.run.run_date}/{state.run.execution_name}/a{attempt}"
+
+
+def _start(state: RunState, attempt: int) -> dict[str, Job]:
+    settings = state.settings
+    statements = athena_statements(
+        settings.country,
+        state.run.run_date,
+        window_days=settings.window_days,
+        previous_run_date=state.run.previous_success_date,
+        recipes=tuple(r.value for r in settings.recipes),
+        output_prefix=_prefix(state, attempt),
+    )
+    jobs = {}
+    for output, statement in statements.items():
+        # Same token for the same execution, attempt and output: a retried invocation reuses the query.
+        token = hashlib.sha256(f"{state.run.execution_arn}/a{attempt}/{output.value}".encode()).hexdigest()[:64]
+        with transient_errors_named():
+            query_id = clients.athena().start_query_execution(
+                QueryString=statement.sql,
+                QueryExecutionContext={"Database": settings.athena_database},
+                WorkGroup=settings.athena_workgroup,
+                ClientRequestToken=token,
+            )["QueryExecutionId"]
+        jobs[output.value] = Job(
+            kind="athena-query",
+            name=output.value,
+            arn=query_id,
+            status="RUNNING",
+            created=True,
+            detail={"attempt": attempt, **statement.model_dump(exclude={"sql", "output"})},
+        )
+    return jobs
+
+
+def _refresh(state: RunState, jobs: dict[str, Job]) -> None:
+    for output, job in jobs.items():
+        if job.status == DONE:
+            continue
+        with transient_errors_named():
+            execution = clients.athena().get_query_execution(QueryExecutionId=job.arn)["QueryExecution"]
+        status = execution["Status"]["State"]
+        if status in FAILED:
+            reason = execution["Status"].get("StateChangeReason") or status
+            if not ledger.was_reported(state.settings.country, state.run.run_date, job.arn):
+                ledger.mark_reported(state.settings.country, state.run.run_date, job.arn)
+                raise PreparationFailed(STEP, f"{output} query {status}: {reason}", query=job.arn)
+            job.status = "FAILED"
+        else:
+            job.status = DONE if status == DONE else "RUNNING"
+
+
+def _collect(state: RunState, jobs: dict[str, Job]) -> None:
+    attempt = next(iter(jobs.values())).detail["attempt"]
+    prepared = {}
+    for output, job in jobs.items():
+        if job.detail.get("kind") != "unload":
+            continue
+        target = f"{_prefix(state, attempt)}/{job.detail['file_name']}"
+        prepared[output] = assemble(clients.s3(), job.detail["location"], target, header=job.detail.get("header"))
+    with transient_errors_named():
+        result = clients.athena().get_query_results(QueryExecutionId=jobs[Output.COUNTS.value].arn)
+    counts = Counts.from_athena_result(result)
+    ok, reason = counts.meets_minimum()
+    state.prepared = prepared
+    state.counts = counts.model_dump()
+    state.guard = Guard(ok=ok, reason=reason)
+
+
+def prepare(state: RunState) -> RunState:
+    step = start_step(state, STEP)
+    check_timeout(state, STEP, timedelta(minutes=state.settings.timeouts.prepare_minutes))
+    if not step.jobs:
+        step.jobs = _start(state, attempt=1)
+    else:
+        _refresh(state, step.jobs)
+        if any(job.status == "FAILED" for job in step.jobs.values()):
+            # A reported failure met again: this is a replay asking for another attempt.
+            attempt = next(iter(step.jobs.values())).detail["attempt"] + 1
+            step.jobs = _start(state, attempt)
+    if all(job.status == DONE for job in step.jobs.values()):
+        _collect(state, step.jobs)
+        finish_step(step, note=state.guard.reason if state.guard else "")
+    else:
+        next_poll(step, first_wait=30, max_wait=300)
+    return state

@@ -1,0 +1,69 @@
+"""A pipeline step: one Lambda, its own role, and exactly the permissions that step's code uses.
+
+The state machine invokes the function; its ARN is substituted into `statemachines/pipeline.asl.json`
+under the step's substitution name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from stacks.constructs.lambda_function import PythonFunction
+from stacks.nag import accept_wildcards
+
+
+class PipelineStep(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        substitution: str,
+        ledger: dynamodb.ITable,
+        ledger_access: str,  # "read" | "write"
+        environment: dict[str, str] | None = None,
+        timeout: Duration = Duration.minutes(5),
+        memory_size: int = 512,
+        encryption_key=None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.substitution = substitution
+        self.lambda_ = PythonFunction(
+            self,
+            "Lambda",
+            handler=handler,
+            service="personalize-pipeline",
+            description=description,
+            environment={"LEDGER_TABLE": ledger.table_name, **(environment or {})},
+            timeout=timeout,
+            memory_size=memory_size,
+            encryption_key=encryption_key,
+        )
+        self.function = self.lambda_.function
+        self.role = self.lambda_.role
+        if ledger_access == "write":
+            ledger.grant_read_write_data(self.role)
+        else:
+            ledger.grant_read_data(self.role)
+        accept_wildcards(
+            self.role,
+            actions=["kms:GenerateDataKey*", "kms:ReEncrypt*"] if ledger_access == "write" else [],
+            reason="Granted by Table.grant_* for the ledger's KMS key only: DynamoDB needs data keys for items.",
+        )
+
+    def allow(self, actions: Sequence[str], resources: Sequence[str], *, wildcard_reason: str | None = None) -> None:
+        """Add one statement; wildcard resources must come with the reason they cannot be narrower."""
+        self.role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=list(resources)))
+        wildcards = [r for r in resources if "*" in r]
+        wildcard_actions = [a for a in actions if "*" in a]
+        if wildcards or wildcard_actions:
+            if not wildcard_reason:
+                raise ValueError(f"{self.node.path}: wildcard in {resources or actions} needs a stated reason")
+            accept_wildcards(self.role, resources=wildcards, actions=wildcard_actions, reason=wildcard_reason)

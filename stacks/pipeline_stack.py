@@ -1,0 +1,361 @@
+"""The daily pipeline of one environment: one state machine, run once per country per day by EventBridge
+Scheduler in the country's time zone, its step Lambdas, the run ledger, notifications and monitoring.
+
+The definition lives in statemachines/pipeline.asl.json; this stack only substitutes ARNs into it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from cdk_monitoring_constructs import (
+    AlarmFactoryDefaults,
+    ErrorCountThreshold,
+    MaxMessageCountThreshold,
+    MonitoringFacade,
+    SnsAlarmActionStrategy,
+)
+from constructs import Construct
+
+from stacks.config import Country, EnvironmentConfig
+from stacks.constructs.pipeline_step import PipelineStep
+from stacks.constructs.raw_catalog import RawCatalog
+from stacks.country_stack import CountryStack
+from stacks.names import bucket_arn, bucket_name, ledger_table_name, personalize_arn, state_machine_name
+from stacks.nag import accept, accept_wildcards
+
+ASL_FILE = Path(__file__).resolve().parent.parent / "statemachines" / "pipeline.asl.json"
+
+
+def run_settings(config: EnvironmentConfig, country: Country, country_stack: CountryStack, *,
+                 personalize_role_arn: str, athena_database: str, athena_workgroup: str) -> dict[str, Any]:
+    """The country's settings as the pipeline reads them (pipeline.model.RunSettings)."""
+    return {
+        "env": config.env,
+        "name_prefix": config.name_prefix,
+        "country": country.code,
+        "time_zone": country.time_zone,
+        "recipes": [r.value for r in country.recipes],
+        "full_training_weekday": country.training.full_training_weekday.iso,
+        "other_days": country.training.other_days.value,
+        "auto_training": country.training.auto_training,
+        "batch_mode": country.batch_inference.value,
+        "campaign_enabled": country.campaign.enabled,
+        "campaign_min_tps": country.campaign.min_tps,
+        "gate": {"tolerance": dict(country.gate.tolerance), "floors": dict(country.gate.floors)},
+        "window_days": config.data.window_days,
+        "timeouts": {
+            "prepare_minutes": config.timeouts.prepare_minutes,
+            "import_hours": config.timeouts.import_hours,
+            "training_hours": country.training.timeout_hours,
+            "campaign_hours": config.timeouts.campaign_hours,
+            "batch_hours": config.timeouts.batch_hours,
+        },
+        "dataset_group_arn": country_stack.dataset_group_arn,
+        "dataset_arns": {t: country_stack.dataset_arn(t) for t in ("Interactions", "Users", "Items")},
+        "personalize_role_arn": personalize_role_arn,
+        "prepared_bucket": bucket_name(config, "prepared"),
+        "results_bucket": bucket_name(config, "results"),
+        "athena_database": athena_database,
+        "athena_workgroup": athena_workgroup,
+    }
+
+
+class PipelineStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        key: kms.IKey,
+        personalize_role: iam.IRole,
+        countries: dict[str, CountryStack],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.key = key
+
+        raw = s3.Bucket.from_bucket_name(self, "RawBucket", bucket_name(config, "raw"))
+        prepared = s3.Bucket.from_bucket_name(self, "PreparedBucket", bucket_name(config, "prepared"))
+        self.catalog = RawCatalog(
+            self,
+            "RawCatalog",
+            env_name=config.env,
+            raw_bucket=raw,
+            athena_results_bucket=prepared,
+            encryption_key=key,
+            bytes_scanned_cutoff=config.data.athena_bytes_scanned_cutoff_gb * 1024**3,
+        )
+
+        # Table (not TableV2): TableV2's customer-managed key needs a concrete region, and dev is region-agnostic.
+        self.ledger = dynamodb.Table(
+            self,
+            "RunLedger",
+            table_name=ledger_table_name(config),
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY if config.env == "dev" else RemovalPolicy.RETAIN,
+        )
+
+        self.topic = sns.Topic(self, "RunNotifications", display_name=f"Personalize runs ({config.env})",
+                               master_key=key, enforce_ssl=True)
+        for email in config.notification_emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+        self.steps = self._steps(config, key, personalize_role, prepared)
+        self.state_machine = self._state_machine(config)
+        self._failure_recorder(config)
+        self.schedule_dlq = self._schedules(config, key, personalize_role, countries)
+        self._monitoring(config)
+        cdk.CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
+        cdk.CfnOutput(self, "LedgerTableName", value=self.ledger.table_name)
+
+    # ------------------------------------------------------------------------------------------ steps
+
+    def _step(self, construct_id: str, handler: str, description: str, substitution: str, *,
+              ledger_access: str = "write", environment: dict[str, str] | None = None,
+              timeout: Duration = Duration.minutes(5)) -> PipelineStep:
+        return PipelineStep(
+            self, construct_id, handler=f"pipeline.handlers.{handler}", description=description,
+            substitution=substitution, ledger=self.ledger, ledger_access=ledger_access,
+            environment={"ENV_NAME": self.config.env, **(environment or {})}, timeout=timeout,
+            encryption_key=self.key,
+        )
+
+    def _steps(self, config: EnvironmentConfig, key: kms.IKey, personalize_role: iam.IRole,
+               prepared: s3.IBucket) -> dict[str, PipelineStep]:
+        prefix = config.name_prefix
+        arn = lambda kind, name: personalize_arn(self, kind, name)  # noqa: E731
+        run_resources = f"{prefix}-*"
+        pass_role = iam.PolicyStatement(
+            actions=["iam:PassRole"], resources=[personalize_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
+        )
+        steps: dict[str, PipelineStep] = {}
+
+        begin = self._step("BeginRun", "begin_run", "Admit a run: date, mode, (country, date) lock",
+                           "BeginRunFunctionArn")
+        begin.allow(["states:DescribeExecution"],
+                    [self.format_arn(service="states", resource="execution",
+                                     resource_name=f"{state_machine_name(config)}:*",
+                                     arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
+                    wildcard_reason="Executions of this env's pipeline only; their names are chosen at start.")
+        steps["begin"] = begin
+
+        prepare = self._step("Prepare", "prepare_data", "Athena preparation queries, assembly and counts",
+                             "PrepareFunctionArn", timeout=Duration.minutes(15))
+        self.catalog.grant_query(prepare.role)
+        accept_wildcards(prepare.role, resources=[
+            *(bucket_arn(config, "raw", f"/{table}/*") for table in ("purchases", "views", "users", "contents")),
+            bucket_arn(config, "prepared", "/athena/*"),
+        ], reason="Athena reads every dt partition of a raw export and writes per-query objects under athena/.")
+        steps["prepare"] = prepare
+
+        imports = self._step("Import", "import_data", "Dataset import jobs (describe-or-create, poll)",
+                             "ImportFunctionArn")
+        imports.allow(["personalize:CreateDatasetImportJob", "personalize:DescribeDatasetImportJob"],
+                      [arn("dataset-import-job", run_resources), arn("dataset", f"{prefix}-*")],
+                      wildcard_reason="Import jobs are named per country and run date under this env's prefix.")
+        imports.role.add_to_policy(pass_role)
+        steps["import"] = imports
+
+        train = self._step("Train", "train", "Solutions and solution versions (describe-or-create, poll)",
+                           "TrainFunctionArn")
+        train.allow(
+            ["personalize:CreateSolution", "personalize:DescribeSolution", "personalize:UpdateSolution",
+             "personalize:CreateSolutionVersion", "personalize:DescribeSolutionVersion",
+             "personalize:ListSolutionVersions"],
+            [arn("solution", run_resources), arn("solution", f"{prefix}-*/*"), arn("dataset-group", f"{prefix}-*"),
+             *(f"arn:{Aws.PARTITION}:personalize:::recipe/aws-{r}" for r in
+               ("user-personalization", "personalized-ranking", "similar-items", "trending-now"))],
+            wildcard_reason="Solutions and their versions are named under this env's prefix; version ids are random.",
+        )
+        steps["train"] = train
+
+        gate = self._step("Gate", "gate", "Compare new solution versions' metrics with the promoted ones",
+                          "GateFunctionArn", ledger_access="read")
+        gate.allow(["personalize:GetSolutionMetrics"], [arn("solution", f"{prefix}-*/*")],
+                   wildcard_reason="Solution version ARNs end in a random id under this env's solutions.")
+        steps["gate"] = gate
+
+        promote = self._step("Promote", "promote", "Create or update campaigns to the approved versions",
+                             "PromoteFunctionArn")
+        promote.allow(["personalize:CreateCampaign", "personalize:DescribeCampaign", "personalize:UpdateCampaign"],
+                      [arn("campaign", run_resources), arn("solution", f"{prefix}-*/*")],
+                      wildcard_reason="Campaigns and solution versions of this env's prefix only.")
+        steps["promote"] = promote
+
+        batch = self._step("Batch", "batch_inference", "Batch inference jobs (describe-or-create, poll)",
+                           "BatchFunctionArn")
+        batch.allow(["personalize:CreateBatchInferenceJob", "personalize:DescribeBatchInferenceJob"],
+                    [arn("batch-inference-job", run_resources), arn("solution", f"{prefix}-*/*")],
+                    wildcard_reason="Batch jobs are named per country and run date under this env's prefix.")
+        batch.role.add_to_policy(pass_role)
+        steps["batch"] = batch
+
+        finish = self._step("Finish", "finish_run", "Write the run record and the notification", "FinishFunctionArn")
+        steps["finish"] = finish
+        return steps
+
+    # --------------------------------------------------------------------------------- state machine
+
+    def _state_machine(self, config: EnvironmentConfig) -> sfn.StateMachine:
+        substitutions = {step.substitution: step.function.function_arn for step in self.steps.values()}
+        substitutions["NotificationTopicArn"] = self.topic.topic_arn
+        substitutions["EventBusName"] = "default"
+        log_group = logs.LogGroup(self, "PipelineLogs", retention=logs.RetentionDays.THREE_MONTHS,
+                                  encryption_key=self.key, removal_policy=RemovalPolicy.DESTROY)
+        machine = sfn.StateMachine(
+            self,
+            "Pipeline",
+            state_machine_name=state_machine_name(config),
+            definition_body=sfn.DefinitionBody.from_file(str(ASL_FILE)),
+            definition_substitutions=substitutions,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            # ALL events without execution data: every transition is visible, no run data lands in the logs.
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(self.key),
+        )
+        for step in self.steps.values():
+            step.function.grant_invoke(machine)
+        self.topic.grant_publish(machine)
+        machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["events:PutEvents"],
+            resources=[self.format_arn(service="events", resource="event-bus", resource_name="default")],
+        ))
+        accept_wildcards(
+            machine.role,
+            resources=[f"{step.function.function_arn}:*" for step in self.steps.values()],
+            reason="Function.grant_invoke also allows the function's versions and aliases (ARN suffix :*).",
+        )
+        accept_wildcards(machine.role, actions=["kms:GenerateDataKey*"],
+                         reason="Granted for this env's key only: encrypted topic publishing and state encryption.")
+        accept_wildcards(machine.role, resources=["*"],
+                         reason="X-Ray and CloudWatch Logs delivery actions of Step Functions have no resource ARNs.")
+        return machine
+
+    def _failure_recorder(self, config: EnvironmentConfig) -> None:
+        recorder = self._step("RecordFailure", "record_failure",
+                              "Ledger record and notification for failed, timed-out or aborted runs",
+                              "RecordFailureFunctionArn",
+                              environment={"TOPIC_ARN": self.topic.topic_arn, "EVENT_BUS_NAME": "default"})
+        recorder.allow(["states:GetExecutionHistory"],
+                       [self.format_arn(service="states", resource="execution",
+                                        resource_name=f"{state_machine_name(config)}:*",
+                                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
+                       wildcard_reason="Executions of this env's pipeline only; their names are chosen at start.")
+        recorder.allow(["events:PutEvents"],
+                       [self.format_arn(service="events", resource="event-bus", resource_name="default")])
+        self.topic.grant_publish(recorder.role)
+        self.failure_rule = events.Rule(
+            self,
+            "FailedRuns",
+            description="Pipeline executions that failed, timed out or were aborted",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={"status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                        "stateMachineArn": [self.state_machine.state_machine_arn]},
+            ),
+            targets=[events_targets.LambdaFunction(recorder.function, retry_attempts=8,
+                                                   max_event_age=Duration.hours(24),
+                                                   dead_letter_queue=self._queue("FailureRecorderDlq"))],
+        )
+        self.steps["record_failure"] = recorder
+
+    def _queue(self, construct_id: str) -> sqs.Queue:
+        queue = sqs.Queue(self, construct_id, encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.key,
+                          enforce_ssl=True, retention_period=Duration.days(14))
+        accept(queue, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue; it has no DLQ of its own.")
+        return queue
+
+    # ------------------------------------------------------------------------------------- schedules
+
+    def _schedules(self, config: EnvironmentConfig, key: kms.IKey, personalize_role: iam.IRole,
+                   countries: dict[str, CountryStack]) -> sqs.Queue:
+        dlq = self._queue("ScheduleDlq")
+        self.schedules: dict[str, scheduler.Schedule] = {}
+        for country in config.countries:
+            settings = run_settings(
+                config, country, countries[country.code], personalize_role_arn=personalize_role.role_arn,
+                athena_database=self.catalog.database_name, athena_workgroup=self.catalog.workgroup_name,
+            )
+            target = scheduler_targets.StepFunctionsStartExecution(
+                self.state_machine,
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {"settings": settings, "scheduled_time": scheduler.ContextAttribute.scheduled_time}
+                ),
+                dead_letter_queue=dlq,
+                retry_attempts=5,
+                max_event_age=Duration.hours(6),
+            )
+            self.schedules[country.code] = scheduler.Schedule(
+                self,
+                f"Daily{country.code}",
+                schedule_name=f"{config.name_prefix}-{country.slug}-daily",
+                description=f"Daily Personalize pipeline for {country.code} at {country.run_time:%H:%M} "
+                f"{country.time_zone}",
+                schedule=scheduler.ScheduleExpression.cron(
+                    minute=str(country.run_time.minute),
+                    hour=str(country.run_time.hour),
+                    time_zone=cdk.TimeZone.of(country.time_zone),
+                ),
+                target=target,
+                key=key,
+            )
+        return dlq
+
+    # ------------------------------------------------------------------------------------ monitoring
+
+    def _monitoring(self, config: EnvironmentConfig) -> None:
+        monitoring = MonitoringFacade(
+            self,
+            "Monitoring",
+            alarm_factory_defaults=AlarmFactoryDefaults(
+                actions_enabled=True,
+                alarm_name_prefix=config.name_prefix,
+                action=SnsAlarmActionStrategy(on_alarm_topic=self.topic),
+            ),
+        )
+        any_run = {"Any": ErrorCountThreshold(max_error_count=0)}
+        monitoring.monitor_step_function(
+            state_machine=self.state_machine,
+            human_readable_name="Daily pipeline",
+            add_failed_execution_count_alarm=any_run,
+            add_timed_out_execution_count_alarm=any_run,
+            add_aborted_execution_count_alarm=any_run,
+        )
+        for name, queue in (("Schedule DLQ", self.schedule_dlq),):
+            monitoring.monitor_sqs_queue(
+                queue=queue, human_readable_name=name,
+                add_queue_max_size_alarm={"NotEmpty": MaxMessageCountThreshold(max_message_count=0)},
+            )
+        for step in self.steps.values():
+            monitoring.monitor_lambda_function(lambda_function=step.function, add_to_alarm_dashboard=False)
+        self.monitoring = monitoring
+
