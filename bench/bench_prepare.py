@@ -1,0 +1,55 @@
+"""Local preparation speed and the size of the daily batch input (issue 3).
+
+Figures:
+- prepare_rows_per_s: raw interaction rows (purchases + views, all countries; the SQL reads them all to
+  split by country) divided by the wall time of one `dataprep.local.prepare` run for KR, CSV loading
+  included. Data: dataprep.sample_data with 380,000 users, 10,000 items, 190 days (>= 10 M rows), generated
+  once and cached under .bench/ (delete the folder to regenerate).
+- prepare_input_rows, prepare_seconds: the two numbers behind that rate.
+- batch_users_share: changed users / all KR users for run date = the day after the data ends and the
+  previous run the day before: the share of users the daily batch-inference job scores. Goal <= 0.15.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+from dataprep.local import prepare
+from dataprep.sample_data import generate
+
+ROOT = Path(__file__).resolve().parent.parent / ".bench"
+PARAMS = {"users": 380_000, "items": 10_000, "days": 190, "seed": 42, "end_date": "2025-07-01"}
+MIN_ROWS = 10_000_000
+
+
+def _dataset() -> tuple[Path, dict[str, int]]:
+    name = "prepare-" + "-".join(f"{k}{v}" for k, v in PARAMS.items())
+    folder = ROOT / name
+    marker = folder / "summary.json"
+    if marker.exists():
+        return folder / "raw", json.loads(marker.read_text())
+    shutil.rmtree(folder, ignore_errors=True)
+    summary = generate(folder / "raw", **PARAMS)
+    if summary["interactions"] < MIN_ROWS:
+        raise RuntimeError(f"generated only {summary['interactions']} interaction rows, need {MIN_ROWS}")
+    marker.write_text(json.dumps(summary))  # written last: a half-generated folder is never reused
+    return folder / "raw", summary
+
+
+def figures() -> Iterator[tuple[str, float | int, str]]:
+    raw, summary = _dataset()
+    end = date.fromisoformat(str(PARAMS["end_date"]))
+    out = ROOT / "prepare-out"
+    start = time.perf_counter()
+    counts = prepare(raw, out, "KR", end, previous_run_date=end - timedelta(days=1))
+    seconds = time.perf_counter() - start
+    rows = summary["interactions"]
+    yield "prepare_rows_per_s", rows / seconds, "rows/s"
+    yield "prepare_input_rows", rows, "rows"
+    yield "prepare_seconds", seconds, "s"
+    yield "batch_users_share", counts.changed_users / max(1, counts.country_users), "ratio"
