@@ -40,7 +40,7 @@ def step_handler(step: str, run_step: Callable[[RunState], RunState]) -> Handler
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def begin_run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = begin.begin(event["input"], event["execution_arn"], event["execution_name"])
+    state = begin.begin(event["input"], event["execution_arn"])
     logger.append_keys(country=state.settings.country, run_date=str(state.run.run_date), step="begin")
     logger.info("run admission", extra={"admission": state.run.admission.value, "mode": state.run.mode.value})
     return state.dump()

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from common.aws_errors import PersonalizeLimitExceeded
-from common.clock import now
+from common import clock
 from common.personalize_resources import Phase, attempt_name, ensure
 from pipeline import ledger
 from pipeline.errors import PersonalizeJobFailed, StepTimedOut
@@ -28,10 +28,10 @@ def start_step(state: RunState, name: str) -> Step:
     """The step's state, created on its first poll; a timer already reported as timed out restarts."""
     step = state.steps.get(name)
     if step is None:
-        step = Step(started_at=now())
+        step = Step(started_at=clock.now())
         state.steps[name] = step
     elif ledger.was_reported(state.settings.country, state.run.run_date, _timeout_marker(name, step.started_at)):
-        step.started_at, step.polls = now(), 0
+        step.started_at, step.polls = clock.now(), 0
     return step
 
 
@@ -41,7 +41,7 @@ def _timeout_marker(name: str, started_at: datetime) -> str:
 
 def check_timeout(state: RunState, name: str, limit: timedelta) -> None:
     step = state.steps[name]
-    if now() - step.started_at > limit:
+    if clock.now() - step.started_at > limit:
         ledger.mark_reported(state.settings.country, state.run.run_date, _timeout_marker(name, step.started_at))
         running = {key: job.arn or job.name for key, job in step.jobs.items() if job.status != "SUCCEEDED"}
         raise StepTimedOut(name, f"{name} did not finish within {limit}", unfinished=running)
@@ -55,7 +55,7 @@ def next_poll(step: Step, *, first_wait: int, max_wait: int) -> None:
 
 def finish_step(step: Step, status: StepStatus = StepStatus.SUCCEEDED, note: str = "") -> None:
     step.status = status
-    step.finished_at = now()
+    step.finished_at = clock.now()
     step.wait_seconds = 0
     if note:
         step.note = note

@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common import clients
-from common.clock import now
+from common import clock
 
 FINAL_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED", "FAILED", "TIMED_OUT", "ABORTED"})
 DONE_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED"})
@@ -101,7 +101,7 @@ def claim_run(country: str, run_date: date, execution_arn: str, holder_is_runnin
     values: dict[str, Any] = {
         ":running": {"S": "RUNNING"},
         ":me": {"S": execution_arn},
-        ":now": {"S": now().isoformat()},
+        ":now": {"S": clock.now().isoformat()},
     }
     if current is None:
         condition = "attribute_not_exists(pk)"
@@ -128,7 +128,7 @@ def claim_run(country: str, run_date: date, execution_arn: str, holder_is_runnin
 def write_run(country: str, run_date: date | str, record: dict[str, Any], *, execution_arn: str) -> None:
     """Write the run record's fields (keeps `reported`); only the lock holder may write it."""
     fields = {k: v for k, v in record.items() if k not in ("pk", "sk", "reported")}
-    fields["updated_at"] = now().isoformat()
+    fields["updated_at"] = clock.now().isoformat()
     names = {f"#f{i}": name for i, name in enumerate(fields)}
     values = {f":v{i}": _to_dynamo(value) for i, value in enumerate(fields.values())}
     values[":me"] = {"S": execution_arn}
@@ -206,7 +206,7 @@ def set_promoted(country: str, recipe: str, version_arn: str, metrics: dict[str,
         "solution_version_arn": {"S": version_arn},
         "metrics": _to_dynamo(metrics),
         "run_date": {"S": str(run_date)},
-        "updated_at": {"S": now().isoformat()},
+        "updated_at": {"S": clock.now().isoformat()},
     }
     clients.dynamodb().put_item(TableName=table_name(), Item=item)
 

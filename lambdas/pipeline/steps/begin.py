@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from common import clients
-from common.clock import now
+from common import clock
 from pipeline import ledger
 from pipeline.errors import InvalidRunInput
 from pipeline.model import Admission, Mode, PipelineInput, RunInfo, RunSettings, RunState
@@ -19,7 +19,7 @@ def run_date_of(request: PipelineInput) -> date:
     """An explicit date wins; otherwise the schedule's fire time read in the country's own time zone."""
     if request.run_date:
         return request.run_date
-    moment = request.scheduled_time or now()
+    moment = request.scheduled_time or clock.now()
     return moment.astimezone(ZoneInfo(request.settings.time_zone)).date()
 
 
@@ -43,7 +43,9 @@ def _execution_running(execution_arn: str | None) -> bool:
     return status in ("RUNNING", "PENDING_REDRIVE")
 
 
-def begin(raw_input: dict[str, Any], execution_arn: str, execution_name: str) -> RunState:
+def begin(raw_input: dict[str, Any], execution_arn: str) -> RunState:
+    # arn:aws:states:<region>:<account>:execution:<state machine>:<execution name>
+    execution_name = execution_arn.rsplit(":", 1)[-1]
     try:
         request = PipelineInput.model_validate(raw_input)
     except ValidationError as error:
@@ -57,7 +59,7 @@ def begin(raw_input: dict[str, Any], execution_arn: str, execution_name: str) ->
         previous_success_date=None,
         execution_arn=execution_arn,
         execution_name=execution_name,
-        started_at=now(),
+        started_at=clock.now(),
     )
     if existing and existing.get("status") in ledger.DONE_STATUSES and not request.force:
         reason = f"{settings.country} {run_date} already ended {existing['status']}; start with force to redo it"

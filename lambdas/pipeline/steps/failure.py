@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from common import clients
-from common.clock import now
+from common import clock
 from pipeline import ledger
 from pipeline.model import PipelineInput
 from pipeline.notify import notification
@@ -107,7 +107,7 @@ def record_failure(detail: dict[str, Any], env: str) -> dict[str, Any]:
         "run_date": str(run_date),
         "status": status,
         "execution_arn": execution_arn,
-        "finished_at": now().isoformat(),
+        "finished_at": clock.now().isoformat(),
         "failure": failure,
     }
     if country != "??":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.clock import now
+from common import clock
 from pipeline import ledger
 from pipeline.model import Outcome, RunState
 from pipeline.notify import notification
@@ -22,7 +22,7 @@ def outcome_of(state: RunState) -> Outcome:
 
 
 def run_record(state: RunState, status: str, reason: str = "") -> dict[str, Any]:
-    finished = now()
+    finished = clock.now()
     steps = {
         name: {
             "status": step.status.value,

@@ -1,6 +1,6 @@
 """Prepare the run's data on Athena: start one query per output, poll them, assemble the files, read counts.
 
-Each attempt writes under its own prefix (`<country>/<run_date>/<execution>/a<n>/`) because UNLOAD refuses
+Each attempt writes under its own prefix (`athena/runs/<country>/<run_date>/<execution>/a<n>/`) because UNLOAD refuses
 a non-empty target; a query failure is reported once (failing the execution) and a replay starts attempt
 n+1. The guard decision (Personalize minimums) is taken here from the counts query.
 """
@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from common import clients
 from common.aws_errors import transient_errors_named
-from dataprep.assemble import assemble
+from dataprep.s3_outputs import assemble_csv
 from dataprep.counts import Counts
 from dataprep.queries import Output, athena_statements
 from pipeline import ledger
@@ -26,7 +26,8 @@ DONE, FAILED = "SUCCEEDED", ("FAILED", "CANCELLED")
 
 def _prefix(state: RunState, attempt: int) -> str:
     s = state.settings
-    return f"s3://{s.prepared_bucket}/{s.country}/{state.run.run_date}/{state.run.execution_name}/a{attempt}"
+    # Under athena/: the workgroup's result area, the only prefix the prepare role may write.
+    return f"s3://{s.prepared_bucket}/athena/runs/{s.country}/{state.run.run_date}/{state.run.execution_name}/a{attempt}"
 
 
 def _start(state: RunState, attempt: int) -> dict[str, Job]:
@@ -84,8 +85,14 @@ def _collect(state: RunState, jobs: dict[str, Job]) -> None:
     for output, job in jobs.items():
         if job.detail.get("kind") != "unload":
             continue
-        target = f"{_prefix(state, attempt)}/{job.detail['file_name']}"
-        prepared[output] = assemble(clients.s3(), job.detail["location"], target, header=job.detail.get("header"))
+        if job.detail.get("header"):
+            # Personalize wants one CSV with an unquoted header: header + UNLOAD parts, copied server side.
+            target = f"{_prefix(state, attempt)}/{job.detail['file_name']}"
+            assemble_csv(clients.s3(), job.detail["location"], job.detail["header"], target)
+            prepared[output] = target
+        else:
+            # JSON lines batch inputs: a batch job reads every file under the UNLOAD folder.
+            prepared[output] = job.detail["location"]
     with transient_errors_named():
         result = clients.athena().get_query_results(QueryExecutionId=jobs[Output.COUNTS.value].arn)
     counts = Counts.from_athena_result(result)

@@ -1,0 +1,147 @@
+"""FakeAthena: the few Athena calls the prepare step makes, on the simulated clock.
+
+moto's Athena answers every query SUCCEEDED at once and cannot fail one or write UNLOAD output, so the
+pipeline tests use this instead: queries run for `query_seconds` of simulated time, an UNLOAD writes a part
+file into (moto) S3 under its TO location like Athena does, the counts SELECT returns the scripted counts,
+and `fail_next` makes the next query of an output fail with a reason. Parameters are validated against
+botocore's Athena model so a wrong call shape fails as boto3 would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import botocore.session
+from botocore.exceptions import ClientError
+from botocore.validate import validate_parameters
+
+from tests.fakes.clock import SimClock
+
+_MODEL = botocore.session.get_session().get_service_model("athena")
+_UNLOAD_TARGET = re.compile(r"\bTO\s+'(s3://[^']+)'", re.IGNORECASE)
+
+DEFAULT_COUNTS = {
+    "interactions": 250_000,
+    "users": 12_000,
+    "users_with_2_interactions": 9_000,
+    "items": 5_000,
+    "interacted_items": 4_200,
+    "country_users": 15_000,
+    "changed_users": 1_500,
+    "duplicates_removed": 12,
+    "dropped_missing_ids": 3,
+    "dropped_unparsable_timestamp": 2,
+    "dropped_unknown_country": 1,
+    "items_dropped_unparsable_timestamp": 0,
+    "items_with_unmapped_genre": 4,
+}
+
+
+@dataclass
+class _Query:
+    query_id: str
+    sql: str
+    started: float
+    fail_reason: str | None
+    target: str | None
+    written: bool = False
+    token: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class FakeAthena:
+    def __init__(self, clock: SimClock, s3: Any, *, query_seconds: float = 90) -> None:
+        self.clock = clock
+        self.s3 = s3
+        self.query_seconds = query_seconds
+        self.counts = dict(DEFAULT_COUNTS)
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._queries: dict[str, _Query] = {}
+        self._by_token: dict[str, str] = {}
+        self._ids = itertools.count(1)
+        self._failures: list[tuple[str, str]] = []
+
+    def fail_next(self, output_contains: str, reason: str) -> None:
+        """The next query whose SQL mentions `output_contains` (e.g. '/users/') ends FAILED with `reason`."""
+        self._failures.append((output_contains, reason))
+
+    def _check(self, operation: str, params: dict[str, Any]) -> None:
+        self.calls.append((operation, params))
+        validate_parameters(params, _MODEL.operation_model(operation).input_shape)
+
+    def start_query_execution(self, **params: Any) -> dict[str, Any]:
+        self._check("StartQueryExecution", params)
+        token = params.get("ClientRequestToken")
+        if token and token in self._by_token:  # Athena's idempotency: same token, same query
+            return {"QueryExecutionId": self._by_token[token]}
+        sql = params["QueryString"]
+        reason = None
+        for index, (needle, why) in enumerate(self._failures):
+            if needle in sql:
+                reason = why
+                del self._failures[index]
+                break
+        target = _UNLOAD_TARGET.search(sql)
+        query = _Query(
+            query_id=f"q-{next(self._ids):05d}",
+            sql=sql,
+            started=self.clock.time(),
+            fail_reason=reason,
+            target=target.group(1) if target else None,
+            token=token,
+            counts=dict(self.counts),
+        )
+        self._queries[query.query_id] = query
+        if token:
+            self._by_token[token] = query.query_id
+        return {"QueryExecutionId": query.query_id}
+
+    def _query(self, query_id: str, operation: str) -> _Query:
+        if query_id not in self._queries:
+            raise ClientError(
+                {"Error": {"Code": "InvalidRequestException", "Message": f"QueryExecution {query_id} not found"}},
+                operation,
+            )
+        return self._queries[query_id]
+
+    def _state(self, query: _Query) -> str:
+        if self.clock.time() - query.started < self.query_seconds:
+            return "RUNNING"
+        if query.fail_reason:
+            return "FAILED"
+        if query.target and not query.written:
+            bucket, _, prefix = query.target.removeprefix("s3://").partition("/")
+            # One part file, as an UNLOAD of a small result writes; content shape does not matter here.
+            self.s3.put_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/part-00000", Body=b"u1,i1,1,view,1\n")
+            query.written = True
+        return "SUCCEEDED"
+
+    def get_query_execution(self, **params: Any) -> dict[str, Any]:
+        self._check("GetQueryExecution", params)
+        query = self._query(params["QueryExecutionId"], "GetQueryExecution")
+        state = self._state(query)
+        status: dict[str, Any] = {"State": state}
+        if state == "FAILED":
+            status["StateChangeReason"] = query.fail_reason
+        return {"QueryExecution": {"QueryExecutionId": query.query_id, "Query": query.sql, "Status": status}}
+
+    def get_query_results(self, **params: Any) -> dict[str, Any]:
+        self._check("GetQueryResults", params)
+        query = self._query(params["QueryExecutionId"], "GetQueryResults")
+        if self._state(query) != "SUCCEEDED":
+            raise ClientError({"Error": {"Code": "InvalidRequestException", "Message": "not finished"}}, "GetQueryResults")
+        names = list(query.counts)
+        return {
+            "ResultSet": {
+                "Rows": [
+                    {"Data": [{"VarCharValue": name} for name in names]},
+                    {"Data": [{"VarCharValue": str(query.counts[name])} for name in names]},
+                ]
+            }
+        }
+
+    def started_queries(self) -> int:
+        return sum(1 for operation, _ in self.calls if operation == "StartQueryExecution")

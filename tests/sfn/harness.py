@@ -1,0 +1,343 @@
+"""Run the synthesised pipeline state machine locally: moto's Step Functions engine executes the definition
+from the synthesised template, our real handlers run in-process for its Lambda tasks, Personalize and
+Athena are fakes on a simulated clock, DynamoDB/SNS/SQS/EventBridge/S3 are moto.
+
+What is taken from the synthesis (not rebuilt by hand): the definition (with its substituted ARNs), each
+function's handler and environment variables, the ledger table's keys, the schedule's input for a country.
+Only the ARNs of resources that live in AWS (Lambda, SNS, cross-stack exports) are mapped to moto/fake ones.
+
+Time: Wait states and retry back-off advance the SimClock instead of sleeping, so 26 simulated hours of
+training take well under a second; the fakes read the same clock.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+from common import clients
+from common import clock as clock_module
+from tests.fakes.athena import FakeAthena
+from tests.fakes.clock import SimClock
+from tests.fakes.personalize import FakePersonalize
+
+REGION, ACCOUNT = "us-east-1", "123456789012"
+PIPELINE_STACK = "Personalize-dev-Pipeline"
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+def resources_of(template: dict, type_name: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_name}
+
+
+def resolve(node: Any, refs: dict[str, Any]) -> Any:
+    """Resolve the intrinsics CDK emits here (Fn::Join, Ref, Fn::GetAtt, Fn::ImportValue) with `refs`."""
+    if isinstance(node, list):
+        return [resolve(item, refs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "Fn::Join" in node:
+        separator, parts = node["Fn::Join"]
+        return separator.join(str(resolve(part, refs)) for part in parts)
+    if "Ref" in node:
+        return refs[node["Ref"]]
+    if "Fn::GetAtt" in node:
+        return refs[".".join(node["Fn::GetAtt"])]
+    if "Fn::ImportValue" in node:
+        return refs[f"import:{node['Fn::ImportValue']}"]
+    return {key: resolve(value, refs) for key, value in node.items()}
+
+
+def synthesised_definition(outdir, machine: dict, refs: dict[str, Any]) -> str:
+    """The definition CloudFormation would create: the staged ASL asset with DefinitionSubstitutions applied."""
+    key = machine["Properties"]["DefinitionS3Location"]["Key"]
+    text = (outdir / f"asset.{key}").read_text()
+    for name, value in machine["Properties"].get("DefinitionSubstitutions", {}).items():
+        text = text.replace("${" + name + "}", str(resolve(value, refs)))
+    return text
+
+
+@dataclass
+class Execution:
+    arn: str
+    status: str
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def states_entered(self) -> list[str]:
+        return [e["stateEnteredEventDetails"]["name"] for e in self.history if e["type"].endswith("StateEntered")]
+
+    @property
+    def transitions(self) -> int:
+        return len(self.states_entered())
+
+    @property
+    def lambda_invocations(self) -> int:
+        return sum(1 for e in self.history if e["type"] == "TaskScheduled")
+
+    @property
+    def cause_detail(self) -> dict[str, Any]:
+        outer = json.loads(self.cause or "{}")
+        return json.loads(outer.get("errorMessage", "{}"))
+
+
+class PipelineHarness:
+    def __init__(self, synthesised, monkeypatch, *, clock: SimClock | None = None) -> None:
+        self.clock = clock or SimClock(datetime(2026, 11, 14, 18, 0, tzinfo=UTC))  # a Saturday, 03:00 in Seoul
+        self.monkeypatch = monkeypatch
+        self.synthesised = synthesised
+        self.template = synthesised.template_json(PIPELINE_STACK)
+        self.invocations: list[tuple[str, str]] = []  # (handler, outcome)
+        self.crash_next: dict[str, int] = {}  # handler name -> times to crash before running
+        self._setup_aws()
+        self.personalize = FakePersonalize(self.clock, region=REGION, account=ACCOUNT)
+        self.athena = FakeAthena(self.clock, self.s3)
+        self.groups = {code: self.personalize.seed_dataset_group(f"personalize-dev-{code.lower()}")
+                       for code in synthesised.application.countries}
+        self._patch()
+        self._create_state_machine()
+
+    # ------------------------------------------------------------------------------------ set-up
+
+    def _setup_aws(self) -> None:
+        clients.client.cache_clear()
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.ddb = boto3.client("dynamodb", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        events = boto3.client("events", region_name=REGION)
+        lambda_client = boto3.client("lambda", region_name=REGION)
+        iam = boto3.client("iam", region_name=REGION)
+        role_arn = iam.create_role(RoleName="harness", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        self.role_arn = role_arn
+        refs: dict[str, Any] = dict(PSEUDO)
+
+        for logical_id, table in resources_of(self.template, "AWS::DynamoDB::Table").items():
+            props = table["Properties"]
+            self.ddb.create_table(
+                TableName=props["TableName"], KeySchema=props["KeySchema"],
+                AttributeDefinitions=props["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST",
+            )
+            refs[logical_id] = props["TableName"]
+            self.ledger_table = props["TableName"]
+
+        self.notifications_queue = self.sqs.create_queue(QueueName="notifications")["QueueUrl"]
+        notifications_arn = self.sqs.get_queue_attributes(
+            QueueUrl=self.notifications_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for logical_id in resources_of(self.template, "AWS::SNS::Topic"):
+            topic_arn = sns.create_topic(Name=logical_id)["TopicArn"]
+            refs[logical_id] = topic_arn
+            sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=notifications_arn)
+        self.events_queue = self.sqs.create_queue(QueueName="events")["QueueUrl"]
+        events_arn = self.sqs.get_queue_attributes(
+            QueueUrl=self.events_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="capture", EventPattern=json.dumps({"source": ["personalize.pipeline"]}))
+        events.put_targets(Rule="capture", Targets=[{"Id": "q", "Arn": events_arn}])
+
+        for bucket in ("prepared", "results", "raw"):
+            name = f"personalize-dev-{bucket}-{ACCOUNT}-{REGION}"
+            self.s3.create_bucket(Bucket=name)
+
+        self.handlers: dict[str, str] = {}
+        self.environments: dict[str, dict[str, str]] = {}
+        for logical_id, function in resources_of(self.template, "AWS::Lambda::Function").items():
+            props = function["Properties"]
+            arn = lambda_client.create_function(
+                FunctionName=logical_id, Runtime="python3.12", Role=role_arn, Handler=props["Handler"],
+                Code={"ZipFile": b"not used: the harness runs the handler in-process"},
+            )["FunctionArn"]
+            refs[f"{logical_id}.Arn"] = arn
+            self.handlers[logical_id] = props["Handler"]
+        for logical_id, function in resources_of(self.template, "AWS::Lambda::Function").items():
+            variables = function["Properties"].get("Environment", {}).get("Variables", {})
+            self.environments[logical_id] = {k: str(resolve(v, refs)) for k, v in variables.items()}
+        self.refs = refs
+
+    def _create_state_machine(self) -> None:
+        (machine,) = resources_of(self.template, "AWS::StepFunctions::StateMachine").values()
+        self.definition = synthesised_definition(self.synthesised.outdir, machine, self.refs)
+        self.state_machine_arn = self.sfn.create_state_machine(
+            name=machine["Properties"]["StateMachineName"], definition=self.definition, roleArn=self.role_arn
+        )["stateMachineArn"]
+
+    def _patch(self) -> None:
+        harness = self
+        self.monkeypatch.setattr(clients, "personalize", lambda: harness.personalize)
+        self.monkeypatch.setattr(clients, "athena", lambda: harness.athena)
+        self.monkeypatch.setattr(clock_module, "now", self.clock.now)
+
+        def invoke(backend, function_name, qualifier, body, headers, response_headers):
+            logical_id = function_name.rsplit(":", 1)[-1]
+            return harness._invoke(logical_id, body, response_headers)
+
+        def wait(wait_function, env, wait_seconds):
+            harness.clock.advance(wait_seconds)
+
+        self.monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
+        self.monkeypatch.setattr(WaitFunction, "_wait_interval", wait)
+        self.monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=self.clock.advance))
+
+    def _invoke(self, logical_id: str, body: Any, response_headers: dict) -> bytes:
+        handler_path = self.handlers[logical_id]
+        module_name, function_name = handler_path.rsplit(".", 1)
+        event = json.loads(body) if body else {}
+        context = SimpleNamespace(
+            function_name=logical_id, memory_limit_in_mb=512, aws_request_id=f"req-{len(self.invocations)}",
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}",
+            get_remaining_time_in_millis=lambda: 300_000,
+        )
+        for name, value in self.environments[logical_id].items():
+            self.monkeypatch.setenv(name, value)
+        try:
+            if self.crash_next.get(function_name, 0) > 0:
+                self.crash_next[function_name] -= 1
+                raise RuntimeError(f"simulated crash of {function_name}")
+            handler = getattr(importlib.import_module(module_name), function_name)
+            result = handler(event, context)
+        except Exception as error:  # what the Lambda runtime reports for an unhandled exception
+            self.invocations.append((function_name, type(error).__name__))
+            response_headers["X-Amz-Function-Error"] = "Unhandled"
+            return json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}).encode()
+        self.invocations.append((function_name, "ok"))
+        return json.dumps(result, default=str).encode()
+
+    # ------------------------------------------------------------------------------------- running
+
+    def schedule_input(self, country: str) -> dict[str, Any]:
+        """The input the country's schedule sends, from the synthesised schedule (cross-stack ARNs mapped)."""
+        for schedule in resources_of(self.template, "AWS::Scheduler::Schedule").values():
+            if schedule["Properties"]["Name"].endswith(f"-{country.lower()}-daily"):
+                raw = schedule["Properties"]["Target"]["Input"]
+                return json.loads(resolve(raw, {**self.refs, **self._imports(country)}))
+        raise KeyError(country)
+
+    def _imports(self, country: str) -> dict[str, str]:
+        """Cross-stack exports -> the seeded fake's ARNs (dataset group, datasets) or stand-ins."""
+        group = self.groups[country]
+        imports: dict[str, str] = {}
+        for stack_name in self.synthesised.stack_names:
+            template = self.synthesised.template_json(stack_name)
+            for output in template.get("Outputs", {}).values():
+                export = output.get("Export", {}).get("Name")
+                if not export:
+                    continue
+                value = output["Value"]
+                logical_id, attribute = value["Fn::GetAtt"] if "Fn::GetAtt" in value else (value.get("Ref"), "Ref")
+                resource = template["Resources"].get(logical_id, {})
+                props = resource.get("Properties", {})
+                kind = resource.get("Type")
+                if kind == "AWS::Personalize::DatasetGroup" and props.get("Name") == group.name:
+                    imports[f"import:{export}"] = group.dataset_group_arn
+                elif kind == "AWS::Personalize::Dataset" and props.get("Name", "").startswith(group.name + "-"):
+                    imports[f"import:{export}"] = group.dataset_arns[props["DatasetType"].upper()]
+                elif kind == "AWS::IAM::Role":
+                    imports[f"import:{export}"] = f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
+                else:
+                    imports[f"import:{export}"] = f"arn:aws:fake:{REGION}:{ACCOUNT}:{logical_id}/{attribute}"
+        return imports
+
+    def start(self, country: str = "KR", *, run_date: str | None = None, force: bool = False,
+              name: str | None = None) -> str:
+        payload = self.schedule_input(country)
+        payload["scheduled_time"] = self.clock.now().isoformat()
+        if run_date:
+            payload["run_date"] = run_date
+        if force:
+            payload["force"] = True
+        kwargs = {"stateMachineArn": self.state_machine_arn, "input": json.dumps(payload)}
+        if name:
+            kwargs["name"] = name
+        return self.sfn.start_execution(**kwargs)["executionArn"]
+
+    def wait(self, execution_arn: str, timeout: float = 60) -> Execution:
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution still running after {timeout}s: {execution_arn}")
+            time.sleep(0.05)  # a tight loop starves the execution thread
+        history = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        return Execution(
+            arn=execution_arn,
+            status=described["status"],
+            output=json.loads(described["output"]) if described.get("output") else None,
+            error=described.get("error"),
+            cause=described.get("cause"),
+            history=history,
+        )
+
+    def run(self, country: str = "KR", **kwargs: Any) -> Execution:
+        execution = self.wait(self.start(country, **kwargs))
+        if execution.status in ("FAILED", "TIMED_OUT", "ABORTED"):
+            self.deliver_status_change(execution)
+        return execution
+
+    def deliver_status_change(self, execution: Execution) -> dict[str, Any]:
+        """What the EventBridge rule does for a failed execution: invoke the failure recorder with the event."""
+        described = self.sfn.describe_execution(executionArn=execution.arn)
+        rule = next(iter(resources_of(self.template, "AWS::Events::Rule").values()))
+        pattern = rule["Properties"]["EventPattern"]
+        assert execution.status in pattern["detail"]["status"], "the rule would not fire for this status"
+        event = {
+            "source": "aws.states",
+            "detail-type": "Step Functions Execution Status Change",
+            "detail": {
+                "executionArn": execution.arn,
+                "stateMachineArn": self.state_machine_arn,
+                "name": execution.arn.rsplit(":", 1)[-1],
+                "status": execution.status,
+                "input": described["input"],
+            },
+        }
+        target_id = resolve(rule["Properties"]["Targets"][0]["Arn"], self.refs).rsplit(":", 1)[-1]
+        body = self._invoke(target_id, json.dumps(event), {})
+        return json.loads(body)
+
+    # ------------------------------------------------------------------------------------ reading
+
+    def _drain(self, queue_url: str) -> list[dict[str, Any]]:
+        messages = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                messages.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def notifications(self) -> list[dict[str, str]]:
+        return [{"subject": m.get("Subject"), "message": m["Message"]} for m in self._drain(self.notifications_queue)]
+
+    def events(self) -> list[dict[str, Any]]:
+        return self._drain(self.events_queue)
+
+    def ledger_run(self, country: str, run_date: str) -> dict[str, Any] | None:
+        from pipeline import ledger
+
+        self.monkeypatch.setenv("LEDGER_TABLE", self.ledger_table)
+        return ledger.get_run(country, run_date)
+
+    def creates(self) -> dict[str, int]:
+        """Successful create/update calls per operation (what costs money or changes serving)."""
+        counted: dict[str, int] = {}
+        for call in self.personalize.calls:
+            operation, outcome = call[0], call[2]
+            if (operation.startswith("create_") or operation.startswith("update_")) and outcome == "ok":
+                counted[operation] = counted.get(operation, 0) + 1
+        return counted
