@@ -44,7 +44,7 @@ ASL_FILE = Path(__file__).resolve().parent.parent / "statemachines" / "pipeline.
 
 
 def run_settings(config: EnvironmentConfig, country: Country, country_stack: CountryStack, *,
-                 personalize_role_arn: str, athena_database: str, athena_workgroup: str) -> dict[str, Any]:
+                 personalize_role_arn: str, catalog: RawCatalog) -> dict[str, Any]:
     """The country's settings as the pipeline reads them (pipeline.model.RunSettings)."""
     return {
         "env": config.env,
@@ -72,8 +72,9 @@ def run_settings(config: EnvironmentConfig, country: Country, country_stack: Cou
         "personalize_role_arn": personalize_role_arn,
         "prepared_bucket": bucket_name(config, "prepared"),
         "results_bucket": bucket_name(config, "results"),
-        "athena_database": athena_database,
-        "athena_workgroup": athena_workgroup,
+        "genre_mapping_uri": f"s3://{bucket_name(config, 'raw')}/{catalog.genre_mapping_key}",
+        "athena_database": catalog.database_name,
+        "athena_workgroup": catalog.workgroup_name,
     }
 
 
@@ -169,6 +170,7 @@ class PipelineStack(Stack):
         prepare = self._step("Prepare", "prepare_data", "Athena preparation queries, assembly and counts",
                              "PrepareFunctionArn", timeout=Duration.minutes(15))
         self.catalog.grant_query(prepare.role)
+        self.catalog.grant_publish_genre_mapping(prepare.role)
         accept_wildcards(prepare.role, resources=[
             *(bucket_arn(config, "raw", f"/{table}/*") for table in ("purchases", "views", "users", "contents")),
             bucket_arn(config, "prepared", "/athena/*"),
@@ -303,7 +305,7 @@ class PipelineStack(Stack):
         for country in config.countries:
             settings = run_settings(
                 config, country, countries[country.code], personalize_role_arn=personalize_role.role_arn,
-                athena_database=self.catalog.database_name, athena_workgroup=self.catalog.workgroup_name,
+                catalog=self.catalog,
             )
             target = scheduler_targets.StepFunctionsStartExecution(
                 self.state_machine,

@@ -56,6 +56,7 @@ class RunSettings(_Model):
     personalize_role_arn: str
     prepared_bucket: str
     results_bucket: str
+    genre_mapping_uri: str  # where the genre_mapping table reads the packaged mapping (published by prepare)
     athena_database: str
     athena_workgroup: str
 

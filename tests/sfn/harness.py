@@ -101,7 +101,9 @@ class PipelineHarness:
         self.synthesised = synthesised
         self.template = synthesised.template_json(PIPELINE_STACK)
         self.invocations: list[tuple[str, str]] = []  # (handler, outcome)
-        self.crash_next: dict[str, int] = {}  # handler name -> times to crash before running
+        # handler name -> error types its next invocations report instead of running (a crashed runtime,
+        # a Lambda service error): e.g. {"train": ["Runtime.ExitError"]}
+        self.crash_next: dict[str, list[str]] = {}
         self._setup_aws()
         self.personalize = FakePersonalize(self.clock, region=REGION, account=ACCOUNT)
         self.athena = FakeAthena(self.clock, self.s3)
@@ -203,9 +205,12 @@ class PipelineHarness:
         for name, value in self.environments[logical_id].items():
             self.monkeypatch.setenv(name, value)
         try:
-            if self.crash_next.get(function_name, 0) > 0:
-                self.crash_next[function_name] -= 1
-                raise RuntimeError(f"simulated crash of {function_name}")
+            scripted = self.crash_next.get(function_name)
+            if scripted:
+                error_type = scripted.pop(0)
+                self.invocations.append((function_name, error_type))
+                response_headers["X-Amz-Function-Error"] = "Unhandled"
+                return json.dumps({"errorType": error_type, "errorMessage": f"simulated {error_type}"}).encode()
             handler = getattr(importlib.import_module(module_name), function_name)
             result = handler(event, context)
         except Exception as error:  # what the Lambda runtime reports for an unhandled exception
@@ -258,9 +263,10 @@ class PipelineHarness:
             payload["run_date"] = run_date
         if force:
             payload["force"] = True
-        kwargs = {"stateMachineArn": self.state_machine_arn, "input": json.dumps(payload)}
-        if name:
-            kwargs["name"] = name
+        self._started = getattr(self, "_started", 0) + 1
+        # moto does not generate names (Scheduler does, in AWS): give each execution a unique one.
+        kwargs = {"stateMachineArn": self.state_machine_arn, "input": json.dumps(payload),
+                  "name": name or f"{country}-{run_date or 'scheduled'}-{self._started}"}
         return self.sfn.start_execution(**kwargs)["executionArn"]
 
     def wait(self, execution_arn: str, timeout: float = 60) -> Execution:
@@ -308,6 +314,34 @@ class PipelineHarness:
         target_id = resolve(rule["Properties"]["Targets"][0]["Arn"], self.refs).rsplit(":", 1)[-1]
         body = self._invoke(target_id, json.dumps(event), {})
         return json.loads(body)
+
+    def failed_state(self, execution: Execution) -> tuple[str, str]:
+        """(state name, its input) of the state an unsuccessful execution stopped in."""
+        for event in reversed(execution.history):
+            if event["type"].endswith("StateEntered"):
+                details = event["stateEnteredEventDetails"]
+                return details["name"], details["input"]
+        raise ValueError("no state was entered")
+
+    def redrive(self, execution: Execution) -> Execution:
+        """Step Functions redrive as documented: resume at the unsuccessful state with the input it had.
+
+        moto has no RedriveExecution, so the resumed part runs as a fresh moto execution of the same
+        definition whose StartAt is that state; the run state it carries still names the original
+        execution (the ledger lock holder), as a real redrive keeps the execution ARN.
+        """
+        state, state_input = self.failed_state(execution)
+        definition = json.loads(self.definition)
+        definition["StartAt"] = state
+        self._redrives = getattr(self, "_redrives", 0) + 1
+        machine_arn = self.sfn.create_state_machine(
+            name=f"redrive-{self._redrives}", definition=json.dumps(definition), roleArn=self.role_arn
+        )["stateMachineArn"]
+        arn = self.sfn.start_execution(stateMachineArn=machine_arn, input=state_input)["executionArn"]
+        resumed = self.wait(arn)
+        if resumed.status in ("FAILED", "TIMED_OUT", "ABORTED"):
+            self.deliver_status_change(resumed)
+        return resumed
 
     # ------------------------------------------------------------------------------------ reading
 

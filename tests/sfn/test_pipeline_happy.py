@@ -1,8 +1,142 @@
+"""The synthesised pipeline executed end to end: full-day and update-day runs, long training, guard."""
+
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 
-def test_full_day_happy_path(harness):
-    execution = harness.run("KR", run_date="2026-11-15")  # a Sunday: the full-training day
-    assert execution.status == "SUCCEEDED", (execution.error, execution.cause, harness.invocations[-3:])
-    print(execution.states_entered())
-    print(harness.creates())
+SUNDAY, MONDAY = "2026-11-15", "2026-11-16"  # KR trains FULL on Sundays (config/dev.yaml)
+
+
+def test_full_day_runs_every_step_and_records_the_run(harness):
+    execution = harness.run("KR", run_date=SUNDAY)
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert execution.states_entered()[-1] == "Succeeded"
+    output = execution.output
+    assert output["run"]["mode"] == "FULL" and output["outcome"]["status"] == "SUCCEEDED"
+    # FULL imports of the three datasets from the assembled CSVs
+    imports = [c.kwargs for c in harness.personalize.calls if c.operation == "create_dataset_import_job"]
+    assert sorted(i["importMode"] for i in imports) == ["FULL", "FULL", "FULL"]
+    assert all(i["dataSource"]["dataLocation"].endswith(".csv") for i in imports)
+    # every configured recipe trained FULL, each solution created with auto-training explicitly off
+    solutions = [c.kwargs for c in harness.personalize.calls if c.operation == "create_solution"]
+    assert {s["recipeArn"].rsplit("/", 1)[1] for s in solutions} == {
+        "aws-user-personalization", "aws-personalized-ranking", "aws-similar-items", "aws-trending-now"}
+    assert all(s["performAutoTraining"] is False for s in solutions)
+    versions = [c.kwargs for c in harness.personalize.calls if c.operation == "create_solution_version"]
+    assert len(versions) == 4 and {v["trainingMode"] for v in versions} == {"FULL"}
+    # first versions pass on the floors; campaigns for the real-time recipes
+    assert all(d["approved"] for d in output["gate"])
+    assert sorted(harness.personalize.created_names("campaign")) == [
+        "personalize-dev-kr-trending-campaign", "personalize-dev-kr-userpers-campaign"]
+    # batch jobs write under results/<country>/<run_date>/<recipe>/ (trending-now has no batch mode)
+    batch = [c.kwargs for c in harness.personalize.calls if c.operation == "create_batch_inference_job"]
+    assert {b["jobOutput"]["s3DataDestination"]["path"] for b in batch} >= {
+        f"s3://personalize-dev-results-123456789012-us-east-1/KR/{SUNDAY}/similar-items/"}
+    assert harness.personalize.duplicate_create_attempts() == []
+
+    record = harness.ledger_run("KR", SUNDAY)
+    assert record["status"] == "SUCCEEDED" and record["execution_arn"] == execution.arn
+    assert set(record["steps"]) == {"prepare", "import", "train", "promote", "batch"}
+    assert record["steps"]["train"]["jobs"]["user-personalization"]["arn"].startswith("arn:aws:personalize:")
+    assert record["counts"]["interactions"] == 250_000
+    assert set(record["metrics"]) == {"user-personalization", "personalized-ranking", "similar-items", "trending-now"}
+    assert record["promoted"]["user-personalization"] == output["trained"]["user-personalization"]
+
+    (notification,) = harness.notifications()
+    assert notification["subject"] == f"[personalize dev] KR {SUNDAY}: SUCCEEDED"
+    (event,) = harness.events()
+    assert event["source"] == "personalize.pipeline" and event["detail"]["status"] == "SUCCEEDED"
+
+
+def test_update_day_imports_incrementally_and_updates_only_what_supports_it(harness):
+    assert harness.run("KR", run_date=SUNDAY).status == "SUCCEEDED"
+    before = len(harness.personalize.calls)
+    harness.notifications()
+    harness.clock.advance_to(datetime(2026, 11, 15, 18, 0, tzinfo=UTC))  # Monday 03:00 in Seoul
+
+    execution = harness.run("KR", run_date=MONDAY)
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert execution.output["run"]["mode"] == "UPDATE"
+    assert execution.output["run"]["previous_success_date"] == SUNDAY
+    calls = harness.personalize.calls[before:]
+    imports = [c.kwargs for c in calls if c.operation == "create_dataset_import_job" and c.outcome == "ok"]
+    assert {i["importMode"] for i in imports} == {"INCREMENTAL"}
+    versions = [c.kwargs for c in calls if c.operation == "create_solution_version" and c.outcome == "ok"]
+    assert [v["trainingMode"] for v in versions] == ["UPDATE"]  # only aws-user-personalization accepts UPDATE
+    assert not [c for c in calls if c.operation == "create_solution"]  # existing solutions reused
+    updates = [c.kwargs for c in calls if c.operation == "update_campaign" and c.outcome == "ok"]
+    assert [u["solutionVersionArn"] for u in updates] == [versions and execution.output["trained"]["user-personalization"]]
+    assert harness.ledger_run("KR", MONDAY)["mode"] == "UPDATE"
+
+
+def test_training_that_takes_26_hours_is_waited_for_with_growing_intervals(harness):
+    harness.personalize.set_duration("solution-version", 26 * 3600)
+    start = harness.clock.now()
+
+    execution = harness.run("KR", run_date=SUNDAY)
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert (harness.clock.now() - start).total_seconds() > 26 * 3600
+    waits = [json.loads(e["stateEnteredEventDetails"]["input"])["steps"]["train"]["wait_seconds"]
+             for e in execution.history
+             if e["type"] == "WaitStateEntered" and e["stateEnteredEventDetails"]["name"] == "WaitForTraining"]
+    assert waits[:4] == [300, 600, 1200, 2400] and max(waits) == 3600
+    assert execution.transitions <= 250
+
+
+def test_below_minimum_data_is_skipped_without_any_personalize_call(harness):
+    harness.athena.counts.update(interactions=800, users_with_2_interactions=10)
+
+    execution = harness.run("KR", run_date=SUNDAY)
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.states_entered()[-1] == "Skipped"
+    assert harness.personalize.calls == []
+    record = harness.ledger_run("KR", SUNDAY)
+    assert record["status"] == "SKIPPED"
+    assert record["reason"] == "800 interactions < 1000; 10 users with >= 2 interactions < 25"
+    (notification,) = harness.notifications()
+    assert "SKIPPED" in notification["subject"] and "800 interactions < 1000" in notification["message"]
+
+
+def test_a_date_that_already_succeeded_is_not_run_again_unless_forced(harness):
+    assert harness.run("KR", run_date=SUNDAY).status == "SUCCEEDED"
+    calls = len(harness.personalize.calls)
+
+    again = harness.run("KR", run_date=SUNDAY)
+
+    assert again.status == "SUCCEEDED" and again.states_entered()[-1] == "NotAdmitted"
+    assert again.output["run"]["admission"] == "ALREADY_DONE"
+    assert len(harness.personalize.calls) == calls
+
+    forced = harness.run("KR", run_date=SUNDAY, force=True)
+    assert forced.status == "SUCCEEDED" and forced.states_entered()[-1] == "Succeeded"
+    assert harness.personalize.duplicate_create_attempts() == []
+    creates = [c for c in harness.personalize.calls[calls:] if c.operation.startswith("create_") and c.outcome == "ok"]
+    assert creates == []  # the forced rerun found every job of that date and reused it
+
+
+def test_a_second_execution_while_one_runs_is_not_admitted(harness, monkeypatch):
+    from pipeline import ledger
+    from pipeline.steps import begin
+
+    monkeypatch.setenv("LEDGER_TABLE", harness.ledger_table)
+    other = "arn:aws:states:us-east-1:123456789012:execution:personalize-dev-pipeline:other"
+    assert ledger.claim_run("KR", begin.date.fromisoformat(SUNDAY), other, lambda arn: False) == (True, "")
+    monkeypatch.setattr(begin, "_execution_running", lambda arn: arn == other)
+
+    execution = harness.run("KR", run_date=SUNDAY)
+
+    assert execution.output["run"]["admission"] == "DUPLICATE"
+    assert other in execution.output["run"]["reason"]
+    assert harness.personalize.calls == [] and harness.athena.calls == []
+    assert harness.ledger_run("KR", SUNDAY)["execution_arn"] == other
+
+
+def test_the_schedule_input_decides_the_run_date_in_the_country_time_zone(harness):
+    # 2026-11-14T18:00Z is 03:00 on Sunday the 15th in Seoul, still Saturday in New York.
+    execution = harness.run("KR")
+    assert execution.output["run"]["run_date"] == SUNDAY and execution.output["run"]["mode"] == "FULL"

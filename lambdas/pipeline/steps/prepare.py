@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from common import clients
 from common.aws_errors import transient_errors_named
-from dataprep.s3_outputs import assemble_csv
+from dataprep.s3_outputs import assemble_csv, publish_genre_mapping, split_uri
 from dataprep.counts import Counts
 from dataprep.queries import Output, athena_statements
 from pipeline import ledger
@@ -40,6 +40,8 @@ def _start(state: RunState, attempt: int) -> dict[str, Job]:
         recipes=tuple(r.value for r in settings.recipes),
         output_prefix=_prefix(state, attempt),
     )
+    # The genre_mapping table reads this object; the packaged mapping is the source of truth (same bytes).
+    publish_genre_mapping(clients.s3(), *split_uri(settings.genre_mapping_uri))
     jobs = {}
     for output, statement in statements.items():
         # Same token for the same execution, attempt and output: a retried invocation reuses the query.

@@ -68,8 +68,10 @@ def train(state: RunState) -> RunState:
         return state
     check_timeout(state, STEP, timedelta(hours=settings.timeouts.training_hours))
     client = clients.personalize()
-    # A version named for this run cannot predate the day before the run date (bounds the name lookup).
-    not_before = datetime.combine(state.run.run_date - timedelta(days=1), time(), tzinfo=timezone.utc)
+    # A version named for this run cannot predate both the day before its run date and the day before the
+    # run started (an early or a late rerun): this bounds the name lookup without ever missing it.
+    day_before_run_date = datetime.combine(state.run.run_date - timedelta(days=1), time(), tzinfo=timezone.utc)
+    not_before = min(day_before_run_date, state.run.started_at - timedelta(days=1))
     for recipe, training_mode in plan.items():
         solution_arn, phase, reason = _ensure_solution(client, settings, recipe)
         state.solutions[recipe.value] = solution_arn
