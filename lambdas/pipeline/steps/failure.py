@@ -42,7 +42,8 @@ def _history(execution_arn: str) -> list[dict[str, Any]]:
         events.extend(page["events"])
         # The failure is near the end; 1,000 events back is far more than one step's polling.
         if "nextToken" not in page or len(events) >= 1000:
-            return events
+            # Newest first by event id, whatever order the pages came in.
+            return sorted(events, key=lambda event: event["id"], reverse=True)
         kwargs["nextToken"] = page["nextToken"]
 
 
