@@ -18,12 +18,19 @@ class Counts(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     interactions: int = Field(ge=0)
-    users: int = Field(ge=0, description="distinct users with interactions in the window")
+    users: int = Field(
+        ge=0, description="distinct users with interactions in the window (= rows of all_users)"
+    )
     users_with_2_interactions: int = Field(ge=0)
     items: int = Field(ge=0, description="rows of the prepared items file (shared catalogue)")
     interacted_items: int = Field(ge=0)
     country_users: int = Field(ge=0, description="rows of the prepared users file")
     changed_users: int = Field(ge=0, description="rows of the changed-users batch input")
+    # The pipeline imports interactions_incremental only when this reaches MIN_INTERACTIONS: Personalize
+    # rejects smaller import jobs, INCREMENTAL ones too.
+    new_interactions: int = Field(
+        ge=0, description="rows of interactions_incremental: interactions first seen since the last run"
+    )
     duplicates_removed: int = Field(ge=0)
     dropped_missing_ids: int = Field(ge=0)
     dropped_unparsable_timestamp: int = Field(ge=0)

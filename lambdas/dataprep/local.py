@@ -1,13 +1,13 @@
 """Run the Athena preparation SQL locally on DuckDB.
 
     python -m dataprep.local --raw DIR --out DIR --country CC --run-date YYYY-MM-DD
-        [--window-days N] [--previous-run-date YYYY-MM-DD] [--recipes R [R ...]]
+        [--window-days N] [--previous-run-date YYYY-MM-DD] [--recipes R [R ...]] [--ranking-candidates N]
 
 The raw folders (`<table>/dt=YYYY-MM-DD/*.csv`, docs/data-layout.md) become DuckDB tables of the same
 names as the Glue tables, and every output runs the SAME statement the pipeline sends to Athena (the line
 SELECT inside its UNLOAD), translated by sqlglot from the Athena dialect to DuckDB. Writes
-interactions.csv, users.csv, items.csv (header + schema order, UTF-8), changed_users.jsonl,
-items_batch.jsonl and counts.json to OUT.
+interactions.csv, interactions_incremental.csv, users.csv, items.csv (header + schema order, UTF-8),
+changed_users.jsonl, all_users.jsonl, items_batch.jsonl, ranking_input.jsonl and counts.json to OUT.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from dataprep.counts import Counts
 from dataprep.queries import (
     CSV_OUTPUTS,
+    DEFAULT_RANKING_CANDIDATES,
     DEFAULT_RECIPES,
     DEFAULT_WINDOW_DAYS,
     GENRE_MAPPING_COLUMNS,
@@ -131,6 +132,7 @@ def prepare(
     window_days: int = DEFAULT_WINDOW_DAYS,
     previous_run_date: date | str | None = None,
     recipes: tuple[str, ...] | list[str] = DEFAULT_RECIPES,
+    ranking_candidates: int = DEFAULT_RANKING_CANDIDATES,
     *,
     genre_mapping: str | Path = GENRE_MAPPING_CSV,
     threads: int | None = None,
@@ -142,6 +144,7 @@ def prepare(
         window_days=window_days,
         previous_run_date=previous_run_date,
         recipes=tuple(recipes),
+        ranking_candidates=ranking_candidates,
     )
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not raw_dir.is_dir():
@@ -171,6 +174,7 @@ def prepare(
         "window_start": params.window_start.isoformat(),
         "changes_since": params.changes_since.isoformat(),
         "recipes": list(params.recipes),
+        "ranking_candidates": params.ranking_candidates,
         "counts": counts.model_dump(),
         "meets_minimum": ok,
         "reason": reason,
@@ -202,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-days", type=int, default=DEFAULT_WINDOW_DAYS)
     parser.add_argument("--previous-run-date", default=None, help="YYYY-MM-DD of the last successful run")
     parser.add_argument("--recipes", nargs="+", default=list(DEFAULT_RECIPES))
+    parser.add_argument(
+        "--ranking-candidates",
+        type=int,
+        default=DEFAULT_RANKING_CANDIDATES,
+        help="newest items per personalized-ranking batch line",
+    )
     args = parser.parse_args(argv)
     if not Path(args.raw).is_dir():
         parser.error(f"--raw {args.raw!r} is not a directory")
@@ -214,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             window_days=args.window_days,
             previous_run_date=args.previous_run_date,
             recipes=args.recipes,
+            ranking_candidates=args.ranking_candidates,
         )
     except ValidationError as error:
         parser.error(_one_line(error))

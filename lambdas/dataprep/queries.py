@@ -15,6 +15,7 @@ line SELECT on DuckDB. `dataprep.assemble` then puts the header and the UNLOAD p
 from __future__ import annotations
 
 import re
+from calendar import timegm
 from datetime import date, timedelta
 from enum import StrEnum
 from functools import cache
@@ -28,6 +29,10 @@ SQL_DIR = Path(__file__).resolve().parent / "sql"
 GENRE_MAPPING_CSV = Path(__file__).resolve().parent / "genre_mapping.csv"
 
 DEFAULT_WINDOW_DAYS = 183
+# Items each personalized-ranking batch line asks to rank. GetPersonalizedRanking accepts at most 500 items
+# in its input list (50 when metadata is returned), the bound applied here.
+DEFAULT_RANKING_CANDIDATES = 50
+MAX_RANKING_CANDIDATES = 500
 # Recipes named as in common.schemas.RECIPES_USING_TEXT; the default enables the text field (TITLE).
 DEFAULT_RECIPES: tuple[str, ...] = ("user-personalization", "similar-items")
 
@@ -48,11 +53,16 @@ _S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9!_.
 
 
 class Output(StrEnum):
+    """Every output of a run; the value names the SQL file, the UNLOAD folder and `state.prepared`'s key."""
+
     INTERACTIONS = "interactions"
+    INTERACTIONS_INCREMENTAL = "interactions_incremental"
     USERS = "users"
     ITEMS = "items"
     CHANGED_USERS = "changed_users"
+    ALL_USERS = "all_users"
     ITEMS_BATCH = "items_batch"
+    RANKING_INPUT = "ranking_input"
     COUNTS = "counts"
 
 
@@ -61,20 +71,39 @@ class _CsvOutput(BaseModel):
     file_name: str
 
 
-class _JsonlOutput(BaseModel):
-    column: str  # column of the output's SELECT
+class _JsonField(BaseModel):
     key: str  # JSON key Personalize batch inference expects
+    column: str  # column of the output's SELECT
+    array: bool = False  # the column is an array of strings (a JSON array), else a string
+
+
+class _JsonlOutput(BaseModel):
+    fields: tuple[_JsonField, ...]
     file_name: str
 
 
 CSV_OUTPUTS: dict[Output, _CsvOutput] = {
     Output.INTERACTIONS: _CsvOutput(dataset_type="Interactions", file_name="interactions.csv"),
+    Output.INTERACTIONS_INCREMENTAL: _CsvOutput(
+        dataset_type="Interactions", file_name="interactions_incremental.csv"
+    ),
     Output.USERS: _CsvOutput(dataset_type="Users", file_name="users.csv"),
     Output.ITEMS: _CsvOutput(dataset_type="Items", file_name="items.csv"),
 }
+_USER_ID = _JsonField(key="userId", column="USER_ID")
+# Batch input shapes per recipe type (Personalize developer guide, "Preparing input data for batch
+# recommendations"): {"userId"} for USER_PERSONALIZATION, {"itemId"} for RELATED_ITEMS and
+# {"userId", "itemList": [...]} for PERSONALIZED_RANKING.
 JSONL_OUTPUTS: dict[Output, _JsonlOutput] = {
-    Output.CHANGED_USERS: _JsonlOutput(column="USER_ID", key="userId", file_name="changed_users.jsonl"),
-    Output.ITEMS_BATCH: _JsonlOutput(column="ITEM_ID", key="itemId", file_name="items_batch.jsonl"),
+    Output.CHANGED_USERS: _JsonlOutput(fields=(_USER_ID,), file_name="changed_users.jsonl"),
+    Output.ALL_USERS: _JsonlOutput(fields=(_USER_ID,), file_name="all_users.jsonl"),
+    Output.ITEMS_BATCH: _JsonlOutput(
+        fields=(_JsonField(key="itemId", column="ITEM_ID"),), file_name="items_batch.jsonl"
+    ),
+    Output.RANKING_INPUT: _JsonlOutput(
+        fields=(_USER_ID, _JsonField(key="itemList", column="ITEM_LIST", array=True)),
+        file_name="ranking_input.jsonl",
+    ),
 }
 
 
@@ -101,6 +130,12 @@ class PrepareParams(BaseModel):
     window_days: int = Field(default=DEFAULT_WINDOW_DAYS, ge=1, le=3660)
     previous_run_date: date | None = None
     recipes: tuple[str, ...] = DEFAULT_RECIPES
+    ranking_candidates: int = Field(
+        default=DEFAULT_RANKING_CANDIDATES,
+        ge=1,
+        le=MAX_RANKING_CANDIDATES,
+        description="newest catalogue items each personalized-ranking batch line asks to rank",
+    )
 
     @field_validator("run_date", "previous_run_date", mode="before")
     @classmethod
@@ -131,10 +166,16 @@ class PrepareParams(BaseModel):
 
     @property
     def changes_since(self) -> date:
-        """First partition whose interactions count as new for the batch job (never before the window)."""
+        """First partition whose interactions count as new (incremental import, changed users), never
+        before the window."""
         if self.previous_run_date is None:
             return self.window_start
         return max(self.previous_run_date, self.window_start)
+
+
+def _epoch(day: date) -> int:
+    """Epoch seconds of midnight UTC of `day`."""
+    return timegm(day.timetuple())
 
 
 def _string_literal(value: str) -> str:
@@ -183,6 +224,10 @@ def render(output: Output | str, params: PrepareParams) -> str:
         "window_start": _string_literal(params.window_start.isoformat()),
         "changes_since": _string_literal(params.changes_since.isoformat()),
         "unknown": _string_literal(UNKNOWN),
+        # Integers from validated dates and a bounded int: rendered as bare numeric literals.
+        "window_start_epoch": str(_epoch(params.window_start)),
+        "run_date_epoch": str(_epoch(params.run_date)),
+        "ranking_candidates": str(int(params.ranking_candidates)),
     }
     values["base"] = _substitute(_strip_header_comments(_sql_file("_base.sql")), values)
     sql = _substitute(_sql_file(f"{output.value}.sql"), values)
@@ -205,6 +250,11 @@ def _csv_field(field_name: str, avro_type: str | list[str]) -> str:
     return f"COALESCE({text}, '')"
 
 
+def _json_string(expression: str) -> str:
+    """SQL building the JSON string literal of a text value: backslash escaped first, then the quote."""
+    return f"""'"' || replace(replace({expression}, '\\', '\\\\'), '"', '\\"') || '"'"""
+
+
 def csv_header_line(output: Output | str, recipes: tuple[str, ...] | frozenset[str]) -> str:
     spec = CSV_OUTPUTS[Output(output)]
     return ",".join(csv_header(spec.dataset_type, recipes))
@@ -218,10 +268,15 @@ def line_select(output: Output | str, params: PrepareParams) -> str:
         fields = dataset_fields(CSV_OUTPUTS[output].dataset_type, params.recipes)
         line = " || ',' || ".join(_csv_field(f.name, f.type) for f in fields)
     elif output in JSONL_OUTPUTS:
-        spec = JSONL_OUTPUTS[output]
-        column = f't."{spec.column}"'
-        # JSON string escaping of the id: backslash first, then the quote.
-        line = f"""'{{"{spec.key}":"' || replace(replace({column}, '\\', '\\\\'), '"', '\\"') || '"}}'"""
+        members = []
+        for field in JSONL_OUTPUTS[output].fields:
+            column = f't."{field.column}"'
+            if field.array:
+                value = f"'[' || array_join(transform({column}, x -> {_json_string('x')}), ',') || ']'"
+            else:
+                value = _json_string(column)
+            members.append(f"""'"{field.key}":' || {value}""")
+        line = "'{' || " + " || ',' || ".join(members) + " || '}'"
     else:
         raise ValueError(f"{output.value} is not a line output")
     return f"SELECT {line} AS line\nFROM (\n{inner}\n) AS t"
@@ -258,6 +313,7 @@ def athena_statements(
     previous_run_date: date | str | None = None,
     recipes: tuple[str, ...] | list[str] = DEFAULT_RECIPES,
     output_prefix: str = "",
+    ranking_candidates: int = DEFAULT_RANKING_CANDIDATES,
 ) -> dict[Output, AthenaStatement]:
     """The statements of one run, per output.
 
@@ -270,6 +326,7 @@ def athena_statements(
         window_days=window_days,
         previous_run_date=previous_run_date,
         recipes=tuple(recipes),
+        ranking_candidates=ranking_candidates,
     )
     prefix = _validate_prefix(output_prefix)
     statements: dict[Output, AthenaStatement] = {}

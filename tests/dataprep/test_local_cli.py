@@ -28,19 +28,25 @@ def test_cli_writes_every_output(raw_fixture, tmp_path, capsys):
             "2025-06-30",
             "--recipes",
             "trending-now",
+            "--ranking-candidates",
+            "7",
         ]
     )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
+        "all_users.jsonl",
         "changed_users.jsonl",
         "counts.json",
         "interactions.csv",
+        "interactions_incremental.csv",
         "items.csv",
         "items_batch.jsonl",
+        "ranking_input.jsonl",
         "users.csv",
     ]
     report = json.loads((out / "counts.json").read_text())
     assert report["window_start"] == "2025-06-21" and report["recipes"] == ["trending-now"]
+    assert report["ranking_candidates"] == 7
     assert "below minimum" in capsys.readouterr().out
 
 
@@ -55,6 +61,9 @@ def test_cli_writes_every_output(raw_fixture, tmp_path, capsys):
         (["--window-days", "0"], "window_days"),
         (["--raw", "/does/not/exist"], "--raw"),
         (["--recipes", "Bad Recipe"], "recipe"),
+        (["--ranking-candidates", "0"], "ranking_candidates"),
+        (["--ranking-candidates", "501"], "ranking_candidates"),
+        (["--ranking-candidates", "many"], "--ranking-candidates"),
     ],
 )
 def test_bad_arguments_one_line_exit_2(raw_fixture, tmp_path, capsys, arguments, mentions):

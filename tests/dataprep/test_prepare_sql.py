@@ -108,6 +108,7 @@ def test_counts_and_dropped_rows(kr):
         "interacted_items": 3,
         "country_users": 5,
         "changed_users": 1,
+        "new_interactions": 1,  # k1's purchase on 2025-06-30; k3's view there is a re-export
         "duplicates_removed": 2,  # k1's purchase twice, k3's view re-exported
         "dropped_missing_ids": 2,
         "dropped_unparsable_timestamp": 3,
@@ -167,3 +168,26 @@ def test_json_lines_escape_ids(tmp_path):
     assert json.loads((tmp_path / "out" / "changed_users.jsonl").read_text()) == {"userId": odd}
     _, rows = _rows(tmp_path / "out" / "interactions.csv")
     assert rows[0][:2] == (odd, "i,1")
+
+
+def test_incremental_interactions_are_those_first_seen_since_the_previous_run(kr):
+    out, counts = kr
+    header, rows = _rows(out / "interactions_incremental.csv")
+    assert header == csv_header("Interactions", ())
+    # Only k1's purchase arrived in [2025-06-30, 2025-07-01); k3's view re-exported there was imported before.
+    assert rows == [("k1", "i2", str(epoch("2025-06-30T23:59:59")), "purchase", "")]
+    assert counts.new_interactions == len(rows)
+
+
+def test_all_users_are_every_country_user_with_interactions(kr):
+    out, counts = kr
+    lines = (out / "all_users.jsonl").read_text(encoding="utf-8").splitlines()
+    # Independent of the previous run; users without interactions in the window (none here) are not listed.
+    assert sorted(json.loads(line)["userId"] for line in lines) == ["k1", "k2", "k3", "k4", "k6"]
+    assert counts.users == len(lines)
+
+
+def test_ranking_input_is_empty_when_no_item_was_released_in_the_window(kr):
+    out, _ = kr
+    # Every fixture item was created before 2025-06-21: nothing new to rank, no line with an empty list.
+    assert (out / "ranking_input.jsonl").read_text(encoding="utf-8") == ""

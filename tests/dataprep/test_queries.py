@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlglot
@@ -37,6 +37,9 @@ PREFIX = "s3://results-bucket/athena/prepared/KR/2025-07-01/exec-1"
         {"previous_run_date": "2025-07-01"},  # must be before the run date
         {"previous_run_date": "2025-07-02"},
         {"window_days": 0},
+        {"ranking_candidates": 0},
+        {"ranking_candidates": 501},  # above GetPersonalizedRanking's 500-item input list
+        {"ranking_candidates": "50; DROP TABLE views"},
         {"recipes": ["user-personalization", "x'); --"]},
     ],
 )
@@ -77,8 +80,10 @@ def test_statements_read_only_the_window_partitions(output):
         assert seen.get(table, [window]) == [window], seen
     for table in ("users", "contents"):  # upserts: every partition before the run date
         assert seen.get(table, [{("LT", "2025-07-01")}]) == [{("LT", "2025-07-01")}], seen
-    if output in (Output.INTERACTIONS, Output.CHANGED_USERS, Output.COUNTS):
+    if output not in (Output.USERS, Output.ITEMS, Output.ITEMS_BATCH):
         assert {"purchases", "views"} <= set(seen)
+    if output is Output.RANKING_INPUT:
+        assert "contents" in seen
 
 
 def test_window_start_is_run_date_minus_window_days():
@@ -121,6 +126,38 @@ def test_athena_statements_unload_lines_and_headers():
         assert inner.named_selects == ["line"]
 
 
+def test_new_outputs_file_names_headers_and_ranking_parameters():
+    statements = athena_statements("KR", "2025-07-01", 10, output_prefix=PREFIX, ranking_candidates=7)
+    assert {o.value: s.file_name for o, s in statements.items() if s.kind == "unload"} == {
+        "interactions": "interactions.csv",
+        "interactions_incremental": "interactions_incremental.csv",
+        "users": "users.csv",
+        "items": "items.csv",
+        "changed_users": "changed_users.jsonl",
+        "all_users": "all_users.jsonl",
+        "items_batch": "items_batch.jsonl",
+        "ranking_input": "ranking_input.jsonl",
+    }
+    # Same dataset, same columns: the incremental file imports into the Interactions dataset.
+    assert statements[Output.INTERACTIONS_INCREMENTAL].header == statements[Output.INTERACTIONS].header
+    params = PrepareParams(country="KR", run_date="2025-07-01", window_days=10, ranking_candidates=7)
+    tree = sqlglot.parse_one(render(Output.RANKING_INPUT, params), read="athena")
+    assert [limit.expression.name for limit in tree.find_all(exp.Limit)] == ["7"]
+    bounds = {
+        (type(c).__name__, c.expression.name)
+        for c in tree.find_all(exp.GTE, exp.LT)
+        if isinstance(c.this, exp.Column) and c.this.name == "creation_ts"
+    }
+    # Released in the window: [2025-06-21 00:00, 2025-07-01 00:00) UTC in epoch seconds.
+    assert bounds == {("GTE", str(epoch_of("2025-06-21"))), ("LT", str(epoch_of("2025-07-01")))}
+    with pytest.raises(ValidationError):
+        athena_statements("KR", "2025-07-01", output_prefix=PREFIX, ranking_candidates=0)
+
+
+def epoch_of(day: str) -> int:
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
+
+
 def test_csv_line_columns_follow_the_schema_order():
     params = PrepareParams(country="KR", run_date="2025-07-01", recipes=("similar-items",))
     for output, spec in CSV_OUTPUTS.items():
@@ -153,11 +190,25 @@ def _athena_result(names, values):
 
 
 def test_counts_parse_from_athena_results_and_guard():
-    names = list(Counts.model_fields)
-    names.remove("malformed_csv_rows")
-    values = ["1000", "30", "25", "10", "9", "40", "5", "0", "1", "2", "3", "0", None]
-    counts = Counts.from_athena_result(_athena_result(names, values))
+    row = {
+        "interactions": "1000",
+        "users": "30",
+        "users_with_2_interactions": "25",
+        "items": "10",
+        "interacted_items": "9",
+        "country_users": "40",
+        "changed_users": "5",
+        "new_interactions": "17",
+        "duplicates_removed": "0",
+        "dropped_missing_ids": "1",
+        "dropped_unparsable_timestamp": "2",
+        "dropped_unknown_country": "3",
+        "items_dropped_unparsable_timestamp": "0",
+        "items_with_unmapped_genre": None,  # NULL aggregate = 0
+    }
+    counts = Counts.from_athena_result(_athena_result(list(row), list(row.values())))
     assert counts.interactions == 1000 and counts.items_with_unmapped_genre == 0
+    assert counts.new_interactions == 17 and counts.malformed_csv_rows == 0
     assert counts.meets_minimum() == (True, "")
     short = counts.model_copy(update={"interactions": 999, "users_with_2_interactions": 24})
     ok, reason = short.meets_minimum()

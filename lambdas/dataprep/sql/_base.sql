@@ -96,6 +96,16 @@ interactions AS (
     GROUP BY user_id, item_id, ts, event_type, event_value
 ),
 
+-- The interactions that arrived since the last successful run: first seen in partitions
+-- [changes_since, run_date). Partitions are export days, so a late event (old timestamp, new partition) is new
+-- and gets imported, and a re-exported old event is not (an INCREMENTAL import appends: it would count twice).
+-- With no previous run this is the whole window.
+new_interactions AS (
+    SELECT user_id, item_id, ts, event_type, event_value
+    FROM interactions
+    WHERE first_dt >= {{ changes_since }}
+),
+
 latest_contents AS (
     SELECT item_id, title, genre, created_raw
     FROM (

@@ -23,6 +23,9 @@ user_totals AS (
         count_if(last_dt >= {{ changes_since }}) AS changed_users
     FROM per_user
 ),
+new_totals AS (
+    SELECT count(*) AS new_interactions FROM new_interactions
+),
 item_totals AS (
     SELECT count(DISTINCT item_id) AS interacted_items FROM interactions
 ),
@@ -44,6 +47,7 @@ SELECT
     i.interacted_items,
     u.country_users,
     t.changed_users,
+    n.new_interactions,
     d.country_rows - t.interactions AS duplicates_removed,
     d.dropped_missing_ids,
     d.dropped_unparsable_timestamp,
@@ -51,6 +55,7 @@ SELECT
     x.items_dropped_unparsable_timestamp,
     c.items_with_unmapped_genre
 FROM user_totals AS t
+CROSS JOIN new_totals AS n
 CROSS JOIN event_drops AS d
 CROSS JOIN item_totals AS i
 CROSS JOIN catalog_totals AS c
