@@ -31,7 +31,6 @@ DEFAULT_COUNTS = {
     "interacted_items": 4_200,
     "country_users": 15_000,
     "changed_users": 1_500,
-    "new_interactions": 3_000,
     "new_interactions": 8_000,
     "duplicates_removed": 12,
     "dropped_missing_ids": 3,
