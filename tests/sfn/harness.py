@@ -277,7 +277,7 @@ class PipelineHarness:
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution still running after {timeout}s: {execution_arn}")
-            time.sleep(0.05)  # a tight loop starves the execution thread
+            time.sleep(0.02)  # a tight loop starves the execution thread
         history = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
         return Execution(
             arn=execution_arn,

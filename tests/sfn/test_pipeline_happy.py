@@ -32,8 +32,12 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
         "personalize-dev-kr-trending-campaign", "personalize-dev-kr-userpers-campaign"]
     # batch jobs write under results/<country>/<run_date>/<recipe>/ (trending-now has no batch mode)
     batch = [c.kwargs for c in harness.personalize.calls if c.operation == "create_batch_inference_job"]
-    assert {b["jobOutput"]["s3DataDestination"]["path"] for b in batch} >= {
-        f"s3://personalize-dev-results-123456789012-us-east-1/KR/{SUNDAY}/similar-items/"}
+    results = f"s3://personalize-dev-results-123456789012-us-east-1/KR/{SUNDAY}"
+    assert {b["jobOutput"]["s3DataDestination"]["path"] for b in batch} == {
+        f"{results}/{recipe}/" for recipe in ("user-personalization", "personalized-ranking", "similar-items")}
+    inputs = {b["jobName"].rsplit("-", 1)[1]: b["jobInput"]["s3DataSource"]["path"] for b in batch}
+    assert inputs["userpers"].endswith("/all_users/")  # the full day scores every user
+    assert inputs["simitems"].endswith("/items_batch/") and inputs["ranking"].endswith("/ranking_input/")
     assert harness.personalize.duplicate_create_attempts() == []
 
     record = harness.ledger_run("KR", SUNDAY)
@@ -70,6 +74,12 @@ def test_update_day_imports_incrementally_and_updates_only_what_supports_it(harn
     updates = [c.kwargs for c in calls if c.operation == "update_campaign" and c.outcome == "ok"]
     assert [u["solutionVersionArn"] for u in updates] == [versions and execution.output["trained"]["user-personalization"]]
     assert harness.ledger_run("KR", MONDAY)["mode"] == "UPDATE"
+    batch = {c.kwargs["jobName"].rsplit("-", 1)[1]: c.kwargs for c in calls
+             if c.operation == "create_batch_inference_job" and c.outcome == "ok"}
+    assert batch["userpers"]["jobInput"]["s3DataSource"]["path"].endswith("/changed_users/")
+    # the updated model scores today's changed users; the others use the versions promoted on Sunday
+    assert batch["userpers"]["solutionVersionArn"] == execution.output["trained"]["user-personalization"]
+    assert batch["simitems"]["solutionVersionArn"] == harness.ledger_run("KR", SUNDAY)["promoted"]["similar-items"]
 
 
 def test_training_that_takes_26_hours_is_waited_for_with_growing_intervals(harness):

@@ -32,7 +32,7 @@ def batch_inputs(state: RunState) -> tuple[dict[Recipe, str], list[str]]:
             notes.append(f"{recipe.value}: no promoted version yet")
             continue
         output = wanted[recipe]
-        if output == "changed_users" and counts.get("changed_users", 1) == 0:
+        if output in ("changed_users", "ranking_input") and counts.get("changed_users", 1) == 0:
             notes.append(f"{recipe.value}: no user changed since the last run")
             continue
         if output not in state.prepared:

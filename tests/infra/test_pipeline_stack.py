@@ -1,0 +1,169 @@
+"""Template tests of the pipeline stack: definition substitutions, schedules, roles, failure routing, alarms."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from aws_cdk.assertions import Match
+
+from stacks.config import load_config
+
+CONFIG = load_config("dev")
+PIPELINE = "Personalize-dev-Pipeline"
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def resources(template: dict, type_name: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_name}
+
+
+@pytest.fixture(scope="module")
+def pipeline(dev_app) -> dict:
+    return dev_app.template_json(PIPELINE)
+
+
+@pytest.fixture(scope="module")
+def machine(pipeline) -> dict:
+    (machine,) = resources(pipeline, "AWS::StepFunctions::StateMachine").values()
+    return machine["Properties"]
+
+
+def test_every_substitution_in_the_definition_is_resolved(dev_app, machine):
+    asl = (dev_app.outdir / f"asset.{machine['DefinitionS3Location']['Key']}").read_text()
+    placeholders = set(PLACEHOLDER.findall(asl))
+    substitutions = set(machine["DefinitionSubstitutions"])
+    assert placeholders, "the definition should reference its resources through substitutions"
+    assert placeholders - substitutions == set(), "unresolved ${...} in statemachines/pipeline.asl.json"
+    assert substitutions - placeholders == set(), "substitution given but never used"
+    substituted = asl
+    for name in substitutions:
+        substituted = substituted.replace("${" + name + "}", "x")
+    assert "${" not in substituted
+    json.loads(substituted)
+
+
+def test_every_lambda_task_retries_transient_errors_with_jittered_backoff(dev_app, machine):
+    definition = json.loads((dev_app.outdir / f"asset.{machine['DefinitionS3Location']['Key']}").read_text())
+    tasks = {name: s for name, s in definition["States"].items() if s["Type"] == "Task"}
+    assert len(tasks) >= 10
+    for name, task in tasks.items():
+        retriers = {e for r in task["Retry"] for e in r["ErrorEquals"]}
+        assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException", "PersonalizeThrottled"} <= retriers, name
+        assert all(r.get("JitterStrategy") == "FULL" and r["BackoffRate"] >= 1 for r in task["Retry"]), name
+        assert "Catch" not in task, f"{name}: failures must fail the execution at the step, so redrive resumes there"
+    waits = [s for s in definition["States"].values() if s["Type"] == "Wait"]
+    assert waits and all(w["SecondsPath"].endswith(".wait_seconds") for w in waits)
+
+
+def test_one_schedule_per_country_in_its_time_zone_with_retries_and_a_dlq(pipeline):
+    schedules = resources(pipeline, "AWS::Scheduler::Schedule")
+    assert len(schedules) == len(CONFIG.countries)
+    queues = resources(pipeline, "AWS::SQS::Queue")
+    by_name = {s["Properties"]["Name"]: s["Properties"] for s in schedules.values()}
+    for country in CONFIG.countries:
+        props = by_name[f"personalize-dev-{country.slug}-daily"]
+        assert props["ScheduleExpressionTimezone"] == country.time_zone
+        hour, minute = country.run_time.hour, country.run_time.minute
+        assert props["ScheduleExpression"] == f"cron({minute} {hour} * * ? *)"
+        assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
+        target = props["Target"]
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] == 5
+        assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] in queues
+        assert "<aws.scheduler.scheduled-time>" in json.dumps(target["Input"])
+        assert f'\\"country\\":\\"{country.code}\\"' in json.dumps(target["Input"]) or \
+            f'"country":"{country.code}"' in json.dumps(target["Input"])
+
+
+def test_failed_timed_out_and_aborted_runs_reach_the_failure_recorder(pipeline):
+    (rule,) = resources(pipeline, "AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
+    (target,) = rule["Properties"]["Targets"]
+    handler = pipeline["Resources"][target["Arn"]["Fn::GetAtt"][0]]["Properties"]["Handler"]
+    assert handler == "pipeline.handlers.record_failure"
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 8 and "DeadLetterConfig" in target
+
+
+def _statements_of(pipeline: dict, handler: str) -> list[dict]:
+    function_id, function = next((k, v) for k, v in resources(pipeline, "AWS::Lambda::Function").items()
+                                 if v["Properties"]["Handler"] == handler)
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [s for p in resources(pipeline, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+            for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def _actions(statements: list[dict]) -> set[str]:
+    out = set()
+    for s in statements:
+        out.update([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    return out
+
+
+PERSONALIZE_ACTIONS = {
+    "pipeline.handlers.import_data": {"personalize:CreateDatasetImportJob", "personalize:DescribeDatasetImportJob"},
+    "pipeline.handlers.train": {"personalize:CreateSolution", "personalize:DescribeSolution",
+                                "personalize:UpdateSolution", "personalize:CreateSolutionVersion",
+                                "personalize:DescribeSolutionVersion", "personalize:ListSolutionVersions"},
+    "pipeline.handlers.gate": {"personalize:GetSolutionMetrics"},
+    "pipeline.handlers.promote": {"personalize:CreateCampaign", "personalize:DescribeCampaign",
+                                  "personalize:UpdateCampaign"},
+    "pipeline.handlers.batch_inference": {"personalize:CreateBatchInferenceJob",
+                                          "personalize:DescribeBatchInferenceJob"},
+    "pipeline.handlers.begin_run": set(),
+    "pipeline.handlers.prepare_data": set(),
+    "pipeline.handlers.finish_run": set(),
+    "pipeline.handlers.record_failure": set(),
+}
+
+
+@pytest.mark.parametrize("handler", sorted(PERSONALIZE_ACTIONS))
+def test_each_step_role_allows_only_its_own_personalize_calls_on_this_env(pipeline, handler):
+    statements = _statements_of(pipeline, handler)
+    personalize = {a for a in _actions(statements) if a.startswith("personalize:")}
+    assert personalize == PERSONALIZE_ACTIONS[handler]
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        assert not any(a.endswith(":*") or a == "*" for a in actions), statement
+        if any(a.startswith("personalize:") for a in actions):
+            rendered = json.dumps(statement["Resource"])
+            # every Personalize resource is this env's (prefix) or a public recipe
+            for resource in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]):
+                text = json.dumps(resource)
+                assert "personalize-dev-" in text or ":recipe/aws-" in text, rendered
+    # PassRole only to Personalize, only where a job is created with the role
+    passing = [s for s in statements if "iam:PassRole" in _actions([s])]
+    if handler in ("pipeline.handlers.import_data", "pipeline.handlers.batch_inference"):
+        (statement,) = passing
+        assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}}
+    else:
+        assert passing == []
+
+
+def test_only_the_prepare_step_may_query_athena(pipeline):
+    for handler in PERSONALIZE_ACTIONS:
+        athena = {a for a in _actions(_statements_of(pipeline, handler)) if a.startswith("athena:")}
+        assert bool(athena) == (handler == "pipeline.handlers.prepare_data"), handler
+
+
+def test_ledger_is_encrypted_with_the_env_key_and_recoverable(dev_app, pipeline):
+    template = dev_app.template(PIPELINE)
+    template.has_resource_properties("AWS::DynamoDB::Table", {
+        "TableName": "personalize-dev-runs",
+        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": Match.any_value()},
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    })
+
+
+def test_alarms_cover_failed_timed_out_and_aborted_runs_and_the_schedule_dlq(pipeline):
+    alarms = [a["Properties"] for a in resources(pipeline, "AWS::CloudWatch::Alarm").values()]
+    metric_names = {m["MetricStat"]["Metric"]["MetricName"] for a in alarms for m in a.get("Metrics", [])
+                    if "MetricStat" in m} | {a.get("MetricName") for a in alarms}
+    assert {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"} <= metric_names
+    assert "ApproximateNumberOfMessagesVisible" in metric_names
+    assert all(a["AlarmActions"] for a in alarms)  # every alarm notifies the run topic
+    assert resources(pipeline, "AWS::CloudWatch::Dashboard")
