@@ -139,12 +139,13 @@ class PipelineStack(Stack):
 
     def _step(self, construct_id: str, handler: str, description: str, substitution: str, *,
               ledger_access: str = "write", environment: dict[str, str] | None = None,
-              timeout: Duration = Duration.minutes(5)) -> PipelineStep:
+              timeout: Duration = Duration.minutes(5), memory_size: int = 512,
+              dockerfile: str | None = None) -> PipelineStep:
         return PipelineStep(
-            self, construct_id, handler=f"pipeline.handlers.{handler}", description=description,
-            substitution=substitution, ledger=self.ledger, ledger_access=ledger_access,
+            self, construct_id, handler=handler if "." in handler else f"pipeline.handlers.{handler}",
+            description=description, substitution=substitution, ledger=self.ledger, ledger_access=ledger_access,
             environment={"ENV_NAME": self.config.env, **(environment or {})}, timeout=timeout,
-            encryption_key=self.key,
+            memory_size=memory_size, encryption_key=self.key, dockerfile=dockerfile,
         )
 
     def _steps(self, config: EnvironmentConfig, key: kms.IKey, personalize_role: iam.IRole,
@@ -218,6 +219,18 @@ class PipelineStack(Stack):
                     wildcard_reason="Batch jobs are named per country and run date under this env's prefix.")
         batch.role.add_to_policy(pass_role)
         steps["batch"] = batch
+
+        report = self._step("Report", "pipeline.report_handler.report_page",
+                            "Comparison page: current curation vs Personalize vs popularity", "ReportFunctionArn",
+                            ledger_access="read", timeout=Duration.minutes(15), memory_size=10240,
+                            dockerfile="Dockerfile.report")
+        report.allow(["s3:GetObject"], [bucket_arn(config, "prepared", "/athena/runs/*")],
+                     wildcard_reason="Prepared files of any country and run live under athena/runs/.")
+        report.allow(["s3:GetObject", "s3:PutObject"], [bucket_arn(config, "results", "/*")],
+                     wildcard_reason="Reads batch output and writes report files under <country>/<run_date>/.")
+        report.allow(["s3:ListBucket"], [bucket_arn(config, "results")])
+        report.allow(["kms:Decrypt", "kms:GenerateDataKey"], [key.key_arn])
+        steps["report"] = report
 
         finish = self._step("Finish", "finish_run", "Write the run record and the notification", "FinishFunctionArn")
         steps["finish"] = finish

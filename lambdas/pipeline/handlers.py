@@ -52,6 +52,8 @@ train = step_handler("train", training.train)
 gate = step_handler("gate", gating.evaluate)
 promote = step_handler("promote", promotion.promote)
 batch_inference = step_handler("batch", batch.run_batch)
+# The report step's handler lives in pipeline.report_handler: it needs numpy/scipy (its container image),
+# which the other steps' zip packages do not have.
 
 
 @logger.inject_lambda_context(clear_state=True)

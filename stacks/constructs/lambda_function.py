@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -56,7 +57,10 @@ class PythonFunction(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         encryption_key: kms.IKey | None = None,
         reserved_concurrency: int | None = None,
+        dockerfile: str | None = None,
     ) -> None:
+        """`dockerfile` (under lambdas/) packages the function as a container image instead of a zip, for
+        code whose dependencies do not fit a zip next to the Powertools layer; `handler` is then its CMD."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self,
@@ -71,18 +75,12 @@ class PythonFunction(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{service}: {description}"[:1000],
         )
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            runtime=RUNTIME,
+        common = dict(
             architecture=ARCHITECTURE,
-            handler=handler,
-            code=lambda_.Code.from_asset(str(LAMBDA_ROOT), exclude=_ASSET_EXCLUDES),
             description=description,
             role=self.role,
             timeout=timeout,
             memory_size=memory_size,
-            layers=[powertools_layer(self)],
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             reserved_concurrent_executions=reserved_concurrency,
@@ -93,6 +91,29 @@ class PythonFunction(Construct):
                 **(environment or {}),
             },
         )
+        if dockerfile:
+            self.function: lambda_.Function = lambda_.DockerImageFunction(
+                self,
+                "Function",
+                code=lambda_.DockerImageCode.from_image_asset(
+                    str(LAMBDA_ROOT),
+                    file=dockerfile,
+                    cmd=[handler],
+                    platform=ecr_assets.Platform.LINUX_ARM64,
+                    exclude=_ASSET_EXCLUDES,
+                ),
+                **common,
+            )
+        else:
+            self.function = lambda_.Function(
+                self,
+                "Function",
+                runtime=RUNTIME,
+                handler=handler,
+                code=lambda_.Code.from_asset(str(LAMBDA_ROOT), exclude=_ASSET_EXCLUDES),
+                layers=[powertools_layer(self)],
+                **common,
+            )
         # Active tracing adds X-Ray PutTraceSegments/PutTelemetryRecords on "*": that API has no resource ARNs.
         # Every other statement a construct adds to this role names its resources.
         accept(

@@ -32,6 +32,7 @@ class PipelineStep(Construct):
         timeout: Duration = Duration.minutes(5),
         memory_size: int = 512,
         encryption_key=None,
+        dockerfile: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.substitution = substitution
@@ -45,6 +46,7 @@ class PipelineStep(Construct):
             timeout=timeout,
             memory_size=memory_size,
             encryption_key=encryption_key,
+            dockerfile=dockerfile,
         )
         self.function = self.lambda_.function
         self.role = self.lambda_.role

@@ -53,6 +53,24 @@ class _Query:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+def _lines(output: str, now: float) -> bytes:
+    """A few rows per output: 6 users x 8 items over the last 20 days (enough for the report to rank)."""
+    day = 86_400
+    if output.startswith("interactions"):
+        rows = [f"u{u},i{(u * 3 + k) % 8},{int(now) - (20 - k) * day},view,1.0" for u in range(6) for k in range(u + 2)]
+    elif output == "users":
+        rows = [f"u{u},ko_KR,25-34,none,basic" for u in range(6)]
+    elif output == "items":
+        rows = [f"i{i},drama,{int(now) - i * 5 * day},Title {i}" for i in range(8)]
+    elif output in ("changed_users", "all_users"):
+        rows = [f'{{"userId":"u{u}"}}' for u in range(6)]
+    elif output == "ranking_input":
+        rows = [f'{{"userId":"u{u}","itemList":["i1","i2"]}}' for u in range(6)]
+    else:
+        rows = [f'{{"itemId":"i{i}"}}' for i in range(8)]
+    return ("\n".join(rows) + "\n").encode()
+
+
 class FakeAthena:
     def __init__(self, clock: SimClock, s3: Any, *, query_seconds: float = 90) -> None:
         self.clock = clock
@@ -115,8 +133,9 @@ class FakeAthena:
             return "FAILED"
         if query.target and not query.written:
             bucket, _, prefix = query.target.removeprefix("s3://").partition("/")
-            # One part file, as an UNLOAD of a small result writes; content shape does not matter here.
-            self.s3.put_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/part-00000", Body=b"u1,i1,1,view,1\n")
+            output = prefix.rstrip("/").rsplit("/", 1)[-1]
+            # One part file, as an UNLOAD of a small result writes, with lines shaped like that output's.
+            self.s3.put_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/part-00000", Body=_lines(output, query.started))
             query.written = True
         return "SUCCEEDED"
 

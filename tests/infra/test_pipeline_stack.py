@@ -87,9 +87,14 @@ def test_failed_timed_out_and_aborted_runs_reach_the_failure_recorder(pipeline):
     assert target["RetryPolicy"]["MaximumRetryAttempts"] == 8 and "DeadLetterConfig" in target
 
 
+def _handler(function: dict) -> str:
+    props = function["Properties"]
+    return props.get("Handler") or props["ImageConfig"]["Command"][0]
+
+
 def _statements_of(pipeline: dict, handler: str) -> list[dict]:
     function_id, function = next((k, v) for k, v in resources(pipeline, "AWS::Lambda::Function").items()
-                                 if v["Properties"]["Handler"] == handler)
+                                 if _handler(v) == handler)
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     return [s for p in resources(pipeline, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
             for s in p["Properties"]["PolicyDocument"]["Statement"]]
@@ -116,6 +121,7 @@ PERSONALIZE_ACTIONS = {
     "pipeline.handlers.prepare_data": set(),
     "pipeline.handlers.finish_run": set(),
     "pipeline.handlers.record_failure": set(),
+    "pipeline.report_handler.report_page": set(),
 }
 
 
@@ -167,3 +173,26 @@ def test_alarms_cover_failed_timed_out_and_aborted_runs_and_the_schedule_dlq(pip
     assert "ApproximateNumberOfMessagesVisible" in metric_names
     assert all(a["AlarmActions"] for a in alarms)  # every alarm notifies the run topic
     assert resources(pipeline, "AWS::CloudWatch::Dashboard")
+
+
+def test_report_step_is_a_container_image_pinned_like_the_project(dev_app, pipeline):
+    from pathlib import Path
+
+    (report,) = [f for f in resources(pipeline, "AWS::Lambda::Function").values()
+                 if f["Properties"].get("PackageType") == "Image"]
+    assert report["Properties"]["ImageConfig"]["Command"] == ["pipeline.report_handler.report_page"]
+    root = Path(__file__).resolve().parents[2]
+    pins = {line.split("==")[0]: line for line in (root / "requirements.txt").read_text().splitlines() if "==" in line}
+    image_pins = [line for line in (root / "lambdas/report.requirements.txt").read_text().splitlines()
+                  if line and not line.startswith("#")]
+    assert image_pins and all(pins[line.split("==")[0]] == line for line in image_pins)
+
+
+def test_zip_packaged_step_handlers_do_not_need_numpy_or_scipy():
+    """They run with only the Powertools layer: importing them must work with numpy/scipy absent."""
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['numpy'] = None; sys.modules['scipy'] = None; import pipeline.handlers"
+    result = subprocess.run([sys.executable, "-c", code], cwd="lambdas", capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

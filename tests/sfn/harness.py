@@ -158,12 +158,14 @@ class PipelineHarness:
         self.environments: dict[str, dict[str, str]] = {}
         for logical_id, function in resources_of(self.template, "AWS::Lambda::Function").items():
             props = function["Properties"]
+            # zip functions name their handler; container functions (the report step) carry it as CMD
+            handler = props.get("Handler") or props["ImageConfig"]["Command"][0]
             arn = lambda_client.create_function(
-                FunctionName=logical_id, Runtime="python3.12", Role=role_arn, Handler=props["Handler"],
+                FunctionName=logical_id, Runtime="python3.12", Role=role_arn, Handler=handler,
                 Code={"ZipFile": b"not used: the harness runs the handler in-process"},
             )["FunctionArn"]
             refs[f"{logical_id}.Arn"] = arn
-            self.handlers[logical_id] = props["Handler"]
+            self.handlers[logical_id] = handler
         for logical_id, function in resources_of(self.template, "AWS::Lambda::Function").items():
             variables = function["Properties"].get("Environment", {}).get("Variables", {})
             self.environments[logical_id] = {k: str(resolve(v, refs)) for k, v in variables.items()}

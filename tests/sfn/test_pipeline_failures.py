@@ -146,10 +146,11 @@ def _fail_at(harness, step: str) -> None:
     elif step == "batch":
         harness.personalize.fail_job("batch-inference-job", "batch-simitems", reason)
     else:
-        harness.crash_next[{"gate": "gate", "finish": "finish_run", "begin": "begin_run"}[step]] = ["Runtime.ExitError"]
+        handler = {"gate": "gate", "finish": "finish_run", "begin": "begin_run", "report": "report_page"}[step]
+        harness.crash_next[handler] = ["Runtime.ExitError"]
 
 
-STEPS = ["begin", "prepare", "import", "train", "gate", "promote", "batch", "finish"]
+STEPS = ["begin", "prepare", "import", "train", "gate", "promote", "batch", "report", "finish"]
 
 
 @pytest.mark.parametrize("replay", ["redrive", "rerun"])

@@ -42,14 +42,22 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
 
     record = harness.ledger_run("KR", SUNDAY)
     assert record["status"] == "SUCCEEDED" and record["execution_arn"] == execution.arn
-    assert set(record["steps"]) == {"prepare", "import", "train", "promote", "batch"}
+    assert set(record["steps"]) == {"prepare", "import", "train", "promote", "batch", "report"}
     assert record["steps"]["train"]["jobs"]["user-personalization"]["arn"].startswith("arn:aws:personalize:")
     assert record["counts"]["interactions"] == 250_000
     assert set(record["metrics"]) == {"user-personalization", "personalized-ranking", "similar-items", "trending-now"}
     assert record["promoted"]["user-personalization"] == output["trained"]["user-personalization"]
 
+    # the comparison page sits next to the batch output and the notification links it
+    results_bucket = "personalize-dev-results-123456789012-us-east-1"
+    page = harness.s3.get_object(Bucket=results_bucket, Key=f"KR/{SUNDAY}/report.html")["Body"].read().decode()
+    assert 'id="metrics"' in page and "<script src" not in page
+    report = json.loads(harness.s3.get_object(Bucket=results_bucket, Key=f"KR/{SUNDAY}/report.json")["Body"].read())
+    assert report["country"] == "KR" and report["run_date"] == SUNDAY
+    assert record["report_url"] == f"s3://{results_bucket}/KR/{SUNDAY}/report.html"
     (notification,) = harness.notifications()
     assert notification["subject"] == f"[personalize dev] KR {SUNDAY}: SUCCEEDED"
+    assert f"Report: s3://{results_bucket}/KR/{SUNDAY}/report.html" in notification["message"]
     (event,) = harness.events()
     assert event["source"] == "personalize.pipeline" and event["detail"]["status"] == "SUCCEEDED"
 
