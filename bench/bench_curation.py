@@ -72,19 +72,20 @@ def figures() -> Iterator[tuple[str, float, str]]:
         raise AssertionError("exact sparse Jaccard differs from the legacy pairwise sets on sampled items")
 
     yield "curation_method_is_exact", int(choice.method == "exact"), "bool"
-    yield "curation_speedup_vs_naive", naive_seconds / chosen_seconds, "x (goal >= 100)"
+    yield "curation_speedup_vs_naive", naive_seconds / chosen_seconds, "x"
     yield "curation_naive_seconds_extrapolated", naive_seconds, "s"
     yield "curation_neighbours_seconds", chosen_seconds, "s"
-    yield "curation_top10_recall", chosen_recall, "ratio (goal >= 0.9)"
+    yield "curation_top10_recall", chosen_recall, "ratio"
     yield "minhash_speedup_vs_exact", exact_seconds / minhash_seconds, "x"
     yield "minhash_top10_recall", minhash_recall, "ratio"
     yield "jaccard_best_neighbour_median", float(np.median(exact.scores[:, 0])), "jaccard"
 
     seconds_1m, _ = _curation_seconds(50_000, 1_000_000, seed=2)
-    yield "curation_seconds_1m", seconds_1m, "s (all users' lists, 5,000 items)"
+    yield "curation_seconds_1m", seconds_1m, "s"
+    # Whole curation (chooser, neighbours, every user's list) over 5,000 items; the method is reported apart.
     seconds_10m, choice_10m = _curation_seconds(500_000, 10_000_000, seed=3)
-    unit = f"s (all users' lists, 5,000 items, method {choice_10m.method})"
-    yield "curation_seconds_10m", seconds_10m, unit
+    yield "curation_seconds_10m", seconds_10m, "s"
+    yield "curation_method_is_exact_10m", int(choice_10m.method == "exact"), "bool"
 
 
 if __name__ == "__main__":

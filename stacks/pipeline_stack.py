@@ -35,6 +35,7 @@ from constructs import Construct
 
 from stacks.config import Country, EnvironmentConfig
 from stacks.constructs.pipeline_step import PipelineStep
+from dataprep.queries import RAW_TABLES
 from stacks.constructs.raw_catalog import RawCatalog
 from stacks.country_stack import CountryStack
 from stacks.names import bucket_arn, bucket_name, ledger_table_name, personalize_arn, state_machine_name
@@ -172,9 +173,10 @@ class PipelineStack(Stack):
                              "PrepareFunctionArn", timeout=Duration.minutes(15))
         self.catalog.grant_query(prepare.role)
         self.catalog.grant_publish_genre_mapping(prepare.role)
+        # The same ARN expressions RawCatalog.grant_query used, so the findings' ids match in any env.
         accept_wildcards(prepare.role, resources=[
-            *(bucket_arn(config, "raw", f"/{table}/*") for table in ("purchases", "views", "users", "contents")),
-            bucket_arn(config, "prepared", "/athena/*"),
+            *(self.catalog.raw_bucket.arn_for_objects(f"{table}/*") for table in RAW_TABLES),
+            prepared.arn_for_objects(f"{self.catalog.results_prefix}*"),
         ], reason="Athena reads every dt partition of a raw export and writes per-query objects under athena/.")
         steps["prepare"] = prepare
 
