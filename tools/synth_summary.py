@@ -21,6 +21,7 @@ def summarise(cdk_out: Path) -> list[str]:
         for name, artifact in manifest["artifacts"].items()
         if artifact.get("type") == "aws:cloudformation:stack"
     }
+    groups_seen: set[str] = set()
     lines.append(f"{'stack':<36} {'resources':>9}  notes")
     for name, artifact in sorted(stacks.items()):
         template = json.loads((cdk_out / artifact["properties"]["templateFile"]).read_text())
@@ -30,10 +31,11 @@ def summarise(cdk_out: Path) -> list[str]:
         if types["AWS::Personalize::DatasetGroup"]:
             groups = [r["Properties"]["Name"] for r in resources.values() if r["Type"] == "AWS::Personalize::DatasetGroup"]
             notes.append("dataset group " + ", ".join(groups))
+            groups_seen.update(name.rsplit("-", 1)[-1].upper() for name in groups)
         for resource in resources.values():
             if resource["Type"] == "AWS::Scheduler::Schedule":
                 props = resource["Properties"]
-                notes.append(f"schedule {props.get('ScheduleExpression')} {props.get('ScheduleExpressionTimezone')}")
+                notes.append(f"{props['Name']}: {props.get('ScheduleExpression')} {props.get('ScheduleExpressionTimezone')}")
         if types["AWS::StepFunctions::StateMachine"]:
             notes.append(f"{types['AWS::StepFunctions::StateMachine']} state machine(s)")
         if types["AWS::Kinesis::Stream"]:
@@ -41,6 +43,8 @@ def summarise(cdk_out: Path) -> list[str]:
         if len(resources) > RESOURCE_LIMIT * 0.8:
             notes.append(f"WARNING: close to the {RESOURCE_LIMIT}-resource limit")
         lines.append(f"{name:<36} {len(resources):>9}  {'; '.join(notes)}")
+    countries = sorted(groups_seen)
+    lines.insert(0, f"{len(stacks)} stacks; {len(countries)} countries: {', '.join(countries)}")
     lines.append(nag_result(cdk_out))
     return lines
 
