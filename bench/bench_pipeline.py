@@ -22,7 +22,11 @@ def figures():
         patch = MonkeyPatch()
         # The handlers' structured logs and metrics go to stdout; keep `make bench` output to the figures.
         try:
-            with mock_aws(config=MOTO_CONFIG), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            with (
+                mock_aws(config=MOTO_CONFIG),
+                contextlib.redirect_stdout(io.StringIO()),
+                warnings.catch_warnings(),
+            ):
                 warnings.simplefilter("ignore")
                 harness = PipelineHarness(app, patch)
                 harness.personalize.set_duration("solution-version", 26 * 3600)

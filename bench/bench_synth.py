@@ -6,16 +6,21 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TEN_COUNTRIES = [
-    ("KR", "Asia/Seoul", "ko_KR"), ("JP", "Asia/Tokyo", "ja_JP"), ("US", "America/New_York", "en_US"),
-    ("GB", "Europe/London", "en_GB"), ("DE", "Europe/Berlin", "de_DE"), ("FR", "Europe/Paris", "fr_FR"),
-    ("BR", "America/Sao_Paulo", "pt_BR"), ("IN", "Asia/Kolkata", "hi_IN"), ("AU", "Australia/Sydney", "en_AU"),
+    ("KR", "Asia/Seoul", "ko_KR"),
+    ("JP", "Asia/Tokyo", "ja_JP"),
+    ("US", "America/New_York", "en_US"),
+    ("GB", "Europe/London", "en_GB"),
+    ("DE", "Europe/Berlin", "de_DE"),
+    ("FR", "Europe/Paris", "fr_FR"),
+    ("BR", "America/Sao_Paulo", "pt_BR"),
+    ("IN", "Asia/Kolkata", "hi_IN"),
+    ("AU", "Australia/Sydney", "en_AU"),
     ("CA", "America/Toronto", "en_CA"),
 ]
 
@@ -53,7 +58,9 @@ def figures():
         script = _SYNTH.format(root=str(ROOT), outdir=str(outdir), config_dir=str(config_dir))
         timings = []
         for _ in range(2):  # the first run fills the jsii cache; the second is the warm figure
-            result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+            result = subprocess.run(
+                [sys.executable, "-c", script], capture_output=True, text=True, check=True
+            )
             timings.append(float(result.stdout.strip().splitlines()[-1]))
         largest = max(
             len(json.loads(t.read_text()).get("Resources", {})) for t in outdir.glob("*.template.json")

@@ -22,7 +22,9 @@ def main(argv: list[str]) -> int:
     only = set(argv)
     bench_dir = Path(__file__).parent
     failed = False
-    for module in sorted(m.name for m in pkgutil.iter_modules([str(bench_dir)]) if m.name.startswith("bench_")):
+    for module in sorted(
+        m.name for m in pkgutil.iter_modules([str(bench_dir)]) if m.name.startswith("bench_")
+    ):
         if only and module not in only:
             continue
         try:

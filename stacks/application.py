@@ -32,7 +32,9 @@ def stack_prefix(config: EnvironmentConfig) -> str:
     return f"Personalize-{config.env}"
 
 
-def build_application(config: EnvironmentConfig, app: cdk.App | None = None, *, nag: bool = True) -> Application:
+def build_application(
+    config: EnvironmentConfig, app: cdk.App | None = None, *, nag: bool = True
+) -> Application:
     app = app or cdk.App()
     env = cdk.Environment(account=config.account, region=config.region)
     prefix = stack_prefix(config)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
+from common.recipes import Recipe  # noqa: E402  (lambdas/ is on sys.path via stacks/__init__)
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,8 +24,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from common.recipes import Recipe  # noqa: E402  (lambdas/ is on sys.path via stacks/__init__)
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_ENV = "dev"
@@ -309,7 +308,11 @@ def _apply_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         out = dict(base)
         for key, value in override.items():
-            out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+            out[key] = (
+                merge(out[key], value)
+                if isinstance(value, dict) and isinstance(out.get(key), dict)
+                else value
+            )
         return out
 
     countries = raw.get("countries")
@@ -347,7 +350,9 @@ def load_config(env: str | None = None, config_dir: Path = CONFIG_DIR) -> Enviro
     except ValueError:
         shown = path
     if not re.fullmatch(r"[a-z][a-z0-9-]*", env) or not path.is_file():
-        raise ConfigError(f"unknown env {env!r}: no file {shown}; known envs: {', '.join(available_envs(config_dir))}")
+        raise ConfigError(
+            f"unknown env {env!r}: no file {shown}; known envs: {', '.join(available_envs(config_dir))}"
+        )
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:

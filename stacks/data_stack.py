@@ -19,8 +19,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.config import EnvironmentConfig
-from stacks.names import bucket_name
 from stacks.nag import accept, arn_token
+from stacks.names import bucket_name
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 
@@ -142,7 +142,13 @@ class DataStack(Stack):
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="UseDataKey",
-                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants"],
+                actions=[
+                    "kms:Decrypt",
+                    "kms:GenerateDataKey",
+                    "kms:DescribeKey",
+                    "kms:CreateGrant",
+                    "kms:ListGrants",
+                ],
                 resources=[self.key.key_arn],
             )
         )
@@ -185,7 +191,13 @@ class DataStack(Stack):
             iam.PolicyStatement(
                 sid="PersonalizeUsesDataKey",
                 principals=[principal],
-                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants"],
+                actions=[
+                    "kms:Decrypt",
+                    "kms:GenerateDataKey",
+                    "kms:DescribeKey",
+                    "kms:CreateGrant",
+                    "kms:ListGrants",
+                ],
                 resources=["*"],
                 conditions=same_account,
             )

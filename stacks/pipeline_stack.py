@@ -32,20 +32,26 @@ from cdk_monitoring_constructs import (
     SnsAlarmActionStrategy,
 )
 from constructs import Construct
+from dataprep.queries import RAW_TABLES
 
 from stacks.config import Country, EnvironmentConfig
 from stacks.constructs.pipeline_step import PipelineStep
-from dataprep.queries import RAW_TABLES
 from stacks.constructs.raw_catalog import RawCatalog
 from stacks.country_stack import CountryStack
-from stacks.names import bucket_arn, bucket_name, ledger_table_name, personalize_arn, state_machine_name
 from stacks.nag import accept, accept_wildcards
+from stacks.names import bucket_arn, bucket_name, ledger_table_name, personalize_arn, state_machine_name
 
 ASL_FILE = Path(__file__).resolve().parent.parent / "statemachines" / "pipeline.asl.json"
 
 
-def run_settings(config: EnvironmentConfig, country: Country, country_stack: CountryStack, *,
-                 personalize_role_arn: str, catalog: RawCatalog) -> dict[str, Any]:
+def run_settings(
+    config: EnvironmentConfig,
+    country: Country,
+    country_stack: CountryStack,
+    *,
+    personalize_role_arn: str,
+    catalog: RawCatalog,
+) -> dict[str, Any]:
     """The country's settings as the pipeline reads them (pipeline.model.RunSettings)."""
     return {
         "env": config.env,
@@ -123,8 +129,13 @@ class PipelineStack(Stack):
             removal_policy=RemovalPolicy.DESTROY if config.env == "dev" else RemovalPolicy.RETAIN,
         )
 
-        self.topic = sns.Topic(self, "RunNotifications", display_name=f"Personalize runs ({config.env})",
-                               master_key=key, enforce_ssl=True)
+        self.topic = sns.Topic(
+            self,
+            "RunNotifications",
+            display_name=f"Personalize runs ({config.env})",
+            master_key=key,
+            enforce_ssl=True,
+        )
         for email in config.notification_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
@@ -138,103 +149,182 @@ class PipelineStack(Stack):
 
     # ------------------------------------------------------------------------------------------ steps
 
-    def _step(self, construct_id: str, handler: str, description: str, substitution: str, *,
-              ledger_access: str = "write", environment: dict[str, str] | None = None,
-              timeout: Duration = Duration.minutes(5), memory_size: int = 512,
-              dockerfile: str | None = None) -> PipelineStep:
+    def _step(
+        self,
+        construct_id: str,
+        handler: str,
+        description: str,
+        substitution: str,
+        *,
+        ledger_access: str = "write",
+        environment: dict[str, str] | None = None,
+        timeout: Duration = Duration.minutes(5),
+        memory_size: int = 512,
+        dockerfile: str | None = None,
+    ) -> PipelineStep:
         return PipelineStep(
-            self, construct_id, handler=handler if "." in handler else f"pipeline.handlers.{handler}",
-            description=description, substitution=substitution, ledger=self.ledger, ledger_access=ledger_access,
-            environment={"ENV_NAME": self.config.env, **(environment or {})}, timeout=timeout,
-            memory_size=memory_size, encryption_key=self.key, dockerfile=dockerfile,
+            self,
+            construct_id,
+            handler=handler if "." in handler else f"pipeline.handlers.{handler}",
+            description=description,
+            substitution=substitution,
+            ledger=self.ledger,
+            ledger_access=ledger_access,
+            environment={"ENV_NAME": self.config.env, **(environment or {})},
+            timeout=timeout,
+            memory_size=memory_size,
+            encryption_key=self.key,
+            dockerfile=dockerfile,
         )
 
-    def _steps(self, config: EnvironmentConfig, key: kms.IKey, personalize_role: iam.IRole,
-               prepared: s3.IBucket) -> dict[str, PipelineStep]:
+    def _steps(
+        self, config: EnvironmentConfig, key: kms.IKey, personalize_role: iam.IRole, prepared: s3.IBucket
+    ) -> dict[str, PipelineStep]:
         prefix = config.name_prefix
         arn = lambda kind, name: personalize_arn(self, kind, name)  # noqa: E731
         run_resources = f"{prefix}-*"
         pass_role = iam.PolicyStatement(
-            actions=["iam:PassRole"], resources=[personalize_role.role_arn],
+            actions=["iam:PassRole"],
+            resources=[personalize_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
         )
         steps: dict[str, PipelineStep] = {}
 
-        begin = self._step("BeginRun", "begin_run", "Admit a run: date, mode, (country, date) lock",
-                           "BeginRunFunctionArn")
-        begin.allow(["states:DescribeExecution"],
-                    [self.format_arn(service="states", resource="execution",
-                                     resource_name=f"{state_machine_name(config)}:*",
-                                     arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
-                    wildcard_reason="Executions of this env's pipeline only; their names are chosen at start.")
+        begin = self._step(
+            "BeginRun", "begin_run", "Admit a run: date, mode, (country, date) lock", "BeginRunFunctionArn"
+        )
+        begin.allow(
+            ["states:DescribeExecution"],
+            [
+                self.format_arn(
+                    service="states",
+                    resource="execution",
+                    resource_name=f"{state_machine_name(config)}:*",
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+            wildcard_reason="Executions of this env's pipeline only; their names are chosen at start.",
+        )
         steps["begin"] = begin
 
-        prepare = self._step("Prepare", "prepare_data", "Athena preparation queries, assembly and counts",
-                             "PrepareFunctionArn", timeout=Duration.minutes(15))
+        prepare = self._step(
+            "Prepare",
+            "prepare_data",
+            "Athena preparation queries, assembly and counts",
+            "PrepareFunctionArn",
+            timeout=Duration.minutes(15),
+        )
         self.catalog.grant_query(prepare.role)
         self.catalog.grant_publish_genre_mapping(prepare.role)
         # The same ARN expressions RawCatalog.grant_query used, so the findings' ids match in any env.
-        accept_wildcards(prepare.role, resources=[
-            *(self.catalog.raw_bucket.arn_for_objects(f"{table}/*") for table in RAW_TABLES),
-            prepared.arn_for_objects(f"{self.catalog.results_prefix}*"),
-        ], reason="Athena reads every dt partition of a raw export and writes per-query objects under athena/.")
+        accept_wildcards(
+            prepare.role,
+            resources=[
+                *(self.catalog.raw_bucket.arn_for_objects(f"{table}/*") for table in RAW_TABLES),
+                prepared.arn_for_objects(f"{self.catalog.results_prefix}*"),
+            ],
+            reason="Athena reads every dt partition of a raw export and writes per-query objects under athena/.",
+        )
         steps["prepare"] = prepare
 
-        imports = self._step("Import", "import_data", "Dataset import jobs (describe-or-create, poll)",
-                             "ImportFunctionArn")
-        imports.allow(["personalize:CreateDatasetImportJob", "personalize:DescribeDatasetImportJob"],
-                      [arn("dataset-import-job", run_resources), arn("dataset", f"{prefix}-*")],
-                      wildcard_reason="Import jobs are named per country and run date under this env's prefix.")
+        imports = self._step(
+            "Import", "import_data", "Dataset import jobs (describe-or-create, poll)", "ImportFunctionArn"
+        )
+        imports.allow(
+            ["personalize:CreateDatasetImportJob", "personalize:DescribeDatasetImportJob"],
+            [arn("dataset-import-job", run_resources), arn("dataset", f"{prefix}-*")],
+            wildcard_reason="Import jobs are named per country and run date under this env's prefix.",
+        )
         imports.role.add_to_policy(pass_role)
         steps["import"] = imports
 
-        train = self._step("Train", "train", "Solutions and solution versions (describe-or-create, poll)",
-                           "TrainFunctionArn")
+        train = self._step(
+            "Train", "train", "Solutions and solution versions (describe-or-create, poll)", "TrainFunctionArn"
+        )
         train.allow(
-            ["personalize:CreateSolution", "personalize:DescribeSolution", "personalize:UpdateSolution",
-             "personalize:CreateSolutionVersion", "personalize:DescribeSolutionVersion",
-             "personalize:ListSolutionVersions"],
-            [arn("solution", run_resources), arn("solution", f"{prefix}-*/*"), arn("dataset-group", f"{prefix}-*"),
-             *(f"arn:{Aws.PARTITION}:personalize:::recipe/aws-{r}" for r in
-               ("user-personalization", "personalized-ranking", "similar-items", "trending-now"))],
+            [
+                "personalize:CreateSolution",
+                "personalize:DescribeSolution",
+                "personalize:UpdateSolution",
+                "personalize:CreateSolutionVersion",
+                "personalize:DescribeSolutionVersion",
+                "personalize:ListSolutionVersions",
+            ],
+            [
+                arn("solution", run_resources),
+                arn("solution", f"{prefix}-*/*"),
+                arn("dataset-group", f"{prefix}-*"),
+                *(
+                    f"arn:{Aws.PARTITION}:personalize:::recipe/aws-{r}"
+                    for r in ("user-personalization", "personalized-ranking", "similar-items", "trending-now")
+                ),
+            ],
             wildcard_reason="Solutions and their versions are named under this env's prefix; version ids are random.",
         )
         steps["train"] = train
 
-        gate = self._step("Gate", "gate", "Compare new solution versions' metrics with the promoted ones",
-                          "GateFunctionArn", ledger_access="read")
-        gate.allow(["personalize:GetSolutionMetrics"], [arn("solution", f"{prefix}-*/*")],
-                   wildcard_reason="Solution version ARNs end in a random id under this env's solutions.")
+        gate = self._step(
+            "Gate",
+            "gate",
+            "Compare new solution versions' metrics with the promoted ones",
+            "GateFunctionArn",
+            ledger_access="read",
+        )
+        gate.allow(
+            ["personalize:GetSolutionMetrics"],
+            [arn("solution", f"{prefix}-*/*")],
+            wildcard_reason="Solution version ARNs end in a random id under this env's solutions.",
+        )
         steps["gate"] = gate
 
-        promote = self._step("Promote", "promote", "Create or update campaigns to the approved versions",
-                             "PromoteFunctionArn")
-        promote.allow(["personalize:CreateCampaign", "personalize:DescribeCampaign", "personalize:UpdateCampaign"],
-                      [arn("campaign", run_resources), arn("solution", f"{prefix}-*/*")],
-                      wildcard_reason="Campaigns and solution versions of this env's prefix only.")
+        promote = self._step(
+            "Promote", "promote", "Create or update campaigns to the approved versions", "PromoteFunctionArn"
+        )
+        promote.allow(
+            ["personalize:CreateCampaign", "personalize:DescribeCampaign", "personalize:UpdateCampaign"],
+            [arn("campaign", run_resources), arn("solution", f"{prefix}-*/*")],
+            wildcard_reason="Campaigns and solution versions of this env's prefix only.",
+        )
         steps["promote"] = promote
 
-        batch = self._step("Batch", "batch_inference", "Batch inference jobs (describe-or-create, poll)",
-                           "BatchFunctionArn")
-        batch.allow(["personalize:CreateBatchInferenceJob", "personalize:DescribeBatchInferenceJob"],
-                    [arn("batch-inference-job", run_resources), arn("solution", f"{prefix}-*/*")],
-                    wildcard_reason="Batch jobs are named per country and run date under this env's prefix.")
+        batch = self._step(
+            "Batch", "batch_inference", "Batch inference jobs (describe-or-create, poll)", "BatchFunctionArn"
+        )
+        batch.allow(
+            ["personalize:CreateBatchInferenceJob", "personalize:DescribeBatchInferenceJob"],
+            [arn("batch-inference-job", run_resources), arn("solution", f"{prefix}-*/*")],
+            wildcard_reason="Batch jobs are named per country and run date under this env's prefix.",
+        )
         batch.role.add_to_policy(pass_role)
         steps["batch"] = batch
 
-        report = self._step("Report", "pipeline.report_handler.report_page",
-                            "Comparison page: current curation vs Personalize vs popularity", "ReportFunctionArn",
-                            ledger_access="read", timeout=Duration.minutes(15), memory_size=10240,
-                            dockerfile="Dockerfile.report")
-        report.allow(["s3:GetObject"], [bucket_arn(config, "prepared", "/athena/runs/*")],
-                     wildcard_reason="Prepared files of any country and run live under athena/runs/.")
-        report.allow(["s3:GetObject", "s3:PutObject"], [bucket_arn(config, "results", "/*")],
-                     wildcard_reason="Reads batch output and writes report files under <country>/<run_date>/.")
+        report = self._step(
+            "Report",
+            "pipeline.report_handler.report_page",
+            "Comparison page: current curation vs Personalize vs popularity",
+            "ReportFunctionArn",
+            ledger_access="read",
+            timeout=Duration.minutes(15),
+            memory_size=10240,
+            dockerfile="Dockerfile.report",
+        )
+        report.allow(
+            ["s3:GetObject"],
+            [bucket_arn(config, "prepared", "/athena/runs/*")],
+            wildcard_reason="Prepared files of any country and run live under athena/runs/.",
+        )
+        report.allow(
+            ["s3:GetObject", "s3:PutObject"],
+            [bucket_arn(config, "results", "/*")],
+            wildcard_reason="Reads batch output and writes report files under <country>/<run_date>/.",
+        )
         report.allow(["s3:ListBucket"], [bucket_arn(config, "results")])
         report.allow(["kms:Decrypt", "kms:GenerateDataKey"], [key.key_arn])
         steps["report"] = report
 
-        finish = self._step("Finish", "finish_run", "Write the run record and the notification", "FinishFunctionArn")
+        finish = self._step(
+            "Finish", "finish_run", "Write the run record and the notification", "FinishFunctionArn"
+        )
         steps["finish"] = finish
         return steps
 
@@ -244,8 +334,13 @@ class PipelineStack(Stack):
         substitutions = {step.substitution: step.function.function_arn for step in self.steps.values()}
         substitutions["NotificationTopicArn"] = self.topic.topic_arn
         substitutions["EventBusName"] = "default"
-        log_group = logs.LogGroup(self, "PipelineLogs", retention=logs.RetentionDays.THREE_MONTHS,
-                                  encryption_key=self.key, removal_policy=RemovalPolicy.DESTROY)
+        log_group = logs.LogGroup(
+            self,
+            "PipelineLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            encryption_key=self.key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         machine = sfn.StateMachine(
             self,
             "Pipeline",
@@ -261,33 +356,53 @@ class PipelineStack(Stack):
         for step in self.steps.values():
             step.function.grant_invoke(machine)
         self.topic.grant_publish(machine)
-        machine.add_to_role_policy(iam.PolicyStatement(
-            actions=["events:PutEvents"],
-            resources=[self.format_arn(service="events", resource="event-bus", resource_name="default")],
-        ))
+        machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["events:PutEvents"],
+                resources=[self.format_arn(service="events", resource="event-bus", resource_name="default")],
+            )
+        )
         accept_wildcards(
             machine.role,
             resources=[f"{step.function.function_arn}:*" for step in self.steps.values()],
             reason="Function.grant_invoke also allows the function's versions and aliases (ARN suffix :*).",
         )
-        accept_wildcards(machine.role, actions=["kms:GenerateDataKey*"],
-                         reason="Granted for this env's key only: encrypted topic publishing and state encryption.")
-        accept_wildcards(machine.role, resources=["*"],
-                         reason="X-Ray and CloudWatch Logs delivery actions of Step Functions have no resource ARNs.")
+        accept_wildcards(
+            machine.role,
+            actions=["kms:GenerateDataKey*"],
+            reason="Granted for this env's key only: encrypted topic publishing and state encryption.",
+        )
+        accept_wildcards(
+            machine.role,
+            resources=["*"],
+            reason="X-Ray and CloudWatch Logs delivery actions of Step Functions have no resource ARNs.",
+        )
         return machine
 
     def _failure_recorder(self, config: EnvironmentConfig) -> None:
-        recorder = self._step("RecordFailure", "record_failure",
-                              "Ledger record and notification for failed, timed-out or aborted runs",
-                              "RecordFailureFunctionArn",
-                              environment={"TOPIC_ARN": self.topic.topic_arn, "EVENT_BUS_NAME": "default"})
-        recorder.allow(["states:GetExecutionHistory"],
-                       [self.format_arn(service="states", resource="execution",
-                                        resource_name=f"{state_machine_name(config)}:*",
-                                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
-                       wildcard_reason="Executions of this env's pipeline only; their names are chosen at start.")
-        recorder.allow(["events:PutEvents"],
-                       [self.format_arn(service="events", resource="event-bus", resource_name="default")])
+        recorder = self._step(
+            "RecordFailure",
+            "record_failure",
+            "Ledger record and notification for failed, timed-out or aborted runs",
+            "RecordFailureFunctionArn",
+            environment={"TOPIC_ARN": self.topic.topic_arn, "EVENT_BUS_NAME": "default"},
+        )
+        recorder.allow(
+            ["states:GetExecutionHistory"],
+            [
+                self.format_arn(
+                    service="states",
+                    resource="execution",
+                    resource_name=f"{state_machine_name(config)}:*",
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+            wildcard_reason="Executions of this env's pipeline only; their names are chosen at start.",
+        )
+        recorder.allow(
+            ["events:PutEvents"],
+            [self.format_arn(service="events", resource="event-bus", resource_name="default")],
+        )
         self.topic.grant_publish(recorder.role)
         self.failure_rule = events.Rule(
             self,
@@ -296,30 +411,53 @@ class PipelineStack(Stack):
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
-                detail={"status": ["FAILED", "TIMED_OUT", "ABORTED"],
-                        "stateMachineArn": [self.state_machine.state_machine_arn]},
+                detail={
+                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                },
             ),
-            targets=[events_targets.LambdaFunction(recorder.function, retry_attempts=8,
-                                                   max_event_age=Duration.hours(24),
-                                                   dead_letter_queue=self._queue("FailureRecorderDlq"))],
+            targets=[
+                events_targets.LambdaFunction(
+                    recorder.function,
+                    retry_attempts=8,
+                    max_event_age=Duration.hours(24),
+                    dead_letter_queue=self._queue("FailureRecorderDlq"),
+                )
+            ],
         )
         self.steps["record_failure"] = recorder
 
     def _queue(self, construct_id: str) -> sqs.Queue:
-        queue = sqs.Queue(self, construct_id, encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.key,
-                          enforce_ssl=True, retention_period=Duration.days(14))
-        accept(queue, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue; it has no DLQ of its own.")
+        queue = sqs.Queue(
+            self,
+            construct_id,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        accept(
+            queue, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue; it has no DLQ of its own."
+        )
         return queue
 
     # ------------------------------------------------------------------------------------- schedules
 
-    def _schedules(self, config: EnvironmentConfig, key: kms.IKey, personalize_role: iam.IRole,
-                   countries: dict[str, CountryStack]) -> sqs.Queue:
+    def _schedules(
+        self,
+        config: EnvironmentConfig,
+        key: kms.IKey,
+        personalize_role: iam.IRole,
+        countries: dict[str, CountryStack],
+    ) -> sqs.Queue:
         dlq = self._queue("ScheduleDlq")
         self.schedules: dict[str, scheduler.Schedule] = {}
         for country in config.countries:
             settings = run_settings(
-                config, country, countries[country.code], personalize_role_arn=personalize_role.role_arn,
+                config,
+                country,
+                countries[country.code],
+                personalize_role_arn=personalize_role.role_arn,
                 catalog=self.catalog,
             )
             target = scheduler_targets.StepFunctionsStartExecution(
@@ -369,10 +507,10 @@ class PipelineStack(Stack):
         )
         for name, queue in (("Schedule DLQ", self.schedule_dlq),):
             monitoring.monitor_sqs_queue(
-                queue=queue, human_readable_name=name,
+                queue=queue,
+                human_readable_name=name,
                 add_queue_max_size_alarm={"NotEmpty": MaxMessageCountThreshold(max_message_count=0)},
             )
         for step in self.steps.values():
             monitoring.monitor_lambda_function(lambda_function=step.function, add_to_alarm_dashboard=False)
         self.monitoring = monitoring
-

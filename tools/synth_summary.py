@@ -29,13 +29,19 @@ def summarise(cdk_out: Path) -> list[str]:
         types = Counter(r["Type"] for r in resources.values())
         notes = []
         if types["AWS::Personalize::DatasetGroup"]:
-            groups = [r["Properties"]["Name"] for r in resources.values() if r["Type"] == "AWS::Personalize::DatasetGroup"]
+            groups = [
+                r["Properties"]["Name"]
+                for r in resources.values()
+                if r["Type"] == "AWS::Personalize::DatasetGroup"
+            ]
             notes.append("dataset group " + ", ".join(groups))
             groups_seen.update(name.rsplit("-", 1)[-1].upper() for name in groups)
         for resource in resources.values():
             if resource["Type"] == "AWS::Scheduler::Schedule":
                 props = resource["Properties"]
-                notes.append(f"{props['Name']}: {props.get('ScheduleExpression')} {props.get('ScheduleExpressionTimezone')}")
+                notes.append(
+                    f"{props['Name']}: {props.get('ScheduleExpression')} {props.get('ScheduleExpressionTimezone')}"
+                )
         if types["AWS::StepFunctions::StateMachine"]:
             notes.append(f"{types['AWS::StepFunctions::StateMachine']} state machine(s)")
         if types["AWS::Kinesis::Stream"]:

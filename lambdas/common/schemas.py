@@ -62,7 +62,9 @@ def items_fields(recipes: frozenset[str] | set[str] | tuple[str, ...]) -> tuple[
     return _ITEMS_BASE + ((_TITLE,) if RECIPES_USING_TEXT & set(recipes) else ())
 
 
-def dataset_fields(dataset_type: str, recipes: frozenset[str] | set[str] | tuple[str, ...]) -> tuple[Field, ...]:
+def dataset_fields(
+    dataset_type: str, recipes: frozenset[str] | set[str] | tuple[str, ...]
+) -> tuple[Field, ...]:
     if dataset_type == "Interactions":
         return INTERACTIONS_FIELDS
     if dataset_type == "Users":

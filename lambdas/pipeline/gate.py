@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.recipes import Recipe
+
 from pipeline.model import GateDecision, GateSettings
 
 
@@ -29,7 +30,9 @@ def decide(
                 continue
             drop = (old - new) / old
             if drop > tolerance:
-                reasons.append(f"{metric} fell {drop:.1%} ({old:.4f} -> {new:.4f}), tolerance {tolerance:.0%}")
+                reasons.append(
+                    f"{metric} fell {drop:.1%} ({old:.4f} -> {new:.4f}), tolerance {tolerance:.0%}"
+                )
     else:
         for metric, floor in sorted(settings.floors.items()):
             value = new_metrics.get(metric)

@@ -12,9 +12,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from common import clients
 from common.observability import logger, metrics, tracer
+
 from pipeline.model import RunState
 from pipeline.steps import batch, begin, failure, finish, gating, imports, prepare, promotion, training
 
@@ -75,7 +75,9 @@ def record_failure(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     message = failure.record_failure(event["detail"], os.environ["ENV_NAME"])
     logger.append_keys(step="failure")
     logger.warning("run did not finish", extra={"subject": message["subject"]})
-    clients.sns().publish(TopicArn=os.environ["TOPIC_ARN"], Subject=message["subject"], Message=message["message"])
+    clients.sns().publish(
+        TopicArn=os.environ["TOPIC_ARN"], Subject=message["subject"], Message=message["message"]
+    )
     clients.events().put_events(
         Entries=[
             {

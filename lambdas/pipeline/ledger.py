@@ -19,9 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
-
-from common import clients
-from common import clock
+from common import clients, clock
 
 FINAL_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED", "FAILED", "TIMED_OUT", "ABORTED"})
 DONE_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED"})
@@ -56,7 +54,7 @@ _JSON_FIELDS = frozenset({"steps", "counts", "metrics", "promoted", "failure", "
 def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in item.items():
-        (kind, raw), = value.items()
+        ((kind, raw),) = value.items()
         if kind == "S":
             out[key] = json.loads(raw) if key in _JSON_FIELDS else raw
         elif kind == "N":
@@ -82,7 +80,9 @@ def run_key(country: str, run_date: date | str) -> dict[str, Any]:
 
 
 def get_run(country: str, run_date: date | str) -> dict[str, Any] | None:
-    response = clients.dynamodb().get_item(TableName=table_name(), Key=run_key(country, run_date), ConsistentRead=True)
+    response = clients.dynamodb().get_item(
+        TableName=table_name(), Key=run_key(country, run_date), ConsistentRead=True
+    )
     return _from_dynamo(response["Item"]) if "Item" in response else None
 
 
@@ -95,7 +95,12 @@ def claim_run(country: str, run_date: date, execution_arn: str, holder_is_runnin
     """
     current = get_run(country, run_date)
     holder = current.get("execution_arn") if current else None
-    if current and current.get("status") == "RUNNING" and holder != execution_arn and holder_is_running(holder):
+    if (
+        current
+        and current.get("status") == "RUNNING"
+        and holder != execution_arn
+        and holder_is_running(holder)
+    ):
         return False, f"execution {holder} is already running {country} {run_date}"
     names = {"#status": "status"}
     values: dict[str, Any] = {
@@ -200,7 +205,9 @@ def promoted(country: str, recipe: str) -> dict[str, Any] | None:
     return _from_dynamo(response["Item"]) if "Item" in response else None
 
 
-def set_promoted(country: str, recipe: str, version_arn: str, metrics: dict[str, float], run_date: date) -> None:
+def set_promoted(
+    country: str, recipe: str, version_arn: str, metrics: dict[str, float], run_date: date
+) -> None:
     item = {
         **_key(f"PROMOTED#{country}", recipe),
         "solution_version_arn": {"S": version_arn},

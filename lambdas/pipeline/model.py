@@ -12,9 +12,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from common.recipes import Recipe
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Model(BaseModel):

@@ -30,8 +30,20 @@ def notification(record: dict[str, Any]) -> dict[str, Any]:
     if record.get("report_url"):
         lines.append(f"Report: {record['report_url']}")
     lines.append(f"Execution: {record.get('execution_arn')}")
-    detail = {k: record.get(k) for k in ("env", "country", "run_date", "status", "execution_arn", "failure",
-                                         "reason", "promoted", "report_url")}
+    detail = {
+        k: record.get(k)
+        for k in (
+            "env",
+            "country",
+            "run_date",
+            "status",
+            "execution_arn",
+            "failure",
+            "reason",
+            "promoted",
+            "report_url",
+        )
+    }
     return {
         "subject": subject,
         "message": "\n".join(lines),

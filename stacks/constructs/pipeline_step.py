@@ -60,12 +60,16 @@ class PipelineStep(Construct):
             reason="Granted by Table.grant_* for the ledger's KMS key only: DynamoDB needs data keys for items.",
         )
 
-    def allow(self, actions: Sequence[str], resources: Sequence[str], *, wildcard_reason: str | None = None) -> None:
+    def allow(
+        self, actions: Sequence[str], resources: Sequence[str], *, wildcard_reason: str | None = None
+    ) -> None:
         """Add one statement; wildcard resources must come with the reason they cannot be narrower."""
         self.role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=list(resources)))
         wildcards = [r for r in resources if "*" in r]
         wildcard_actions = [a for a in actions if "*" in a]
         if wildcards or wildcard_actions:
             if not wildcard_reason:
-                raise ValueError(f"{self.node.path}: wildcard in {resources or actions} needs a stated reason")
+                raise ValueError(
+                    f"{self.node.path}: wildcard in {resources or actions} needs a stated reason"
+                )
             accept_wildcards(self.role, resources=wildcards, actions=wildcard_actions, reason=wildcard_reason)

@@ -57,7 +57,11 @@ def _lines(output: str, now: float) -> bytes:
     """A few rows per output: 6 users x 8 items over the last 20 days (enough for the report to rank)."""
     day = 86_400
     if output.startswith("interactions"):
-        rows = [f"u{u},i{(u * 3 + k) % 8},{int(now) - (20 - k) * day},view,1.0" for u in range(6) for k in range(u + 2)]
+        rows = [
+            f"u{u},i{(u * 3 + k) % 8},{int(now) - (20 - k) * day},view,1.0"
+            for u in range(6)
+            for k in range(u + 2)
+        ]
     elif output == "users":
         rows = [f"u{u},ko_KR,25-34,none,basic" for u in range(6)]
     elif output == "items":
@@ -121,7 +125,12 @@ class FakeAthena:
     def _query(self, query_id: str, operation: str) -> _Query:
         if query_id not in self._queries:
             raise ClientError(
-                {"Error": {"Code": "InvalidRequestException", "Message": f"QueryExecution {query_id} not found"}},
+                {
+                    "Error": {
+                        "Code": "InvalidRequestException",
+                        "Message": f"QueryExecution {query_id} not found",
+                    }
+                },
                 operation,
             )
         return self._queries[query_id]
@@ -135,7 +144,9 @@ class FakeAthena:
             bucket, _, prefix = query.target.removeprefix("s3://").partition("/")
             output = prefix.rstrip("/").rsplit("/", 1)[-1]
             # One part file, as an UNLOAD of a small result writes, with lines shaped like that output's.
-            self.s3.put_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/part-00000", Body=_lines(output, query.started))
+            self.s3.put_object(
+                Bucket=bucket, Key=f"{prefix.rstrip('/')}/part-00000", Body=_lines(output, query.started)
+            )
             query.written = True
         return "SUCCEEDED"
 
@@ -152,7 +163,9 @@ class FakeAthena:
         self._check("GetQueryResults", params)
         query = self._query(params["QueryExecutionId"], "GetQueryResults")
         if self._state(query) != "SUCCEEDED":
-            raise ClientError({"Error": {"Code": "InvalidRequestException", "Message": "not finished"}}, "GetQueryResults")
+            raise ClientError(
+                {"Error": {"Code": "InvalidRequestException", "Message": "not finished"}}, "GetQueryResults"
+            )
         names = list(query.counts)
         return {
             "ResultSet": {

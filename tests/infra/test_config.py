@@ -85,7 +85,9 @@ def test_invalid_time_zone(tmp_path):
 @pytest.mark.parametrize("run_time", ["25:00", "3am", "03:60"])
 def test_bad_run_time(tmp_path, run_time):
     data = dev_with(countries=[country("KR", "Asia/Seoul", "ko_KR", run_time=run_time)])
-    assert f"countries[KR].run_time: run time '{run_time}' is not a 24-hour 'HH:MM' time" in error_for(tmp_path, data)
+    assert f"countries[KR].run_time: run time '{run_time}' is not a 24-hour 'HH:MM' time" in error_for(
+        tmp_path, data
+    )
 
 
 def test_unquoted_run_time_is_explained(tmp_path):

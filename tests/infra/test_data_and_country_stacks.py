@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
-
 from common.schemas import csv_header
+
 from stacks.config import load_config
 
 CONFIG = load_config("dev")
@@ -40,7 +40,9 @@ def test_key_rotates_and_every_data_bucket_is_encrypted_private_and_logged(dev_a
             "IgnorePublicAcls": True,
             "RestrictPublicBuckets": True,
         }
-        sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+        sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ]
         if sse["SSEAlgorithm"] == "aws:kms":
             kms_buckets += 1
             assert "KMSMasterKeyID" in sse
@@ -93,7 +95,9 @@ def test_bucket_policies_give_personalize_exactly_what_jobs_need(dev_app):
     for statement in _policy_statements(dev_app, "AWS::S3::BucketPolicy"):
         if statement.get("Principal") == {"Service": "personalize.amazonaws.com"}:
             granted[statement["Sid"]] = statement
-            assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+            assert statement["Condition"] == {
+                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+            }
     assert set(granted) == {"PersonalizeReadsPreparedInput", "PersonalizeWritesBatchOutput"}
     assert sorted(granted["PersonalizeReadsPreparedInput"]["Action"]) == ["s3:GetObject", "s3:ListBucket"]
     assert sorted(granted["PersonalizeWritesBatchOutput"]["Action"]) == ["s3:ListBucket", "s3:PutObject"]
@@ -113,16 +117,25 @@ def test_personalize_role_reads_prepared_writes_results_uses_key_and_nothing_mor
         }
     ]
     assert "ManagedPolicyArns" not in role["Properties"]
-    policies = [p for p in resources(template_json, "AWS::IAM::Policy").values()
-                if {"Ref": role_id} in p["Properties"]["Roles"]]
+    policies = [
+        p
+        for p in resources(template_json, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
     statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
     by_sid = {s["Sid"]: s for s in statements}
     assert set(by_sid) == {"ReadPreparedInput", "WriteResults", "UseDataKey"}
     buckets = {k: v for k, v in resources(template_json, "AWS::S3::Bucket").items()}
-    prepared_id = next(k for k, v in buckets.items()
-                       if v["Properties"].get("LoggingConfiguration", {}).get("LogFilePrefix") == "prepared/")
-    results_id = next(k for k, v in buckets.items()
-                      if v["Properties"].get("LoggingConfiguration", {}).get("LogFilePrefix") == "results/")
+    prepared_id = next(
+        k
+        for k, v in buckets.items()
+        if v["Properties"].get("LoggingConfiguration", {}).get("LogFilePrefix") == "prepared/"
+    )
+    results_id = next(
+        k
+        for k, v in buckets.items()
+        if v["Properties"].get("LoggingConfiguration", {}).get("LogFilePrefix") == "results/"
+    )
     key_id = next(iter(resources(template_json, "AWS::KMS::Key")))
     assert json.dumps(by_sid["ReadPreparedInput"]["Resource"]).count(prepared_id) == 2
     assert results_id not in json.dumps(by_sid["ReadPreparedInput"])
@@ -148,7 +161,9 @@ def test_country_stack_has_one_encrypted_dataset_group_three_datasets_and_a_trac
             "RoleArn": Match.any_value(),
         },
     )
-    template.has_resource_properties("AWS::Personalize::EventTracker", {"Name": f"personalize-dev-{code.lower()}-events"})
+    template.has_resource_properties(
+        "AWS::Personalize::EventTracker", {"Name": f"personalize-dev-{code.lower()}-events"}
+    )
     # Solutions are created by the pipeline with performAutoTraining set explicitly (CloudFormation cannot set it).
     template.resource_count_is("AWS::Personalize::Solution", 0)
     template.resource_count_is("AWS::Personalize::Campaign", 0)
@@ -193,8 +208,9 @@ def test_physical_names_derive_from_env_and_country_only(dev_app, tmp_path):
 def test_tracking_ids_are_exported_for_later_stacks(dev_app):
     for stack in dev_app.application.countries.values():
         outputs = dev_app.template_json(stack.stack_name)["Outputs"]
-        assert outputs["TrackingId"]["Value"] == {"Fn::GetAtt": [Match.any_value(), "TrackingId"]} or \
-            "TrackingId" in json.dumps(outputs["TrackingId"]["Value"])
+        assert outputs["TrackingId"]["Value"] == {
+            "Fn::GetAtt": [Match.any_value(), "TrackingId"]
+        } or "TrackingId" in json.dumps(outputs["TrackingId"]["Value"])
 
 
 def test_cdk_nag_has_no_open_findings_and_every_acknowledgment_is_specific(dev_app):
@@ -219,7 +235,15 @@ def test_cdk_nag_has_no_open_findings_and_every_acknowledgment_is_specific(dev_a
 def test_cfn_lint_finds_nothing_but_w3005(dev_app):
     templates = sorted(str(p) for p in Path(dev_app.outdir).glob("*.template.json"))
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", "-i", "W3005", "--", *templates],
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--format",
+            "parseable",
+            "-i",
+            "W3005",
+            "--",
+            *templates,
+        ],
         capture_output=True,
         text=True,
         timeout=300,

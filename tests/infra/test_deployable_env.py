@@ -39,6 +39,10 @@ def test_a_prod_like_env_synthesises_clean(tmp_path):
     assert all(p["conclusion"] == "success" and not p["violations"] for p in report["pluginReports"])
     assert "Personalize-prod-BR" in synthesised.stack_names
     templates = sorted(str(p) for p in synthesised.outdir.glob("*.template.json"))
-    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), "-i", "W3005", "--", *templates],
-                          capture_output=True, text=True, timeout=300)
+    lint = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "-i", "W3005", "--", *templates],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert lint.returncode == 0, lint.stdout

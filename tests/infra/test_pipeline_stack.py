@@ -50,9 +50,15 @@ def test_every_lambda_task_retries_transient_errors_with_jittered_backoff(dev_ap
     assert len(tasks) >= 10
     for name, task in tasks.items():
         retriers = {e for r in task["Retry"] for e in r["ErrorEquals"]}
-        assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException", "PersonalizeThrottled"} <= retriers, name
+        assert {
+            "Lambda.ServiceException",
+            "Lambda.TooManyRequestsException",
+            "PersonalizeThrottled",
+        } <= retriers, name
         assert all(r.get("JitterStrategy") == "FULL" and r["BackoffRate"] >= 1 for r in task["Retry"]), name
-        assert "Catch" not in task, f"{name}: failures must fail the execution at the step, so redrive resumes there"
+        assert "Catch" not in task, (
+            f"{name}: failures must fail the execution at the step, so redrive resumes there"
+        )
     waits = [s for s in definition["States"].values() if s["Type"] == "Wait"]
     assert waits and all(w["SecondsPath"].endswith(".wait_seconds") for w in waits)
 
@@ -72,8 +78,9 @@ def test_one_schedule_per_country_in_its_time_zone_with_retries_and_a_dlq(pipeli
         assert target["RetryPolicy"]["MaximumRetryAttempts"] == 5
         assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] in queues
         assert "<aws.scheduler.scheduled-time>" in json.dumps(target["Input"])
-        assert f'\\"country\\":\\"{country.code}\\"' in json.dumps(target["Input"]) or \
-            f'"country":"{country.code}"' in json.dumps(target["Input"])
+        assert f'\\"country\\":\\"{country.code}\\"' in json.dumps(
+            target["Input"]
+        ) or f'"country":"{country.code}"' in json.dumps(target["Input"])
 
 
 def test_failed_timed_out_and_aborted_runs_reach_the_failure_recorder(pipeline):
@@ -93,11 +100,16 @@ def _handler(function: dict) -> str:
 
 
 def _statements_of(pipeline: dict, handler: str) -> list[dict]:
-    function_id, function = next((k, v) for k, v in resources(pipeline, "AWS::Lambda::Function").items()
-                                 if _handler(v) == handler)
+    function_id, function = next(
+        (k, v) for k, v in resources(pipeline, "AWS::Lambda::Function").items() if _handler(v) == handler
+    )
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
-    return [s for p in resources(pipeline, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
-            for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    return [
+        s
+        for p in resources(pipeline, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
 
 
 def _actions(statements: list[dict]) -> set[str]:
@@ -108,15 +120,28 @@ def _actions(statements: list[dict]) -> set[str]:
 
 
 PERSONALIZE_ACTIONS = {
-    "pipeline.handlers.import_data": {"personalize:CreateDatasetImportJob", "personalize:DescribeDatasetImportJob"},
-    "pipeline.handlers.train": {"personalize:CreateSolution", "personalize:DescribeSolution",
-                                "personalize:UpdateSolution", "personalize:CreateSolutionVersion",
-                                "personalize:DescribeSolutionVersion", "personalize:ListSolutionVersions"},
+    "pipeline.handlers.import_data": {
+        "personalize:CreateDatasetImportJob",
+        "personalize:DescribeDatasetImportJob",
+    },
+    "pipeline.handlers.train": {
+        "personalize:CreateSolution",
+        "personalize:DescribeSolution",
+        "personalize:UpdateSolution",
+        "personalize:CreateSolutionVersion",
+        "personalize:DescribeSolutionVersion",
+        "personalize:ListSolutionVersions",
+    },
     "pipeline.handlers.gate": {"personalize:GetSolutionMetrics"},
-    "pipeline.handlers.promote": {"personalize:CreateCampaign", "personalize:DescribeCampaign",
-                                  "personalize:UpdateCampaign"},
-    "pipeline.handlers.batch_inference": {"personalize:CreateBatchInferenceJob",
-                                          "personalize:DescribeBatchInferenceJob"},
+    "pipeline.handlers.promote": {
+        "personalize:CreateCampaign",
+        "personalize:DescribeCampaign",
+        "personalize:UpdateCampaign",
+    },
+    "pipeline.handlers.batch_inference": {
+        "personalize:CreateBatchInferenceJob",
+        "personalize:DescribeBatchInferenceJob",
+    },
     "pipeline.handlers.begin_run": set(),
     "pipeline.handlers.prepare_data": set(),
     "pipeline.handlers.finish_run": set(),
@@ -137,14 +162,18 @@ def test_each_step_role_allows_only_its_own_personalize_calls_on_this_env(pipeli
         if any(a.startswith("personalize:") for a in actions):
             rendered = json.dumps(statement["Resource"])
             # every Personalize resource is this env's (prefix) or a public recipe
-            for resource in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]):
+            for resource in (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            ):
                 text = json.dumps(resource)
                 assert "personalize-dev-" in text or ":recipe/aws-" in text, rendered
     # PassRole only to Personalize, only where a job is created with the role
     passing = [s for s in statements if "iam:PassRole" in _actions([s])]
     if handler in ("pipeline.handlers.import_data", "pipeline.handlers.batch_inference"):
         (statement,) = passing
-        assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}}
+        assert statement["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}
+        }
     else:
         assert passing == []
 
@@ -157,18 +186,28 @@ def test_only_the_prepare_step_may_query_athena(pipeline):
 
 def test_ledger_is_encrypted_with_the_env_key_and_recoverable(dev_app, pipeline):
     template = dev_app.template(PIPELINE)
-    template.has_resource_properties("AWS::DynamoDB::Table", {
-        "TableName": "personalize-dev-runs",
-        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": Match.any_value()},
-        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-    })
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "TableName": "personalize-dev-runs",
+            "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": Match.any_value()},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+        },
+    )
 
 
 def test_alarms_cover_failed_timed_out_and_aborted_runs_and_the_schedule_dlq(pipeline):
     alarms = [a["Properties"] for a in resources(pipeline, "AWS::CloudWatch::Alarm").values()]
-    metric_names = {m["MetricStat"]["Metric"]["MetricName"] for a in alarms for m in a.get("Metrics", [])
-                    if "MetricStat" in m} | {a.get("MetricName") for a in alarms}
+    metric_names = {
+        m["MetricStat"]["Metric"]["MetricName"]
+        for a in alarms
+        for m in a.get("Metrics", [])
+        if "MetricStat" in m
+    } | {a.get("MetricName") for a in alarms}
     assert {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"} <= metric_names
     assert "ApproximateNumberOfMessagesVisible" in metric_names
     assert all(a["AlarmActions"] for a in alarms)  # every alarm notifies the run topic
@@ -178,13 +217,23 @@ def test_alarms_cover_failed_timed_out_and_aborted_runs_and_the_schedule_dlq(pip
 def test_report_step_is_a_container_image_pinned_like_the_project(dev_app, pipeline):
     from pathlib import Path
 
-    (report,) = [f for f in resources(pipeline, "AWS::Lambda::Function").values()
-                 if f["Properties"].get("PackageType") == "Image"]
+    (report,) = [
+        f
+        for f in resources(pipeline, "AWS::Lambda::Function").values()
+        if f["Properties"].get("PackageType") == "Image"
+    ]
     assert report["Properties"]["ImageConfig"]["Command"] == ["pipeline.report_handler.report_page"]
     root = Path(__file__).resolve().parents[2]
-    pins = {line.split("==")[0]: line for line in (root / "requirements.txt").read_text().splitlines() if "==" in line}
-    image_pins = [line for line in (root / "lambdas/report.requirements.txt").read_text().splitlines()
-                  if line and not line.startswith("#")]
+    pins = {
+        line.split("==")[0]: line
+        for line in (root / "requirements.txt").read_text().splitlines()
+        if "==" in line
+    }
+    image_pins = [
+        line
+        for line in (root / "lambdas/report.requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     assert image_pins and all(pins[line.split("==")[0]] == line for line in image_pins)
 
 

@@ -21,19 +21,24 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
+from common import clients
+from common import clock as clock_module
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
-from common import clients
-from common import clock as clock_module
 from tests.fakes.athena import FakeAthena
 from tests.fakes.clock import SimClock
 from tests.fakes.personalize import FakePersonalize
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 PIPELINE_STACK = "Personalize-dev-Pipeline"
-PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::URLSuffix": "amazonaws.com",
+}
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
@@ -78,7 +83,9 @@ class Execution:
     history: list[dict[str, Any]] = field(default_factory=list)
 
     def states_entered(self) -> list[str]:
-        return [e["stateEnteredEventDetails"]["name"] for e in self.history if e["type"].endswith("StateEntered")]
+        return [
+            e["stateEnteredEventDetails"]["name"] for e in self.history if e["type"].endswith("StateEntered")
+        ]
 
     @property
     def transitions(self) -> int:
@@ -96,7 +103,9 @@ class Execution:
 
 class PipelineHarness:
     def __init__(self, synthesised, monkeypatch, *, clock: SimClock | None = None) -> None:
-        self.clock = clock or SimClock(datetime(2026, 11, 14, 18, 0, tzinfo=UTC))  # a Saturday, 03:00 in Seoul
+        self.clock = clock or SimClock(
+            datetime(2026, 11, 14, 18, 0, tzinfo=UTC)
+        )  # a Saturday, 03:00 in Seoul
         self.monkeypatch = monkeypatch
         self.synthesised = synthesised
         self.template = synthesised.template_json(PIPELINE_STACK)
@@ -107,8 +116,10 @@ class PipelineHarness:
         self._setup_aws()
         self.personalize = FakePersonalize(self.clock, region=REGION, account=ACCOUNT)
         self.athena = FakeAthena(self.clock, self.s3)
-        self.groups = {code: self.personalize.seed_dataset_group(f"personalize-dev-{code.lower()}")
-                       for code in synthesised.application.countries}
+        self.groups = {
+            code: self.personalize.seed_dataset_group(f"personalize-dev-{code.lower()}")
+            for code in synthesised.application.countries
+        }
         self._patch()
         self._create_state_machine()
 
@@ -131,22 +142,26 @@ class PipelineHarness:
         for logical_id, table in resources_of(self.template, "AWS::DynamoDB::Table").items():
             props = table["Properties"]
             self.ddb.create_table(
-                TableName=props["TableName"], KeySchema=props["KeySchema"],
-                AttributeDefinitions=props["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST",
+                TableName=props["TableName"],
+                KeySchema=props["KeySchema"],
+                AttributeDefinitions=props["AttributeDefinitions"],
+                BillingMode="PAY_PER_REQUEST",
             )
             refs[logical_id] = props["TableName"]
             self.ledger_table = props["TableName"]
 
         self.notifications_queue = self.sqs.create_queue(QueueName="notifications")["QueueUrl"]
         notifications_arn = self.sqs.get_queue_attributes(
-            QueueUrl=self.notifications_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            QueueUrl=self.notifications_queue, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
         for logical_id in resources_of(self.template, "AWS::SNS::Topic"):
             topic_arn = sns.create_topic(Name=logical_id)["TopicArn"]
             refs[logical_id] = topic_arn
             sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=notifications_arn)
         self.events_queue = self.sqs.create_queue(QueueName="events")["QueueUrl"]
-        events_arn = self.sqs.get_queue_attributes(
-            QueueUrl=self.events_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events_arn = self.sqs.get_queue_attributes(QueueUrl=self.events_queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         events.put_rule(Name="capture", EventPattern=json.dumps({"source": ["personalize.pipeline"]}))
         events.put_targets(Rule="capture", Targets=[{"Id": "q", "Arn": events_arn}])
 
@@ -161,7 +176,10 @@ class PipelineHarness:
             # zip functions name their handler; container functions (the report step) carry it as CMD
             handler = props.get("Handler") or props["ImageConfig"]["Command"][0]
             arn = lambda_client.create_function(
-                FunctionName=logical_id, Runtime="python3.12", Role=role_arn, Handler=handler,
+                FunctionName=logical_id,
+                Runtime="python3.12",
+                Role=role_arn,
+                Handler=handler,
                 Code={"ZipFile": b"not used: the harness runs the handler in-process"},
             )["FunctionArn"]
             refs[f"{logical_id}.Arn"] = arn
@@ -200,7 +218,9 @@ class PipelineHarness:
         module_name, function_name = handler_path.rsplit(".", 1)
         event = json.loads(body) if body else {}
         context = SimpleNamespace(
-            function_name=logical_id, memory_limit_in_mb=512, aws_request_id=f"req-{len(self.invocations)}",
+            function_name=logical_id,
+            memory_limit_in_mb=512,
+            aws_request_id=f"req-{len(self.invocations)}",
             invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}",
             get_remaining_time_in_millis=lambda: 300_000,
         )
@@ -212,7 +232,9 @@ class PipelineHarness:
                 error_type = scripted.pop(0)
                 self.invocations.append((function_name, error_type))
                 response_headers["X-Amz-Function-Error"] = "Unhandled"
-                return json.dumps({"errorType": error_type, "errorMessage": f"simulated {error_type}"}).encode()
+                return json.dumps(
+                    {"errorType": error_type, "errorMessage": f"simulated {error_type}"}
+                ).encode()
             handler = getattr(importlib.import_module(module_name), function_name)
             result = handler(event, context)
         except Exception as error:  # what the Lambda runtime reports for an unhandled exception
@@ -243,13 +265,17 @@ class PipelineHarness:
                 if not export:
                     continue
                 value = output["Value"]
-                logical_id, attribute = value["Fn::GetAtt"] if "Fn::GetAtt" in value else (value.get("Ref"), "Ref")
+                logical_id, attribute = (
+                    value["Fn::GetAtt"] if "Fn::GetAtt" in value else (value.get("Ref"), "Ref")
+                )
                 resource = template["Resources"].get(logical_id, {})
                 props = resource.get("Properties", {})
                 kind = resource.get("Type")
                 if kind == "AWS::Personalize::DatasetGroup" and props.get("Name") == group.name:
                     imports[f"import:{export}"] = group.dataset_group_arn
-                elif kind == "AWS::Personalize::Dataset" and props.get("Name", "").startswith(group.name + "-"):
+                elif kind == "AWS::Personalize::Dataset" and props.get("Name", "").startswith(
+                    group.name + "-"
+                ):
                     imports[f"import:{export}"] = group.dataset_arns[props["DatasetType"].upper()]
                 elif kind == "AWS::IAM::Role":
                     imports[f"import:{export}"] = f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
@@ -257,8 +283,14 @@ class PipelineHarness:
                     imports[f"import:{export}"] = f"arn:aws:fake:{REGION}:{ACCOUNT}:{logical_id}/{attribute}"
         return imports
 
-    def start(self, country: str = "KR", *, run_date: str | None = None, force: bool = False,
-              name: str | None = None) -> str:
+    def start(
+        self,
+        country: str = "KR",
+        *,
+        run_date: str | None = None,
+        force: bool = False,
+        name: str | None = None,
+    ) -> str:
         payload = self.schedule_input(country)
         payload["scheduled_time"] = self.clock.now().isoformat()
         if run_date:
@@ -267,8 +299,11 @@ class PipelineHarness:
             payload["force"] = True
         self._started = getattr(self, "_started", 0) + 1
         # moto does not generate names (Scheduler does, in AWS): give each execution a unique one.
-        kwargs = {"stateMachineArn": self.state_machine_arn, "input": json.dumps(payload),
-                  "name": name or f"{country}-{run_date or 'scheduled'}-{self._started}"}
+        kwargs = {
+            "stateMachineArn": self.state_machine_arn,
+            "input": json.dumps(payload),
+            "name": name or f"{country}-{run_date or 'scheduled'}-{self._started}",
+        }
         return self.sfn.start_execution(**kwargs)["executionArn"]
 
     def wait(self, execution_arn: str, timeout: float = 60) -> Execution:
@@ -358,7 +393,10 @@ class PipelineHarness:
                 self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def notifications(self) -> list[dict[str, str]]:
-        return [{"subject": m.get("Subject"), "message": m["Message"]} for m in self._drain(self.notifications_queue)]
+        return [
+            {"subject": m.get("Subject"), "message": m["Message"]}
+            for m in self._drain(self.notifications_queue)
+        ]
 
     def events(self) -> list[dict[str, Any]]:
         return self._drain(self.events_queue)

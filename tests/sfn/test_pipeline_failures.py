@@ -46,13 +46,23 @@ def test_import_waits_for_a_free_slot_when_the_region_quota_is_full(harness):
     execution = harness.run("KR", run_date=SUNDAY)
 
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
-    refused = [c for c in harness.personalize.calls
-               if c.operation == "create_dataset_import_job" and c.outcome == "LimitExceededException"]
+    refused = [
+        c
+        for c in harness.personalize.calls
+        if c.operation == "create_dataset_import_job" and c.outcome == "LimitExceededException"
+    ]
     assert refused
-    created = [c for c in harness.personalize.calls if c.operation == "create_dataset_import_job" and c.outcome == "ok"]
+    created = [
+        c
+        for c in harness.personalize.calls
+        if c.operation == "create_dataset_import_job" and c.outcome == "ok"
+    ]
     assert len(created) == 3
-    waits = [e for e in execution.history if e["type"] == "WaitStateEntered"
-             and e["stateEnteredEventDetails"]["name"] == "WaitForImport"]
+    waits = [
+        e
+        for e in execution.history
+        if e["type"] == "WaitStateEntered" and e["stateEnteredEventDetails"]["name"] == "WaitForImport"
+    ]
     assert len(waits) >= 3
 
 
@@ -63,8 +73,11 @@ def test_throttling_is_retried_with_backoff_and_the_run_succeeds(harness):
     execution = harness.run("KR", run_date=SUNDAY)
 
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
-    retried = [e for e in execution.history
-               if e["type"] == "TaskFailed" and e["taskFailedEventDetails"]["error"] == "PersonalizeThrottled"]
+    retried = [
+        e
+        for e in execution.history
+        if e["type"] == "TaskFailed" and e["taskFailedEventDetails"]["error"] == "PersonalizeThrottled"
+    ]
     assert len(retried) == 5
     assert harness.personalize.duplicate_create_attempts() == []
     assert len(_successful_creates(harness)["create_solution_version"]) == 4
@@ -74,31 +87,46 @@ def test_gate_rejection_keeps_the_campaign_and_notifies_both_sets_of_metrics(har
     assert harness.run("KR", run_date=SUNDAY).status == "SUCCEEDED"
     harness.notifications()
     promoted_before = harness.personalize.serving("personalize-dev-kr-userpers-campaign")
-    worse = {"normalized_discounted_cumulative_gain_at_10": 0.05, "precision_at_10": 0.04,
-             "mean_reciprocal_rank_at_25": 0.12, "coverage": 0.30}
+    worse = {
+        "normalized_discounted_cumulative_gain_at_10": 0.05,
+        "precision_at_10": 0.04,
+        "mean_reciprocal_rank_at_25": 0.12,
+        "coverage": 0.30,
+    }
     harness.personalize.set_metrics("20261122-userpers", worse)
 
     execution = harness.run("KR", run_date="2026-11-22")  # the next Sunday: FULL again
 
     assert execution.status == "SUCCEEDED" and execution.states_entered()[-1] == "Rejected"
     assert harness.personalize.serving("personalize-dev-kr-userpers-campaign") == promoted_before
-    assert not [c for c in harness.personalize.calls if c.operation == "update_campaign"
-                and c.kwargs["solutionVersionArn"] == execution.output["trained"]["user-personalization"]]
+    assert not [
+        c
+        for c in harness.personalize.calls
+        if c.operation == "update_campaign"
+        and c.kwargs["solutionVersionArn"] == execution.output["trained"]["user-personalization"]
+    ]
     record = harness.ledger_run("KR", "2026-11-22")
     assert record["status"] == "REJECTED"
     (decision,) = [d for d in record["gate"] if d["recipe"] == "user-personalization"]
     assert decision["approved"] is False
     assert decision["reasons"] == [
-        "normalized_discounted_cumulative_gain_at_10 fell 61.5% (0.1300 -> 0.0500), tolerance 5%"]
+        "normalized_discounted_cumulative_gain_at_10 fell 61.5% (0.1300 -> 0.0500), tolerance 5%"
+    ]
     (notification,) = harness.notifications()
     assert "REJECTED" in notification["subject"]
     assert '"normalized_discounted_cumulative_gain_at_10": 0.05' in notification["message"]  # new
     assert '"normalized_discounted_cumulative_gain_at_10": 0.13' in notification["message"]  # promoted
     # batch jobs used the version still promoted, not the rejected one
-    batch = [c.kwargs for c in harness.personalize.calls if c.operation == "create_batch_inference_job"
-             and "20261122" in c.kwargs["jobName"]]
-    assert batch and all(b["solutionVersionArn"] != execution.output["trained"].get(
-        "user-personalization") for b in batch if "userpers" in b["jobName"])
+    batch = [
+        c.kwargs
+        for c in harness.personalize.calls
+        if c.operation == "create_batch_inference_job" and "20261122" in c.kwargs["jobName"]
+    ]
+    assert batch and all(
+        b["solutionVersionArn"] != execution.output["trained"].get("user-personalization")
+        for b in batch
+        if "userpers" in b["jobName"]
+    )
 
 
 def test_a_step_past_its_timeout_fails_with_the_step_named(harness):
@@ -109,7 +137,11 @@ def test_a_step_past_its_timeout_fails_with_the_step_named(harness):
     assert execution.status == "FAILED" and execution.error == "StepTimedOut"
     assert execution.cause_detail["step"] == "train"
     assert set(execution.cause_detail["unfinished"]) == {
-        "user-personalization", "personalized-ranking", "similar-items", "trending-now"}
+        "user-personalization",
+        "personalized-ranking",
+        "similar-items",
+        "trending-now",
+    }
     record = harness.ledger_run("KR", SUNDAY)
     assert record["failure"]["error"] == "StepTimedOut"
     assert "did not finish within 2 days" in record["failure"]["reason"]
@@ -122,7 +154,10 @@ def test_a_lambda_service_error_is_retried_and_a_crash_fails_then_redrive_resume
     execution = harness.run("KR", run_date=SUNDAY)
 
     assert execution.status == "FAILED" and execution.error == "Runtime.ExitError"
-    assert ("gate", "Lambda.ServiceException") in harness.invocations and ("gate", "ok") in harness.invocations
+    assert ("gate", "Lambda.ServiceException") in harness.invocations and (
+        "gate",
+        "ok",
+    ) in harness.invocations
     assert harness.ledger_run("KR", SUNDAY)["failure"]["state"] == "Promote"
 
     resumed = harness.redrive(execution)
@@ -146,7 +181,9 @@ def _fail_at(harness, step: str) -> None:
     elif step == "batch":
         harness.personalize.fail_job("batch-inference-job", "batch-simitems", reason)
     else:
-        handler = {"gate": "gate", "finish": "finish_run", "begin": "begin_run", "report": "report_page"}[step]
+        handler = {"gate": "gate", "finish": "finish_run", "begin": "begin_run", "report": "report_page"}[
+            step
+        ]
         harness.crash_next[handler] = ["Runtime.ExitError"]
 
 
@@ -159,7 +196,6 @@ def test_failure_at_each_step_then_a_replay_succeeds_without_duplicate_creates(h
     _fail_at(harness, step)
     failed = harness.run("KR", run_date=SUNDAY)
     assert failed.status == "FAILED", step
-    creates_before = _successful_creates(harness)
 
     if replay == "redrive":
         replayed = harness.redrive(failed)
@@ -170,8 +206,11 @@ def test_failure_at_each_step_then_a_replay_succeeds_without_duplicate_creates(h
     assert harness.ledger_run("KR", SUNDAY)["status"] == "SUCCEEDED"
     assert harness.personalize.duplicate_create_attempts() == []
     creates_after = _successful_creates(harness)
-    retried_kind = {"import": "create_dataset_import_job", "train": "create_solution_version",
-                    "batch": "create_batch_inference_job"}.get(step)
+    retried_kind = {
+        "import": "create_dataset_import_job",
+        "train": "create_solution_version",
+        "batch": "create_batch_inference_job",
+    }.get(step)
     for operation, names in creates_after.items():
         if operation == "update_campaign":
             continue

@@ -22,19 +22,26 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
     # every configured recipe trained FULL, each solution created with auto-training explicitly off
     solutions = [c.kwargs for c in harness.personalize.calls if c.operation == "create_solution"]
     assert {s["recipeArn"].rsplit("/", 1)[1] for s in solutions} == {
-        "aws-user-personalization", "aws-personalized-ranking", "aws-similar-items", "aws-trending-now"}
+        "aws-user-personalization",
+        "aws-personalized-ranking",
+        "aws-similar-items",
+        "aws-trending-now",
+    }
     assert all(s["performAutoTraining"] is False for s in solutions)
     versions = [c.kwargs for c in harness.personalize.calls if c.operation == "create_solution_version"]
     assert len(versions) == 4 and {v["trainingMode"] for v in versions} == {"FULL"}
     # first versions pass on the floors; campaigns for the real-time recipes
     assert all(d["approved"] for d in output["gate"])
     assert sorted(harness.personalize.created_names("campaign")) == [
-        "personalize-dev-kr-trending-campaign", "personalize-dev-kr-userpers-campaign"]
+        "personalize-dev-kr-trending-campaign",
+        "personalize-dev-kr-userpers-campaign",
+    ]
     # batch jobs write under results/<country>/<run_date>/<recipe>/ (trending-now has no batch mode)
     batch = [c.kwargs for c in harness.personalize.calls if c.operation == "create_batch_inference_job"]
     results = f"s3://personalize-dev-results-123456789012-us-east-1/KR/{SUNDAY}"
     assert {b["jobOutput"]["s3DataDestination"]["path"] for b in batch} == {
-        f"{results}/{recipe}/" for recipe in ("user-personalization", "personalized-ranking", "similar-items")}
+        f"{results}/{recipe}/" for recipe in ("user-personalization", "personalized-ranking", "similar-items")
+    }
     inputs = {b["jobName"].rsplit("-", 1)[1]: b["jobInput"]["s3DataSource"]["path"] for b in batch}
     assert inputs["userpers"].endswith("/all_users/")  # the full day scores every user
     assert inputs["simitems"].endswith("/items_batch/") and inputs["ranking"].endswith("/ranking_input/")
@@ -45,14 +52,23 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
     assert set(record["steps"]) == {"prepare", "import", "train", "promote", "batch", "report"}
     assert record["steps"]["train"]["jobs"]["user-personalization"]["arn"].startswith("arn:aws:personalize:")
     assert record["counts"]["interactions"] == 250_000
-    assert set(record["metrics"]) == {"user-personalization", "personalized-ranking", "similar-items", "trending-now"}
+    assert set(record["metrics"]) == {
+        "user-personalization",
+        "personalized-ranking",
+        "similar-items",
+        "trending-now",
+    }
     assert record["promoted"]["user-personalization"] == output["trained"]["user-personalization"]
 
     # the comparison page sits next to the batch output and the notification links it
     results_bucket = "personalize-dev-results-123456789012-us-east-1"
-    page = harness.s3.get_object(Bucket=results_bucket, Key=f"KR/{SUNDAY}/report.html")["Body"].read().decode()
+    page = (
+        harness.s3.get_object(Bucket=results_bucket, Key=f"KR/{SUNDAY}/report.html")["Body"].read().decode()
+    )
     assert 'id="metrics"' in page and "<script src" not in page
-    report = json.loads(harness.s3.get_object(Bucket=results_bucket, Key=f"KR/{SUNDAY}/report.json")["Body"].read())
+    report = json.loads(
+        harness.s3.get_object(Bucket=results_bucket, Key=f"KR/{SUNDAY}/report.json")["Body"].read()
+    )
     assert report["country"] == "KR" and report["run_date"] == SUNDAY
     assert record["report_url"] == f"s3://{results_bucket}/KR/{SUNDAY}/report.html"
     (notification,) = harness.notifications()
@@ -80,14 +96,22 @@ def test_update_day_imports_incrementally_and_updates_only_what_supports_it(harn
     assert [v["trainingMode"] for v in versions] == ["UPDATE"]  # only aws-user-personalization accepts UPDATE
     assert not [c for c in calls if c.operation == "create_solution"]  # existing solutions reused
     updates = [c.kwargs for c in calls if c.operation == "update_campaign" and c.outcome == "ok"]
-    assert [u["solutionVersionArn"] for u in updates] == [versions and execution.output["trained"]["user-personalization"]]
+    assert [u["solutionVersionArn"] for u in updates] == [
+        versions and execution.output["trained"]["user-personalization"]
+    ]
     assert harness.ledger_run("KR", MONDAY)["mode"] == "UPDATE"
-    batch = {c.kwargs["jobName"].rsplit("-", 1)[1]: c.kwargs for c in calls
-             if c.operation == "create_batch_inference_job" and c.outcome == "ok"}
+    batch = {
+        c.kwargs["jobName"].rsplit("-", 1)[1]: c.kwargs
+        for c in calls
+        if c.operation == "create_batch_inference_job" and c.outcome == "ok"
+    }
     assert batch["userpers"]["jobInput"]["s3DataSource"]["path"].endswith("/changed_users/")
     # the updated model scores today's changed users; the others use the versions promoted on Sunday
     assert batch["userpers"]["solutionVersionArn"] == execution.output["trained"]["user-personalization"]
-    assert batch["simitems"]["solutionVersionArn"] == harness.ledger_run("KR", SUNDAY)["promoted"]["similar-items"]
+    assert (
+        batch["simitems"]["solutionVersionArn"]
+        == harness.ledger_run("KR", SUNDAY)["promoted"]["similar-items"]
+    )
 
 
 def test_training_that_takes_26_hours_is_waited_for_with_growing_intervals(harness):
@@ -98,9 +122,11 @@ def test_training_that_takes_26_hours_is_waited_for_with_growing_intervals(harne
 
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     assert (harness.clock.now() - start).total_seconds() > 26 * 3600
-    waits = [json.loads(e["stateEnteredEventDetails"]["input"])["steps"]["train"]["wait_seconds"]
-             for e in execution.history
-             if e["type"] == "WaitStateEntered" and e["stateEnteredEventDetails"]["name"] == "WaitForTraining"]
+    waits = [
+        json.loads(e["stateEnteredEventDetails"]["input"])["steps"]["train"]["wait_seconds"]
+        for e in execution.history
+        if e["type"] == "WaitStateEntered" and e["stateEnteredEventDetails"]["name"] == "WaitForTraining"
+    ]
     assert waits[:4] == [300, 600, 1200, 2400] and max(waits) == 3600
     assert execution.transitions <= 250
 
@@ -133,7 +159,11 @@ def test_a_date_that_already_succeeded_is_not_run_again_unless_forced(harness):
     forced = harness.run("KR", run_date=SUNDAY, force=True)
     assert forced.status == "SUCCEEDED" and forced.states_entered()[-1] == "Succeeded"
     assert harness.personalize.duplicate_create_attempts() == []
-    creates = [c for c in harness.personalize.calls[calls:] if c.operation.startswith("create_") and c.outcome == "ok"]
+    creates = [
+        c
+        for c in harness.personalize.calls[calls:]
+        if c.operation.startswith("create_") and c.outcome == "ok"
+    ]
     assert creates == []  # the forced rerun found every job of that date and reused it
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from common import clients
 from common.personalize_resources import resource_name
 from common.recipes import BATCH_CAPABLE, SHORT_NAMES, Recipe
+
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Mode, RunState, StepStatus
 
@@ -59,7 +60,9 @@ def run_batch(state: RunState) -> RunState:
             step=STEP,
             key=recipe.value,
             kind="batch-inference-job",
-            name=resource_name(settings.name_prefix, settings.country, state.run.run_date, f"batch-{SHORT_NAMES[recipe]}"),
+            name=resource_name(
+                settings.name_prefix, settings.country, state.run.run_date, f"batch-{SHORT_NAMES[recipe]}"
+            ),
             create_args={
                 "solutionVersionArn": state.promoted[recipe.value],
                 "jobInput": {"s3DataSource": {"path": input_uri}},

@@ -13,10 +13,9 @@ import json
 from datetime import date
 from typing import Any
 
+from common import clients, clock
 from pydantic import ValidationError
 
-from common import clients
-from common import clock
 from pipeline import ledger
 from pipeline.model import PipelineInput
 from pipeline.notify import notification
@@ -61,8 +60,11 @@ def _parse_cause(cause: str | None) -> dict[str, Any]:
     except ValueError:
         return {"reason": message}
     if isinstance(inner, dict):
-        return {"step": inner.get("step"), "reason": inner.get("failure_reason") or inner.get("errorMessage"),
-                "detail": {k: v for k, v in inner.items() if k not in ("step", "failure_reason")}}
+        return {
+            "step": inner.get("step"),
+            "reason": inner.get("failure_reason") or inner.get("errorMessage"),
+            "detail": {k: v for k, v in inner.items() if k not in ("step", "failure_reason")},
+        }
     return {"reason": str(inner)}
 
 
@@ -72,7 +74,12 @@ def failure_from_history(events: list[dict[str, Any]], status: str) -> dict[str,
     FAILED: the newest task/state failure (the one retries did not absorb) and the state it happened in.
     TIMED_OUT / ABORTED: the execution event itself, and the state that was running then.
     """
-    failure: dict[str, Any] = {"error": status, "reason": f"execution {status.lower()}", "state": None, "step": None}
+    failure: dict[str, Any] = {
+        "error": status,
+        "reason": f"execution {status.lower()}",
+        "state": None,
+        "step": None,
+    }
     wanted = (
         {"ExecutionTimedOut", "ExecutionAborted"}
         if status in ("TIMED_OUT", "ABORTED")

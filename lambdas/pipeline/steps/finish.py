@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from common import clock
+
 from pipeline import ledger
 from pipeline.model import Outcome, RunState
 from pipeline.notify import notification
@@ -31,7 +32,10 @@ def run_record(state: RunState, status: str, reason: str = "") -> dict[str, Any]
             "seconds": round(((step.finished_at or finished) - step.started_at).total_seconds()),
             "polls": step.polls,
             "note": step.note,
-            "jobs": {key: {"arn": job.arn, "name": job.name, "status": job.status} for key, job in step.jobs.items()},
+            "jobs": {
+                key: {"arn": job.arn, "name": job.name, "status": job.status}
+                for key, job in step.jobs.items()
+            },
         }
         for name, step in state.steps.items()
     }
@@ -58,6 +62,8 @@ def run_record(state: RunState, status: str, reason: str = "") -> dict[str, Any]
 def finish(state: RunState) -> RunState:
     state.outcome = outcome_of(state)
     record = run_record(state, state.outcome.status, state.outcome.reason)
-    ledger.write_run(state.settings.country, state.run.run_date, record, execution_arn=state.run.execution_arn)
+    ledger.write_run(
+        state.settings.country, state.run.run_date, record, execution_arn=state.run.execution_arn
+    )
     state.notification = notification(record)
     return state

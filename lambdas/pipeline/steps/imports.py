@@ -7,6 +7,7 @@ from datetime import timedelta
 from common import clients
 from common.personalize_resources import resource_name
 from dataprep.counts import MIN_INTERACTIONS
+
 from pipeline import ledger
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Mode, RunState
@@ -53,7 +54,9 @@ def run_imports(state: RunState) -> RunState:
             step=STEP,
             key=dataset,
             kind="dataset-import-job",
-            name=resource_name(settings.name_prefix, settings.country, state.run.run_date, f"import-{dataset}"),
+            name=resource_name(
+                settings.name_prefix, settings.country, state.run.run_date, f"import-{dataset}"
+            ),
             create_args={
                 "datasetArn": settings.dataset_arns[dataset],
                 "dataSource": {"dataLocation": uri},

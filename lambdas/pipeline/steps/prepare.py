@@ -12,9 +12,10 @@ from datetime import timedelta
 
 from common import clients
 from common.aws_errors import transient_errors_named
-from dataprep.s3_outputs import assemble_csv, publish_genre_mapping, split_uri
 from dataprep.counts import Counts
 from dataprep.queries import Output, athena_statements
+from dataprep.s3_outputs import assemble_csv, publish_genre_mapping, split_uri
+
 from pipeline import ledger
 from pipeline.errors import PreparationFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
@@ -45,7 +46,9 @@ def _start(state: RunState, attempt: int) -> dict[str, Job]:
     jobs = {}
     for output, statement in statements.items():
         # Same token for the same execution, attempt and output: a retried invocation reuses the query.
-        token = hashlib.sha256(f"{state.run.execution_arn}/a{attempt}/{output.value}".encode()).hexdigest()[:64]
+        token = hashlib.sha256(f"{state.run.execution_arn}/a{attempt}/{output.value}".encode()).hexdigest()[
+            :64
+        ]
         with transient_errors_named():
             query_id = clients.athena().start_query_execution(
                 QueryString=statement.sql,

@@ -8,6 +8,7 @@ from datetime import timedelta
 from common import clients
 from common.personalize_resources import Phase, current, ensure_campaign_serves, stable_name
 from common.recipes import CAMPAIGN_RECIPES, SHORT_NAMES, Recipe
+
 from pipeline import ledger
 from pipeline.errors import PersonalizeJobFailed
 from pipeline.jobs import all_succeeded, check_timeout, finish_step, next_poll, start_step
@@ -28,8 +29,9 @@ def _campaign(client, state: RunState, recipe: Recipe, version_arn: str, tracked
         if status.phase is Phase.FAILED:
             if not ledger.was_reported(settings.country, state.run.run_date, marker):
                 ledger.mark_reported(settings.country, state.run.run_date, marker)
-                raise PersonalizeJobFailed(STEP, status.failure_reason or "campaign update failed", job=recipe.value,
-                                           arn=tracked.arn)
+                raise PersonalizeJobFailed(
+                    STEP, status.failure_reason or "campaign update failed", job=recipe.value, arn=tracked.arn
+                )
         else:
             return tracked.model_copy(update={"status": status.phase.value})
     result = ensure_campaign_serves(
@@ -41,9 +43,17 @@ def _campaign(client, state: RunState, recipe: Recipe, version_arn: str, tracked
     if result.phase is Phase.FAILED:
         marker = f"{result.arn}#{version_arn}"
         ledger.mark_reported(settings.country, state.run.run_date, marker)
-        raise PersonalizeJobFailed(STEP, result.failure_reason or "campaign failed", job=recipe.value, arn=result.arn)
-    return Job(kind="campaign", name=result.name, arn=result.arn, status=result.phase.value, created=result.created,
-               detail={"solution_version_arn": version_arn})
+        raise PersonalizeJobFailed(
+            STEP, result.failure_reason or "campaign failed", job=recipe.value, arn=result.arn
+        )
+    return Job(
+        kind="campaign",
+        name=result.name,
+        arn=result.arn,
+        status=result.phase.value,
+        created=result.created,
+        detail={"solution_version_arn": version_arn},
+    )
 
 
 def promote(state: RunState) -> RunState:
@@ -56,14 +66,21 @@ def promote(state: RunState) -> RunState:
         for decision in approved:
             if decision.recipe in CAMPAIGN_RECIPES:
                 step.jobs[decision.recipe.value] = _campaign(
-                    client, state, decision.recipe, decision.solution_version_arn, step.jobs.get(decision.recipe.value)
+                    client,
+                    state,
+                    decision.recipe,
+                    decision.solution_version_arn,
+                    step.jobs.get(decision.recipe.value),
                 )
     if not all_succeeded(step.jobs):
         next_poll(step, first_wait=60, max_wait=600)
         return state
     for decision in approved:
         ledger.set_promoted(
-            settings.country, decision.recipe.value, decision.solution_version_arn, decision.new_metrics,
+            settings.country,
+            decision.recipe.value,
+            decision.solution_version_arn,
+            decision.new_metrics,
             state.run.run_date,
         )
     # Batch jobs use the promoted version of every recipe: today's if approved, the previous one otherwise.

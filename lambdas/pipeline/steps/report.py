@@ -13,6 +13,7 @@ from pathlib import Path
 from common import clients, clock
 from dataprep.s3_outputs import split_uri
 from evaluation.run import report_from_prepared
+
 from pipeline.jobs import finish_step, start_step
 from pipeline.model import RunState
 
@@ -55,9 +56,14 @@ def build_report(state: RunState) -> RunState:
         batch_files = _batch_output_files(state, Path(tmp))
         report_from_prepared(prepared, settings.country, state.run.run_date, out, batch_files)
         key_prefix = f"{settings.country}/{state.run.run_date}"
-        for name, content_type in (("report.html", "text/html; charset=utf-8"), ("report.json", "application/json")):
+        for name, content_type in (
+            ("report.html", "text/html; charset=utf-8"),
+            ("report.json", "application/json"),
+        ):
             clients.s3().upload_file(
-                str(out / name), settings.results_bucket, f"{key_prefix}/{name}",
+                str(out / name),
+                settings.results_bucket,
+                f"{key_prefix}/{name}",
                 ExtraArgs={"ContentType": content_type},
             )
     state.prepared["report_url"] = f"s3://{settings.results_bucket}/{key_prefix}/report.html"

@@ -3,12 +3,13 @@ solution version named for the run, FULL on the full day, UPDATE where the recip
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from common import clients
 from common.aws_errors import transient_errors_named
 from common.personalize_resources import Phase, ensure, resource_name, stable_name
 from common.recipes import RECIPE_ARNS, SHORT_NAMES, UPDATE_CAPABLE, Recipe
+
 from pipeline import ledger
 from pipeline.errors import PersonalizeJobFailed
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
@@ -70,15 +71,21 @@ def train(state: RunState) -> RunState:
     client = clients.personalize()
     # A version named for this run cannot predate both the day before its run date and the day before the
     # run started (an early or a late rerun): this bounds the name lookup without ever missing it.
-    day_before_run_date = datetime.combine(state.run.run_date - timedelta(days=1), time(), tzinfo=timezone.utc)
+    day_before_run_date = datetime.combine(
+        state.run.run_date - timedelta(days=1), time(), tzinfo=UTC
+    )
     not_before = min(day_before_run_date, state.run.started_at - timedelta(days=1))
     for recipe, training_mode in plan.items():
         solution_arn, phase, reason = _ensure_solution(client, settings, recipe)
         state.solutions[recipe.value] = solution_arn
         if phase is Phase.FAILED:
-            raise PersonalizeJobFailed(STEP, reason or "solution creation failed", job=recipe.value, arn=solution_arn)
+            raise PersonalizeJobFailed(
+                STEP, reason or "solution creation failed", job=recipe.value, arn=solution_arn
+            )
         if phase is not Phase.SUCCEEDED:
-            step.jobs[recipe.value] = Job(kind="solution", name=solution_arn, arn=solution_arn, status=phase.value)
+            step.jobs[recipe.value] = Job(
+                kind="solution", name=solution_arn, arn=solution_arn, status=phase.value
+            )
             continue
         step.jobs[recipe.value] = ensure_job(
             client,
@@ -86,7 +93,9 @@ def train(state: RunState) -> RunState:
             step=STEP,
             key=recipe.value,
             kind="solution-version",
-            name=resource_name(settings.name_prefix, settings.country, state.run.run_date, SHORT_NAMES[recipe]),
+            name=resource_name(
+                settings.name_prefix, settings.country, state.run.run_date, SHORT_NAMES[recipe]
+            ),
             create_args={"solutionArn": solution_arn, "trainingMode": training_mode},
             not_before=not_before,
         )
