@@ -12,6 +12,7 @@ training take well under a second; the fakes read the same clock.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import time
@@ -24,6 +25,8 @@ import boto3
 from common import clients
 from common import clock as clock_module
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
@@ -62,6 +65,14 @@ def resolve(node: Any, refs: dict[str, Any]) -> Any:
     if "Fn::ImportValue" in node:
         return refs[f"import:{node['Fn::ImportValue']}"]
     return {key: resolve(value, refs) for key, value in node.items()}
+
+
+_PARSE = AmazonStateLanguageParser.parse
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_parse(definition: str):
+    return _PARSE(definition)
 
 
 def synthesised_definition(outdir, machine: dict, refs: dict[str, Any]) -> str:
@@ -210,6 +221,11 @@ class PipelineHarness:
             harness.clock.advance(wait_seconds)
 
         self.monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
+        # Run each execution to its end inside StartExecution (moto's own SyncExecutionWorker does the same):
+        # no worker thread to poll, and the handlers run in the test's thread.
+        self.monkeypatch.setattr(ExecutionWorker, "start", lambda worker: worker._execution_logic())
+        # The definition is parsed (antlr) once per test run instead of at every create and execution.
+        self.monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(_cached_parse))
         self.monkeypatch.setattr(WaitFunction, "_wait_interval", wait)
         self.monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=self.clock.advance))
 
