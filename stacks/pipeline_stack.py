@@ -404,6 +404,8 @@ class PipelineStack(Stack):
             [self.format_arn(service="events", resource="event-bus", resource_name="default")],
         )
         self.topic.grant_publish(recorder.role)
+        # Status changes the recorder could not take (it kept failing): a failed run without its record.
+        self.failure_recorder_dlq = self._queue("FailureRecorderDlq")
         self.failure_rule = events.Rule(
             self,
             "FailedRuns",
@@ -421,7 +423,7 @@ class PipelineStack(Stack):
                     recorder.function,
                     retry_attempts=8,
                     max_event_age=Duration.hours(24),
-                    dead_letter_queue=self._queue("FailureRecorderDlq"),
+                    dead_letter_queue=self.failure_recorder_dlq,
                 )
             ],
         )
@@ -505,7 +507,7 @@ class PipelineStack(Stack):
             add_timed_out_execution_count_alarm=any_run,
             add_aborted_execution_count_alarm=any_run,
         )
-        for name, queue in (("Schedule DLQ", self.schedule_dlq),):
+        for name, queue in (("Schedule DLQ", self.schedule_dlq), ("Failure recorder DLQ", self.failure_recorder_dlq)):
             monitoring.monitor_sqs_queue(
                 queue=queue,
                 human_readable_name=name,
