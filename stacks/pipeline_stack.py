@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
@@ -31,6 +31,7 @@ from cdk_monitoring_constructs import (
     MonitoringFacade,
     SnsAlarmActionStrategy,
 )
+from common.recipes import RECIPE_ARNS
 from constructs import Construct
 from dataprep.queries import RAW_TABLES
 
@@ -254,10 +255,7 @@ class PipelineStack(Stack):
                 arn("solution", run_resources),
                 arn("solution", f"{prefix}-*/*"),
                 arn("dataset-group", f"{prefix}-*"),
-                *(
-                    f"arn:{Aws.PARTITION}:personalize:::recipe/aws-{r}"
-                    for r in ("user-personalization", "personalized-ranking", "similar-items", "trending-now")
-                ),
+                *RECIPE_ARNS.values(),
             ],
             wildcard_reason="Solutions and their versions are named under this env's prefix; version ids are random.",
         )
