@@ -1,0 +1,299 @@
+"""What changes things: redrive a stopped execution, start reruns, and wait for an execution to end.
+
+Each action is planned first (every check, nothing changed: what --dry-run prints), then applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from botocore.exceptions import ClientError
+from pipeline.ledger import DONE_STATUSES
+from pipeline.model import PipelineInput
+from pipeline.steps.failure import failure_from_history
+from pydantic import ValidationError
+
+from tools.replay.aws import error_code
+from tools.replay.errors import NotFound, OperationFailed, Refused, UsageError
+from tools.replay.runs import ACTIVE, UNSUCCESSFUL, Run, Runs, utc
+
+REDRIVABLE_PERIOD = timedelta(days=14)  # Step Functions redrives executions that stopped in the last 14 days
+MAX_RANGE_DAYS = 31
+MAX_NAME_ATTEMPTS = 20
+
+
+# ------------------------------------------------------------------------------------------- redrive
+
+
+@dataclass
+class RedrivePlan:
+    run: Run
+    resume_state: str | None
+    failure: dict[str, Any] | None
+    client_token: str
+
+    def summary(self) -> dict[str, Any]:
+        execution = self.run.execution or {}
+        return {
+            "action": "redrive",
+            "country": self.run.country,
+            "run_date": str(self.run.run_date),
+            "execution_arn": self.run.execution_arn,
+            "status": execution.get("status"),
+            "resume_state": self.resume_state,
+            "failure": self.failure,
+            "redrive_count": execution.get("redriveCount", 0) + 1,
+        }
+
+
+def rerun_hint(runs: Runs, run: Run, *, force: bool = False) -> str:
+    return (f"personalize-runs rerun --env {runs.env.name} --country {run.country} --date {run.run_date}"
+            + (" --force" if force else ""))
+
+
+def plan_redrive(runs: Runs, run: Run) -> RedrivePlan:
+    """Every reason Step Functions (or the ledger) would refuse, checked before asking anything."""
+    execution = run.execution
+    if execution is None:
+        raise NotFound(f"the execution of {run.label} ({run.execution_arn}) is no longer kept by Step Functions; "
+                       f"start a new run instead: {rerun_hint(runs, run)}")
+    arn, status = run.execution_arn, execution["status"]
+    if status in ACTIVE:
+        raise Refused(f"{run.label} is still running ({arn}); nothing to redrive. Follow it with: "
+                      f"personalize-runs show --env {runs.env.name} {arn}")
+    if status == "SUCCEEDED":
+        raise Refused(f"execution {arn} of {run.label} succeeded; there is nothing to redrive. To run the date "
+                      f"again: {rerun_hint(runs, run, force=True)}")
+    if status not in UNSUCCESSFUL:
+        raise Refused(f"execution {arn} is {status}; only FAILED, TIMED_OUT or ABORTED executions can be redriven")
+    stopped = utc(execution.get("stopDate"))
+    if stopped and runs.now() - stopped > REDRIVABLE_PERIOD:
+        raise Refused(f"execution {arn} of {run.label} stopped on {stopped:%Y-%m-%d}, more than 14 days ago: Step "
+                      f"Functions can no longer redrive it. Start a new run instead (finished Personalize jobs "
+                      f"are reused): {rerun_hint(runs, run)}")
+    if execution.get("redriveStatus") == "NOT_REDRIVABLE":
+        reason = execution.get("redriveStatusReason") or "not redrivable"
+        raise Refused(f"Step Functions cannot redrive {arn}: {reason}. Start a new run instead: "
+                      f"{rerun_hint(runs, run)}")
+    holder = (run.record or {}).get("execution_arn")
+    if run.record and holder != arn:
+        holder_status = run.record.get("status")
+        live = runs.describe(holder)
+        if live and live["status"] in ACTIVE:
+            raise Refused(f"another execution is running {run.label} now: {holder}; redriving {arn} would "
+                          f"compete with it. Follow it: personalize-runs show --env {runs.env.name} {holder}")
+        if holder_status in DONE_STATUSES:
+            raise Refused(f"{run.label} already ended {holder_status} in execution {holder}; nothing to redrive. "
+                          f"To run the date again: {rerun_hint(runs, run, force=True)}")
+        raise Refused(f"a newer execution holds {run.label}: {holder} ({holder_status}); redrive that one "
+                      f"instead: personalize-runs redrive --env {runs.env.name} {holder}")
+    events = runs.history(arn)
+    resume = next((e["stateEnteredEventDetails"]["name"] for e in reversed(events)
+                   if e["type"].endswith("StateEntered")), None)
+    failure = (run.record or {}).get("failure") if run.ledger_is_ours else None
+    failure = failure or failure_from_history(events[::-1], status)
+    # Same token for the same attempt: running the command twice within 15 minutes redrives once.
+    attempt = execution.get("redriveCount", 0) + 1
+    token = f"personalize-runs-{attempt}-{hashlib.sha256(arn.encode()).hexdigest()[:32]}"
+    return RedrivePlan(run, resume, failure, token)
+
+
+def apply_redrive(runs: Runs, plan: RedrivePlan) -> dict[str, Any]:
+    try:
+        response = runs.sfn.redrive_execution(executionArn=plan.run.execution_arn, clientToken=plan.client_token)
+    except ClientError as error:
+        code = error_code(error)
+        if code == "ExecutionNotRedrivable":
+            message = error.response.get("Error", {}).get("Message", "")
+            raise Refused(f"Step Functions refused to redrive {plan.run.execution_arn}: {message}. Start a new "
+                          f"run instead: {rerun_hint(runs, plan.run)}") from None
+        raise
+    return {**plan.summary(), "redrive_date": utc(response.get("redriveDate"))}
+
+
+# ------------------------------------------------------------------------------------------- rerun
+
+
+@dataclass
+class RerunItem:
+    run_date: date
+    action: str  # start | skip
+    reason: str
+    previous: dict[str, Any] | None = None
+    execution_name: str | None = None
+    execution_arn: str | None = None
+    status: str | None = None
+    detail: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return {"run_date": str(self.run_date), "action": self.action, "reason": self.reason,
+                "previous": self.previous, "execution_name": self.execution_name,
+                "execution_arn": self.execution_arn, "status": self.status, "detail": self.detail}
+
+
+@dataclass
+class RerunPlan:
+    country: str
+    force: bool
+    state_machine_arn: str
+    schedule: str
+    request: dict[str, Any]  # the schedule's input without its fire time
+    items: list[RerunItem] = field(default_factory=list)
+
+    @property
+    def to_start(self) -> list[RerunItem]:
+        return [item for item in self.items if item.action == "start"]
+
+
+def date_range(first: date, last: date | None) -> list[date]:
+    last = last or first
+    if last < first:
+        raise UsageError(f"--to {last} is before --date {first}")
+    days = (last - first).days + 1
+    if days > MAX_RANGE_DAYS:
+        raise UsageError(f"{days} dates asked; rerun at most {MAX_RANGE_DAYS} at once")
+    return [first + timedelta(days=offset) for offset in range(days)]
+
+
+def plan_rerun(runs: Runs, scheduler: Any, country: str, dates: list[date], *, force: bool) -> RerunPlan:
+    env = runs.env
+    zone = env.config.country(country).time_zone
+    today = runs.now().astimezone(ZoneInfo(zone)).date()
+    future = [d for d in dates if d > today]
+    if future:
+        raise UsageError(f"{future[0]} is in the future for {country} (today in {zone} is {today})")
+    name = env.schedule(country)
+    try:
+        schedule = scheduler.get_schedule(Name=name)
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            raise NotFound(f"schedule {name} not found ({runs.where}): is env {env.name} deployed in this account "
+                           "and region? (check --profile, --region)") from None
+        raise
+    target = schedule["Target"]
+    machine = target["Arn"]
+    if machine.rsplit(":", 1)[-1] != env.state_machine:
+        raise OperationFailed(f"schedule {name} starts {machine}, not {env.state_machine}: the deployment "
+                              "differs from this tool's env; nothing started")
+    request = json.loads(target.get("Input") or "{}")
+    request.pop("scheduled_time", None)  # "<aws.scheduler.scheduled-time>": the run date is explicit here
+    try:
+        PipelineInput.model_validate({**request, "run_date": str(dates[0])})
+    except ValidationError as error:
+        raise OperationFailed(f"schedule {name}'s input is not a run request ({error.error_count()} problem(s): "
+                              f"{error.errors()[0]['msg']}); nothing started") from None
+    plan = RerunPlan(country, force, machine, name, request)
+    for run_date in dates:
+        plan.items.append(_decide(runs, country, run_date, force))
+    return plan
+
+
+def _decide(runs: Runs, country: str, run_date: date, force: bool) -> RerunItem:
+    record = runs.ledger.get_run(country, run_date)
+    if record is None:
+        return RerunItem(run_date, "start", "no run recorded yet")
+    status, holder = record.get("status"), record.get("execution_arn")
+    previous = {"status": status, "execution_arn": holder}
+    if status in DONE_STATUSES:
+        if force:
+            return RerunItem(run_date, "start", f"forced: redo a {status} run", previous)
+        return RerunItem(run_date, "skip", f"already {status} (--force runs it again)", previous)
+    live = runs.describe(holder)
+    if live and live["status"] in ACTIVE:
+        what = "being redriven" if status != "RUNNING" else "running"
+        return RerunItem(run_date, "skip", f"{what} now: {holder}", previous)
+    failure = record.get("failure") or {}
+    if status == "RUNNING":
+        return RerunItem(run_date, "start", f"its execution ended {live['status'] if live else 'unknown'} "
+                         "without a final record", previous)
+    return RerunItem(run_date, "start", f"last run {status} at {failure.get('step') or '?'}: "
+                     f"{failure.get('reason') or 'no reason recorded'}", previous)
+
+
+def execution_name(country: str, run_date: date, n: int) -> str:
+    return f"{country}-{run_date}-rerun-{n}"
+
+
+def start_rerun(runs: Runs, plan: RerunPlan, item: RerunItem) -> RerunItem:
+    """Start one date under the next free `<CC>-<date>-rerun-<n>` name (execution names stay taken 90 days)."""
+    prefix = plan.state_machine_arn.replace(":stateMachine:", ":execution:", 1)
+    request = {**plan.request, "run_date": str(item.run_date)}
+    if plan.force:
+        request["force"] = True
+    n = 1
+    for _ in range(MAX_NAME_ATTEMPTS):
+        while runs.describe(f"{prefix}:{execution_name(plan.country, item.run_date, n)}") is not None:
+            n += 1
+        name = execution_name(plan.country, item.run_date, n)
+        try:
+            started = runs.sfn.start_execution(stateMachineArn=plan.state_machine_arn, name=name,
+                                               input=json.dumps(request))
+        except ClientError as error:
+            if error_code(error) == "ExecutionAlreadyExists":  # someone took the name just now: next one
+                n += 1
+                continue
+            raise
+        item.execution_name, item.execution_arn, item.status = name, started["executionArn"], "RUNNING"
+        return item
+    raise OperationFailed(f"no free execution name for {plan.country} {item.run_date} after {MAX_NAME_ATTEMPTS} tries")
+
+
+# ------------------------------------------------------------------------------------------- waiting
+
+
+def wait(runs: Runs, execution_arn: str, label: str, *, progress: Callable[[str], None],
+         poll_seconds: float, sleep: Callable[[float], None], heartbeat_seconds: float = 300) -> dict[str, Any]:
+    """Poll until the execution ends; a progress line whenever its state changes (and every 5 min)."""
+    last_line: tuple[str, str | None] | None = None
+    quiet = 0.0
+    while True:
+        described = runs.sfn.describe_execution(executionArn=execution_arn)
+        status = described["status"]
+        if status not in ACTIVE:
+            return described
+        state = runs.current_state(execution_arn)
+        began = utc(described.get("redriveDate")) or utc(described.get("startDate"))
+        if (status, state) != last_line or quiet >= heartbeat_seconds:
+            elapsed = _clock(runs.now() - began) if began else "?"
+            attempt = f" (redrive {described['redriveCount']})" if described.get("redriveCount") else ""
+            progress(f"[{elapsed}] {label}: {status}{attempt} in {state or '?'}")
+            last_line, quiet = (status, state), 0.0
+        sleep(poll_seconds)
+        quiet += poll_seconds
+
+
+def _clock(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def outcome(described: dict[str, Any]) -> tuple[str, str]:
+    """(status, detail) of an ended execution: a run that was not admitted succeeds without running."""
+    status = described["status"]
+    if status == "SUCCEEDED":
+        try:
+            output = json.loads(described.get("output") or "{}")
+        except ValueError:
+            output = {}
+        run = output.get("run") or {}
+        if run.get("admission") not in (None, "ADMITTED"):
+            return "NOT_ADMITTED", f"{run['admission']}: {run.get('reason', '')}"
+        return (output.get("outcome") or {}).get("status") or status, (output.get("outcome") or {}).get("reason", "")
+    return status, f"{described.get('error') or ''}: {_reason(described.get('cause'))}".strip(": ")
+
+
+def _reason(cause: str | None) -> str:
+    if not cause:
+        return ""
+    try:
+        outer = json.loads(cause)
+        inner = json.loads(outer.get("errorMessage", "{}"))
+        return inner.get("failure_reason") or outer.get("errorMessage", cause)
+    except (ValueError, AttributeError, TypeError):
+        return cause

@@ -1,0 +1,385 @@
+"""Reading runs: which execution a RUN argument means, the runs of an env, and one run in detail.
+
+A run is (country, run date). The ledger has its record (status, failure, steps, metrics, gate decisions);
+the execution history has what the ledger lacks for a run that did not finish: step timings, the run
+state each step returned (job ARNs and statuses) and the failure. Redrive keeps the execution ARN, so an
+execution's history covers every attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pipeline.ledger import DONE_STATUSES
+from pipeline.model import PipelineInput
+from pipeline.steps.begin import run_date_of
+from pipeline.steps.failure import failure_from_history
+from pydantic import ValidationError
+
+from tools.replay.aws import AwsClients, error_code
+from tools.replay.env import Env
+from tools.replay.errors import NotFound, UsageError
+from tools.replay.ledger import Ledger
+
+UNSUCCESSFUL = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+ACTIVE = frozenset({"RUNNING", "PENDING_REDRIVE"})
+STATUSES = ("RUNNING", "SUCCEEDED", "SKIPPED", "REJECTED", "FAILED", "TIMED_OUT", "ABORTED")
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_RUN = re.compile(r"^([A-Za-z]{2}):(.+)$")
+_EXECUTION_ARN = re.compile(r"^arn:aws[a-z-]*:states:([a-z0-9-]+):(\d{12}):execution:([^:]+):([^:]+)$")
+
+
+def parse_date(text: str, option: str) -> date:
+    if _DATE.fullmatch(text.strip()):
+        try:
+            return date.fromisoformat(text.strip())
+        except ValueError:
+            pass
+    raise UsageError(f"bad date for {option}: {text!r} (expected YYYY-MM-DD, e.g. 2026-11-15)")
+
+
+def utc(value: Any) -> datetime | None:
+    """History timestamps (datetime), ledger/run-state timestamps (ISO strings) -> aware UTC datetimes."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def step_key(state_name: str) -> str:
+    """The run state's step key of a Task state (BeginRun -> begin, Train -> train)."""
+    return "begin" if state_name == "BeginRun" else state_name.lower()
+
+
+@dataclass
+class RunRef:
+    text: str
+    execution_arn: str | None = None
+    country: str | None = None
+    run_date: date | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.country} {self.run_date}" if self.country else self.text
+
+
+def parse_run(text: str, env: Env, region: str | None = None) -> RunRef:
+    """RUN = an execution ARN of this env's pipeline, or CC:YYYY-MM-DD."""
+    text = text.strip()
+    arn = _EXECUTION_ARN.fullmatch(text)
+    if arn:
+        arn_region, account, machine, _ = arn.groups()
+        if machine != env.state_machine:
+            raise UsageError(f"{text} is not an execution of {env.state_machine} (env {env.name}); wrong --env?")
+        if env.config.account and account != env.config.account:
+            raise UsageError(f"{text} is in account {account} but env {env.name} is account {env.config.account}")
+        if region and arn_region != region:
+            raise UsageError(f"{text} is in region {arn_region} but this command uses {region}; "
+                             f"pass --region {arn_region}")
+        return RunRef(text, execution_arn=text)
+    run = _RUN.fullmatch(text)
+    if run:
+        return RunRef(text, country=env.country(run.group(1)), run_date=parse_date(run.group(2), "RUN"))
+    raise UsageError(f"RUN must be an execution ARN or CC:YYYY-MM-DD (e.g. KR:2026-11-15), got {text!r}")
+
+
+def run_of_input(raw: str | None) -> tuple[str, date] | None:
+    """(country, run date) an execution's input asks for, as begin_run reads it."""
+    try:
+        request = PipelineInput.model_validate(json.loads(raw or "{}"))
+    except (ValidationError, ValueError):
+        return None
+    return request.settings.country, run_date_of(request)
+
+
+@dataclass
+class Run:
+    country: str
+    run_date: date
+    execution_arn: str | None
+    record: dict[str, Any] | None  # the ledger's record of the date (may belong to another execution)
+    execution: dict[str, Any] | None  # DescribeExecution (None once Step Functions forgot it, after 90 days)
+
+    @property
+    def label(self) -> str:
+        return f"{self.country} {self.run_date}"
+
+    @property
+    def ledger_is_ours(self) -> bool:
+        return bool(self.record) and self.record.get("execution_arn") == self.execution_arn
+
+    @property
+    def status(self) -> str:
+        return effective_status(self.record if self.ledger_is_ours else None, self.execution)
+
+
+def effective_status(record: dict[str, Any] | None, execution: dict[str, Any] | None) -> str:
+    """What is true now: the ledger, corrected by the execution where the ledger cannot know yet.
+
+    A redriven execution runs again while its record still says FAILED; an execution that just failed is
+    still RUNNING in the ledger until the failure recorder has run.
+    """
+    ledger_status = record.get("status") if record else None
+    live = execution.get("status") if execution else None
+    if live in ACTIVE:
+        return "RUNNING"
+    if ledger_status == "RUNNING" and live in UNSUCCESSFUL:
+        return live
+    if ledger_status:
+        return ledger_status
+    return live or "UNKNOWN"
+
+
+class Runs:
+    def __init__(self, env: Env, clients: AwsClients, now: Callable[[], datetime]) -> None:
+        self.env = env
+        self.sfn = clients.stepfunctions()
+        self.ledger = Ledger(clients.dynamodb(), env.ledger_table, clients.where)
+        self.where = clients.where
+        self.now = now
+
+    # ----------------------------------------------------------------------------- executions
+
+    def describe(self, execution_arn: str | None) -> dict[str, Any] | None:
+        if not execution_arn:
+            return None
+        try:
+            return self.sfn.describe_execution(executionArn=execution_arn)
+        except ClientError as error:
+            if error_code(error) == "ExecutionDoesNotExist":
+                return None
+            raise
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """Every event, oldest first (all attempts of a redriven execution)."""
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def current_state(self, execution_arn: str) -> str | None:
+        """The state an execution is in now (the newest state entered)."""
+        page = self.sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=50)
+        for event in page["events"]:
+            if event["type"].endswith("StateEntered"):
+                return event["stateEnteredEventDetails"]["name"]
+        return None
+
+    # ----------------------------------------------------------------------------- finding runs
+
+    def find(self, ref: RunRef) -> Run:
+        if ref.execution_arn:
+            execution = self.describe(ref.execution_arn)
+            if execution is None:
+                raise NotFound(f"no execution {ref.execution_arn} ({self.where}); Step Functions keeps executions "
+                               f"90 days after they end; the ledger keeps every run: personalize-runs list "
+                               f"--env {self.env.name}")
+            asked = run_of_input(execution.get("input"))
+            if asked is None:
+                raise NotFound(f"execution {ref.execution_arn} was not started with a run request; it is not a run")
+            country, run_date = asked
+            return Run(country, run_date, ref.execution_arn, self.ledger.get_run(country, run_date), execution)
+        record = self.ledger.get_run(ref.country, ref.run_date)
+        if record is None:
+            raise NotFound(f"no run of {ref.label} in env {self.env.name}: the ledger ({self.env.ledger_table}) has "
+                           f"no record of it; see `personalize-runs list --env {self.env.name} --country "
+                           f"{ref.country}`, or start it with `personalize-runs rerun --env {self.env.name} "
+                           f"--country {ref.country} --date {ref.run_date}`")
+        arn = record.get("execution_arn")
+        return Run(ref.country, ref.run_date, arn, record, self.describe(arn))
+
+    # ----------------------------------------------------------------------------- list
+
+    def list(self, countries: list[str], statuses: set[str], since: date | None, until: date | None,
+             limit: int) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for country in countries:
+            # Without a status filter the newest `limit` of each country are enough; with one, read all.
+            records = self.ledger.runs(country, since=since, until=until, limit=None if statuses else limit)
+            for record in records:
+                if record.get("sk", "").count("-") != 2:
+                    continue
+                row = self.row(country, record)
+                if not statuses or row["status"] in statuses:
+                    rows.append(row)
+        rows.sort(key=lambda r: (r["run_date"], r["country"]), reverse=True)
+        return rows[:limit]
+
+    def row(self, country: str, record: dict[str, Any]) -> dict[str, Any]:
+        status = record.get("status", "UNKNOWN")
+        execution = None
+        if status == "RUNNING" or status in UNSUCCESSFUL:  # a redrive or the failure recorder may be under way
+            execution = self.describe(record.get("execution_arn"))
+        live = effective_status(record, execution)
+        failure = record.get("failure") or {}
+        unsuccessful = live in UNSUCCESSFUL
+        note = ""
+        if execution and live != status:
+            note = "redrive running" if live == "RUNNING" and status in UNSUCCESSFUL else f"ledger says {status}"
+        return {
+            "country": country,
+            "run_date": record["sk"],
+            "status": live,
+            "failed_step": failure.get("step") if unsuccessful else None,
+            "reason": (failure.get("reason") if unsuccessful else record.get("reason")) or "",
+            "seconds": self._seconds(record, live),
+            "mode": record.get("mode"),
+            "execution_arn": record.get("execution_arn"),
+            "redrive_count": (execution or {}).get("redriveCount", 0),
+            "ledger_status": status,
+            "note": note,
+        }
+
+    def _seconds(self, record: dict[str, Any], status: str) -> int | None:
+        started = utc(record.get("started_at"))
+        if status == "RUNNING":
+            return round((self.now() - started).total_seconds()) if started else None
+        if isinstance(record.get("seconds"), int):
+            return record["seconds"]
+        finished = utc(record.get("finished_at"))
+        return round((finished - started).total_seconds()) if started and finished else None
+
+    # ----------------------------------------------------------------------------- show
+
+    def details(self, run: Run) -> dict[str, Any]:
+        execution = run.execution or {}
+        events = self.history(run.execution_arn) if run.execution else []
+        record = run.record if run.ledger_is_ours else None
+        state = latest_run_state(events) or {}
+        status = run.status
+        failure = None
+        if status in UNSUCCESSFUL:
+            failure = (record or {}).get("failure") or failure_from_history(events[::-1], status)
+        earlier = (record or {}).get("failure") if status in DONE_STATUSES else None
+        gate = (record or {}).get("gate") or state.get("gate") or []
+        started = utc((record or {}).get("started_at")) or utc(execution.get("startDate"))
+        finished = utc((record or {}).get("finished_at")) if status not in ("RUNNING",) else None
+        if finished is None and status != "RUNNING":
+            finished = utc(execution.get("stopDate"))
+        details: dict[str, Any] = {
+            "env": self.env.name,
+            "country": run.country,
+            "run_date": str(run.run_date),
+            "status": status,
+            "mode": (record or {}).get("mode") or (state.get("run") or {}).get("mode"),
+            "execution_arn": run.execution_arn,
+            "execution_status": execution.get("status"),
+            "redrive_count": execution.get("redriveCount", 0),
+            "redrive_date": utc(execution.get("redriveDate")),
+            "started_at": started,
+            "finished_at": finished,
+            "seconds": round(((finished or self.now()) - started).total_seconds()) if started else None,
+            "reason": (record or {}).get("reason") or (state.get("run") or {}).get("reason") or "",
+            "failure": failure,
+            "earlier_failure": earlier,
+            "steps": steps_of(events, state, record, status, self.now, failure=failure, stopped=finished),
+            "gate": gate,
+            "metrics": (record or {}).get("metrics") or {d["recipe"]: d.get("new_metrics") for d in gate},
+            "promoted": (record or {}).get("promoted") or state.get("promoted") or {},
+            "counts": (record or {}).get("counts") or state.get("counts") or {},
+            "report_url": (record or {}).get("report_url"),
+            "notes": [],
+        }
+        if run.record and not run.ledger_is_ours:
+            details["notes"].append(f"the ledger's record of {run.label} belongs to execution "
+                                    f"{run.record.get('execution_arn')} ({run.record.get('status')})")
+        if not run.execution:
+            details["notes"].append("execution history no longer available (Step Functions keeps 90 days): "
+                                    "steps from the ledger only")
+        return details
+
+
+def latest_run_state(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest run state a step passed on (a Task's output, or the failed Task's input)."""
+    for event in reversed(events):
+        if event["type"] == "TaskStateExited":
+            raw = event["stateExitedEventDetails"].get("output")
+        elif event["type"] == "TaskStateEntered":
+            raw = event["stateEnteredEventDetails"].get("input")
+        else:
+            continue
+        try:
+            state = json.loads(raw or "null")
+        except ValueError:
+            continue
+        if isinstance(state, dict) and "run" in state and "settings" in state:
+            return state
+    return None
+
+
+def steps_of(events: list[dict[str, Any]], state: dict[str, Any], record: dict[str, Any] | None,
+             status: str, now: Callable[[], datetime], *, failure: dict[str, Any] | None = None,
+             stopped: datetime | None = None) -> list[dict[str, Any]]:
+    """One row per step (Task state) in the order the run reached them.
+
+    Timings and jobs come from the step's own record (the run state; the ledger for finished runs), which
+    spans its polls and waits; steps without one (begin, gate, finish) are timed from the history.
+    """
+    recorded: dict[str, Any] = {**(state.get("steps") or {}), **((record or {}).get("steps") or {})}
+    spans: dict[str, dict[str, Any]] = {}
+    failed_state = None
+    for event in events:
+        kind = event["type"]
+        if kind == "TaskStateEntered":
+            name = event["stateEnteredEventDetails"]["name"]
+            span = spans.setdefault(name, {"entered": event["timestamp"], "exited": None, "entries": 0})
+            span["entries"] += 1
+            span["open"] = True
+            failed_state = name
+        elif kind == "TaskStateExited":
+            name = event["stateExitedEventDetails"]["name"]
+            if name in spans:
+                spans[name]["exited"] = event["timestamp"]
+                spans[name]["open"] = False
+    rows = []
+    names = list(spans) or [n for n in recorded]
+    for name in names:
+        span = spans.get(name, {})
+        key = step_key(name) if span else name
+        own = recorded.get(key) or {}
+        failed_here = name == failed_state and status in UNSUCCESSFUL and span.get("open")
+        if failed_here:
+            step_status = status
+        elif own.get("status"):
+            step_status = own["status"]
+        elif span.get("open"):
+            step_status = "RUNNING" if status == "RUNNING" else status
+        else:
+            step_status = "SUCCEEDED"
+        started = utc(own.get("started_at")) or utc(span.get("entered"))
+        finished = utc(own.get("finished_at")) or (utc(span.get("exited")) if not span.get("open") else None)
+        if failed_here and finished is None:
+            finished = stopped  # when the run stopped (the failure recorder's time)
+        end = finished or (now() if step_status == "RUNNING" else None)
+        jobs = []
+        for job_key, job in (own.get("jobs") or {}).items():
+            row = {"job": job_key, "name": job.get("name"), "arn": job.get("arn"), "status": job.get("status"),
+                   "failure_reason": job.get("failure_reason")}
+            detail = (failure or {}).get("detail") or {}
+            if failed_here and detail.get("job") == job_key:  # the run state predates the failure: the job failed
+                row.update(status="FAILED", arn=detail.get("arn") or row["arn"], failure_reason=failure.get("reason"))
+            jobs.append(row)
+        rows.append({
+            "step": key,
+            "state": name if span else None,
+            "status": step_status,
+            "started_at": started,
+            "finished_at": finished,
+            "seconds": round((end - started).total_seconds()) if started and end else None,
+            "polls": own.get("polls"),
+            "note": own.get("note") or "",
+            "jobs": jobs,
+        })
+    return rows
