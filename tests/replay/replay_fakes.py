@@ -64,7 +64,17 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-class TestClients(AwsClients):
+def invoke(argv: list[str], *, clients: Any = AwsClients, stdin: io.StringIO | None = None,
+           now: Any = None) -> Result:
+    """Run the CLI in-process with the given client factory; returns its exit code and output."""
+    out, err = io.StringIO(), io.StringIO()
+    runtime = cli.Runtime(clients=clients, stdin=stdin or io.StringIO(""), stdout=out, stderr=err,
+                          poll_seconds=0.02, **({"now": now} if now else {}))
+    code = cli.main(argv, runtime=runtime)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+class ReplayClients(AwsClients):
     """The CLI's client factory with Step Functions replaced by the redrive fake (moto underneath)."""
 
     def __init__(self, profile: str | None, region: str | None, *, sfn: RedrivableStepFunctions) -> None:
@@ -120,17 +130,12 @@ class ReplayWorld:
 
     def cli(self, *args: str, answer: str | None = None, tty: bool = True) -> Result:
         """Run `personalize-runs <args>` in-process (region given, as dev's config names none)."""
-        out, err = io.StringIO(), io.StringIO()
         stdin = FakeTerminal(answer or "") if tty else io.StringIO(answer or "")
-        runtime = cli.Runtime(
-            clients=lambda profile, region: TestClients(profile, region, sfn=self.sfn),
-            stdin=stdin, stdout=out, stderr=err, now=lambda: self.now, poll_seconds=0.02,
-        )
         argv = list(args)
         if "--region" not in argv:
             argv += ["--region", REGION]
-        code = cli.main(argv, runtime=runtime)
-        return Result(code, out.getvalue(), err.getvalue())
+        return invoke(argv, clients=lambda profile, region: ReplayClients(profile, region, sfn=self.sfn),
+                      stdin=stdin, now=lambda: self.now)
 
     def start(self, country: str = "KR", run_date: str = SUNDAY, **kwargs: Any) -> str:
         return self.harness.start(country, run_date=run_date, **kwargs)

@@ -309,7 +309,7 @@ def cmd_rerun(session: Session) -> int:
     dates = date_range(first, last)
     plan = plan_rerun(session.runs, session.clients.scheduler(), country, dates, force=args.force)
     to_start = plan.to_start
-    plan_text = render.table([(str(i.run_date), i.action, render.short(i.reason, 90)) for i in plan.items],
+    plan_text = render.table([(str(i.run_date), i.action, i.reason) for i in plan.items],
                              ("RUN DATE", "ACTION", "WHY"))
 
     def document(extra: dict[str, Any]) -> dict[str, Any]:
