@@ -42,8 +42,14 @@ CLIENT_TOKEN_LIFETIME = timedelta(minutes=15)
 REMEMBERED_TOKENS = 10
 
 # The context-object values a resumed state may read; replaced by the original execution's own.
-_CONTEXT_PATHS = ("$$.Execution.Id", "$$.Execution.Name", "$$.Execution.StartTime", "$$.Execution.Input",
-                  "$$.StateMachine.Id", "$$.StateMachine.Name")
+_CONTEXT_PATHS = (
+    "$$.Execution.Id",
+    "$$.Execution.Name",
+    "$$.Execution.StartTime",
+    "$$.Execution.Input",
+    "$$.StateMachine.Id",
+    "$$.StateMachine.Name",
+)
 
 
 @dataclass
@@ -152,16 +158,20 @@ class RedrivableStepFunctions:
 
     def _events(self, execution_arn: str) -> list[dict[str, Any]]:
         """The whole history of an execution, redrives included, with ids renumbered as one sequence."""
-        events = [dict(e) for e in self._client.get_execution_history(
-            executionArn=execution_arn, maxResults=1000)["events"]]
+        events = [
+            dict(e) for e in self._client.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        ]
         redriven = self._redriven.get(execution_arn)
         if not redriven or not redriven.attempts:
             return events
         for count, attempt in enumerate(redriven.attempts, start=1):
-            events.append({
-                "timestamp": attempt.redrive_date, "type": "ExecutionRedriven",
-                "executionRedrivenEventDetails": {"redriveCount": count},
-            })
+            events.append(
+                {
+                    "timestamp": attempt.redrive_date,
+                    "type": "ExecutionRedriven",
+                    "executionRedrivenEventDetails": {"redriveCount": count},
+                }
+            )
             shadow = self._client.get_execution_history(executionArn=attempt.shadow_arn, maxResults=1000)["events"]
             # the redriven execution did not start again: its shadow's ExecutionStarted is not part of it
             events.extend(dict(e) for e in shadow if e["type"] != "ExecutionStarted")
@@ -169,22 +179,34 @@ class RedrivableStepFunctions:
             event["id"], event["previousEventId"] = index, index - 1
         return events
 
-    def get_execution_history(self, executionArn: str, maxResults: int = 100, reverseOrder: bool = False,
-                              nextToken: str | None = None, **_: Any) -> dict[str, Any]:
+    def get_execution_history(
+        self,
+        executionArn: str,
+        maxResults: int = 100,
+        reverseOrder: bool = False,
+        nextToken: str | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
         events = self._events(executionArn)
         if reverseOrder:
             events.reverse()
         start = int(nextToken or 0)
         size = maxResults or 100
-        page = events[start:start + size]
+        page = events[start : start + size]
         out: dict[str, Any] = {"events": page}
         if start + size < len(events):
             out["nextToken"] = str(start + size)
         return out
 
-    def list_executions(self, stateMachineArn: str, statusFilter: str | None = None,
-                        redriveFilter: str | None = None, maxResults: int = 100,
-                        nextToken: str | None = None, **_: Any) -> dict[str, Any]:
+    def list_executions(
+        self,
+        stateMachineArn: str,
+        statusFilter: str | None = None,
+        redriveFilter: str | None = None,
+        maxResults: int = 100,
+        nextToken: str | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"stateMachineArn": stateMachineArn}
         while True:
@@ -196,8 +218,20 @@ class RedrivableStepFunctions:
         merged = []
         for item in items:
             described = self._merged(self._client.describe_execution(executionArn=item["executionArn"]))
-            row = {k: described[k] for k in ("executionArn", "stateMachineArn", "name", "status", "startDate",
-                                             "stopDate", "redriveCount", "redriveDate") if k in described}
+            row = {
+                k: described[k]
+                for k in (
+                    "executionArn",
+                    "stateMachineArn",
+                    "name",
+                    "status",
+                    "startDate",
+                    "stopDate",
+                    "redriveCount",
+                    "redriveDate",
+                )
+                if k in described
+            }
             if statusFilter and row["status"] != statusFilter:
                 continue
             if redriveFilter == "REDRIVEN" and not row["redriveCount"]:
@@ -208,7 +242,7 @@ class RedrivableStepFunctions:
         merged.sort(key=lambda r: r["startDate"], reverse=True)
         start = int(nextToken or 0)
         size = maxResults or 100
-        out: dict[str, Any] = {"executions": merged[start:start + size]}
+        out: dict[str, Any] = {"executions": merged[start : start + size]}
         if start + size < len(merged):
             out["nextToken"] = str(start + size)
         return out
@@ -240,8 +274,9 @@ class RedrivableStepFunctions:
         described = self.describe_execution(executionArn=executionArn)
         machine = self._client.describe_state_machine(stateMachineArn=described["stateMachineArn"])
         if machine.get("type") == "EXPRESS":
-            raise self._error("ValidationException", "RedriveExecution is not supported by EXPRESS state machines",
-                              "RedriveExecution")
+            raise self._error(
+                "ValidationException", "RedriveExecution is not supported by EXPRESS state machines", "RedriveExecution"
+            )
         status, reason = self._redrive_status(described)
         if status != "REDRIVABLE":
             raise self._error("ExecutionNotRedrivable", reason or "not redrivable", "RedriveExecution")
@@ -251,17 +286,21 @@ class RedrivableStepFunctions:
         if state not in definition["States"]:
             raise NotImplementedError(f"state {state!r} is inside a Map/Parallel state: not modelled by this fake")
         definition["StartAt"] = state
-        definition = _pin_context(definition, {
-            "$$.Execution.Id": executionArn,
-            "$$.Execution.Name": described["name"],
-            "$$.Execution.StartTime": described["startDate"].isoformat(),
-            "$$.Execution.Input": json.loads(described.get("input") or "{}"),
-            "$$.StateMachine.Id": described["stateMachineArn"],
-            "$$.StateMachine.Name": described["stateMachineArn"].rsplit(":", 1)[-1],
-        })
+        definition = _pin_context(
+            definition,
+            {
+                "$$.Execution.Id": executionArn,
+                "$$.Execution.Name": described["name"],
+                "$$.Execution.StartTime": described["startDate"].isoformat(),
+                "$$.Execution.Input": json.loads(described.get("input") or "{}"),
+                "$$.StateMachine.Id": described["stateMachineArn"],
+                "$$.StateMachine.Name": described["stateMachineArn"].rsplit(":", 1)[-1],
+            },
+        )
         count = len(self._redriven[executionArn].attempts) + 1
         shadow_machine = self._client.create_state_machine(
-            name=f"redrive-{described['name']}-{count}"[:80], definition=json.dumps(definition),
+            name=f"redrive-{described['name']}-{count}"[:80],
+            definition=json.dumps(definition),
             roleArn=machine["roleArn"],
         )["stateMachineArn"]
         self._shadows.add(shadow_machine)
@@ -271,7 +310,8 @@ class RedrivableStepFunctions:
             self._redriven[executionArn].attempts.append(_Attempt(shadow, now, state))
             if clientToken:
                 self._redriven[executionArn].tokens = (
-                    self._redriven[executionArn].tokens + [(clientToken, now, response)])[-REMEMBERED_TOKENS:]
+                    self._redriven[executionArn].tokens + [(clientToken, now, response)]
+                )[-REMEMBERED_TOKENS:]
         return dict(response)
 
     def _unsuccessful_state(self, execution_arn: str) -> tuple[str, str]:

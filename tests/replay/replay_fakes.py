@@ -19,9 +19,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
+from common import clients
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
-from common import clients
 from tests.fakes.redrive import RedrivableStepFunctions
 from tests.sfn.harness import REGION, PipelineHarness, resources_of
 from tools.replay import cli
@@ -64,12 +64,17 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-def invoke(argv: list[str], *, clients: Any = AwsClients, stdin: io.StringIO | None = None,
-           now: Any = None) -> Result:
+def invoke(argv: list[str], *, clients: Any = AwsClients, stdin: io.StringIO | None = None, now: Any = None) -> Result:
     """Run the CLI in-process with the given client factory; returns its exit code and output."""
     out, err = io.StringIO(), io.StringIO()
-    runtime = cli.Runtime(clients=clients, stdin=stdin or io.StringIO(""), stdout=out, stderr=err,
-                          poll_seconds=0.02, **({"now": now} if now else {}))
+    runtime = cli.Runtime(
+        clients=clients,
+        stdin=stdin or io.StringIO(""),
+        stdout=out,
+        stderr=err,
+        poll_seconds=0.02,
+        **({"now": now} if now else {}),
+    )
     code = cli.main(argv, runtime=runtime)
     return Result(code, out.getvalue(), err.getvalue())
 
@@ -134,8 +139,12 @@ class ReplayWorld:
         argv = list(args)
         if "--region" not in argv:
             argv += ["--region", REGION]
-        return invoke(argv, clients=lambda profile, region: ReplayClients(profile, region, sfn=self.sfn),
-                      stdin=stdin, now=lambda: self.now)
+        return invoke(
+            argv,
+            clients=lambda profile, region: ReplayClients(profile, region, sfn=self.sfn),
+            stdin=stdin,
+            now=lambda: self.now,
+        )
 
     def start(self, country: str = "KR", run_date: str = SUNDAY, **kwargs: Any) -> str:
         return self.harness.start(country, run_date=run_date, **kwargs)
@@ -193,8 +202,11 @@ class ReplayWorld:
         name = f"{country}-{run_date}-held"
         payload = {**self.harness.schedule_input(country), "run_date": run_date}
         payload.pop("scheduled_time", None)
-        hold.thread = threading.Thread(target=self.harness.sfn.start_execution, daemon=True, kwargs={
-            "stateMachineArn": self.harness.state_machine_arn, "name": name, "input": json.dumps(payload)})
+        hold.thread = threading.Thread(
+            target=self.harness.sfn.start_execution,
+            daemon=True,
+            kwargs={"stateMachineArn": self.harness.state_machine_arn, "name": name, "input": json.dumps(payload)},
+        )
         hold.thread.start()
         hold.wait_reached()
         return self.harness.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name, hold

@@ -20,8 +20,10 @@ FLAKY = {
         "Write": {
             "Type": "Task",
             "Resource": "arn:aws:states:::dynamodb:putItem",
-            "Parameters": {"TableName": "flags", "Item": {"id": {"S.$": "$$.Execution.Id"},
-                                                          "input": {"S.$": "$.value"}}},
+            "Parameters": {
+                "TableName": "flags",
+                "Item": {"id": {"S.$": "$$.Execution.Id"}, "input": {"S.$": "$.value"}},
+            },
             "ResultPath": None,
             "Next": "Done",
         },
@@ -34,16 +36,19 @@ FLAKY = {
 def flaky(world):
     """(fake, start) where start() runs FLAKY until it fails (the table is missing) and returns its ARN."""
     harness = world.harness
-    machine = harness.sfn.create_state_machine(name="flaky", definition=json.dumps(FLAKY),
-                                               roleArn=harness.role_arn)["stateMachineArn"]
+    machine = harness.sfn.create_state_machine(name="flaky", definition=json.dumps(FLAKY), roleArn=harness.role_arn)[
+        "stateMachineArn"
+    ]
     delivered: list[tuple[str, str]] = []
-    fake = RedrivableStepFunctions(harness.sfn, now=lambda: world.now,
-                                   on_status_change=lambda arn, status: delivered.append((arn, status)))
+    fake = RedrivableStepFunctions(
+        harness.sfn, now=lambda: world.now, on_status_change=lambda arn, status: delivered.append((arn, status))
+    )
     fake.delivered = delivered
 
     def start(name: str = "one") -> str:
-        arn = harness.sfn.start_execution(stateMachineArn=machine, name=name,
-                                          input=json.dumps({"value": "v1"}))["executionArn"]
+        arn = harness.sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps({"value": "v1"}))[
+            "executionArn"
+        ]
         assert _wait(fake, arn)["status"] == "FAILED"
         return arn
 
@@ -62,9 +67,12 @@ def _wait(fake, arn, timeout=20):
 
 
 def _create_flags(world):
-    world.harness.ddb.create_table(TableName="flags", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                                   AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                                   BillingMode="PAY_PER_REQUEST")
+    world.harness.ddb.create_table(
+        TableName="flags",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 def test_redrive_resumes_at_the_failed_state_with_the_same_arn_input_and_context(world, flaky):
@@ -125,8 +133,10 @@ def test_a_redrive_that_fails_again_can_be_redriven_again_and_each_failure_is_re
     final = _wait(fake, arn)
     assert final["status"] == "SUCCEEDED" and final["redriveCount"] == 2
     events = fake.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-    assert [e["executionRedrivenEventDetails"]["redriveCount"] for e in events if e["type"] == "ExecutionRedriven"] \
-        == [1, 2]
+    assert [e["executionRedrivenEventDetails"]["redriveCount"] for e in events if e["type"] == "ExecutionRedriven"] == [
+        1,
+        2,
+    ]
 
 
 def test_a_client_token_makes_the_redrive_idempotent_for_15_minutes(world, flaky):

@@ -18,7 +18,10 @@ def test_list_shows_each_run_newest_first_with_failed_step_reason_and_duration(w
     assert listed.code == 0, listed.err
     rows = listed.json()
     assert [(r["country"], r["run_date"], r["status"]) for r in rows] == [
-        ("KR", SUNDAY, "SUCCEEDED"), ("JP", SUNDAY, "FAILED"), ("KR", SATURDAY, "SUCCEEDED")]
+        ("KR", SUNDAY, "SUCCEEDED"),
+        ("JP", SUNDAY, "FAILED"),
+        ("KR", SATURDAY, "SUCCEEDED"),
+    ]
     jp = rows[1]
     assert jp["failed_step"] == "import" and jp["reason"] == reason
     assert jp["execution_arn"] == world.ledger("JP")["execution_arn"]
@@ -74,8 +77,11 @@ def test_show_a_failed_run_then_the_redriven_run(world):
     assert [steps[s]["status"] for s in ("begin", "prepare", "import")] == ["SUCCEEDED"] * 3
     assert steps["train"]["status"] == "FAILED"
     imported = {j["job"]: j for j in steps["import"]["jobs"]}
-    personalize_imports = {c.kwargs["jobName"] for c in world.harness.personalize.calls
-                           if c.operation == "create_dataset_import_job" and c.outcome == "ok"}
+    personalize_imports = {
+        c.kwargs["jobName"]
+        for c in world.harness.personalize.calls
+        if c.operation == "create_dataset_import_job" and c.outcome == "ok"
+    }
     assert {j["arn"].rsplit("/", 1)[-1] for j in imported.values()} == personalize_imports
     assert {j["status"] for j in imported.values()} == {"SUCCEEDED"}
     trained = {j["job"]: j for j in steps["train"]["jobs"]}
@@ -84,7 +90,8 @@ def test_show_a_failed_run_then_the_redriven_run(world):
     assert {trained[r]["status"] for r in trained if r != "similar-items"} <= {"PENDING", "RUNNING", "SUCCEEDED"}
     assert run["gate"] == [] and run["redrive_count"] == 0
     assert steps["import"]["seconds"] == round(
-        (_utc(steps["import"]["finished_at"]) - _utc(steps["import"]["started_at"])).total_seconds())
+        (_utc(steps["import"]["finished_at"]) - _utc(steps["import"]["started_at"])).total_seconds()
+    )
 
     text = world.cli("show", arn)
     assert text.code == 0

@@ -8,11 +8,15 @@ from datetime import timedelta
 import pytest
 from common.recipes import BATCH_CAPABLE, CAMPAIGN_RECIPES
 from replay_fakes import SUNDAY
+
 from stacks.config import load_config
 
 # The Personalize job each scripted failure leaves behind (it cannot be reused: a new attempt is created).
-RETRIED_KIND = {"import": "create_dataset_import_job", "train": "create_solution_version",
-                "batch": "create_batch_inference_job"}
+RETRIED_KIND = {
+    "import": "create_dataset_import_job",
+    "train": "create_solution_version",
+    "batch": "create_batch_inference_job",
+}
 
 
 def clean_run_creates(country: str) -> dict[str, int]:
@@ -46,7 +50,7 @@ def nothing_changed(world, arn: str, creates: dict[str, int], record: dict) -> N
     assert world.ledger() == record
 
 
-@pytest.mark.parametrize("step", ["begin", "import", "train", "finish"])
+@pytest.mark.parametrize("step", ["begin", "train", "finish"])
 def test_redrive_resumes_the_failed_step_and_succeeds_without_duplicate_creates(world, step):
     world.fail_at(step)
     arn = world.run("KR", SUNDAY)["executionArn"]
@@ -76,7 +80,7 @@ def test_redrive_resumes_the_failed_step_and_succeeds_without_duplicate_creates(
     assert world.sfn.redrive_calls[0]["clientToken"].startswith("personalize-runs-1-")
 
 
-@pytest.mark.parametrize("step", ["prepare", "train", "batch"])
+@pytest.mark.parametrize("step", ["prepare", "batch"])
 def test_rerun_starts_a_new_execution_that_reuses_finished_jobs(world, step):
     world.fail_at(step)
     failed = world.run("KR", SUNDAY)["executionArn"]
@@ -112,8 +116,9 @@ def test_rerun_of_a_range_skips_succeeded_dates_and_runs_the_rest_oldest_first(w
     assert world.run("KR", "2026-11-16")["status"] == "FAILED"
     creates = world.creates()
 
-    dry = world.cli("rerun", "--country", "KR", "--date", "2026-11-14", "--to", "2026-11-17", "--dry-run",
-                    "--output", "json")
+    dry = world.cli(
+        "rerun", "--country", "KR", "--date", "2026-11-14", "--to", "2026-11-17", "--dry-run", "--output", "json"
+    )
 
     assert dry.code == 0, dry.err
     plan = {i["run_date"]: (i["action"], i["reason"]) for i in dry.json()["items"]}
@@ -143,14 +148,21 @@ def test_rerun_of_a_range_skips_succeeded_dates_and_runs_the_rest_oldest_first(w
 def test_force_reruns_a_succeeded_date_under_the_next_free_name(world):
     assert world.run("KR", SUNDAY)["status"] == "SUCCEEDED"
     assert world.cli("rerun", "--country", "KR", "--date", SUNDAY, "--yes").out.count("nothing to start") == 1
+    turned_away = world.run("KR", SUNDAY)["executionArn"]  # the schedule's input, not forced: ALREADY_DONE
+    shown = world.cli("show", turned_away, "--output", "json").json()
+    assert shown["status"] == "NOT_ADMITTED" and shown["reason"].startswith(f"KR {SUNDAY} already ended SUCCEEDED")
 
     first = world.cli("rerun", "--country", "KR", "--date", SUNDAY, "--force", "--yes", "--wait")
     second = world.cli("rerun", "--country", "KR", "--date", SUNDAY, "--force", "--yes", "--wait")
 
     assert first.code == second.code == 0
     names = {e["name"]: e["status"] for e in world.executions()}
-    assert names == {f"KR-{SUNDAY}-1": "SUCCEEDED", f"KR-{SUNDAY}-rerun-1": "SUCCEEDED",
-                     f"KR-{SUNDAY}-rerun-2": "SUCCEEDED"}
+    assert names == {
+        f"KR-{SUNDAY}-1": "SUCCEEDED",
+        f"KR-{SUNDAY}-2": "SUCCEEDED",  # not admitted
+        f"KR-{SUNDAY}-rerun-1": "SUCCEEDED",
+        f"KR-{SUNDAY}-rerun-2": "SUCCEEDED",
+    }
     assert world.ledger()["execution_arn"].endswith(f"KR-{SUNDAY}-rerun-2")
     assert world.harness.personalize.duplicate_create_attempts() == []
     # same date, same deterministic job names: the forced reruns created no new import, version or batch job

@@ -53,49 +53,66 @@ class RedrivePlan:
 
 
 def rerun_hint(runs: Runs, run: Run, *, force: bool = False) -> str:
-    return (f"personalize-runs rerun --env {runs.env.name} --country {run.country} --date {run.run_date}"
-            + (" --force" if force else ""))
+    return f"personalize-runs rerun --env {runs.env.name} --country {run.country} --date {run.run_date}" + (
+        " --force" if force else ""
+    )
 
 
 def plan_redrive(runs: Runs, run: Run) -> RedrivePlan:
     """Every reason Step Functions (or the ledger) would refuse, checked before asking anything."""
     execution = run.execution
     if execution is None:
-        raise NotFound(f"the execution of {run.label} ({run.execution_arn}) is no longer kept by Step Functions; "
-                       f"start a new run instead: {rerun_hint(runs, run)}")
+        raise NotFound(
+            f"the execution of {run.label} ({run.execution_arn}) is no longer kept by Step Functions; "
+            f"start a new run instead: {rerun_hint(runs, run)}"
+        )
     arn, status = run.execution_arn, execution["status"]
     if status in ACTIVE:
-        raise Refused(f"{run.label} is still running ({arn}); nothing to redrive. Follow it with: "
-                      f"personalize-runs show --env {runs.env.name} {arn}")
+        raise Refused(
+            f"{run.label} is still running ({arn}); nothing to redrive. Follow it with: "
+            f"personalize-runs show --env {runs.env.name} {arn}"
+        )
     if status == "SUCCEEDED":
-        raise Refused(f"execution {arn} of {run.label} succeeded; there is nothing to redrive. To run the date "
-                      f"again: {rerun_hint(runs, run, force=True)}")
+        raise Refused(
+            f"execution {arn} of {run.label} succeeded; there is nothing to redrive. To run the date "
+            f"again: {rerun_hint(runs, run, force=True)}"
+        )
     if status not in UNSUCCESSFUL:
         raise Refused(f"execution {arn} is {status}; only FAILED, TIMED_OUT or ABORTED executions can be redriven")
     stopped = utc(execution.get("stopDate"))
     if stopped and runs.now() - stopped > REDRIVABLE_PERIOD:
-        raise Refused(f"execution {arn} of {run.label} stopped on {stopped:%Y-%m-%d}, more than 14 days ago: Step "
-                      f"Functions can no longer redrive it. Start a new run instead (finished Personalize jobs "
-                      f"are reused): {rerun_hint(runs, run)}")
+        raise Refused(
+            f"execution {arn} of {run.label} stopped on {stopped:%Y-%m-%d}, more than 14 days ago: Step "
+            f"Functions can no longer redrive it. Start a new run instead (finished Personalize jobs "
+            f"are reused): {rerun_hint(runs, run)}"
+        )
     if execution.get("redriveStatus") == "NOT_REDRIVABLE":
         reason = execution.get("redriveStatusReason") or "not redrivable"
-        raise Refused(f"Step Functions cannot redrive {arn}: {reason}. Start a new run instead: "
-                      f"{rerun_hint(runs, run)}")
+        raise Refused(
+            f"Step Functions cannot redrive {arn}: {reason}. Start a new run instead: {rerun_hint(runs, run)}"
+        )
     holder = (run.record or {}).get("execution_arn")
     if run.record and holder != arn:
         holder_status = run.record.get("status")
         live = runs.describe(holder)
         if live and live["status"] in ACTIVE:
-            raise Refused(f"another execution is running {run.label} now: {holder}; redriving {arn} would "
-                          f"compete with it. Follow it: personalize-runs show --env {runs.env.name} {holder}")
+            raise Refused(
+                f"another execution is running {run.label} now: {holder}; redriving {arn} would "
+                f"compete with it. Follow it: personalize-runs show --env {runs.env.name} {holder}"
+            )
         if holder_status in DONE_STATUSES:
-            raise Refused(f"{run.label} already ended {holder_status} in execution {holder}; nothing to redrive. "
-                          f"To run the date again: {rerun_hint(runs, run, force=True)}")
-        raise Refused(f"a newer execution holds {run.label}: {holder} ({holder_status}); redrive that one "
-                      f"instead: personalize-runs redrive --env {runs.env.name} {holder}")
+            raise Refused(
+                f"{run.label} already ended {holder_status} in execution {holder}; nothing to redrive. "
+                f"To run the date again: {rerun_hint(runs, run, force=True)}"
+            )
+        raise Refused(
+            f"a newer execution holds {run.label}: {holder} ({holder_status}); redrive that one "
+            f"instead: personalize-runs redrive --env {runs.env.name} {holder}"
+        )
     events = runs.history(arn)
-    resume = next((e["stateEnteredEventDetails"]["name"] for e in reversed(events)
-                   if e["type"].endswith("StateEntered")), None)
+    resume = next(
+        (e["stateEnteredEventDetails"]["name"] for e in reversed(events) if e["type"].endswith("StateEntered")), None
+    )
     failure = (run.record or {}).get("failure") if run.ledger_is_ours else None
     failure = failure or failure_from_history(events[::-1], status)
     # Same token for the same attempt: running the command twice within 15 minutes redrives once.
@@ -111,8 +128,10 @@ def apply_redrive(runs: Runs, plan: RedrivePlan) -> dict[str, Any]:
         code = error_code(error)
         if code == "ExecutionNotRedrivable":
             message = error.response.get("Error", {}).get("Message", "")
-            raise Refused(f"Step Functions refused to redrive {plan.run.execution_arn}: {message}. Start a new "
-                          f"run instead: {rerun_hint(runs, plan.run)}") from None
+            raise Refused(
+                f"Step Functions refused to redrive {plan.run.execution_arn}: {message}. Start a new "
+                f"run instead: {rerun_hint(runs, plan.run)}"
+            ) from None
         raise
     return {**plan.summary(), "redrive_date": utc(response.get("redriveDate"))}
 
@@ -132,9 +151,16 @@ class RerunItem:
     detail: str = ""
 
     def summary(self) -> dict[str, Any]:
-        return {"run_date": str(self.run_date), "action": self.action, "reason": self.reason,
-                "previous": self.previous, "execution_name": self.execution_name,
-                "execution_arn": self.execution_arn, "status": self.status, "detail": self.detail}
+        return {
+            "run_date": str(self.run_date),
+            "action": self.action,
+            "reason": self.reason,
+            "previous": self.previous,
+            "execution_name": self.execution_name,
+            "execution_arn": self.execution_arn,
+            "status": self.status,
+            "detail": self.detail,
+        }
 
 
 @dataclass
@@ -173,21 +199,27 @@ def plan_rerun(runs: Runs, scheduler: Any, country: str, dates: list[date], *, f
         schedule = scheduler.get_schedule(Name=name)
     except ClientError as error:
         if error_code(error) == "ResourceNotFoundException":
-            raise NotFound(f"schedule {name} not found ({runs.where}): is env {env.name} deployed in this account "
-                           "and region? (check --profile, --region)") from None
+            raise NotFound(
+                f"schedule {name} not found ({runs.where}): is env {env.name} deployed in this account "
+                "and region? (check --profile, --region)"
+            ) from None
         raise
     target = schedule["Target"]
     machine = target["Arn"]
     if machine.rsplit(":", 1)[-1] != env.state_machine:
-        raise OperationFailed(f"schedule {name} starts {machine}, not {env.state_machine}: the deployment "
-                              "differs from this tool's env; nothing started")
+        raise OperationFailed(
+            f"schedule {name} starts {machine}, not {env.state_machine}: the deployment "
+            "differs from this tool's env; nothing started"
+        )
     request = json.loads(target.get("Input") or "{}")
     request.pop("scheduled_time", None)  # "<aws.scheduler.scheduled-time>": the run date is explicit here
     try:
         PipelineInput.model_validate({**request, "run_date": str(dates[0])})
     except ValidationError as error:
-        raise OperationFailed(f"schedule {name}'s input is not a run request ({error.error_count()} problem(s): "
-                              f"{error.errors()[0]['msg']}); nothing started") from None
+        raise OperationFailed(
+            f"schedule {name}'s input is not a run request ({error.error_count()} problem(s): "
+            f"{error.errors()[0]['msg']}); nothing started"
+        ) from None
     plan = RerunPlan(country, force, machine, name, request)
     for run_date in dates:
         plan.items.append(_decide(runs, country, run_date, force))
@@ -210,10 +242,18 @@ def _decide(runs: Runs, country: str, run_date: date, force: bool) -> RerunItem:
         return RerunItem(run_date, "skip", f"{what} now: {holder}", previous)
     failure = record.get("failure") or {}
     if status == "RUNNING":
-        return RerunItem(run_date, "start", f"its execution ended {live['status'] if live else 'unknown'} "
-                         "without a final record", previous)
-    return RerunItem(run_date, "start", f"last run {status} at {failure.get('step') or '?'}: "
-                     f"{failure.get('reason') or 'no reason recorded'}", previous)
+        return RerunItem(
+            run_date,
+            "start",
+            f"its execution ended {live['status'] if live else 'unknown'} without a final record",
+            previous,
+        )
+    return RerunItem(
+        run_date,
+        "start",
+        f"last run {status} at {failure.get('step') or '?'}: {failure.get('reason') or 'no reason recorded'}",
+        previous,
+    )
 
 
 def execution_name(country: str, run_date: date, n: int) -> str:
@@ -232,8 +272,9 @@ def start_rerun(runs: Runs, plan: RerunPlan, item: RerunItem) -> RerunItem:
             n += 1
         name = execution_name(plan.country, item.run_date, n)
         try:
-            started = runs.sfn.start_execution(stateMachineArn=plan.state_machine_arn, name=name,
-                                               input=json.dumps(request))
+            started = runs.sfn.start_execution(
+                stateMachineArn=plan.state_machine_arn, name=name, input=json.dumps(request)
+            )
         except ClientError as error:
             if error_code(error) == "ExecutionAlreadyExists":  # someone took the name just now: next one
                 n += 1
@@ -247,8 +288,16 @@ def start_rerun(runs: Runs, plan: RerunPlan, item: RerunItem) -> RerunItem:
 # ------------------------------------------------------------------------------------------- waiting
 
 
-def wait(runs: Runs, execution_arn: str, label: str, *, progress: Callable[[str], None],
-         poll_seconds: float, sleep: Callable[[float], None], heartbeat_seconds: float = 300) -> dict[str, Any]:
+def wait(
+    runs: Runs,
+    execution_arn: str,
+    label: str,
+    *,
+    progress: Callable[[str], None],
+    poll_seconds: float,
+    sleep: Callable[[float], None],
+    heartbeat_seconds: float = 300,
+) -> dict[str, Any]:
     """Poll until the execution ends; a progress line whenever its state changes (and every 5 min)."""
     last_line: tuple[str, str | None] | None = None
     quiet = 0.0

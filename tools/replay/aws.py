@@ -27,8 +27,16 @@ from tools.replay.errors import NotFound, OperationFailed, ReplayError, UsageErr
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, user_agent_extra="personalize-runs")
 
-ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
-                           "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException"})
+ACCESS_DENIED = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+    }
+)
 EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 NOT_FOUND = frozenset({"ResourceNotFoundException", "StateMachineDoesNotExist", "ExecutionDoesNotExist"})
 
@@ -71,8 +79,9 @@ def translate(error: Exception, where: str = "") -> ReplayError:
     if isinstance(error, ProfileNotFound):
         return UsageError(f"AWS profile not found: {error.kwargs.get('profile')}; check --profile and ~/.aws/config")
     if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
-        return UsageError(f"no AWS credentials found{at}: pass --profile NAME, or run `aws configure` / "
-                          "`aws sso login`")
+        return UsageError(
+            f"no AWS credentials found{at}: pass --profile NAME, or run `aws configure` / `aws sso login`"
+        )
     if isinstance(error, (SSOError, TokenRetrievalError)):
         return UsageError(f"AWS SSO login needed{at}: run `aws sso login` for this profile ({error})")
     if isinstance(error, NoRegionError):

@@ -64,41 +64,66 @@ def build_parser(runtime: Runtime) -> argparse.ArgumentParser:
     common = Parser(add_help=False)
     common.add_argument("--env", default=argparse.SUPPRESS, help="environment: config/<env>.yaml (default dev)")
     common.add_argument("--profile", default=argparse.SUPPRESS, help="AWS profile (default: AWS_PROFILE / default)")
-    common.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (default: the env's, then the "
-                                                                    "profile's)")
-    common.add_argument("--output", choices=("table", "json"), default=argparse.SUPPRESS,
-                        help="table (default) or json")
+    common.add_argument(
+        "--region", default=argparse.SUPPRESS, help="AWS region (default: the env's, then the profile's)"
+    )
+    common.add_argument(
+        "--output", choices=("table", "json"), default=argparse.SUPPRESS, help="table (default) or json"
+    )
 
-    parser = Parser(prog=PROG, parents=[common], description="Find, inspect, redrive and rerun the daily "
-                    "Personalize pipeline's runs.", epilog="Exit codes: 0 ok, 1 operation failed, 2 bad "
-                    "arguments or set-up, 3 not found or refused. Runbook: docs/runbook.md")
+    parser = Parser(
+        prog=PROG,
+        parents=[common],
+        description="Find, inspect, redrive and rerun the daily Personalize pipeline's runs.",
+        epilog="Exit codes: 0 ok, 1 operation failed, 2 bad "
+        "arguments or set-up, 3 not found or refused. Runbook: docs/runbook.md",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
 
-    listing = commands.add_parser("list", parents=[common], help="runs, newest first",
-                                  description="Runs of the env, newest run date first.")
+    listing = commands.add_parser(
+        "list", parents=[common], help="runs, newest first", description="Runs of the env, newest run date first."
+    )
     listing.add_argument("--country", action="extend", nargs="+", default=[], metavar="CC")
-    listing.add_argument("--status", action="extend", nargs="+", default=[], metavar="S",
-                         help="RUNNING SUCCEEDED SKIPPED REJECTED FAILED TIMED_OUT ABORTED")
+    listing.add_argument(
+        "--status",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="S",
+        help="RUNNING SUCCEEDED SKIPPED REJECTED FAILED TIMED_OUT ABORTED",
+    )
     listing.add_argument("--since", metavar="YYYY-MM-DD", help="first run date (inclusive)")
     listing.add_argument("--until", metavar="YYYY-MM-DD", help="last run date (inclusive)")
     listing.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N runs (default 20)")
 
-    show = commands.add_parser("show", parents=[common], help="one run in detail",
-                               description="Steps, Personalize jobs, metrics and gate decisions of one run.")
+    show = commands.add_parser(
+        "show",
+        parents=[common],
+        help="one run in detail",
+        description="Steps, Personalize jobs, metrics and gate decisions of one run.",
+    )
     show.add_argument("run", metavar="RUN", help="execution ARN, or CC:YYYY-MM-DD")
 
-    redrive = commands.add_parser("redrive", parents=[common], help="resume a failed execution at its failed step",
-                                  description="Step Functions redrive of a FAILED, TIMED_OUT or ABORTED execution "
-                                  "(stopped in the last 14 days): it resumes at the failed state with the same "
-                                  "input and execution ARN.")
+    redrive = commands.add_parser(
+        "redrive",
+        parents=[common],
+        help="resume a failed execution at its failed step",
+        description="Step Functions redrive of a FAILED, TIMED_OUT or ABORTED execution "
+        "(stopped in the last 14 days): it resumes at the failed state with the same "
+        "input and execution ARN.",
+    )
     redrive.add_argument("run", metavar="RUN", help="execution ARN, or CC:YYYY-MM-DD (the date's execution)")
     _change_options(redrive)
 
-    rerun = commands.add_parser("rerun", parents=[common], help="start new runs for a date or a range",
-                                description="Start a new execution per date with the schedule's deployed input. "
-                                "Dates that already succeeded are skipped unless --force. Several dates run one "
-                                "after another, oldest first.")
+    rerun = commands.add_parser(
+        "rerun",
+        parents=[common],
+        help="start new runs for a date or a range",
+        description="Start a new execution per date with the schedule's deployed input. "
+        "Dates that already succeeded are skipped unless --force. Several dates run one "
+        "after another, oldest first.",
+    )
     rerun.add_argument("--country", required=True, metavar="CC")
     rerun.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="run date (first of the range)")
     rerun.add_argument("--to", metavar="YYYY-MM-DD", help="last run date of a range (inclusive)")
@@ -136,11 +161,14 @@ class Session:
         self.runtime = runtime
         self.output = getattr(args, "output", "table")
         self.env = Env.load(getattr(args, "env", "dev"))
-        self.clients = runtime.clients(getattr(args, "profile", None),
-                                       getattr(args, "region", None) or self.env.config.region)
+        self.clients = runtime.clients(
+            getattr(args, "profile", None), getattr(args, "region", None) or self.env.config.region
+        )
         if not self.clients.region:
-            raise UsageError(f"no AWS region for env {self.env.name}: pass --region, or set one in "
-                             "the env's config or your AWS profile")
+            raise UsageError(
+                f"no AWS region for env {self.env.name}: pass --region, or set one in "
+                "the env's config or your AWS profile"
+            )
         from tools.replay.runs import Runs
 
         self.runs = Runs(self.env, self.clients, runtime.now)
@@ -159,8 +187,10 @@ class Session:
         if self.args.yes:
             return
         if not self.runtime.stdin.isatty():
-            raise UsageError(f"{question.rstrip('?')}: this needs a confirmation, but stdin is not a terminal; "
-                             "pass --yes to go ahead (or --dry-run to see the plan)")
+            raise UsageError(
+                f"{question.rstrip('?')}: this needs a confirmation, but stdin is not a terminal; "
+                "pass --yes to go ahead (or --dry-run to see the plan)"
+            )
         self.runtime.stderr.write(f"{question} [y/N] ")
         self.runtime.stderr.flush()
         answer = self.runtime.stdin.readline().strip().lower()
@@ -192,10 +222,23 @@ def cmd_list(session: Session) -> int:
     if not rows:
         session.print(f"no runs in env {session.env.name} match")
         return OK
-    session.print(render.table(
-        [(r["country"], r["run_date"], r["status"] + (f" (redrive {r['redrive_count']})" if r["redrive_count"] else ""),
-          r["failed_step"], render.short(r["reason"], 70), render.duration(r["seconds"]), r["note"]) for r in rows],
-        ("COUNTRY", "RUN DATE", "STATUS", "FAILED STEP", "REASON", "DURATION", "NOTE")))
+    session.print(
+        render.table(
+            [
+                (
+                    r["country"],
+                    r["run_date"],
+                    r["status"] + (f" (redrive {r['redrive_count']})" if r["redrive_count"] else ""),
+                    r["failed_step"],
+                    render.short(r["reason"], 70),
+                    render.duration(r["seconds"]),
+                    r["note"],
+                )
+                for r in rows
+            ],
+            ("COUNTRY", "RUN DATE", "STATUS", "FAILED STEP", "REASON", "DURATION", "NOTE"),
+        )
+    )
     return OK
 
 
@@ -213,12 +256,16 @@ def _show_text(d: dict[str, Any]) -> str:
     lines.append(f"execution  {d['execution_arn']}")
     if d["redrive_count"]:
         lines.append(f"redriven   {d['redrive_count']}x, last at {render.timestamp(d['redrive_date'])}")
-    lines.append(f"started    {render.timestamp(d['started_at'])}   finished {render.timestamp(d['finished_at'])}"
-                 f"   duration {render.duration(d['seconds'])}")
+    lines.append(
+        f"started    {render.timestamp(d['started_at'])}   finished {render.timestamp(d['finished_at'])}"
+        f"   duration {render.duration(d['seconds'])}"
+    )
     failure = d["failure"]
     if failure:
-        lines.append(f"failed     step {failure.get('step')} (state {failure.get('state')}): {failure.get('error')}: "
-                     f"{failure.get('reason')}")
+        lines.append(
+            f"failed     step {failure.get('step')} (state {failure.get('state')}): {failure.get('error')}: "
+            f"{failure.get('reason')}"
+        )
     if d["earlier_failure"]:
         e = d["earlier_failure"]
         lines.append(f"earlier    failed at {e.get('step')}: {e.get('error')}: {e.get('reason')} (then redriven)")
@@ -226,10 +273,24 @@ def _show_text(d: dict[str, Any]) -> str:
         lines.append(f"reason     {d['reason']}")
     for note in d["notes"]:
         lines.append(f"note       {note}")
-    lines += ["", render.table(
-        [(s["step"], s["status"], render.timestamp(s["started_at"]), render.timestamp(s["finished_at"]),
-          render.duration(s["seconds"]), s["polls"], render.short(s["note"], 50)) for s in d["steps"]],
-        ("STEP", "STATUS", "STARTED", "FINISHED", "DURATION", "POLLS", "NOTE"))]
+    lines += [
+        "",
+        render.table(
+            [
+                (
+                    s["step"],
+                    s["status"],
+                    render.timestamp(s["started_at"]),
+                    render.timestamp(s["finished_at"]),
+                    render.duration(s["seconds"]),
+                    s["polls"],
+                    render.short(s["note"], 50),
+                )
+                for s in d["steps"]
+            ],
+            ("STEP", "STATUS", "STARTED", "FINISHED", "DURATION", "POLLS", "NOTE"),
+        ),
+    ]
     jobs = [(s["step"], j["job"], j["status"], j["arn"] or j["name"]) for s in d["steps"] for j in s["jobs"]]
     if jobs:
         lines += ["", render.table(jobs, ("STEP", "JOB", "STATUS", "ARN"))]
@@ -238,9 +299,16 @@ def _show_text(d: dict[str, Any]) -> str:
         for decision in d["gate"]:
             new, old = decision.get("new_metrics") or {}, decision.get("promoted_metrics") or {}
             ndcg = "normalized_discounted_cumulative_gain_at_10"
-            rows.append((decision["recipe"], "approved" if decision["approved"] else "REJECTED",
-                         _metric(new.get(ndcg)), _metric(old.get(ndcg)), _metric(new.get("coverage")),
-                         render.short("; ".join(decision.get("reasons") or []), 80)))
+            rows.append(
+                (
+                    decision["recipe"],
+                    "approved" if decision["approved"] else "REJECTED",
+                    _metric(new.get(ndcg)),
+                    _metric(old.get(ndcg)),
+                    _metric(new.get("coverage")),
+                    render.short("; ".join(decision.get("reasons") or []), 80),
+                )
+            )
         lines += ["", render.table(rows, ("GATE", "DECISION", "NDCG@10", "PROMOTED NDCG@10", "COVERAGE", "REASONS"))]
     if d["promoted"]:
         lines += ["", render.table(sorted(d["promoted"].items()), ("RECIPE", "PROMOTED VERSION"))]
@@ -264,10 +332,12 @@ def cmd_redrive(session: Session) -> int:
     plan = plan_redrive(session.runs, run)
     summary = plan.summary()
     failure = plan.failure or {}
-    text = (f"redrive {run.label}: execution {run.execution_arn}\n"
-            f"  {summary['status']} at step {failure.get('step')} ({failure.get('error')}: {failure.get('reason')})\n"
-            f"  resumes at state {plan.resume_state} with the same input; redrive count becomes "
-            f"{summary['redrive_count']}")
+    text = (
+        f"redrive {run.label}: execution {run.execution_arn}\n"
+        f"  {summary['status']} at step {failure.get('step')} ({failure.get('error')}: {failure.get('reason')})\n"
+        f"  resumes at state {plan.resume_state} with the same input; redrive count becomes "
+        f"{summary['redrive_count']}"
+    )
     if args.dry_run:
         session.emit({**summary, "dry_run": True}, text + "\ndry run: nothing changed")
         return OK
@@ -277,8 +347,14 @@ def cmd_redrive(session: Session) -> int:
     result = apply_redrive(session.runs, plan)
     code = OK
     if args.wait:
-        final = wait(session.runs, run.execution_arn, run.label, progress=session.progress,
-                     poll_seconds=session.runtime.poll_seconds, sleep=session.runtime.sleep)
+        final = wait(
+            session.runs,
+            run.execution_arn,
+            run.label,
+            progress=session.progress,
+            poll_seconds=session.runtime.poll_seconds,
+            sleep=session.runtime.sleep,
+        )
         result["final_status"], result["detail"] = outcome(final)
         code = _code_of(result["final_status"])
     if session.output == "json":
@@ -309,12 +385,16 @@ def cmd_rerun(session: Session) -> int:
     dates = date_range(first, last)
     plan = plan_rerun(session.runs, session.clients.scheduler(), country, dates, force=args.force)
     to_start = plan.to_start
-    plan_text = render.table([(str(i.run_date), i.action, i.reason) for i in plan.items],
-                             ("RUN DATE", "ACTION", "WHY"))
+    plan_text = render.table([(str(i.run_date), i.action, i.reason) for i in plan.items], ("RUN DATE", "ACTION", "WHY"))
 
     def document(extra: dict[str, Any]) -> dict[str, Any]:
-        return {"country": country, "schedule": plan.schedule, "force": plan.force,
-                "items": [i.summary() for i in plan.items], **extra}
+        return {
+            "country": country,
+            "schedule": plan.schedule,
+            "force": plan.force,
+            "items": [i.summary() for i in plan.items],
+            **extra,
+        }
 
     if not to_start:
         session.emit(document({"started": 0}), plan_text + "\nnothing to start")
@@ -322,39 +402,62 @@ def cmd_rerun(session: Session) -> int:
     if args.dry_run:
         from tools.replay.actions import execution_name
 
-        session.emit(document({"dry_run": True}), plan_text + "\ndry run: nothing changed (would start "
-                     + ", ".join(execution_name(country, i.run_date, "<n>") for i in to_start) + ")")
+        session.emit(
+            document({"dry_run": True}),
+            plan_text
+            + "\ndry run: nothing changed (would start "
+            + ", ".join(execution_name(country, i.run_date, "<n>") for i in to_start)
+            + ")",
+        )
         return OK
     if session.output != "json":
         session.print(plan_text)
     sequential = len(to_start) > 1
-    session.confirm(f"Start {len(to_start)} run(s) of {country} ({', '.join(str(i.run_date) for i in to_start)})"
-                    + (", one after another" if sequential else "") + "?")
+    session.confirm(
+        f"Start {len(to_start)} run(s) of {country} ({', '.join(str(i.run_date) for i in to_start)})"
+        + (", one after another" if sequential else "")
+        + "?"
+    )
     if sequential and not args.wait:
-        session.progress("several dates: each starts when the previous one has ended (a run's mode and changed "
-                         "users depend on the previous run), so this waits")
+        session.progress(
+            "several dates: each starts when the previous one has ended (a run's mode and changed "
+            "users depend on the previous run), so this waits"
+        )
     code = OK
     for index, item in enumerate(to_start):
         start_rerun(session.runs, plan, item)
         session.progress(f"started {item.execution_name}: {item.execution_arn}")
         if args.wait or sequential:
-            final = wait(session.runs, item.execution_arn, f"{country} {item.run_date}", progress=session.progress,
-                         poll_seconds=session.runtime.poll_seconds, sleep=session.runtime.sleep)
+            final = wait(
+                session.runs,
+                item.execution_arn,
+                f"{country} {item.run_date}",
+                progress=session.progress,
+                poll_seconds=session.runtime.poll_seconds,
+                sleep=session.runtime.sleep,
+            )
             item.status, item.detail = outcome(final)
             code = _code_of(item.status)
             if code != OK:
-                for rest in to_start[index + 1:]:
+                for rest in to_start[index + 1 :]:
                     rest.action, rest.reason = "not started", f"stopped after {item.run_date} ended {item.status}"
                 break
-    rows = [(str(i.run_date), i.action, i.execution_name, i.status, render.short(i.detail or i.reason, 70))
-            for i in plan.items]
-    session.emit(document({"started": sum(1 for i in plan.items if i.execution_arn)}),
-                 render.table(rows, ("RUN DATE", "ACTION", "EXECUTION", "STATUS", "DETAIL")))
+    rows = [
+        (str(i.run_date), i.action, i.execution_name, i.status, render.short(i.detail or i.reason, 70))
+        for i in plan.items
+    ]
+    session.emit(
+        document({"started": sum(1 for i in plan.items if i.execution_arn)}),
+        render.table(rows, ("RUN DATE", "ACTION", "EXECUTION", "STATUS", "DETAIL")),
+    )
     return code
 
 
 COMMANDS: dict[str, Callable[[Session], int]] = {
-    "list": cmd_list, "show": cmd_show, "redrive": cmd_redrive, "rerun": cmd_rerun,
+    "list": cmd_list,
+    "show": cmd_show,
+    "redrive": cmd_redrive,
+    "rerun": cmd_rerun,
 }
 
 
@@ -380,13 +483,15 @@ def main(argv: list[str] | None = None, *, runtime: Runtime | None = None) -> in
         translated = translate(error, where)
         return _fail(runtime, f"{PROG}: {translated.message}", translated.code)
     except KeyboardInterrupt:
-        return _fail(runtime, f"{PROG}: interrupted; anything already started keeps running "
-                     f"(see `{PROG} list`)", 130)
+        return _fail(runtime, f"{PROG}: interrupted; anything already started keeps running (see `{PROG} list`)", 130)
     except Exception as error:  # a bug of ours: still one line, the traceback on request
         if os.environ.get("PERSONALIZE_RUNS_DEBUG"):
             raise
-        return _fail(runtime, f"{PROG}: internal error: {type(error).__name__}: {error} "
-                     "(PERSONALIZE_RUNS_DEBUG=1 shows the traceback)", FAILED)
+        return _fail(
+            runtime,
+            f"{PROG}: internal error: {type(error).__name__}: {error} (PERSONALIZE_RUNS_DEBUG=1 shows the traceback)",
+            FAILED,
+        )
 
 
 def _fail(runtime: Runtime, message: str, code: int) -> int:

@@ -28,16 +28,19 @@ class Ledger:
             return getattr(self.client, operation)(TableName=self.table, **kwargs)
         except ClientError as error:
             if error_code(error) == "ResourceNotFoundException":
-                raise NotFound(f"run ledger table {self.table} not found ({self.where}): is this env deployed "
-                               "in this account and region? (check --env, --profile, --region)") from None
+                raise NotFound(
+                    f"run ledger table {self.table} not found ({self.where}): is this env deployed "
+                    "in this account and region? (check --env, --profile, --region)"
+                ) from None
             raise
 
     def get_run(self, country: str, run_date: date | str) -> dict[str, Any] | None:
         response = self._call("get_item", Key=run_key(country, run_date), ConsistentRead=True)
         return decode_item(response["Item"]) if "Item" in response else None
 
-    def runs(self, country: str, *, since: date | None = None, until: date | None = None,
-             limit: int | None = None) -> list[dict[str, Any]]:
+    def runs(
+        self, country: str, *, since: date | None = None, until: date | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         """Run records of one country, newest run date first, between two dates (inclusive)."""
         values: dict[str, Any] = {":pk": {"S": f"RUN#{country}"}}
         condition = "pk = :pk"
@@ -45,8 +48,11 @@ class Ledger:
             condition += " AND sk BETWEEN :since AND :until"
             values[":since"] = {"S": str(since or "0000-00-00")}
             values[":until"] = {"S": str(until or "9999-99-99")}
-        kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ExpressionAttributeValues": values,
-                                  "ScanIndexForward": False}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
         found: list[dict[str, Any]] = []
         while True:
             page = self._call("query", **kwargs)

@@ -82,8 +82,9 @@ def parse_run(text: str, env: Env, region: str | None = None) -> RunRef:
         if env.config.account and account != env.config.account:
             raise UsageError(f"{text} is in account {account} but env {env.name} is account {env.config.account}")
         if region and arn_region != region:
-            raise UsageError(f"{text} is in region {arn_region} but this command uses {region}; "
-                             f"pass --region {arn_region}")
+            raise UsageError(
+                f"{text} is in region {arn_region} but this command uses {region}; pass --region {arn_region}"
+            )
         return RunRef(text, execution_arn=text)
     run = _RUN.fullmatch(text)
     if run:
@@ -183,9 +184,11 @@ class Runs:
         if ref.execution_arn:
             execution = self.describe(ref.execution_arn)
             if execution is None:
-                raise NotFound(f"no execution {ref.execution_arn} ({self.where}); Step Functions keeps executions "
-                               f"90 days after they end; the ledger keeps every run: personalize-runs list "
-                               f"--env {self.env.name}")
+                raise NotFound(
+                    f"no execution {ref.execution_arn} ({self.where}); Step Functions keeps executions "
+                    f"90 days after they end; the ledger keeps every run: personalize-runs list "
+                    f"--env {self.env.name}"
+                )
             asked = run_of_input(execution.get("input"))
             if asked is None:
                 raise NotFound(f"execution {ref.execution_arn} was not started with a run request; it is not a run")
@@ -193,17 +196,20 @@ class Runs:
             return Run(country, run_date, ref.execution_arn, self.ledger.get_run(country, run_date), execution)
         record = self.ledger.get_run(ref.country, ref.run_date)
         if record is None:
-            raise NotFound(f"no run of {ref.label} in env {self.env.name}: the ledger ({self.env.ledger_table}) has "
-                           f"no record of it; see `personalize-runs list --env {self.env.name} --country "
-                           f"{ref.country}`, or start it with `personalize-runs rerun --env {self.env.name} "
-                           f"--country {ref.country} --date {ref.run_date}`")
+            raise NotFound(
+                f"no run of {ref.label} in env {self.env.name}: the ledger ({self.env.ledger_table}) has "
+                f"no record of it; see `personalize-runs list --env {self.env.name} --country "
+                f"{ref.country}`, or start it with `personalize-runs rerun --env {self.env.name} "
+                f"--country {ref.country} --date {ref.run_date}`"
+            )
         arn = record.get("execution_arn")
         return Run(ref.country, ref.run_date, arn, record, self.describe(arn))
 
     # ----------------------------------------------------------------------------- list
 
-    def list(self, countries: list[str], statuses: set[str], since: date | None, until: date | None,
-             limit: int) -> list[dict[str, Any]]:
+    def list(
+        self, countries: list[str], statuses: set[str], since: date | None, until: date | None, limit: int
+    ) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for country in countries:
             # Without a status filter the newest `limit` of each country are enough; with one, read all.
@@ -259,6 +265,9 @@ class Runs:
         record = run.record if run.ledger_is_ours else None
         state = latest_run_state(events) or {}
         status = run.status
+        admission = (state.get("run") or {}).get("admission")
+        if admission and admission != "ADMITTED":  # begin_run turned it away: it ran nothing
+            status = "NOT_ADMITTED"
         failure = None
         if status in UNSUCCESSFUL:
             failure = (record or {}).get("failure") or failure_from_history(events[::-1], status)
@@ -293,11 +302,14 @@ class Runs:
             "notes": [],
         }
         if run.record and not run.ledger_is_ours:
-            details["notes"].append(f"the ledger's record of {run.label} belongs to execution "
-                                    f"{run.record.get('execution_arn')} ({run.record.get('status')})")
+            details["notes"].append(
+                f"the ledger's record of {run.label} belongs to execution "
+                f"{run.record.get('execution_arn')} ({run.record.get('status')})"
+            )
         if not run.execution:
-            details["notes"].append("execution history no longer available (Step Functions keeps 90 days): "
-                                    "steps from the ledger only")
+            details["notes"].append(
+                "execution history no longer available (Step Functions keeps 90 days): steps from the ledger only"
+            )
         return details
 
 
@@ -319,9 +331,16 @@ def latest_run_state(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def steps_of(events: list[dict[str, Any]], state: dict[str, Any], record: dict[str, Any] | None,
-             status: str, now: Callable[[], datetime], *, failure: dict[str, Any] | None = None,
-             stopped: datetime | None = None) -> list[dict[str, Any]]:
+def steps_of(
+    events: list[dict[str, Any]],
+    state: dict[str, Any],
+    record: dict[str, Any] | None,
+    status: str,
+    now: Callable[[], datetime],
+    *,
+    failure: dict[str, Any] | None = None,
+    stopped: datetime | None = None,
+) -> list[dict[str, Any]]:
     """One row per step (Task state) in the order the run reached them.
 
     Timings and jobs come from the step's own record (the run state; the ledger for finished runs), which
@@ -365,21 +384,28 @@ def steps_of(events: list[dict[str, Any]], state: dict[str, Any], record: dict[s
         end = finished or (now() if step_status == "RUNNING" else None)
         jobs = []
         for job_key, job in (own.get("jobs") or {}).items():
-            row = {"job": job_key, "name": job.get("name"), "arn": job.get("arn"), "status": job.get("status"),
-                   "failure_reason": job.get("failure_reason")}
+            row = {
+                "job": job_key,
+                "name": job.get("name"),
+                "arn": job.get("arn"),
+                "status": job.get("status"),
+                "failure_reason": job.get("failure_reason"),
+            }
             detail = (failure or {}).get("detail") or {}
             if failed_here and detail.get("job") == job_key:  # the run state predates the failure: the job failed
                 row.update(status="FAILED", arn=detail.get("arn") or row["arn"], failure_reason=failure.get("reason"))
             jobs.append(row)
-        rows.append({
-            "step": key,
-            "state": name if span else None,
-            "status": step_status,
-            "started_at": started,
-            "finished_at": finished,
-            "seconds": round((end - started).total_seconds()) if started and end else None,
-            "polls": own.get("polls"),
-            "note": own.get("note") or "",
-            "jobs": jobs,
-        })
+        rows.append(
+            {
+                "step": key,
+                "state": name if span else None,
+                "status": step_status,
+                "started_at": started,
+                "finished_at": finished,
+                "seconds": round((end - started).total_seconds()) if started and end else None,
+                "polls": own.get("polls"),
+                "note": own.get("note") or "",
+                "jobs": jobs,
+            }
+        )
     return rows
