@@ -114,7 +114,10 @@ class RedrivableStepFunctions:
         redriven = self._redriven.get(arn)
         if redriven and redriven.attempts:
             latest = redriven.attempts[-1]
-            shadow = self._client.describe_execution(executionArn=latest.shadow_arn)
+            try:
+                shadow = self._client.describe_execution(executionArn=latest.shadow_arn)
+            except self._client.exceptions.ExecutionDoesNotExist:  # redriven, resumed part not started yet
+                shadow = {"status": "RUNNING"}
             for key in ("status", "stopDate", "output", "outputDetails", "error", "cause"):
                 out.pop(key, None)
                 if key in shadow:
@@ -172,7 +175,10 @@ class RedrivableStepFunctions:
                     "executionRedrivenEventDetails": {"redriveCount": count},
                 }
             )
-            shadow = self._client.get_execution_history(executionArn=attempt.shadow_arn, maxResults=1000)["events"]
+            try:
+                shadow = self._client.get_execution_history(executionArn=attempt.shadow_arn, maxResults=1000)["events"]
+            except self._client.exceptions.ExecutionDoesNotExist:
+                shadow = []
             # the redriven execution did not start again: its shadow's ExecutionStarted is not part of it
             events.extend(dict(e) for e in shadow if e["type"] != "ExecutionStarted")
         for index, event in enumerate(events, start=1):  # one contiguous sequence, as AWS numbers it
@@ -304,14 +310,19 @@ class RedrivableStepFunctions:
             roleArn=machine["roleArn"],
         )["stateMachineArn"]
         self._shadows.add(shadow_machine)
-        shadow = self._client.start_execution(stateMachineArn=shadow_machine, input=state_input)["executionArn"]
+        shadow_name = described["name"]
+        shadow = shadow_machine.replace(":stateMachine:", ":execution:", 1) + ":" + shadow_name
         response = {"redriveDate": now}
+        # Registered before the resumed states run, as in AWS (the call returns while the execution runs):
+        # an execution runner that runs executions inside StartExecution still shows it RUNNING meanwhile.
         with self._lock:
             self._redriven[executionArn].attempts.append(_Attempt(shadow, now, state))
             if clientToken:
                 self._redriven[executionArn].tokens = (
                     self._redriven[executionArn].tokens + [(clientToken, now, response)]
                 )[-REMEMBERED_TOKENS:]
+        started = self._client.start_execution(stateMachineArn=shadow_machine, name=shadow_name, input=state_input)
+        assert started["executionArn"] == shadow, (started["executionArn"], shadow)
         return dict(response)
 
     def _unsuccessful_state(self, execution_arn: str) -> tuple[str, str]:

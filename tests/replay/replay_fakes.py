@@ -183,11 +183,12 @@ class ReplayWorld:
             reason = "simulated Runtime.ExitError"
         return reason
 
-    def start_held(self, country: str = "KR", run_date: str = SUNDAY) -> tuple[str, Hold]:
-        """Start a run that stays RUNNING (in its first Wait state) until released; returns (ARN, hold).
+    def held(self, call: Any, **kwargs: Any) -> Hold:
+        """Run `call(**kwargs)` in a thread and keep its execution in the next Wait state until released.
 
-        The harness runs executions inside StartExecution, so this one runs in a thread of its own, held
-        in a Wait state (moto answers other calls meanwhile).
+        The harness runs executions inside StartExecution (and the redrive fake inside RedriveExecution),
+        so a RUNNING execution needs a thread of its own; it is held in a Wait state, not in a Lambda task,
+        because moto answers other calls meanwhile only then.
         """
         hold = Hold(threading.Event(), threading.Event())
         original = WaitFunction._wait_interval  # the harness's simulated-clock wait
@@ -199,16 +200,22 @@ class ReplayWorld:
             return original(wait_function, env, wait_seconds)
 
         self.monkeypatch.setattr(WaitFunction, "_wait_interval", wait)
+        hold.thread = threading.Thread(target=call, kwargs=kwargs, daemon=True)
+        hold.thread.start()
+        hold.wait_reached()
+        return hold
+
+    def start_held(self, country: str = "KR", run_date: str = SUNDAY) -> tuple[str, Hold]:
+        """Start a run that stays RUNNING (in its first Wait state) until released; returns (ARN, hold)."""
         name = f"{country}-{run_date}-held"
         payload = {**self.harness.schedule_input(country), "run_date": run_date}
         payload.pop("scheduled_time", None)
-        hold.thread = threading.Thread(
-            target=self.harness.sfn.start_execution,
-            daemon=True,
-            kwargs={"stateMachineArn": self.harness.state_machine_arn, "name": name, "input": json.dumps(payload)},
+        hold = self.held(
+            self.harness.sfn.start_execution,
+            stateMachineArn=self.harness.state_machine_arn,
+            name=name,
+            input=json.dumps(payload),
         )
-        hold.thread.start()
-        hold.wait_reached()
         return self.harness.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name, hold
 
     # ------------------------------------------------------------------------------------ reading

@@ -182,6 +182,24 @@ def test_rerun_skips_a_date_that_is_running_and_redrive_refuses_it(world):
     assert len(world.executions()) == 1 and world.sfn.redrive_calls == []
 
 
+def test_a_redrive_in_progress_is_seen_by_list_rerun_and_redrive(world):
+    world.fail_at("train")
+    arn = world.run("KR", SUNDAY)["executionArn"]
+    hold = world.held(world.sfn.redrive_execution, executionArn=arn)  # resumes Train, held in WaitForTraining
+    try:
+        (row,) = world.cli("list", "--output", "json").json()
+        assert (row["status"], row["ledger_status"], row["redrive_count"]) == ("RUNNING", "FAILED", 1)
+        assert row["note"] == "redrive running"
+        rerun = world.cli("rerun", "--country", "KR", "--date", SUNDAY, "--yes")
+        assert rerun.code == 0 and f"being redriven now: {arn}" in rerun.out and "nothing to start" in rerun.out
+        again = world.cli("redrive", arn, "--yes")
+        assert again.code == 3 and "is still running" in again.err
+    finally:
+        hold.release()
+    assert world.wait(arn)["status"] == "SUCCEEDED" and len(world.executions()) == 1
+    assert world.ledger()["status"] == "SUCCEEDED"
+
+
 def test_redrive_refusals_say_what_to_do_instead(world):
     ok = world.run("KR", SUNDAY)["executionArn"]
     succeeded = world.cli("redrive", ok, "--yes")
