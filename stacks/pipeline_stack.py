@@ -145,6 +145,7 @@ class PipelineStack(Stack):
         self._failure_recorder(config)
         self.schedule_dlq = self._schedules(config, key, personalize_role, countries)
         self._monitoring(config)
+        self.operator_policy = self._operator_policy(config, key)
         cdk.CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "LedgerTableName", value=self.ledger.table_name)
 
@@ -320,9 +321,7 @@ class PipelineStack(Stack):
         report.allow(["kms:Decrypt", "kms:GenerateDataKey"], [key.key_arn])
         steps["report"] = report
 
-        finish = self._step(
-            "Finish", "finish_run", "Write the run record and the notification", "FinishFunctionArn"
-        )
+        finish = self._step("Finish", "finish_run", "Write the run record and the notification", "FinishFunctionArn")
         steps["finish"] = finish
         return steps
 
@@ -436,9 +435,7 @@ class PipelineStack(Stack):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        accept(
-            queue, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue; it has no DLQ of its own."
-        )
+        accept(queue, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue; it has no DLQ of its own.")
         return queue
 
     # ------------------------------------------------------------------------------------- schedules
@@ -484,6 +481,49 @@ class PipelineStack(Stack):
                 key=key,
             )
         return dlq
+
+    # ------------------------------------------------------------------------------------- operators
+
+    def _operator_policy(self, config: EnvironmentConfig, key: kms.IKey) -> iam.ManagedPolicy:
+        """What `personalize-runs` needs (docs/runbook.md); attach it to the on-call engineers' role."""
+        executions = self.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine_name(config)}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        schedules = self.format_arn(
+            service="scheduler", resource="schedule", resource_name=f"default/{config.name_prefix}-*"
+        )
+        policy = iam.ManagedPolicy(
+            self,
+            "RunOperatorPolicy",
+            managed_policy_name=f"{config.name_prefix}-run-operator",
+            description="Find, inspect, redrive and rerun this env's pipeline runs (personalize-runs)",
+            statements=[
+                iam.PolicyStatement(
+                    sid="InspectAndRedriveRuns",
+                    actions=["states:DescribeExecution", "states:GetExecutionHistory", "states:RedriveExecution"],
+                    resources=[executions],
+                ),
+                iam.PolicyStatement(
+                    sid="StartReruns",
+                    actions=["states:StartExecution"],
+                    resources=[self.state_machine.state_machine_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadLedger", actions=["dynamodb:GetItem", "dynamodb:Query"], resources=[self.ledger.table_arn]
+                ),
+                iam.PolicyStatement(sid="ReadScheduleInput", actions=["scheduler:GetSchedule"], resources=[schedules]),
+                iam.PolicyStatement(sid="DecryptLedgerAndInput", actions=["kms:Decrypt"], resources=[key.key_arn]),
+            ],
+        )
+        accept_wildcards(
+            policy,
+            resources=[executions, schedules],
+            reason="Executions of this env's pipeline and this env's schedules only; their names vary per run.",
+        )
+        return policy
 
     # ------------------------------------------------------------------------------------ monitoring
 

@@ -48,10 +48,12 @@ def _to_dynamo(value: Any) -> dict[str, Any]:
     return {"S": json.dumps(value, default=str, sort_keys=True)}
 
 
-_JSON_FIELDS = frozenset({"steps", "counts", "metrics", "promoted", "failure", "jobs", "gate", "new_metrics"})
+_JSON_FIELDS = frozenset(
+    {"steps", "counts", "metrics", "promoted", "failure", "earlier_failure", "jobs", "gate", "new_metrics"}
+)
 
 
-def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
+def decode_item(item: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in item.items():
         ((kind, raw),) = value.items()
@@ -83,7 +85,7 @@ def get_run(country: str, run_date: date | str) -> dict[str, Any] | None:
     response = clients.dynamodb().get_item(
         TableName=table_name(), Key=run_key(country, run_date), ConsistentRead=True
     )
-    return _from_dynamo(response["Item"]) if "Item" in response else None
+    return decode_item(response["Item"]) if "Item" in response else None
 
 
 def claim_run(country: str, run_date: date, execution_arn: str, holder_is_running) -> tuple[bool, str]:
@@ -184,7 +186,7 @@ def runs(country: str, *, since: date | None = None, until: date | None = None, 
     while True:
         page = clients.dynamodb().query(**kwargs)
         for item in page.get("Items", []):
-            yield _from_dynamo(item)
+            yield decode_item(item)
         if "LastEvaluatedKey" not in page:
             return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -202,7 +204,7 @@ def promoted(country: str, recipe: str) -> dict[str, Any] | None:
     response = clients.dynamodb().get_item(
         TableName=table_name(), Key=_key(f"PROMOTED#{country}", recipe), ConsistentRead=True
     )
-    return _from_dynamo(response["Item"]) if "Item" in response else None
+    return decode_item(response["Item"]) if "Item" in response else None
 
 
 def set_promoted(
@@ -222,7 +224,7 @@ def last_import(country: str, dataset_type: str) -> dict[str, Any] | None:
     response = clients.dynamodb().get_item(
         TableName=table_name(), Key=_key(f"IMPORTED#{country}", dataset_type), ConsistentRead=True
     )
-    return _from_dynamo(response["Item"]) if "Item" in response else None
+    return decode_item(response["Item"]) if "Item" in response else None
 
 
 def set_imported(country: str, dataset_type: str, run_date: date, mode: str, job_arn: str) -> None:

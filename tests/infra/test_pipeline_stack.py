@@ -246,3 +246,15 @@ def test_zip_packaged_step_handlers_do_not_need_numpy_or_scipy():
     code = "import sys; sys.modules['numpy'] = None; sys.modules['scipy'] = None; import pipeline.handlers"
     result = subprocess.run([sys.executable, "-c", code], cwd="lambdas", capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_operator_policy_grants_exactly_what_personalize_runs_calls(pipeline):
+    (policy,) = resources(pipeline, "AWS::IAM::ManagedPolicy").values()
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert policy["Properties"]["ManagedPolicyName"] == "personalize-dev-run-operator"
+    assert _actions(statements.values()) == {
+        "states:DescribeExecution", "states:GetExecutionHistory", "states:RedriveExecution", "states:StartExecution",
+        "dynamodb:GetItem", "dynamodb:Query", "scheduler:GetSchedule", "kms:Decrypt",
+    }
+    assert "personalize-dev-pipeline:*" in json.dumps(statements["InspectAndRedriveRuns"]["Resource"])
+    assert "schedule/default/personalize-dev-*" in json.dumps(statements["ReadScheduleInput"]["Resource"])

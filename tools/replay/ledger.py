@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pipeline.ledger import _from_dynamo as decode_item  # the writer's own decoding: one format, one place
+from pipeline.ledger import decode_item  # the writer's own decoding: one format, one place
 from pipeline.ledger import run_key
 
 from tools.replay.aws import error_code

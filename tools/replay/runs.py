@@ -271,7 +271,9 @@ class Runs:
         failure = None
         if status in UNSUCCESSFUL:
             failure = (record or {}).get("failure") or failure_from_history(events[::-1], status)
-        earlier = (record or {}).get("failure") if status in DONE_STATUSES else None
+        earlier = (record or {}).get("earlier_failure") or (
+            (record or {}).get("failure") if status in DONE_STATUSES else None
+        )
         gate = (record or {}).get("gate") or state.get("gate") or []
         started = utc((record or {}).get("started_at")) or utc(execution.get("startDate"))
         finished = utc((record or {}).get("finished_at")) if status not in ("RUNNING",) else None

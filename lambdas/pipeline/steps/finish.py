@@ -56,12 +56,18 @@ def run_record(state: RunState, status: str, reason: str = "") -> dict[str, Any]
         "gate": [d.model_dump(mode="json") for d in state.gate],
         "promoted": state.promoted,
         "report_url": state.prepared.get("report_url"),
+        # A run that succeeds after a redrive or rerun no longer carries the earlier failure as its own;
+        # `finish` keeps it as `earlier_failure` for the operators.
+        "failure": None,
     }
 
 
 def finish(state: RunState) -> RunState:
     state.outcome = outcome_of(state)
     record = run_record(state, state.outcome.status, state.outcome.reason)
+    previous = ledger.get_run(state.settings.country, state.run.run_date) or {}
+    if previous.get("failure"):
+        record["earlier_failure"] = previous["failure"]
     ledger.write_run(
         state.settings.country, state.run.run_date, record, execution_arn=state.run.execution_arn
     )
