@@ -165,23 +165,7 @@ class ReplayWorld:
 
     def fail_at(self, step: str, reason: str | None = None) -> str:
         """Script the next run to fail at `step` (once); returns the failure reason to expect."""
-        reason = reason or f"scripted failure in {step}"
-        harness = self.harness
-        if step == "prepare":
-            harness.athena.fail_next("/interactions/", reason)
-        elif step == "import":
-            harness.personalize.fail_job("dataset-import-job", "import-items", reason)
-        elif step == "train":
-            harness.personalize.fail_job("solution-version", "simitems", reason)
-        elif step == "promote":
-            harness.personalize.fail_job("campaign", "userpers-campaign", reason)
-        elif step == "batch":
-            harness.personalize.fail_job("batch-inference-job", "batch-simitems", reason)
-        else:
-            handler = {"begin": "begin_run", "gate": "gate", "finish": "finish_run"}[step]
-            harness.crash_next[handler] = ["Runtime.ExitError"]
-            reason = "simulated Runtime.ExitError"
-        return reason
+        return self.harness.fail_at(step, reason)
 
     def held(self, call: Any, **kwargs: Any) -> Hold:
         """Run `call(**kwargs)` in a thread and keep its execution in the next Wait state until released.

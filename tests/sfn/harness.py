@@ -368,6 +368,25 @@ class PipelineHarness:
         body = self._invoke(target_id, json.dumps(event), {})
         return json.loads(body)
 
+    def fail_at(self, step: str, reason: str | None = None) -> str:
+        """Script the next run to fail once at `step`; returns the failure reason the run should report."""
+        reason = reason or f"scripted failure in {step}"
+        jobs = {
+            "import": ("dataset-import-job", "import-items"),
+            "train": ("solution-version", "simitems"),
+            "promote": ("campaign", "userpers-campaign"),
+            "batch": ("batch-inference-job", "batch-simitems"),
+        }
+        if step == "prepare":
+            self.athena.fail_next("/interactions/", reason)
+        elif step in jobs:
+            self.personalize.fail_job(*jobs[step], reason)
+        else:  # steps that start no job fail by their function crashing
+            handler = {"begin": "begin_run", "gate": "gate", "report": "report_page", "finish": "finish_run"}[step]
+            self.crash_next[handler] = ["Runtime.ExitError"]
+            reason = "simulated Runtime.ExitError"
+        return reason
+
     def failed_state(self, execution: Execution) -> tuple[str, str]:
         """(state name, its input) of the state an unsuccessful execution stopped in."""
         for event in reversed(execution.history):

@@ -168,32 +168,13 @@ def test_a_lambda_service_error_is_retried_and_a_crash_fails_then_redrive_resume
     assert harness.personalize.duplicate_create_attempts() == []
 
 
-def _fail_at(harness, step: str) -> None:
-    reason = f"scripted failure in {step}"
-    if step == "prepare":
-        harness.athena.fail_next("/interactions/", reason)
-    elif step == "import":
-        harness.personalize.fail_job("dataset-import-job", "import-items", reason)
-    elif step == "train":
-        harness.personalize.fail_job("solution-version", "simitems", reason)
-    elif step == "promote":
-        harness.personalize.fail_job("campaign", "userpers-campaign", reason)
-    elif step == "batch":
-        harness.personalize.fail_job("batch-inference-job", "batch-simitems", reason)
-    else:
-        handler = {"gate": "gate", "finish": "finish_run", "begin": "begin_run", "report": "report_page"}[
-            step
-        ]
-        harness.crash_next[handler] = ["Runtime.ExitError"]
-
-
 STEPS = ["begin", "prepare", "import", "train", "gate", "promote", "batch", "report", "finish"]
 
 
 @pytest.mark.parametrize("replay", ["redrive", "rerun"])
 @pytest.mark.parametrize("step", STEPS)
 def test_failure_at_each_step_then_a_replay_succeeds_without_duplicate_creates(harness, step, replay):
-    _fail_at(harness, step)
+    harness.fail_at(step)
     failed = harness.run("KR", run_date=SUNDAY)
     assert failed.status == "FAILED", step
 
