@@ -12,6 +12,8 @@ Names derive from env + country only, so a redeploy or a rerun addresses the sam
 
 from __future__ import annotations
 
+import hashlib
+
 import aws_cdk as cdk
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -56,11 +58,15 @@ class CountryStack(Stack):
 
         self.datasets: dict[str, personalize.CfnDataset] = {}
         for dataset_type in DATASET_TYPES:
+            schema_json = avro_schema(dataset_type, recipes)
+            # Schemas are immutable: a changed schema (e.g. TITLE added with a text recipe) is a new resource,
+            # and CloudFormation creates it before deleting the old one, so the name carries the content hash.
+            digest = hashlib.sha256(schema_json.encode()).hexdigest()[:8]
             schema = personalize.CfnSchema(
                 self,
                 f"{dataset_type}Schema",
-                name=f"{group_name}-{dataset_type.lower()}",
-                schema=avro_schema(dataset_type, recipes),
+                name=f"{group_name}-{dataset_type.lower()}-{digest}",
+                schema=schema_json,
             )
             dataset = personalize.CfnDataset(
                 self,

@@ -249,3 +249,14 @@ def test_cfn_lint_finds_nothing_but_w3005(dev_app):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_schema_names_change_with_their_content(dev_app):
+    """Schema names carry a hash of their content: the same content gives the same suffix in every country."""
+    names = {r["Properties"]["Name"] for r in resources(dev_app.template_json("Personalize-dev-KR"),
+                                                          "AWS::Personalize::Schema").values()}
+    assert all(n.startswith("personalize-dev-kr-") and len(n.rsplit("-", 1)[1]) == 8 for n in names)
+    jp = {r["Properties"]["Name"].rsplit("-", 1)[1] for r in resources(
+        dev_app.template_json("Personalize-dev-JP"), "AWS::Personalize::Schema").values()}
+    kr = {n.rsplit("-", 1)[1] for n in names}
+    assert kr & jp  # the same Interactions/Users schema content hashes alike in both countries
