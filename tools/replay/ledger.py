@@ -10,8 +10,10 @@ from datetime import date
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pipeline.ledger import decode_item  # the writer's own decoding: one format, one place
-from pipeline.ledger import run_key
+from pipeline.ledger import (
+    decode_item,  # the writer's own decoding: one format, one place
+    run_key,
+)
 
 from tools.replay.aws import error_code
 from tools.replay.errors import NotFound
