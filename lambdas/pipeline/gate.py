@@ -30,9 +30,7 @@ def decide(
                 continue
             drop = (old - new) / old
             if drop > tolerance:
-                reasons.append(
-                    f"{metric} fell {drop:.1%} ({old:.4f} -> {new:.4f}), tolerance {tolerance:.0%}"
-                )
+                reasons.append(f"{metric} fell {drop:.1%} ({old:.4f} -> {new:.4f}), tolerance {tolerance:.0%}")
     else:
         for metric, floor in sorted(settings.floors.items()):
             value = new_metrics.get(metric)

@@ -6,7 +6,6 @@ with country / run date / step, and returns the updated state. The step modules 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from common import clients
 from common.observability import logger, metrics, tracer
 
+from pipeline.environment import environment
 from pipeline.model import RunState
 from pipeline.steps import batch, begin, failure, finish, gating, imports, prepare, promotion, training
 
@@ -72,19 +72,20 @@ def finish_run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 def record_failure(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Target of the EventBridge rule on this state machine's FAILED / TIMED_OUT / ABORTED executions."""
-    message = failure.record_failure(event["detail"], os.environ["ENV_NAME"])
+    settings = environment()
+    if not settings.topic_arn:
+        raise RuntimeError("pipeline function misconfigured: environment variable(s) TOPIC_ARN")
+    message = failure.record_failure(event["detail"], settings.env_name)
     logger.append_keys(step="failure")
     logger.warning("run did not finish", extra={"subject": message["subject"]})
-    clients.sns().publish(
-        TopicArn=os.environ["TOPIC_ARN"], Subject=message["subject"], Message=message["message"]
-    )
+    clients.sns().publish(TopicArn=settings.topic_arn, Subject=message["subject"], Message=message["message"])
     clients.events().put_events(
         Entries=[
             {
                 "Source": message["source"],
                 "DetailType": message["detail_type"],
                 "Detail": message["detail"],
-                "EventBusName": os.environ.get("EVENT_BUS_NAME", "default"),
+                "EventBusName": settings.event_bus_name,
             }
         ]
     )

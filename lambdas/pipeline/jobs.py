@@ -31,9 +31,7 @@ def start_step(state: RunState, name: str) -> Step:
     if step is None:
         step = Step(started_at=clock.now())
         state.steps[name] = step
-    elif ledger.was_reported(
-        state.settings.country, state.run.run_date, _timeout_marker(name, step.started_at)
-    ):
+    elif ledger.was_reported(state.settings.country, state.run.run_date, _timeout_marker(name, step.started_at)):
         step.started_at, step.polls = clock.now(), 0
     return step
 
@@ -45,9 +43,7 @@ def _timeout_marker(name: str, started_at: datetime) -> str:
 def check_timeout(state: RunState, name: str, limit: timedelta) -> None:
     step = state.steps[name]
     if clock.now() - step.started_at > limit:
-        ledger.mark_reported(
-            state.settings.country, state.run.run_date, _timeout_marker(name, step.started_at)
-        )
+        ledger.mark_reported(state.settings.country, state.run.run_date, _timeout_marker(name, step.started_at))
         running = {key: job.arn or job.name for key, job in step.jobs.items() if job.status != "SUCCEEDED"}
         raise StepTimedOut(name, f"{name} did not finish within {limit}", unfinished=running)
 
@@ -92,12 +88,8 @@ def ensure_job(
                 continue
             ledger.mark_reported(country, run_date, result.arn)
             raise PersonalizeJobFailed(step, result.failure_reason or "failed", job=key, arn=result.arn)
-        return Job(
-            kind=kind, name=this_name, arn=result.arn, status=result.phase.value, created=result.created
-        )
-    raise PersonalizeJobFailed(
-        step, f"{MAX_ATTEMPTS} attempts of {name} failed; see earlier reports", job=key
-    )
+        return Job(kind=kind, name=this_name, arn=result.arn, status=result.phase.value, created=result.created)
+    raise PersonalizeJobFailed(step, f"{MAX_ATTEMPTS} attempts of {name} failed; see earlier reports", job=key)
 
 
 def all_succeeded(jobs: dict[str, Job]) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from common import clients, clock
 
+
 FINAL_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED", "FAILED", "TIMED_OUT", "ABORTED"})
 DONE_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED"})
 USABLE_BASE = frozenset({"SUCCEEDED", "REJECTED"})  # runs whose imports and batch outputs completed
@@ -29,7 +30,7 @@ USABLE_BASE = frozenset({"SUCCEEDED", "REJECTED"})  # runs whose imports and bat
 def table_name() -> str:
     name = os.environ.get("LEDGER_TABLE")
     if not name:
-        raise RuntimeError("LEDGER_TABLE is not set")
+        raise RuntimeError("pipeline function misconfigured: environment variable LEDGER_TABLE is not set")
     return name
 
 
@@ -82,9 +83,7 @@ def run_key(country: str, run_date: date | str) -> dict[str, Any]:
 
 
 def get_run(country: str, run_date: date | str) -> dict[str, Any] | None:
-    response = clients.dynamodb().get_item(
-        TableName=table_name(), Key=run_key(country, run_date), ConsistentRead=True
-    )
+    response = clients.dynamodb().get_item(TableName=table_name(), Key=run_key(country, run_date), ConsistentRead=True)
     return decode_item(response["Item"]) if "Item" in response else None
 
 
@@ -97,12 +96,7 @@ def claim_run(country: str, run_date: date, execution_arn: str, holder_is_runnin
     """
     current = get_run(country, run_date)
     holder = current.get("execution_arn") if current else None
-    if (
-        current
-        and current.get("status") == "RUNNING"
-        and holder != execution_arn
-        and holder_is_running(holder)
-    ):
+    if current and current.get("status") == "RUNNING" and holder != execution_arn and holder_is_running(holder):
         return False, f"execution {holder} is already running {country} {run_date}"
     names = {"#status": "status"}
     values: dict[str, Any] = {
@@ -207,9 +201,7 @@ def promoted(country: str, recipe: str) -> dict[str, Any] | None:
     return decode_item(response["Item"]) if "Item" in response else None
 
 
-def set_promoted(
-    country: str, recipe: str, version_arn: str, metrics: dict[str, float], run_date: date
-) -> None:
+def set_promoted(country: str, recipe: str, version_arn: str, metrics: dict[str, float], run_date: date) -> None:
     item = {
         **_key(f"PROMOTED#{country}", recipe),
         "solution_version_arn": {"S": version_arn},

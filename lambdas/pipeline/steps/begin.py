@@ -61,12 +61,8 @@ def begin(raw_input: dict[str, Any], execution_arn: str) -> RunState:
         started_at=clock.now(),
     )
     if existing and existing.get("status") in ledger.DONE_STATUSES and not request.force:
-        reason = (
-            f"{settings.country} {run_date} already ended {existing['status']}; start with force to redo it"
-        )
-        return RunState(
-            settings=settings, run=RunInfo(**info, admission=Admission.ALREADY_DONE, reason=reason)
-        )
+        reason = f"{settings.country} {run_date} already ended {existing['status']}; start with force to redo it"
+        return RunState(settings=settings, run=RunInfo(**info, admission=Admission.ALREADY_DONE, reason=reason))
     admitted, reason = ledger.claim_run(settings.country, run_date, execution_arn, _execution_running)
     if not admitted:
         return RunState(settings=settings, run=RunInfo(**info, admission=Admission.DUPLICATE, reason=reason))

@@ -32,10 +32,7 @@ def run_record(state: RunState, status: str, reason: str = "") -> dict[str, Any]
             "seconds": round(((step.finished_at or finished) - step.started_at).total_seconds()),
             "polls": step.polls,
             "note": step.note,
-            "jobs": {
-                key: {"arn": job.arn, "name": job.name, "status": job.status}
-                for key, job in step.jobs.items()
-            },
+            "jobs": {key: {"arn": job.arn, "name": job.name, "status": job.status} for key, job in step.jobs.items()},
         }
         for name, step in state.steps.items()
     }
@@ -68,8 +65,6 @@ def finish(state: RunState) -> RunState:
     previous = ledger.get_run(state.settings.country, state.run.run_date) or {}
     if previous.get("failure"):
         record["earlier_failure"] = previous["failure"]
-    ledger.write_run(
-        state.settings.country, state.run.run_date, record, execution_arn=state.run.execution_arn
-    )
+    ledger.write_run(state.settings.country, state.run.run_date, record, execution_arn=state.run.execution_arn)
     state.notification = notification(record)
     return state

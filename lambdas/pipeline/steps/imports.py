@@ -54,9 +54,7 @@ def run_imports(state: RunState) -> RunState:
             step=STEP,
             key=dataset,
             kind="dataset-import-job",
-            name=resource_name(
-                settings.name_prefix, settings.country, state.run.run_date, f"import-{dataset}"
-            ),
+            name=resource_name(settings.name_prefix, settings.country, state.run.run_date, f"import-{dataset}"),
             create_args={
                 "datasetArn": settings.dataset_arns[dataset],
                 "dataSource": {"dataLocation": uri},

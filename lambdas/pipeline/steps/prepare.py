@@ -28,7 +28,9 @@ DONE, FAILED = "SUCCEEDED", ("FAILED", "CANCELLED")
 def _prefix(state: RunState, attempt: int) -> str:
     s = state.settings
     # Under athena/: the workgroup's result area, the only prefix the prepare role may write.
-    return f"s3://{s.prepared_bucket}/athena/runs/{s.country}/{state.run.run_date}/{state.run.execution_name}/a{attempt}"
+    return (
+        f"s3://{s.prepared_bucket}/athena/runs/{s.country}/{state.run.run_date}/{state.run.execution_name}/a{attempt}"
+    )
 
 
 def _start(state: RunState, attempt: int) -> dict[str, Job]:
@@ -46,9 +48,7 @@ def _start(state: RunState, attempt: int) -> dict[str, Job]:
     jobs = {}
     for output, statement in statements.items():
         # Same token for the same execution, attempt and output: a retried invocation reuses the query.
-        token = hashlib.sha256(f"{state.run.execution_arn}/a{attempt}/{output.value}".encode()).hexdigest()[
-            :64
-        ]
+        token = hashlib.sha256(f"{state.run.execution_arn}/a{attempt}/{output.value}".encode()).hexdigest()[:64]
         with transient_errors_named():
             query_id = clients.athena().start_query_execution(
                 QueryString=statement.sql,

@@ -43,9 +43,7 @@ def _campaign(client, state: RunState, recipe: Recipe, version_arn: str, tracked
     if result.phase is Phase.FAILED:
         marker = f"{result.arn}#{version_arn}"
         ledger.mark_reported(settings.country, state.run.run_date, marker)
-        raise PersonalizeJobFailed(
-            STEP, result.failure_reason or "campaign failed", job=recipe.value, arn=result.arn
-        )
+        raise PersonalizeJobFailed(STEP, result.failure_reason or "campaign failed", job=recipe.value, arn=result.arn)
     return Job(
         kind="campaign",
         name=result.name,

@@ -71,21 +71,15 @@ def train(state: RunState) -> RunState:
     client = clients.personalize()
     # A version named for this run cannot predate both the day before its run date and the day before the
     # run started (an early or a late rerun): this bounds the name lookup without ever missing it.
-    day_before_run_date = datetime.combine(
-        state.run.run_date - timedelta(days=1), time(), tzinfo=UTC
-    )
+    day_before_run_date = datetime.combine(state.run.run_date - timedelta(days=1), time(), tzinfo=UTC)
     not_before = min(day_before_run_date, state.run.started_at - timedelta(days=1))
     for recipe, training_mode in plan.items():
         solution_arn, phase, reason = _ensure_solution(client, settings, recipe)
         state.solutions[recipe.value] = solution_arn
         if phase is Phase.FAILED:
-            raise PersonalizeJobFailed(
-                STEP, reason or "solution creation failed", job=recipe.value, arn=solution_arn
-            )
+            raise PersonalizeJobFailed(STEP, reason or "solution creation failed", job=recipe.value, arn=solution_arn)
         if phase is not Phase.SUCCEEDED:
-            step.jobs[recipe.value] = Job(
-                kind="solution", name=solution_arn, arn=solution_arn, status=phase.value
-            )
+            step.jobs[recipe.value] = Job(kind="solution", name=solution_arn, arn=solution_arn, status=phase.value)
             continue
         step.jobs[recipe.value] = ensure_job(
             client,
@@ -93,9 +87,7 @@ def train(state: RunState) -> RunState:
             step=STEP,
             key=recipe.value,
             kind="solution-version",
-            name=resource_name(
-                settings.name_prefix, settings.country, state.run.run_date, SHORT_NAMES[recipe]
-            ),
+            name=resource_name(settings.name_prefix, settings.country, state.run.run_date, SHORT_NAMES[recipe]),
             create_args={"solutionArn": solution_arn, "trainingMode": training_mode},
             not_before=not_before,
         )
