@@ -96,7 +96,8 @@ def claim_run(country: str, run_date: date, execution_arn: str, holder_is_runnin
     """
     current = get_run(country, run_date)
     holder = current.get("execution_arn") if current else None
-    if current and current.get("status") == "RUNNING" and holder != execution_arn and holder_is_running(holder):
+    # Whatever the record says: a FAILED run being redriven is running again under the same execution.
+    if current and holder != execution_arn and holder_is_running(holder):
         return False, f"execution {holder} is already running {country} {run_date}"
     names = {"#status": "status"}
     values: dict[str, Any] = {

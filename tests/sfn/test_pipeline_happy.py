@@ -188,3 +188,19 @@ def test_the_schedule_input_decides_the_run_date_in_the_country_time_zone(harnes
     # 2026-11-14T18:00Z is 03:00 on Sunday the 15th in Seoul, still Saturday in New York.
     execution = harness.run("KR")
     assert execution.output["run"]["run_date"] == SUNDAY and execution.output["run"]["mode"] == "FULL"
+
+
+def test_a_failed_run_being_redriven_still_holds_its_date(harness, monkeypatch):
+    """The ledger says FAILED while a redrive of that execution runs: a new execution must not start."""
+    from pipeline.steps import begin
+
+    harness.fail_at("train")
+    failed = harness.run("KR", run_date=SUNDAY)
+    assert harness.ledger_run("KR", SUNDAY)["status"] == "FAILED"
+    monkeypatch.setattr(begin, "_execution_running", lambda arn: arn == failed.arn)  # redrive in progress
+    calls = len(harness.personalize.calls)
+
+    second = harness.run("KR", run_date=SUNDAY)
+
+    assert second.output["run"]["admission"] == "DUPLICATE"
+    assert len(harness.personalize.calls) == calls
