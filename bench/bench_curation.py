@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 
 import numpy as np
+
 from evaluation import similarity as s
 from evaluation.recommenders import curation_lists, popularity_ranking, recent_items_matrix
 from evaluation.synthetic import generate

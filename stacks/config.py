@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
-from common.recipes import Recipe  # noqa: E402  (lambdas/ is on sys.path via stacks/__init__)
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,6 +23,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from common.recipes import Recipe  # noqa: E402  (lambdas/ is on sys.path via stacks/__init__)
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_ENV = "dev"

@@ -19,9 +19,9 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_personalize as personalize
-from common.schemas import avro_schema
 from constructs import Construct
 
+from common.schemas import avro_schema
 from stacks.config import Country, EnvironmentConfig
 
 DATASET_TYPES = ("Interactions", "Users", "Items")

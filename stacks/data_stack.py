@@ -12,7 +12,7 @@ Bucket roles:
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -183,6 +183,31 @@ class DataStack(Stack):
                 principals=[principal],
                 actions=["s3:PutObject", "s3:ListBucket"],
                 resources=[self.results_bucket.bucket_arn, self.results_bucket.arn_for_objects("*")],
+                conditions=same_account,
+            )
+        )
+        # Services that write to resources encrypted with this key from other stacks (an imported key gets no
+        # automatic key-policy grants): CloudWatch Logs for the log groups, CloudWatch alarms and EventBridge
+        # for the encrypted SNS topic and dead-letter queues.
+        log_groups = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsEncryptLogGroups",
+                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsAndEventsUseEncryptedTopicsAndQueues",
+                principals=[
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                ],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
                 conditions=same_account,
             )
         )

@@ -31,10 +31,10 @@ from cdk_monitoring_constructs import (
     MonitoringFacade,
     SnsAlarmActionStrategy,
 )
-from common.recipes import RECIPE_ARNS
 from constructs import Construct
-from dataprep.queries import RAW_TABLES
 
+from common.recipes import RECIPE_ARNS
+from dataprep.queries import RAW_TABLES
 from stacks.config import Country, EnvironmentConfig
 from stacks.constructs.pipeline_step import PipelineStep
 from stacks.constructs.raw_catalog import RawCatalog
@@ -448,6 +448,17 @@ class PipelineStack(Stack):
         countries: dict[str, CountryStack],
     ) -> sqs.Queue:
         dlq = self._queue("ScheduleDlq")
+        # One role for every country's schedule: start this env's pipeline, dead-letter into the encrypted DLQ.
+        self.scheduler_role = iam.Role(
+            self,
+            "SchedulerRole",
+            description=f"EventBridge Scheduler starts the {config.env} pipeline per country",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self.account}}
+            ),
+        )
+        # The DLQ is encrypted with the env key: sending to it needs a data key (decrypt: the schedule's input).
+        self.scheduler_role.add_to_policy(iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[key.key_arn]))
         self.schedules: dict[str, scheduler.Schedule] = {}
         for country in config.countries:
             settings = run_settings(
@@ -465,6 +476,7 @@ class PipelineStack(Stack):
                 dead_letter_queue=dlq,
                 retry_attempts=5,
                 max_event_age=Duration.hours(6),
+                role=self.scheduler_role,
             )
             self.schedules[country.code] = scheduler.Schedule(
                 self,

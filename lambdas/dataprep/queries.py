@@ -22,8 +22,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from common.schemas import UNKNOWN, csv_header, dataset_fields
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from common.schemas import UNKNOWN, csv_header, dataset_fields
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 GENRE_MAPPING_CSV = Path(__file__).resolve().parent / "genre_mapping.csv"

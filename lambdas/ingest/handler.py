@@ -20,9 +20,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
-from common.observability import logger, metrics, tracer
 from pydantic import BaseModel, ConfigDict, Field, Json, StringConstraints
 
+from common.observability import logger, metrics, tracer
 from ingest.delivery import Clock, Delivery, DeliveryReport, InboundRecord, SqsDeadLetterQueue
 
 # Used only when there is no Lambda context (local runs): a conservative invocation budget.

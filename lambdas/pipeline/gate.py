@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from common.recipes import Recipe
-
 from pipeline.model import GateDecision, GateSettings
 
 

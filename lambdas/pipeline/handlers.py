@@ -11,9 +11,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from common import clients
 from common.observability import logger, metrics, tracer
-
 from pipeline.environment import environment
 from pipeline.model import RunState
 from pipeline.steps import batch, begin, failure, finish, gating, imports, prepare, promotion, training

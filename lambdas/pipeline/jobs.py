@@ -17,7 +17,6 @@ from typing import Any
 from common import clock
 from common.aws_errors import PersonalizeLimitExceeded
 from common.personalize_resources import Phase, attempt_name, ensure
-
 from pipeline import ledger
 from pipeline.errors import PersonalizeJobFailed, StepTimedOut
 from pipeline.model import Job, RunState, Step, StepStatus

@@ -19,8 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
-from common import clients, clock
 
+from common import clients, clock
 
 FINAL_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED", "FAILED", "TIMED_OUT", "ABORTED"})
 DONE_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED"})

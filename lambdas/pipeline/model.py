@@ -12,8 +12,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from common.recipes import Recipe
 from pydantic import BaseModel, ConfigDict, Field
+
+from common.recipes import Recipe
 
 
 class _Model(BaseModel):

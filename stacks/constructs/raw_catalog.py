@@ -19,7 +19,6 @@ from constructs import Construct
 
 # Same definitions the SQL and the local runner use: one source for table and column names.
 from dataprep.queries import GENRE_MAPPING_COLUMNS, GENRE_MAPPING_TABLE, RAW_TABLES
-
 from stacks.nag import accept, arn_token
 
 RESULTS_PREFIX = "athena/"

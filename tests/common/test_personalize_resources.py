@@ -10,11 +10,11 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 from botocore.retries.standard import ThrottledRetryableChecker
+
 from common import aws_errors
 from common import personalize_resources as pr
 from common.aws_errors import PersonalizeLimitExceeded, PersonalizeResourceInUse, PersonalizeThrottled
 from common.personalize_resources import Phase
-
 from tests.fakes.clock import SimClock
 from tests.fakes.personalize import HOUR, MINUTE, FakePersonalize
 

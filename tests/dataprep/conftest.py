@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from dataprep.queries import RAW_TABLES
 
 RUN_DATE = "2025-07-01"

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from dataprep.local import prepare
 
+from dataprep.local import prepare
 from tests.dataprep.conftest import RUN_DATE, WINDOW_DAYS, epoch, read_csv, write_raw
 
 PREVIOUS = "2025-06-28"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from dataprep.local import main
 
+from dataprep.local import main
 from tests.dataprep.conftest import RUN_DATE
 
 

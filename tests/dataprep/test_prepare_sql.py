@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from common.schemas import UNKNOWN, csv_header
 from dataprep.local import prepare
-
 from tests.dataprep.conftest import RUN_DATE, WINDOW_DAYS, epoch, read_csv
 
 

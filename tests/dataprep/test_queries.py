@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlglot
+from pydantic import ValidationError
+from sqlglot import exp
+
 from common.schemas import csv_header
 from dataprep.counts import Counts
 from dataprep.queries import (
@@ -16,8 +19,6 @@ from dataprep.queries import (
     line_select,
     render,
 )
-from pydantic import ValidationError
-from sqlglot import exp
 
 PREFIX = "s3://results-bucket/athena/prepared/KR/2025-07-01/exec-1"
 

@@ -13,8 +13,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match
-from dataprep.queries import RAW_TABLES
 
+from dataprep.queries import RAW_TABLES
 from stacks.constructs.raw_catalog import GENRE_MAPPING_KEY, RawCatalog
 
 CUTOFF = 50 * 1024**3

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from dataprep.queries import GENRE_MAPPING_CSV
 from dataprep.s3_outputs import MIN_PART, assemble_csv, publish_genre_mapping
-from moto import mock_aws
 
 HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"
 

@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 
 import pytest
+
 from dataprep.local import prepare
 from dataprep.queries import RAW_TABLES
 from dataprep.sample_data import generate, main

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from eval_fixtures import COLD_USERS, RUN_DATE, write_batch_output, write_prepared
+
 from evaluation.data import window_end
 from evaluation.synthetic import generate, to_dataset
 

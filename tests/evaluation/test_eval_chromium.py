@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from eval_fixtures import RUN_DATE
+
 from evaluation.report import ReportOptions
 from evaluation.run import report_from_prepared
 

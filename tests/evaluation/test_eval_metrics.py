@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from evaluation import metrics as m
 
 RECS = ["a", "b", "c", "d", "e"]

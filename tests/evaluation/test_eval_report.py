@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 from eval_fixtures import COLD_USERS, RUN_DATE, write_batch_output
+
 from evaluation import report_local
 from evaluation.data import DAY, InputError, load_prepared, read_batch_output, time_split, window_end
 from evaluation.recommenders import curation_lists, popularity_ranking, recent_items_matrix

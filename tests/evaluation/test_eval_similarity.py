@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+
 from evaluation import similarity as s
 from evaluation.synthetic import generate
 

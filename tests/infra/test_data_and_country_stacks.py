@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
-from common.schemas import csv_header
 
+from common.schemas import csv_header
 from stacks.config import load_config
 
 CONFIG = load_config("dev")
@@ -260,3 +260,14 @@ def test_schema_names_change_with_their_content(dev_app):
         dev_app.template_json("Personalize-dev-JP"), "AWS::Personalize::Schema").values()}
     kr = {n.rsplit("-", 1)[1] for n in names}
     assert kr & jp  # the same Interactions/Users schema content hashes alike in both countries
+
+
+def test_key_policy_lets_the_services_that_encrypt_with_it_from_other_stacks(dev_app):
+    """Log groups, the SNS topic and the queues in other stacks use this key; imported keys get no auto-grants."""
+    (key,) = resources(dev_app.template_json(DATA), "AWS::KMS::Key").values()
+    statements = {s.get("Sid"): s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    logs = statements["CloudWatchLogsEncryptLogGroups"]
+    assert "logs." in json.dumps(logs["Principal"]) and "kms:EncryptionContext:aws:logs:arn" in json.dumps(logs)
+    services = statements["AlarmsAndEventsUseEncryptedTopicsAndQueues"]
+    assert sorted(services["Principal"]["Service"]) == ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+    assert services["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}

@@ -56,9 +56,7 @@ def test_every_lambda_task_retries_transient_errors_with_jittered_backoff(dev_ap
             "PersonalizeThrottled",
         } <= retriers, name
         assert all(r.get("JitterStrategy") == "FULL" and r["BackoffRate"] >= 1 for r in task["Retry"]), name
-        assert "Catch" not in task, (
-            f"{name}: failures must fail the execution at the step, so redrive resumes there"
-        )
+        assert "Catch" not in task, f"{name}: failures must fail the execution at the step, so redrive resumes there"
     waits = [s for s in definition["States"].values() if s["Type"] == "Wait"]
     assert waits and all(w["SecondsPath"].endswith(".wait_seconds") for w in waits)
 
@@ -171,9 +169,7 @@ def test_each_step_role_allows_only_its_own_personalize_calls_on_this_env(pipeli
     passing = [s for s in statements if "iam:PassRole" in _actions([s])]
     if handler in ("pipeline.handlers.import_data", "pipeline.handlers.batch_inference"):
         (statement,) = passing
-        assert statement["Condition"] == {
-            "StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}
-        }
+        assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}}
     else:
         assert passing == []
 
@@ -203,10 +199,7 @@ def test_ledger_is_encrypted_with_the_env_key_and_recoverable(dev_app, pipeline)
 def test_alarms_cover_failed_timed_out_and_aborted_runs_and_the_schedule_dlq(pipeline):
     alarms = [a["Properties"] for a in resources(pipeline, "AWS::CloudWatch::Alarm").values()]
     metric_names = {
-        m["MetricStat"]["Metric"]["MetricName"]
-        for a in alarms
-        for m in a.get("Metrics", [])
-        if "MetricStat" in m
+        m["MetricStat"]["Metric"]["MetricName"] for a in alarms for m in a.get("Metrics", []) if "MetricStat" in m
     } | {a.get("MetricName") for a in alarms}
     assert {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"} <= metric_names
     queues = [a for a in alarms if "ApproximateNumberOfMessagesVisible" in json.dumps(a)]
@@ -225,11 +218,7 @@ def test_report_step_is_a_container_image_pinned_like_the_project(dev_app, pipel
     ]
     assert report["Properties"]["ImageConfig"]["Command"] == ["pipeline.report_handler.report_page"]
     root = Path(__file__).resolve().parents[2]
-    pins = {
-        line.split("==")[0]: line
-        for line in (root / "requirements.txt").read_text().splitlines()
-        if "==" in line
-    }
+    pins = {line.split("==")[0]: line for line in (root / "requirements.txt").read_text().splitlines() if "==" in line}
     image_pins = [
         line
         for line in (root / "lambdas/report.requirements.txt").read_text().splitlines()
@@ -253,8 +242,28 @@ def test_operator_policy_grants_exactly_what_personalize_runs_calls(pipeline):
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert policy["Properties"]["ManagedPolicyName"] == "personalize-dev-run-operator"
     assert _actions(statements.values()) == {
-        "states:DescribeExecution", "states:GetExecutionHistory", "states:RedriveExecution", "states:StartExecution",
-        "dynamodb:GetItem", "dynamodb:Query", "scheduler:GetSchedule", "kms:Decrypt",
+        "states:DescribeExecution",
+        "states:GetExecutionHistory",
+        "states:RedriveExecution",
+        "states:StartExecution",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "scheduler:GetSchedule",
+        "kms:Decrypt",
     }
     assert "personalize-dev-pipeline:*" in json.dumps(statements["InspectAndRedriveRuns"]["Resource"])
     assert "schedule/default/personalize-dev-*" in json.dumps(statements["ReadScheduleInput"]["Resource"])
+
+
+def test_schedules_share_one_role_that_can_start_the_pipeline_and_dead_letter(pipeline):
+    schedules = resources(pipeline, "AWS::Scheduler::Schedule").values()
+    (role_id,) = {s["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][0] for s in schedules}
+    statements = [
+        st
+        for p in resources(pipeline, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert {"states:StartExecution", "sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"} <= _actions(statements)
+    trust = pipeline["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"} and "aws:SourceAccount" in json.dumps(trust)

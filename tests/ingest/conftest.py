@@ -10,11 +10,12 @@ from typing import Any
 
 import boto3
 import pytest
-from common.observability import metrics
-from ingest import handler as ingest_handler
 from ingest_fakes import FakeClock, FakeContext, FakePersonalizeEvents, Outcome, Record, assert_nothing_lost
 from ingest_fakes import kinesis_event as build_event
 from moto import mock_aws
+
+from common.observability import metrics
+from ingest import handler as ingest_handler
 
 TRACKERS = {"KR": "trk-kr", "JP": "trk-jp", "US": "trk-us"}
 

@@ -9,8 +9,9 @@ import hashlib
 import json
 
 import pytest
-from ingest.delivery import MAX_DEAD_LETTER_DATA_CHARS, RetryPolicy
 from ingest_fakes import FakeClock, FakePersonalizeEvents, client_error, event, record
+
+from ingest.delivery import MAX_DEAD_LETTER_DATA_CHARS, RetryPolicy
 
 # ---------------------------------------------------------------- routing, batching, order
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 from botocore.validate import validate_parameters
+from ingest_fakes import PUT_EVENTS_INPUT, event
+
 from ingest.events import (
     MAX_EVENT_BYTES,
     RecordRejected,
@@ -16,7 +18,6 @@ from ingest.events import (
     to_put_event,
     wire_size,
 )
-from ingest_fakes import PUT_EVENTS_INPUT, event
 
 
 def encode(payload) -> str:

@@ -7,8 +7,6 @@ import json
 
 import boto3
 import pytest
-from common.observability import metrics
-from ingest import handler as ingest_handler
 from ingest_fakes import (
     FakeClock,
     FakeContext,
@@ -19,6 +17,9 @@ from ingest_fakes import (
     record,
 )
 from pydantic import ValidationError
+
+from common.observability import metrics
+from ingest import handler as ingest_handler
 
 TRACKING_IDS = json.dumps({"KR": "trk-kr"})
 DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/ingest-dlq"

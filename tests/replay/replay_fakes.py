@@ -19,9 +19,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
-from common import clients
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
+from common import clients
 from tests.fakes.redrive import RedrivableStepFunctions
 from tests.sfn.harness import REGION, PipelineHarness, resources_of
 from tools.replay import cli

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from common.recipes import BATCH_CAPABLE, CAMPAIGN_RECIPES
 from replay_fakes import SUNDAY
 
+from common.recipes import BATCH_CAPABLE, CAMPAIGN_RECIPES
 from stacks.config import load_config
 
 # The Personalize job each scripted failure leaves behind (it cannot be reused: a new attempt is created).

@@ -22,14 +22,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
-from common import clients
-from common import clock as clock_module
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+from common import clients
+from common import clock as clock_module
 from tests.fakes.athena import FakeAthena
 from tests.fakes.clock import SimClock
 from tests.fakes.personalize import FakePersonalize

@@ -10,11 +10,11 @@ from datetime import date
 from typing import Any
 
 from botocore.exceptions import ClientError
+
 from pipeline.ledger import (
     decode_item,  # the writer's own decoding: one format, one place
     run_key,
 )
-
 from tools.replay.aws import error_code
 from tools.replay.errors import NotFound
 

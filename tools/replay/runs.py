@@ -16,12 +16,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
 from pipeline.ledger import DONE_STATUSES
 from pipeline.model import PipelineInput
 from pipeline.steps.begin import run_date_of
 from pipeline.steps.failure import failure_from_history
-from pydantic import ValidationError
-
 from tools.replay.aws import AwsClients, error_code
 from tools.replay.env import Env
 from tools.replay.errors import NotFound, UsageError

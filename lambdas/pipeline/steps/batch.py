@@ -7,7 +7,6 @@ from datetime import timedelta
 from common import clients
 from common.personalize_resources import resource_name
 from common.recipes import BATCH_CAPABLE, SHORT_NAMES, Recipe
-
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Mode, RunState, StepStatus
 

@@ -6,9 +6,9 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from common import clients, clock
 from pydantic import ValidationError
 
+from common import clients, clock
 from pipeline import ledger
 from pipeline.errors import InvalidRunInput
 from pipeline.model import Admission, Mode, PipelineInput, RunInfo, RunSettings, RunState

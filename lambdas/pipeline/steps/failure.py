@@ -13,9 +13,9 @@ import json
 from datetime import date
 from typing import Any
 
-from common import clients, clock
 from pydantic import ValidationError
 
+from common import clients, clock
 from pipeline import ledger
 from pipeline.model import PipelineInput
 from pipeline.notify import notification

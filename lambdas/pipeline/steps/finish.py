@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from common import clock
-
 from pipeline import ledger
 from pipeline.model import Outcome, RunState
 from pipeline.notify import notification

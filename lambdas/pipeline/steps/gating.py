@@ -5,7 +5,6 @@ from __future__ import annotations
 from common import clients
 from common.aws_errors import transient_errors_named
 from common.recipes import Recipe
-
 from pipeline import ledger
 from pipeline.gate import decide
 from pipeline.model import RunState

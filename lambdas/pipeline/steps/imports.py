@@ -7,7 +7,6 @@ from datetime import timedelta
 from common import clients
 from common.personalize_resources import resource_name
 from dataprep.counts import MIN_INTERACTIONS
-
 from pipeline import ledger
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Mode, RunState

@@ -15,7 +15,6 @@ from common.aws_errors import transient_errors_named
 from dataprep.counts import Counts
 from dataprep.queries import Output, athena_statements
 from dataprep.s3_outputs import assemble_csv, publish_genre_mapping, split_uri
-
 from pipeline import ledger
 from pipeline.errors import PreparationFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step

@@ -8,7 +8,6 @@ from datetime import timedelta
 from common import clients
 from common.personalize_resources import Phase, current, ensure_campaign_serves, stable_name
 from common.recipes import CAMPAIGN_RECIPES, SHORT_NAMES, Recipe
-
 from pipeline import ledger
 from pipeline.errors import PersonalizeJobFailed
 from pipeline.jobs import all_succeeded, check_timeout, finish_step, next_poll, start_step

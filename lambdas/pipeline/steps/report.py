@@ -13,7 +13,6 @@ from pathlib import Path
 from common import clients, clock
 from dataprep.s3_outputs import split_uri
 from evaluation.run import report_from_prepared
-
 from pipeline.jobs import finish_step, start_step
 from pipeline.model import RunState
 

@@ -9,7 +9,6 @@ from common import clients
 from common.aws_errors import transient_errors_named
 from common.personalize_resources import Phase, ensure, resource_name, stable_name
 from common.recipes import RECIPE_ARNS, SHORT_NAMES, UPDATE_CAPABLE, Recipe
-
 from pipeline import ledger
 from pipeline.errors import PersonalizeJobFailed
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
