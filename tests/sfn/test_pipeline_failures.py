@@ -204,3 +204,19 @@ def test_failure_at_each_step_then_a_replay_succeeds_without_duplicate_creates(h
     assert len(creates_after["create_solution_version"]) == 4 + (step == "train")
     assert len(creates_after["create_dataset_import_job"]) == 3 + (step == "import")
     assert len(creates_after["create_campaign"]) == 2
+
+
+def test_a_hand_started_execution_with_bad_input_fails_clearly_and_is_still_notified(harness):
+    import json
+
+    arn = harness.sfn.start_execution(
+        stateMachineArn=harness.state_machine_arn, name="by-hand", input=json.dumps({"country": "KR"})
+    )["executionArn"]
+    execution = harness.wait(arn)
+    harness.deliver_status_change(execution)
+
+    assert execution.status == "FAILED" and execution.error == "InvalidRunInput"
+    assert "execution input is not a run request" in execution.cause_detail["failure_reason"]
+    assert harness.personalize.calls == [] and harness.athena.calls == []
+    (notification,) = harness.notifications()
+    assert "FAILED" in notification["subject"] and "InvalidRunInput" in notification["message"]
