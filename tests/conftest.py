@@ -63,6 +63,22 @@ def synthesise(env: str = "dev", outdir: Path | None = None, config=None) -> Syn
     return SynthesisedApp(application=application, outdir=Path(assembly.directory))
 
 
+def cfn_lint(template_dir: Path):
+    """cfn-lint on every template of a cloud assembly; W3005 (CDK's redundant DependsOn) is ignored."""
+    import subprocess
+    import sys
+
+    templates = sorted(str(p) for p in Path(template_dir).glob("*.template.json"))
+    assert templates, f"no templates in {template_dir}"
+    cfn_lint_bin = str(Path(sys.executable).parent / "cfn-lint")
+    return subprocess.run(
+        [cfn_lint_bin, "--format", "parseable", "-i", "W3005", "--", *templates],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 @pytest.fixture(scope="session")
 def dev_app(tmp_path_factory) -> SynthesisedApp:
     return synthesise("dev", tmp_path_factory.mktemp("cdk.out"))

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
 
 from common.schemas import csv_header
 from stacks.config import load_config
+from tests.conftest import cfn_lint
 
 CONFIG = load_config("dev")
 DATA = "Personalize-dev-Data"
@@ -233,21 +231,7 @@ def test_cdk_nag_has_no_open_findings_and_every_acknowledgment_is_specific(dev_a
 
 
 def test_cfn_lint_finds_nothing_but_w3005(dev_app):
-    templates = sorted(str(p) for p in Path(dev_app.outdir).glob("*.template.json"))
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "cfn-lint"),
-            "--format",
-            "parseable",
-            "-i",
-            "W3005",
-            "--",
-            *templates,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = cfn_lint(dev_app.outdir)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -6,14 +6,12 @@ literals, for one), so acknowledgments that only matched the dev rendering would
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from stacks.config import load_config
-from tests.conftest import synthesise
+from tests.conftest import cfn_lint, synthesise
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,11 +36,5 @@ def test_a_prod_like_env_synthesises_clean(tmp_path):
     report = synthesised.validation_report
     assert all(p["conclusion"] == "success" and not p["violations"] for p in report["pluginReports"])
     assert "Personalize-prod-BR" in synthesised.stack_names
-    templates = sorted(str(p) for p in synthesised.outdir.glob("*.template.json"))
-    lint = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "-i", "W3005", "--", *templates],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    lint = cfn_lint(synthesised.outdir)
     assert lint.returncode == 0, lint.stdout

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -16,6 +14,7 @@ from aws_cdk.assertions import Match, Template
 
 from stacks.constructs.realtime_ingest import RealtimeIngest
 from stacks.nag import enable_checks
+from tests.conftest import cfn_lint
 
 TRACKER_ARNS = [
     "arn:aws:personalize:us-east-1:123456789012:event-tracker/kr-tracker",
@@ -226,19 +225,5 @@ def test_cdk_nag_leaves_only_the_shared_runtime_finding(tmp_path):
 
 
 def test_cfn_lint_accepts_the_template(synthesised):
-    templates = [str(p) for p in synthesised["outdir"].glob("*.template.json")]
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "cfn-lint"),
-            "--format",
-            "parseable",
-            "-i",
-            "W3005",
-            "--",
-            *templates,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = cfn_lint(synthesised["outdir"])
     assert result.returncode == 0, result.stdout + result.stderr
