@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
+from tests.conftest import write_env_from_dev
 
 ROOT = Path(__file__).resolve().parent.parent
 TEN_COUNTRIES = [
@@ -43,17 +43,16 @@ print(time.perf_counter() - start)
 
 
 def figures():
-    dev = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
-    dev.update(
-        env="bench",
-        account="000000000000",
-        region="ap-northeast-2",
-        dataset_group_quota=10,
-        countries=[{"code": c, "time_zone": z, "locales": [loc]} for c, z, loc in TEN_COUNTRIES],
-    )
     with tempfile.TemporaryDirectory() as tmp:
         config_dir = Path(tmp)
-        (config_dir / "bench.yaml").write_text(yaml.safe_dump(dev))
+        write_env_from_dev(
+            config_dir,
+            "bench",
+            account="000000000000",
+            region="ap-northeast-2",
+            dataset_group_quota=10,
+            countries=[{"code": c, "time_zone": z, "locales": [loc]} for c, z, loc in TEN_COUNTRIES],
+        )
         outdir = config_dir / "cdk.out"
         script = _SYNTH.format(root=str(ROOT), outdir=str(outdir), config_dir=str(config_dir))
         timings = []

@@ -63,6 +63,17 @@ def synthesise(env: str = "dev", outdir: Path | None = None, config=None) -> Syn
     return SynthesisedApp(application=application, outdir=Path(assembly.directory))
 
 
+def write_env_from_dev(config_dir: Path, env: str, **changes) -> Path:
+    """config/dev.yaml with `changes` applied, written as `<config_dir>/<env>.yaml` (an env only a test knows)."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
+    config.update(env=env, **changes)
+    path = Path(config_dir) / f"{env}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def cfn_lint(template_dir: Path):
     """cfn-lint on every template of a cloud assembly; W3005 (CDK's redundant DependsOn) is ignored."""
     import subprocess

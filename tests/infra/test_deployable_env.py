@@ -8,29 +8,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from stacks.config import load_config
-from tests.conftest import cfn_lint, synthesise
+from tests.conftest import cfn_lint, synthesise, write_env_from_dev
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_prod_like_env_synthesises_clean(tmp_path):
-    config = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
-    config.update(
-        env="prod",
+    dev_countries = load_config("dev").countries
+    write_env_from_dev(
+        tmp_path,
+        "prod",
         account="000000000000",
         region="ap-northeast-2",
         dataset_group_quota=6,
         countries=[
-            *config["countries"],
+            *({"code": c.code, "time_zone": c.time_zone, "locales": list(c.locales)} for c in dev_countries),
             {"code": "GB", "time_zone": "Europe/London", "locales": ["en_GB"]},
             {"code": "DE", "time_zone": "Europe/Berlin", "locales": ["de_DE"], "recipes": ["similar-items"]},
             {"code": "BR", "time_zone": "America/Sao_Paulo", "locales": ["pt_BR"]},
         ],
     )
-    (tmp_path / "prod.yaml").write_text(yaml.safe_dump(config))
     synthesised = synthesise(config=load_config("prod", config_dir=tmp_path), outdir=tmp_path / "out")
 
     report = synthesised.validation_report
