@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: synth test bench deploy diff lint lock clean prepare sample-data report runs bootstrap
+.PHONY: synth test bench deploy diff smoke lint lock clean prepare sample-data report runs bootstrap
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -47,6 +47,10 @@ lint: bootstrap
 deploy: bootstrap
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) deploy --all -c env=$(ENV) --app "$(PY) app.py"
 
+## smoke: deploy ENV to a sandbox account, run one country end to end, verify, remove it (ARGS="--keep", "--dry-run")
+smoke: bootstrap
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m tools.smoke --env $(ENV) $(ARGS)
+
 diff: bootstrap
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) diff --all -c env=$(ENV) --app "$(PY) app.py"
 
@@ -59,16 +63,27 @@ lock:
 clean:
 	rm -rf cdk.out .pytest_cache
 
-## prepare: run the Athena SQL locally on DuckDB (issue 3)
+# Local commands: one line naming the missing make variable, and OUT never inside the repository.
+need = $(foreach v,$(1),$(if $(strip $($(v))),,echo "make $@: $(v) is required (e.g. $(v)=$(value example_$(v)))" >&2; exit 2;))
+out_outside_repo = case "$$(realpath -m -- "$(OUT)")/" in "$(CURDIR)"/*) echo "make $@: OUT=$(OUT) is inside the repository; use a folder outside it (e.g. OUT=/tmp/$@)" >&2; exit 2;; esac
+example_RAW := /tmp/raw
+example_OUT := /tmp/out
+example_COUNTRY := KR
+example_RUN_DATE := 2025-07-01
+
+## prepare: run the Athena SQL locally on DuckDB (issue 3); exits 1 when the data breaks a quality threshold
 prepare: bootstrap
-	PYTHONPATH=lambdas $(PY) -m dataprep.local --raw "$(RAW)" --out "$(OUT)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)"
+	@$(call need,RAW OUT COUNTRY RUN_DATE) $(out_outside_repo)
+	PYTHONPATH=lambdas $(PY) -m dataprep.local --raw "$(RAW)" --out "$(OUT)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)" $(if $(RECIPES),--recipes $(RECIPES))
 
 ## sample-data: deterministic synthetic raw exports (issue 3)
 sample-data: bootstrap
+	@$(call need,OUT) $(out_outside_repo)
 	PYTHONPATH=lambdas $(PY) -m dataprep.sample_data --out "$(OUT)" $(if $(USERS),--users $(USERS)) $(if $(ITEMS),--items $(ITEMS)) $(if $(DAYS),--days $(DAYS)) $(if $(SEED),--seed $(SEED)) $(if $(END_DATE),--end-date $(END_DATE))
 
 ## report: heavy-user comparison page (issue 7)
 report: bootstrap
+	@$(call need,RAW COUNTRY RUN_DATE OUT) $(out_outside_repo)
 	PYTHONPATH=lambdas $(PY) -m evaluation.report_local --raw "$(RAW)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)" --out "$(OUT)" $(if $(RESULTS),--results "$(RESULTS)") $(if $(TOP_USERS),--top-users $(TOP_USERS))
 
 ## runs: the operators' replay tool, e.g. make runs ARGS="list --env prod --status FAILED"

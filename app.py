@@ -18,9 +18,15 @@ def main() -> int:
         print(f"config error: {error}", file=sys.stderr)
         return 1
 
+    from common.schemas import SchemaChangeRefused
     from stacks.application import build_application
 
-    build_application(config, app)
+    try:
+        build_application(config, app)
+    except SchemaChangeRefused as error:
+        # A schema change CloudFormation cannot apply in place (docs/schema-evolution.md): nothing synthesised.
+        print(f"schema change refused: {error}", file=sys.stderr)
+        return 1
     app.synth()
     return 0
 

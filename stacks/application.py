@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import aws_cdk as cdk
 
 from stacks.config import EnvironmentConfig
-from stacks.country_stack import CountryStack
+from stacks.country_stack import CountryStack, frozen_stack_tags
 from stacks.data_stack import DataStack
 from stacks.nag import enable_checks
 from stacks.pipeline_stack import PipelineStack
@@ -51,7 +51,7 @@ def build_application(
             key=data.key,
             personalize_role=data.personalize_role,
             env=env,
-            tags={**tags, "country": country.code},
+            tags=frozen_stack_tags(config, country),
         )
     application.pipeline = PipelineStack(
         app,

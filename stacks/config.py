@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from common.recipes import Recipe  # noqa: E402  (lambdas/ is on sys.path via stacks/__init__)
+from stacks import sizing
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_ENV = "dev"
@@ -43,7 +44,9 @@ ISO_3166_ALPHA2 = frozenset(
 # Default Personalize quota (adjustable through Service Quotas): dataset groups per region.
 DEFAULT_DATASET_GROUP_QUOTA = 5
 
-_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
+# No "-" in env names: every IAM grant is scoped by the prefix `personalize-<env>-`, and with a "-" allowed,
+# `personalize-dev-*` would also match every resource of an env named `dev-eu` in the same account and region.
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 _LOCALE = re.compile(r"^[a-z]{2,3}_[A-Z]{2}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
@@ -124,6 +127,18 @@ class MetricGate(_Strict):
         return value
 
 
+class CountryData(_Strict):
+    # Size of one run's prepared CSVs (interactions + users + items) for the country; the report step's memory
+    # and /tmp are computed from it (stacks/sizing.py). The trial's largest country prepared ~2 GB.
+    expected_prepared_gb: Annotated[float, Field(gt=0, le=1000)] = 1.0
+
+    @field_validator("expected_prepared_gb")
+    @classmethod
+    def _fits_lambda(cls, value: float) -> float:
+        sizing.report_step(value)  # raises ExceedsLambdaLimit (a ValueError) with what to do
+        return value
+
+
 class CountrySettings(_Strict):
     """Settings a country may override; `defaults` in the file supplies the rest."""
 
@@ -133,6 +148,7 @@ class CountrySettings(_Strict):
     campaign: Campaign = Campaign()
     gate: MetricGate = MetricGate()
     run_time: time = time(3, 0)
+    data: CountryData = CountryData()
 
     @field_validator("recipes", mode="before")
     @classmethod
@@ -202,10 +218,19 @@ class Country(CountrySettings):
         return self.code.lower()
 
 
+class QualitySettings(_Strict):
+    """Thresholds that fail the Prepare step (dataprep.quality.QualityThresholds, same names and defaults)."""
+
+    max_dropped_share: Annotated[float, Field(ge=0, le=1)] = 0.02  # per raw table, duplicates not counted
+    fail_on_file_not_fully_read: bool = True  # a raw file whose lines the CSV reader did not all turn into rows
+    fail_on_missing_day: bool = True  # the country had rows the day before the last day, and none on it
+
+
 class DataSettings(_Strict):
     window_days: Annotated[int, Field(ge=7, le=730)] = 183
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
     athena_bytes_scanned_cutoff_gb: Annotated[int, Field(ge=1, le=10_000)] = 100
+    quality: QualitySettings = QualitySettings()
 
 
 class StepTimeouts(_Strict):
@@ -234,7 +259,10 @@ class EnvironmentConfig(_Strict):
     @classmethod
     def _env_name(cls, value: str) -> str:
         if not _ENV_NAME.fullmatch(value):
-            raise ValueError(f"{value!r}: use 1-12 lowercase letters, digits or '-', starting with a letter")
+            raise ValueError(
+                f"{value!r}: use 1-12 lowercase letters or digits, starting with a letter (no '-': names of "
+                "this env's resources would otherwise overlap another env's, e.g. dev and dev-eu)"
+            )
         return value
 
     @field_validator("account")

@@ -19,10 +19,14 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.config import EnvironmentConfig
+from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept, arn_token
 from stacks.names import bucket_name
+from stacks.retention import data_removal_policy
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
+# Where the prepare step writes what Personalize imports and batch-infers (pipeline/steps/prepare.py).
+PREPARED_INPUT_PREFIX = "athena/runs/"
 
 
 class DataStack(Stack):
@@ -30,7 +34,7 @@ class DataStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         prefix = config.name_prefix
-        removal = RemovalPolicy.DESTROY if config.env == "dev" else RemovalPolicy.RETAIN
+        removal = data_removal_policy(config)
 
         self.key = kms.Key(
             self,
@@ -52,11 +56,6 @@ class DataStack(Stack):
             lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(365))],
             removal_policy=removal,
             auto_delete_objects=False,
-        )
-        accept(
-            self.access_logs_bucket,
-            "AwsSolutions-S1",
-            "This is the server access log target bucket itself; logging it into itself would loop.",
         )
 
         retention = Duration.days(config.data.retention_days)
@@ -120,70 +119,116 @@ class DataStack(Stack):
             self,
             "PersonalizeServiceRole",
             description=f"Assumed by Amazon Personalize in env {self.config.env}: import and batch jobs",
-            assumed_by=iam.ServicePrincipal(
-                PERSONALIZE_PRINCIPAL,
-                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
-            ),
+            # Personalize names the job's ARN as aws:SourceArn (its confused-deputy guidance).
+            assumed_by=iam.ServicePrincipal(PERSONALIZE_PRINCIPAL, conditions=self._personalize_source()),
         )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadPreparedInput",
-                actions=["s3:GetObject", "s3:ListBucket"],
-                resources=[self.prepared_bucket.bucket_arn, self.prepared_bucket.arn_for_objects("*")],
+                actions=["s3:GetObject"],
+                resources=[self.prepared_bucket.arn_for_objects(PREPARED_INPUT_PREFIX + "*")],
             )
         )
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="WriteResults",
-                actions=["s3:PutObject", "s3:ListBucket"],
-                resources=[self.results_bucket.bucket_arn, self.results_bucket.arn_for_objects("*")],
+                sid="WriteResults", actions=["s3:PutObject"], resources=self._results_objects()
             )
         )
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="UseDataKey",
-                actions=[
-                    "kms:Decrypt",
-                    "kms:GenerateDataKey",
-                    "kms:DescribeKey",
-                    "kms:CreateGrant",
-                    "kms:ListGrants",
-                ],
+                sid="ListInputAndOutput",
+                actions=["s3:ListBucket"],
+                resources=[self.prepared_bucket.bucket_arn, self.results_bucket.bucket_arn],
+            )
+        )
+        # Personalize reads the inputs and writes the outputs through S3, and keeps the dataset group's data
+        # encrypted with grants it creates on the key for itself.
+        role.add_to_policy(
+            key_statement(
+                self.key,
+                service="s3",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=s3_context([self.prepared_bucket.bucket_arn, self.results_bucket.bucket_arn]),
+                sid="UseDataKeyThroughS3",
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="UseDataKeyForDatasetGroups",
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:ListGrants"],
                 resources=[self.key.key_arn],
             )
         )
-        accept(
-            role,
-            f"AwsSolutions-IAM5[Resource::{arn_token(self.prepared_bucket, '/*')}]",
-            "Import jobs read any prepared object of this env; object keys are per country and run date.",
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GrantsForPersonalizeOnly",
+                actions=["kms:CreateGrant"],
+                resources=[self.key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
         )
         accept(
             role,
-            f"AwsSolutions-IAM5[Resource::{arn_token(self.results_bucket, '/*')}]",
-            "Batch jobs write under results/<country>/<run_date>/, keys chosen per run at runtime.",
+            f"AwsSolutions-IAM5[Resource::{arn_token(self.prepared_bucket, '/' + PREPARED_INPUT_PREFIX + '*')}]",
+            "Import and batch jobs read the prepared files of any country and run date under athena/runs/.",
         )
+        for country in self.config.countries:
+            accept(
+                role,
+                f"AwsSolutions-IAM5[Resource::{arn_token(self.results_bucket, f'/{country.code}/*')}]",
+                f"Batch jobs write under {country.code}/<run_date>/<recipe>/, keys chosen per run at runtime.",
+            )
         return role
+
+    def _personalize_source(self) -> dict:
+        return {
+            "StringEquals": {"aws:SourceAccount": self.account},
+            "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:personalize:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"},
+        }
+
+    def _results_objects(self) -> list[str]:
+        """Batch output lands under results/<country>/<run_date>/<recipe>/ (pipeline/steps/batch.py)."""
+        return [self.results_bucket.arn_for_objects(f"{country.code}/*") for country in self.config.countries]
 
     def _grant_personalize_service(self) -> None:
         """Bucket and key policies for the Personalize service principal, limited to this account's jobs."""
         same_account = {"StringEquals": {"aws:SourceAccount": self.account}}
+        from_personalize_jobs = self._personalize_source()
         principal = iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)
         self.prepared_bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="PersonalizeReadsPreparedInput",
                 principals=[principal],
-                actions=["s3:GetObject", "s3:ListBucket"],
-                resources=[self.prepared_bucket.bucket_arn, self.prepared_bucket.arn_for_objects("*")],
-                conditions=same_account,
+                actions=["s3:GetObject"],
+                resources=[self.prepared_bucket.arn_for_objects(PREPARED_INPUT_PREFIX + "*")],
+                conditions=from_personalize_jobs,
+            )
+        )
+        self.prepared_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeListsPreparedInput",
+                principals=[principal],
+                actions=["s3:ListBucket"],
+                resources=[self.prepared_bucket.bucket_arn],
+                conditions=from_personalize_jobs,
             )
         )
         self.results_bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="PersonalizeWritesBatchOutput",
                 principals=[principal],
-                actions=["s3:PutObject", "s3:ListBucket"],
-                resources=[self.results_bucket.bucket_arn, self.results_bucket.arn_for_objects("*")],
-                conditions=same_account,
+                actions=["s3:PutObject"],
+                resources=self._results_objects(),
+                conditions=from_personalize_jobs,
+            )
+        )
+        self.results_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeListsBatchOutput",
+                principals=[principal],
+                actions=["s3:ListBucket"],
+                resources=[self.results_bucket.bucket_arn],
+                conditions=from_personalize_jobs,
             )
         )
         # Services that write to resources encrypted with this key from other stacks (an imported key gets no
@@ -216,14 +261,17 @@ class DataStack(Stack):
             iam.PolicyStatement(
                 sid="PersonalizeUsesDataKey",
                 principals=[principal],
-                actions=[
-                    "kms:Decrypt",
-                    "kms:GenerateDataKey",
-                    "kms:DescribeKey",
-                    "kms:CreateGrant",
-                    "kms:ListGrants",
-                ],
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:ListGrants"],
                 resources=["*"],
                 conditions=same_account,
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeCreatesGrantsForItself",
+                principals=[principal],
+                actions=["kms:CreateGrant"],
+                resources=["*"],
+                conditions={**same_account, "Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )

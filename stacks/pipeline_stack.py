@@ -10,12 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
@@ -33,16 +37,21 @@ from cdk_monitoring_constructs import (
 )
 from constructs import Construct
 
-from common.recipes import RECIPE_ARNS
 from dataprep.queries import RAW_TABLES
+from stacks import sizing
 from stacks.config import Country, EnvironmentConfig
 from stacks.constructs.pipeline_step import PipelineStep
 from stacks.constructs.raw_catalog import RawCatalog
+from stacks.constructs.report_catalog import ReportCatalog
 from stacks.country_stack import CountryStack
+from stacks.key_grants import key_statement
 from stacks.nag import accept, accept_wildcards
 from stacks.names import bucket_arn, bucket_name, ledger_table_name, personalize_arn, state_machine_name
+from stacks.retention import data_removal_policy
 
 ASL_FILE = Path(__file__).resolve().parent.parent / "statemachines" / "pipeline.asl.json"
+# The ASL's CountNotificationFailure state puts NotificationsFailed (dimension StateMachine) in this namespace.
+NOTIFICATION_METRIC_NAMESPACE = "PersonalizeRecommendations"
 
 
 def run_settings(
@@ -68,6 +77,7 @@ def run_settings(
         "campaign_min_tps": country.campaign.min_tps,
         "gate": {"tolerance": dict(country.gate.tolerance), "floors": dict(country.gate.floors)},
         "window_days": config.data.window_days,
+        "quality": config.data.quality.model_dump(),
         "timeouts": {
             "prepare_minutes": config.timeouts.prepare_minutes,
             "import_hours": config.timeouts.import_hours,
@@ -77,6 +87,7 @@ def run_settings(
         },
         "dataset_group_arn": country_stack.dataset_group_arn,
         "dataset_arns": {t: country_stack.dataset_arn(t) for t in ("Interactions", "Users", "Items")},
+        "schema_digests": {t: country_stack.schema_digest(t) for t in ("Interactions", "Users", "Items")},
         "personalize_role_arn": personalize_role_arn,
         "prepared_bucket": bucket_name(config, "prepared"),
         "results_bucket": bucket_name(config, "results"),
@@ -84,6 +95,28 @@ def run_settings(
         "athena_database": catalog.database_name,
         "athena_workgroup": catalog.workgroup_name,
     }
+
+
+@jsii.implements(lambda_.IDestination)
+class _EncryptedQueueDestination:
+    """lambda_destinations.SqsDestination, with the key grant scoped like every other (stacks/key_grants.py):
+    Lambda sends the invocation record with the function's role, so that role may send to this queue and use
+    the key only through SQS for it (SqsDestination would grant kms:ReEncrypt*/GenerateDataKey* on the key)."""
+
+    def __init__(self, queue: sqs.IQueue, key: kms.IKey) -> None:
+        self.queue, self.key = queue, key
+
+    def bind(self, _scope: Construct, fn: lambda_.IFunction, *, type: Any = None) -> lambda_.DestinationConfig:  # noqa: A002
+        fn.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.queue.queue_arn]))
+        fn.add_to_role_policy(
+            key_statement(
+                self.key,
+                service="sqs",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.queue.queue_arn],
+            )
+        )
+        return lambda_.DestinationConfig(destination=self.queue.queue_arn)
 
 
 class PipelineStack(Stack):
@@ -114,6 +147,9 @@ class PipelineStack(Stack):
             bytes_scanned_cutoff=config.data.athena_bytes_scanned_cutoff_gb * 1024**3,
         )
 
+        results = s3.Bucket.from_bucket_name(self, "ResultsBucket", bucket_name(config, "results"))
+        self.report_catalog = ReportCatalog(self, "ReportCatalog", raw_catalog=self.catalog, results_bucket=results)
+
         # Table (not TableV2): TableV2's customer-managed key needs a concrete region, and dev is region-agnostic.
         self.ledger = dynamodb.Table(
             self,
@@ -127,7 +163,7 @@ class PipelineStack(Stack):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            removal_policy=RemovalPolicy.DESTROY if config.env == "dev" else RemovalPolicy.RETAIN,
+            removal_policy=data_removal_policy(config),
         )
 
         self.topic = sns.Topic(
@@ -148,6 +184,8 @@ class PipelineStack(Stack):
         self.operator_policy = self._operator_policy(config, key)
         cdk.CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "LedgerTableName", value=self.ledger.table_name)
+        # tools/smoke subscribes a temporary queue to it to see the run notification.
+        cdk.CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
 
     # ------------------------------------------------------------------------------------------ steps
 
@@ -161,7 +199,8 @@ class PipelineStack(Stack):
         ledger_access: str = "write",
         environment: dict[str, str] | None = None,
         timeout: Duration = Duration.minutes(5),
-        memory_size: int = 512,
+        memory_size: int = sizing.DEFAULT_MEMORY_MB,
+        ephemeral_storage_mb: int | None = None,
         dockerfile: str | None = None,
     ) -> PipelineStep:
         return PipelineStep(
@@ -175,6 +214,7 @@ class PipelineStack(Stack):
             environment={"ENV_NAME": self.config.env, **(environment or {})},
             timeout=timeout,
             memory_size=memory_size,
+            ephemeral_storage_mb=ephemeral_storage_mb,
             encryption_key=self.key,
             dockerfile=dockerfile,
         )
@@ -207,6 +247,12 @@ class PipelineStack(Stack):
             ],
             wildcard_reason="Executions of this env's pipeline only; their names are chosen at start.",
         )
+        # DescribeExecution returns the execution's input, encrypted with the state machine's key.
+        begin.role.add_to_policy(
+            key_statement(
+                self.key, service="states", actions=["kms:Decrypt"], resources=[self.state_machine_arn_of(config)]
+            )
+        )
         steps["begin"] = begin
 
         prepare = self._step(
@@ -215,6 +261,7 @@ class PipelineStack(Stack):
             "Athena preparation queries, assembly and counts",
             "PrepareFunctionArn",
             timeout=Duration.minutes(15),
+            memory_size=sizing.prepare_step().memory_mb,
         )
         self.catalog.grant_query(prepare.role)
         self.catalog.grant_publish_genre_mapping(prepare.role)
@@ -232,9 +279,10 @@ class PipelineStack(Stack):
         imports = self._step(
             "Import", "import_data", "Dataset import jobs (describe-or-create, poll)", "ImportFunctionArn"
         )
+        # The SAR scopes both actions to the import job only (not the dataset it imports into).
         imports.allow(
             ["personalize:CreateDatasetImportJob", "personalize:DescribeDatasetImportJob"],
-            [arn("dataset-import-job", run_resources), arn("dataset", f"{prefix}-*")],
+            [arn("dataset-import-job", run_resources)],
             wildcard_reason="Import jobs are named per country and run date under this env's prefix.",
         )
         imports.role.add_to_policy(pass_role)
@@ -243,6 +291,8 @@ class PipelineStack(Stack):
         train = self._step(
             "Train", "train", "Solutions and solution versions (describe-or-create, poll)", "TrainFunctionArn"
         )
+        # The SAR scopes these to the solution (a version is solution/<name>/<id>), not to the dataset group or
+        # recipe they name.
         train.allow(
             [
                 "personalize:CreateSolution",
@@ -250,15 +300,16 @@ class PipelineStack(Stack):
                 "personalize:UpdateSolution",
                 "personalize:CreateSolutionVersion",
                 "personalize:DescribeSolutionVersion",
-                "personalize:ListSolutionVersions",
+                # A training past its timeout is stopped, not left running and billing.
+                "personalize:StopSolutionVersionCreation",
             ],
-            [
-                arn("solution", run_resources),
-                arn("solution", f"{prefix}-*/*"),
-                arn("dataset-group", f"{prefix}-*"),
-                *RECIPE_ARNS.values(),
-            ],
+            [arn("solution", run_resources), arn("solution", f"{prefix}-*/*")],
             wildcard_reason="Solutions and their versions are named under this env's prefix; version ids are random.",
+        )
+        train.allow_unscoped(
+            ["personalize:ListSolutionVersions"],
+            reason="ListSolutionVersions has no resource-level permissions (Service Authorization Reference), "
+            "so it is granted on * alone; the train step lists only its own solutions' versions.",
         )
         steps["train"] = train
 
@@ -281,8 +332,8 @@ class PipelineStack(Stack):
         )
         promote.allow(
             ["personalize:CreateCampaign", "personalize:DescribeCampaign", "personalize:UpdateCampaign"],
-            [arn("campaign", run_resources), arn("solution", f"{prefix}-*/*")],
-            wildcard_reason="Campaigns and solution versions of this env's prefix only.",
+            [arn("campaign", run_resources)],
+            wildcard_reason="Campaigns are named per country and recipe under this env's prefix.",
         )
         steps["promote"] = promote
 
@@ -291,12 +342,14 @@ class PipelineStack(Stack):
         )
         batch.allow(
             ["personalize:CreateBatchInferenceJob", "personalize:DescribeBatchInferenceJob"],
-            [arn("batch-inference-job", run_resources), arn("solution", f"{prefix}-*/*")],
+            [arn("batch-inference-job", run_resources)],
             wildcard_reason="Batch jobs are named per country and run date under this env's prefix.",
         )
         batch.role.add_to_policy(pass_role)
         steps["batch"] = batch
 
+        # One function serves every country: sized for the largest (config validation refused what cannot fit).
+        report_size = sizing.report_step(max(c.data.expected_prepared_gb for c in config.countries))
         report = self._step(
             "Report",
             "pipeline.report_handler.report_page",
@@ -304,21 +357,18 @@ class PipelineStack(Stack):
             "ReportFunctionArn",
             ledger_access="read",
             timeout=Duration.minutes(15),
-            memory_size=10240,
+            memory_size=report_size.memory_mb,
+            ephemeral_storage_mb=report_size.ephemeral_storage_mb,
             dockerfile="Dockerfile.report",
         )
+        # The heavy part runs on Athena (evaluation/sql over the report catalogue's tables); the Lambda reads the
+        # queries' small outputs and writes the page.
+        self.report_catalog.grant_query(report.role)
         report.allow(
-            ["s3:GetObject"],
-            [bucket_arn(config, "prepared", "/athena/runs/*")],
-            wildcard_reason="Prepared files of any country and run live under athena/runs/.",
+            ["s3:PutObject"],
+            [bucket_arn(config, "results", "/*/report.*")],
+            wildcard_reason="Writes report.html and report.json under <country>/<run_date>/ of any country and run.",
         )
-        report.allow(
-            ["s3:GetObject", "s3:PutObject"],
-            [bucket_arn(config, "results", "/*")],
-            wildcard_reason="Reads batch output and writes report files under <country>/<run_date>/.",
-        )
-        report.allow(["s3:ListBucket"], [bucket_arn(config, "results")])
-        report.allow(["kms:Decrypt", "kms:GenerateDataKey"], [key.key_arn])
         steps["report"] = report
 
         finish = self._step("Finish", "finish_run", "Write the run record and the notification", "FinishFunctionArn")
@@ -338,9 +388,23 @@ class PipelineStack(Stack):
             encryption_key=self.key,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        # Step Functions names the state machine as aws:SourceArn when it assumes the role: trust this one only.
+        machine_role = iam.Role(
+            self,
+            "PipelineRole",
+            description=f"The {config.env} pipeline state machine: invoke its steps, notify, announce",
+            assumed_by=iam.ServicePrincipal(
+                "states.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": self.account},
+                    "ArnLike": {"aws:SourceArn": self.state_machine_arn_of(config)},
+                },
+            ),
+        )
         machine = sfn.StateMachine(
             self,
             "Pipeline",
+            role=machine_role,
             state_machine_name=state_machine_name(config),
             definition_body=sfn.DefinitionBody.from_file(str(ASL_FILE)),
             definition_substitutions=substitutions,
@@ -352,11 +416,20 @@ class PipelineStack(Stack):
         )
         for step in self.steps.values():
             step.function.grant_invoke(machine)
-        self.topic.grant_publish(machine)
+        self.grant_publish_notifications(machine.role)
         machine.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["events:PutEvents"],
                 resources=[self.format_arn(service="events", resource="event-bus", resource_name="default")],
+            )
+        )
+        # CountNotificationFailure (the ASL): PutMetricData has no resource-level permissions; the namespace
+        # condition is what bounds it.
+        machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": NOTIFICATION_METRIC_NAMESPACE}},
             )
         )
         accept_wildcards(
@@ -366,15 +439,34 @@ class PipelineStack(Stack):
         )
         accept_wildcards(
             machine.role,
-            actions=["kms:GenerateDataKey*"],
-            reason="Granted for this env's key only: encrypted topic publishing and state encryption.",
-        )
-        accept_wildcards(
-            machine.role,
             resources=["*"],
-            reason="X-Ray and CloudWatch Logs delivery actions of Step Functions have no resource ARNs.",
+            reason="X-Ray (GetSamplingRules, GetSamplingTargets, PutTelemetryRecords, PutTraceSegments), "
+            "CloudWatch Logs delivery (CreateLogDelivery, DeleteLogDelivery, DescribeLogGroups, "
+            "DescribeResourcePolicies, GetLogDelivery, ListLogDeliveries, PutResourcePolicy, UpdateLogDelivery) "
+            "and PutMetricData (limited to one namespace) have no resource-level permissions: granted on *.",
         )
         return machine
+
+    def state_machine_arn_of(self, config: EnvironmentConfig) -> str:
+        return self.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=state_machine_name(config),
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def grant_publish_notifications(self, role: iam.IRole) -> None:
+        """sns:Publish on the run topic; its KMS use only through SNS for that topic (topic.grant_publish would
+        grant kms:Decrypt and kms:GenerateDataKey* on the env key with no condition)."""
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]))
+        role.add_to_principal_policy(
+            key_statement(
+                self.key,
+                service="sns",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[self.topic.topic_arn],
+            )
+        )
 
     def _failure_recorder(self, config: EnvironmentConfig) -> None:
         recorder = self._step(
@@ -396,12 +488,27 @@ class PipelineStack(Stack):
             ],
             wildcard_reason="Executions of this env's pipeline only; their names are chosen at start.",
         )
+        # The history (failed step's error and cause) is encrypted with the state machine's key.
+        recorder.role.add_to_policy(
+            key_statement(
+                self.key, service="states", actions=["kms:Decrypt"], resources=[self.state_machine_arn_of(config)]
+            )
+        )
         recorder.allow(
             ["events:PutEvents"],
             [self.format_arn(service="events", resource="event-bus", resource_name="default")],
         )
-        self.topic.grant_publish(recorder.role)
-        # Status changes the recorder could not take (it kept failing): a failed run without its record.
+        self.grant_publish_notifications(recorder.role)
+        # EventBridge invokes the recorder asynchronously: once Lambda has accepted the event, a recorder that
+        # raises is Lambda's to retry (twice), then Lambda sends its invocation record (the status change, the
+        # error) here instead of dropping it: a failed run without its ledger record or notification.
+        self.failure_recorder_failures = self._queue("FailureRecorderFailures")
+        recorder.function.configure_async_invoke(
+            on_failure=_EncryptedQueueDestination(self.failure_recorder_failures, self.key),
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+        )
+        # Status changes EventBridge could not hand to Lambda at all (invoke throttled or denied for 24 h).
         self.failure_recorder_dlq = self._queue("FailureRecorderDlq")
         self.failure_rule = events.Rule(
             self,
@@ -434,6 +541,8 @@ class PipelineStack(Stack):
             encryption_master_key=self.key,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+            # Unprocessed work (a failed start, an unrecorded failure): kept when the stack goes, outside dev.
+            removal_policy=data_removal_policy(self.config),
         )
         accept(queue, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue; it has no DLQ of its own.")
         return queue
@@ -453,12 +562,41 @@ class PipelineStack(Stack):
             self,
             "SchedulerRole",
             description=f"EventBridge Scheduler starts the {config.env} pipeline per country",
+            # Scheduler sends the schedule group as aws:SourceArn (its confused-deputy guidance).
             assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self.account}}
+                "scheduler.amazonaws.com",
+                conditions={
+                    "StringEquals": {
+                        "aws:SourceAccount": self.account,
+                        "aws:SourceArn": self.format_arn(
+                            service="scheduler", resource="schedule-group", resource_name="default"
+                        ),
+                    }
+                },
             ),
         )
-        # The DLQ is encrypted with the env key: sending to it needs a data key (decrypt: the schedule's input).
-        self.scheduler_role.add_to_policy(iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[key.key_arn]))
+        schedule_arns = self.format_arn(
+            service="scheduler", resource="schedule", resource_name=f"default/{config.name_prefix}-*"
+        )
+        # The env key, three ways, each only for its own resource: the schedule's encrypted target input (the
+        # role itself decrypts it: no kms:ViaService), the encrypted state machine's execution input, the DLQ.
+        self.scheduler_role.add_to_policy(
+            key_statement(
+                key, service="scheduler", actions=["kms:Decrypt"], resources=[schedule_arns], via_service=False
+            )
+        )
+        self.scheduler_role.add_to_policy(
+            key_statement(
+                key,
+                service="states",
+                actions=["kms:GenerateDataKey"],
+                resources=[self.state_machine_arn_of(config)],
+            )
+        )
+        self.scheduler_role.add_to_policy(
+            key_statement(key, service="sqs", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[dlq.queue_arn])
+        )
+
         self.schedules: dict[str, scheduler.Schedule] = {}
         for country in config.countries:
             settings = run_settings(
@@ -490,8 +628,11 @@ class PipelineStack(Stack):
                     time_zone=cdk.TimeZone.of(country.time_zone),
                 ),
                 target=target,
-                key=key,
             )
+            # The schedule is encrypted with the env key, set on the L1: Schedule(key=...) would also grant the
+            # role kms:Decrypt on the whole key with no condition (the scoped grant is above).
+            cfn_schedule = self.schedules[country.code].node.default_child
+            cfn_schedule.add_property_override("KmsKeyArn", key.key_arn)  # type: ignore[union-attr]
         return dlq
 
     # ------------------------------------------------------------------------------------- operators
@@ -527,7 +668,32 @@ class PipelineStack(Stack):
                     sid="ReadLedger", actions=["dynamodb:GetItem", "dynamodb:Query"], resources=[self.ledger.table_arn]
                 ),
                 iam.PolicyStatement(sid="ReadScheduleInput", actions=["scheduler:GetSchedule"], resources=[schedules]),
-                iam.PolicyStatement(sid="DecryptLedgerAndInput", actions=["kms:Decrypt"], resources=[key.key_arn]),
+                # Reading the ledger and a schedule's input decrypts through DynamoDB and Scheduler; starting or
+                # redriving an execution of the encrypted state machine encrypts its input through Step
+                # Functions, and describing it decrypts: the Step Functions guide grants callers both
+                # kms:Decrypt and kms:GenerateDataKey for the state machine's encryption context, so rerun and
+                # redrive work whether or not a call needs a fresh data key.
+                key_statement(
+                    key,
+                    service="dynamodb",
+                    actions=["kms:Decrypt", "kms:DescribeKey"],
+                    resources=[self.ledger.table_name],
+                    sid="DecryptLedger",
+                ),
+                key_statement(
+                    key,
+                    service="states",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[self.state_machine_arn_of(config)],
+                    sid="EncryptedExecutions",
+                ),
+                key_statement(
+                    key,
+                    service="scheduler",
+                    actions=["kms:Decrypt"],
+                    resources=[schedules],
+                    sid="DecryptScheduleInput",
+                ),
             ],
         )
         accept_wildcards(
@@ -557,12 +723,49 @@ class PipelineStack(Stack):
             add_timed_out_execution_count_alarm=any_run,
             add_aborted_execution_count_alarm=any_run,
         )
-        for name, queue in (("Schedule DLQ", self.schedule_dlq), ("Failure recorder DLQ", self.failure_recorder_dlq)):
+        for name, queue in (
+            ("Schedule DLQ", self.schedule_dlq),
+            ("Failure recorder DLQ", self.failure_recorder_dlq),
+            ("Failure recorder failures", self.failure_recorder_failures),
+        ):
             monitoring.monitor_sqs_queue(
                 queue=queue,
                 human_readable_name=name,
                 add_queue_max_size_alarm={"NotEmpty": MaxMessageCountThreshold(max_message_count=0)},
             )
-        for step in self.steps.values():
-            monitoring.monitor_lambda_function(lambda_function=step.function, add_to_alarm_dashboard=False)
+        for key, step in self.steps.items():
+            # A recorder error is a failed run nobody may have heard of (its event waits in the queue above).
+            recorder_alarm = (
+                {"add_fault_count_alarm": {"Any": ErrorCountThreshold(max_error_count=0)}}
+                if key == "record_failure"
+                else {}
+            )
+            monitoring.monitor_lambda_function(
+                lambda_function=step.function, add_to_alarm_dashboard=key == "record_failure", **recorder_alarm
+            )
+        # Runs whose SNS notification or EventBridge event failed after Finish recorded them (the execution still
+        # succeeds). The alarm's own e-mail goes through the same topic, so it may not arrive when SNS itself is
+        # the problem: the alarm state and the dashboard still show it.
+        notifications_failed = cloudwatch.Metric(
+            namespace=NOTIFICATION_METRIC_NAMESPACE,
+            metric_name="NotificationsFailed",
+            dimensions_map={"StateMachine": state_machine_name(config)},
+            statistic="Sum",
+            period=Duration.minutes(5),
+        )
+        alarm = notifications_failed.create_alarm(
+            self,
+            "NotificationsFailedAlarm",
+            alarm_name=f"{config.name_prefix}-run-notifications-failed",
+            alarm_description="A run finished but its notification (SNS) or event (EventBridge) could not be sent; "
+            "see the execution output's notify_failure / announce_failure (docs/runbook.md).",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        monitoring.add_large_header("Notifications").add_widget(
+            cloudwatch.AlarmWidget(alarm=alarm, title="Run notifications failed")
+        )
         self.monitoring = monitoring

@@ -15,6 +15,7 @@ from constructs import Construct
 from stacks.config import EnvironmentConfig
 from stacks.constructs.realtime_ingest import RealtimeIngest
 from stacks.country_stack import CountryStack
+from stacks.retention import data_removal_policy
 
 
 class RealtimeStack(Stack):
@@ -39,6 +40,7 @@ class RealtimeStack(Stack):
             tracker_arns=[stack.event_tracker_arn for stack in countries.values()],
             shard_count=config.realtime.shard_count,
             alarm_topic=alarm_topic,
+            removal_policy=data_removal_policy(config),
         )
         CfnOutput(self, "StreamName", value=self.ingest.stream.stream_name)
         CfnOutput(self, "DeadLetterQueueUrl", value=self.ingest.dlq.queue_url)

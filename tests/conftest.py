@@ -48,7 +48,10 @@ class SynthesisedApp:
         return json.loads((self.outdir / "validation-report.json").read_text())
 
 
-def synthesise(env: str = "dev", outdir: Path | None = None, config=None) -> SynthesisedApp:
+def synthesise(
+    env: str = "dev", outdir: Path | None = None, config=None, *, customise=None, nag: bool = True
+) -> SynthesisedApp:
+    """Synthesise an env; `customise(app)` runs before synthesis (e.g. an organisation-wide `Tags.of(app)`)."""
     import aws_cdk as cdk
 
     from stacks.application import build_application
@@ -58,7 +61,9 @@ def synthesise(env: str = "dev", outdir: Path | None = None, config=None) -> Syn
     # The same context the CLI passes from cdk.json (feature flags change templates).
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     app = cdk.App(outdir=str(outdir) if outdir else None, context=context)
-    application = build_application(config, app)
+    application = build_application(config, app, nag=nag)
+    if customise:
+        customise(app)
     assembly = app.synth()
     return SynthesisedApp(application=application, outdir=Path(assembly.directory))
 
@@ -93,3 +98,38 @@ def cfn_lint(template_dir: Path):
 @pytest.fixture(scope="session")
 def dev_app(tmp_path_factory) -> SynthesisedApp:
     return synthesise("dev", tmp_path_factory.mktemp("cdk.out"))
+
+
+# A second, concrete env: account + region (partition literals in ARNs), more countries than the default
+# quota, and a name that starts like dev's, in the same account and region as the grants' overlap test assumes.
+PROD_LIKE_ENV = "deveu"
+PROD_LIKE_ACCOUNT, PROD_LIKE_REGION = "000000000000", "ap-northeast-2"
+
+
+def write_prod_like_env(config_dir: Path) -> Path:
+    from stacks.config import load_config
+
+    dev_countries = load_config("dev").countries
+    return write_env_from_dev(
+        config_dir,
+        PROD_LIKE_ENV,
+        account=PROD_LIKE_ACCOUNT,
+        region=PROD_LIKE_REGION,
+        dataset_group_quota=6,
+        countries=[
+            *({"code": c.code, "time_zone": c.time_zone, "locales": list(c.locales)} for c in dev_countries),
+            {"code": "GB", "time_zone": "Europe/London", "locales": ["en_GB"]},
+            {"code": "DE", "time_zone": "Europe/Berlin", "locales": ["de_DE"], "recipes": ["similar-items"]},
+            {"code": "BR", "time_zone": "America/Sao_Paulo", "locales": ["pt_BR"]},
+        ],
+    )
+
+
+@pytest.fixture(scope="session")
+def prod_like_app(tmp_path_factory) -> SynthesisedApp:
+    """Synthesised once per session (per xdist worker) for every test that needs a deployable env."""
+    from stacks.config import load_config
+
+    folder = tmp_path_factory.mktemp("prod-like")
+    write_prod_like_env(folder)
+    return synthesise(config=load_config(PROD_LIKE_ENV, config_dir=folder), outdir=folder / "out")

@@ -37,9 +37,13 @@ class Counts(BaseModel):
     dropped_unknown_country: int = Field(ge=0)
     items_dropped_unparsable_timestamp: int = Field(ge=0)
     items_with_unmapped_genre: int = Field(ge=0)
-    # Only the local runner can see CSV lines its reader rejects (too many fields); Athena's SerDe ignores
-    # extra fields, so this stays 0 there.
+    # Lines of the raw files that are not one well-formed CSV record (quality.sql, the same on Athena and
+    # DuckDB); filled from the data-quality result, see dataprep.quality.
     malformed_csv_rows: int = Field(default=0, ge=0)
+    # The country's kept rows in the window's last partition (run_date - 1) and the one before: rows one day and
+    # none the next means an export went missing (dataprep.quality's missing-day check).
+    last_day_rows: int = Field(default=0, ge=0)
+    day_before_rows: int = Field(default=0, ge=0)
 
     def meets_minimum(self) -> tuple[bool, str]:
         """(True, "") when Personalize can import and train on this data, else (False, why)."""

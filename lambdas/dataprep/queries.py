@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from common.recipes import Recipe
 from common.schemas import UNKNOWN, csv_header, dataset_fields
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -46,6 +47,12 @@ RAW_TABLES: dict[str, tuple[str, ...]] = {
 }
 GENRE_MAPPING_TABLE = "genre_mapping"
 GENRE_MAPPING_COLUMNS: tuple[str, ...] = ("source_genre", "genre")
+# Each raw export is also a one-column table `<table>_lines` (`line`: the physical line, no CSV parsing), so the
+# data-quality query can compare physical lines with the rows the CSV reader produced, per file ("$path").
+LINES_TABLE_SUFFIX = "_lines"
+LINE_COLUMN = "line"
+# Files listed one by one in the data-quality result (worst first); the tables' totals always cover every file.
+MAX_LISTED_FILES = 20
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)(?:\((\w+)\))?\s*\}\}")
@@ -65,6 +72,11 @@ class Output(StrEnum):
     ITEMS_BATCH = "items_batch"
     RANKING_INPUT = "ranking_input"
     COUNTS = "counts"
+    QUALITY = "quality"
+
+
+# Outputs read with GetQueryResults (one small result) instead of being UNLOADed.
+SELECT_OUTPUTS = frozenset({Output.COUNTS, Output.QUALITY})
 
 
 class _CsvOutput(BaseModel):
@@ -108,6 +120,16 @@ JSONL_OUTPUTS: dict[Output, _JsonlOutput] = {
 }
 
 
+def lines_table(table: str) -> str:
+    return table + LINES_TABLE_SUFFIX
+
+
+def csv_record_pattern(fields: int) -> str:
+    """Regex of one well-formed CSV line with exactly `fields` fields (RFC 4180 quoting, no line break)."""
+    field = '("([^"]|"")*"|[^,"]*)'
+    return f"^{field}(,{field}){{{fields - 1}}}\\r?$"
+
+
 def _strict_date(value: Any) -> Any:
     # pydantic's lax date parsing also accepts epoch numbers and datetimes: only YYYY-MM-DD is meant here.
     if isinstance(value, str):
@@ -148,9 +170,13 @@ class PrepareParams(BaseModel):
     def _recipes(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [v for v in value.split(",") if v]
+        known = [r.value for r in Recipe]
         for recipe in value:
             if not isinstance(recipe, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", recipe):
                 raise ValueError(f"recipe names are lower-case words joined by '-', got {recipe!r}")
+            if recipe not in known:
+                # An unknown name would silently change the outputs (TITLE depends on the recipes).
+                raise ValueError(f"unknown recipe {recipe!r} (known: {', '.join(known)})")
         return tuple(value)
 
     @model_validator(mode="after")
@@ -229,7 +255,12 @@ def render(output: Output | str, params: PrepareParams) -> str:
         "window_start_epoch": str(_epoch(params.window_start)),
         "run_date_epoch": str(_epoch(params.run_date)),
         "ranking_candidates": str(int(params.ranking_candidates)),
+        "last_day": _string_literal((params.run_date - timedelta(days=1)).isoformat()),
+        "day_before": _string_literal((params.run_date - timedelta(days=2)).isoformat()),
+        "max_listed_files": str(MAX_LISTED_FILES),
     }
+    for table, columns in RAW_TABLES.items():
+        values[f"{table}_record"] = _string_literal(csv_record_pattern(len(columns)))
     values["base"] = _substitute(_strip_header_comments(_sql_file("_base.sql")), values)
     sql = _substitute(_sql_file(f"{output.value}.sql"), values)
     if "{{" in sql or "}}" in sql:
@@ -332,7 +363,7 @@ def athena_statements(
     prefix = _validate_prefix(output_prefix)
     statements: dict[Output, AthenaStatement] = {}
     for output in Output:
-        if output is Output.COUNTS:
+        if output in SELECT_OUTPUTS:
             statements[output] = AthenaStatement(output=output, sql=render(output, params), kind="select")
             continue
         location = f"{prefix}/{output.value}/"

@@ -378,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--end-date", type=_iso_date, default=DEFAULT_END_DATE)
     args = parser.parse_args(argv)
+    repository = Path(__file__).resolve().parents[2]
+    if Path(args.out).resolve().is_relative_to(repository):
+        parser.error(f"OUT={args.out} (--out) is inside the repository {repository}; choose a folder outside it")
     try:
         summary = generate(args.out, args.users, args.items, args.days, args.seed, args.end_date)
     except ValueError as error:

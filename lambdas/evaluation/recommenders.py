@@ -33,7 +33,7 @@ def recent_items_matrix(
     users: np.ndarray, items: np.ndarray, timestamps: np.ndarray, n_users: int, n_items: int, recent: int
 ) -> sp.csr_matrix:
     """Binary user x item matrix of each user's `recent` most recently touched distinct items."""
-    order = np.lexsort((-timestamps, users))  # by user, newest first
+    order = np.lexsort((items, -timestamps, users))  # by user, newest first, ties by item (as the SQL)
     u, i = users[order].astype(np.int64), items[order].astype(np.int64)
     _, first = np.unique(u * n_items + i, return_index=True)  # latest touch of each (user, item)
     first = np.sort(first)

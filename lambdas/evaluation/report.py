@@ -13,6 +13,7 @@ Protocol (docs/evaluation.md explains it for readers of the page):
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation import metrics as m
 from evaluation.data import DAY, BatchOutput, Dataset, time_split, window_end
+from evaluation.queries import DEFAULT_COOCCURRENCE_ITEMS, DEFAULT_MAX_EVALUATED_USERS
 from evaluation.recommenders import curation_lists, popularity_ranking, recent_items_matrix
 from evaluation.similarity import binary_matrix, choose_neighbours, user_hashes
 
@@ -42,6 +44,12 @@ class ReportOptions(BaseModel):
     recent_items: int = Field(10, ge=1, le=500, description="a user's recent items merged by the curation")
     recall_goal: float = Field(0.9, gt=0, le=1, description="top-10 recall MinHash must reach to be used")
     shown_items: int = Field(10, ge=1, le=100, description="items per list and history shown on the page")
+    cooccurrence_items: int = Field(
+        DEFAULT_COOCCURRENCE_ITEMS, ge=1, le=1000, description="a user's recent items counted in item neighbours"
+    )
+    max_evaluated_users: int = Field(
+        DEFAULT_MAX_EVALUATED_USERS, ge=1, le=1_000_000, description="evaluated users, sampled by md5 of the id"
+    )
 
 
 class ItemEntry(BaseModel):
@@ -122,6 +130,22 @@ class Report(BaseModel):
     notes: list[str]
 
 
+def sample_users(evaluated: Sequence[str], limit: int, notes: list[str]) -> list[str]:
+    """At most `limit` users, by the md5 of the id (the SQL's sample: same users on every engine), sorted."""
+    if len(evaluated) <= limit:
+        return sorted(evaluated)
+    drawn = sorted(evaluated, key=lambda user: (hashlib.md5(user.encode()).hexdigest(), user))[:limit]
+    notes.append(sample_note(limit, len(evaluated)))
+    return sorted(drawn)
+
+
+def sample_note(sampled: int, evaluable: int) -> str:
+    return (
+        f"Metrics are computed on {sampled:,} of the {evaluable:,} users with truth interactions, drawn by a "
+        "hash of the user id (the same users in every run)."
+    )
+
+
 def _iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
 
@@ -144,8 +168,11 @@ def build_report(
 
     history = np.bincount(u, minlength=n_users)
     seen = binary_matrix(u, i, n_users, n_items)
+    # Neighbours count each user's `cooccurrence_items` most recent items only (a heavy user adds at most
+    # cap^2 pairs: what keeps the SQL's self-join linear); the curation still drops everything seen.
+    capped = recent_items_matrix(u, i, t, n_users, n_items, opts.cooccurrence_items)
     choice = choose_neighbours(
-        seen, user_hashes(dataset.user_ids), k=opts.neighbours, recall_goal=opts.recall_goal
+        capped, user_hashes(dataset.user_ids), k=opts.neighbours, recall_goal=opts.recall_goal
     )
     popular = popularity_ranking(u, i, t, n_items, until=split.cutoff, days=opts.popularity_days)
     recent = recent_items_matrix(u, i, t, n_users, n_items, opts.recent_items)
@@ -204,6 +231,7 @@ def build_report(
                 f"{missing} user(s) with truth interactions have no Personalize list and are left out of "
                 "every recommender's metrics, so all are scored on the same users."
             )
+    evaluated = sample_users(evaluated, opts.max_evaluated_users, notes)
     if not evaluated:
         notes.append("No user has interactions in the truth period: metrics are empty.")
 
@@ -244,7 +272,7 @@ def build_report(
         candidates = [x for x in candidates if dataset.user_ids[x] in personalize.lists]
     heavy_idx = sorted(candidates, key=lambda x: (-history[x], dataset.user_ids[x]))[: opts.top_users]
     heavy = []
-    order = np.lexsort((-t, u))
+    order = np.lexsort((i, -t, u))
     starts = np.searchsorted(u[order], np.arange(n_users + 1))
     for x in heavy_idx:
         user = dataset.user_ids[x]

@@ -1,9 +1,10 @@
 """Local comparison page: `python -m evaluation.report_local --raw DIR --country CC --run-date D --out DIR`
 
-Options: [--results DIR] [--top-users N] [--truth-days D].
+Options: [--results DIR] [--top-users N] [--truth-days D] [--engine sql|memory].
 
 Runs preparation locally (dataprep.local.prepare into OUT/prepared, the same SQL as Athena on DuckDB),
-then curation, baselines and evaluation, and writes OUT/report.html and OUT/report.json. RESULTS is a
+then the report SQL the pipeline runs on Athena (evaluation/sql, on DuckDB: outputs in OUT/sql/) and the
+evaluation, and writes OUT/report.html and OUT/report.json (`--engine memory`: the in-memory reference). RESULTS is a
 folder of Personalize batch-inference output (*.out or *.jsonl JSON lines). Bad arguments: one line, exit 2.
 """
 
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from evaluation.data import InputError, batch_output_files
 from evaluation.report import ReportOptions
-from evaluation.run import report_from_prepared
+from evaluation.run import report_from_prepared, report_from_prepared_sql
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +38,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--results", help="folder of Personalize batch-inference output (*.out, *.jsonl)")
     parser.add_argument("--top-users", type=int, default=10, help="heavy users shown (default 10)")
     parser.add_argument("--truth-days", type=int, default=7, help="last days of the window used as truth")
+    parser.add_argument(
+        "--engine",
+        choices=("sql", "memory"),
+        default="sql",
+        help="sql: the pipeline's report SQL on DuckDB (default); memory: the in-memory reference",
+    )
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[A-Za-z]{2}", args.country):
         parser.error(f"--country must be a two-letter code, got {args.country!r}")
@@ -69,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         prepare(args.raw, prepared, args.country, args.run_date)
         batch = batch_output_files(args.results) if args.results else None
-        report = report_from_prepared(prepared, args.country, args.run_date, out, batch, args.options)
+        build = report_from_prepared_sql if args.engine == "sql" else report_from_prepared
+        report = build(prepared, args.country, args.run_date, out, batch, args.options)
     except ValidationError as error:
         first = error.errors()[0]
         print(f"report_local: error: {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)

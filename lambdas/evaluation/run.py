@@ -1,17 +1,20 @@
-"""Entry point for the pipeline's report step: prepared CSVs + batch output files -> report.html/report.json.
+"""Prepared CSVs + batch output files -> report.html/report.json, two ways that give the same report:
 
-The step Lambda (wired by the pipeline) downloads the run's prepared CSVs and batch-inference output to
-/tmp, calls `report_from_prepared`, and uploads the two files to results/<country>/<run_date>/.
+- `report_from_prepared_sql`: the report SQL (evaluation/sql) on DuckDB, then evaluation.sql_report on its small
+  outputs: what the pipeline does on Athena (pipeline.steps.report), and what `make report` runs;
+- `report_from_prepared`: everything in memory (evaluation.report), the reference the tests compare with.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
 from evaluation.data import load_prepared, read_batch_output
 from evaluation.page import render
+from evaluation.queries import ReportQueryParams
 from evaluation.report import Report, ReportOptions, build_report
 
 HTML_NAME = "report.html"
@@ -46,5 +49,44 @@ def report_from_prepared(
     report = build_report(dataset, country, run_date, personalize, options)
     if batch_files is not None and not batch_files:
         report.notes.insert(0, "Personalize batch output was expected but no output file was found.")
+    write_report(report, out_dir)
+    return report
+
+
+def sql_params(country: str, run_date: date, with_personalize: bool, options: ReportOptions) -> ReportQueryParams:
+    """The report SQL's parameters for a local run (one prepared folder: execution and attempt are fixed)."""
+    shared = set(ReportQueryParams.model_fields) & set(ReportOptions.model_fields)
+    return ReportQueryParams(
+        country=country,
+        run_date=run_date,
+        execution="local",
+        attempt="a1",
+        with_personalize=with_personalize,
+        **options.model_dump(include=shared),
+    )
+
+
+def report_from_prepared_sql(
+    prepared_dir: Path | str,
+    country: str,
+    run_date: date,
+    out_dir: Path | str,
+    batch_files: Sequence[Path | str] | None = None,
+    options: ReportOptions | None = None,
+    threads: int | None = None,
+) -> Report:
+    """The report SQL on DuckDB over a prepared folder (outputs under out_dir/sql/), then the page."""
+    from evaluation.local_sql import report_outputs  # DuckDB: not in the report step's image
+    from evaluation.sql_report import build_report_from_outputs, read_output_folder
+
+    opts = options or ReportOptions()
+    params = sql_params(country, run_date, batch_files is not None, opts)
+    outputs = Path(out_dir) / "sql"
+    started = time.perf_counter()
+    report_outputs(prepared_dir, params, outputs, batch_files, threads=threads)
+    inputs = read_output_folder(outputs)
+    inputs.query_seconds = time.perf_counter() - started
+    with_personalize = batch_files is not None
+    report = build_report_from_outputs(inputs, country, run_date, with_personalize=with_personalize, options=opts)
     write_report(report, out_dir)
     return report

@@ -15,6 +15,17 @@ must stay in order) and each run into calls of at most 10 events. Once a call of
 session's later calls are not sent in this invocation: they are reported for retry so that Personalize
 never sees a session's events out of order.
 
+Concurrency: sessions are independent, so a bounded pool of threads delivers them side by side (boto3
+clients are thread-safe). One session is one task: its calls run one after another in one thread, the next
+only after the previous returned, so its order is kept. Every attempt first takes a token from its
+tracker's bucket (one tracker per dataset group), which keeps the whole pool within the invocation's share
+of PutEvents' rate quota. When a call to a tracker gives up, that tracker's calls that start later in
+stream order are not sent either (they are reported): Kinesis redelivers from the lowest reported
+sequence number, so they come back anyway, and stopping them keeps the pool from hammering a throttled or
+refusing tracker. Earlier calls still try, because delivering them is what moves the checkpoint forward.
+Other trackers carry on: one country's outage must not hold back the others' events. The report is built
+only after every worker has returned, so no record is reported while its call is still in flight.
+
 No AWS SDK here beyond the clients passed in: errors are classified from the ClientError `response` shape
 and time comes from an injected clock, so tests run instantly and without AWS.
 """
@@ -24,9 +35,11 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -56,6 +69,14 @@ MAX_DEAD_LETTER_DATA_CHARS = 180_000
 MAX_SQS_BATCH_BYTES = 250_000
 MAX_SQS_BATCH_ENTRIES = 10
 
+# "Amazon Personalize endpoints and quotas" (developer guide, limits.html): PutEvents accepts at most 1,000
+# requests per second per dataset group. Each country has its own dataset group and one event tracker, so
+# the limit is per tracking id; an invocation gets its share of it from the construct (PUT_EVENTS_RATE_PER_S).
+PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP = 1000
+# Sessions delivered at once. Measured with every call taking 20 ms (bench/bench_ingest.py): see the
+# construct for the settings chosen with it.
+DEFAULT_CONCURRENCY = 16
+
 
 @dataclass(frozen=True, slots=True)
 class InboundRecord:
@@ -81,6 +102,40 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+class TokenBucket:
+    """`rate_per_s` requests per second with bursts of at most `burst`, shared by threads.
+
+    A caller without a token sleeps until one is due and then competes for it again: threads that wake
+    late (a busy host) find at most `burst` tokens, so calls never bunch up beyond the burst.
+    """
+
+    def __init__(self, rate_per_s: float, clock: Clock, burst: float | None = None) -> None:
+        if rate_per_s <= 0:
+            raise ValueError(f"rate_per_s must be > 0, got {rate_per_s}")
+        self.rate = float(rate_per_s)
+        # A tenth of a second's worth: a full pool starting at once cannot spend a whole second's share.
+        self.burst = max(1.0, self.rate / 10) if burst is None else float(burst)
+        self.clock = clock
+        self._tokens = self.burst
+        self._updated = clock.now()
+        self._lock = threading.Lock()
+
+    def acquire(self, deadline: float) -> bool:
+        """Wait for a token; False (and nothing taken) if none can be had before `deadline`."""
+        while True:
+            with self._lock:
+                now = self.clock.now()
+                self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1 - 1e-9:
+                    self._tokens -= 1
+                    return True
+                wait = (1 - self._tokens) / self.rate
+                if now + wait >= deadline:
+                    return False
+            self.clock.sleep(wait)
 
 
 @dataclass(frozen=True)
@@ -150,19 +205,29 @@ _OK = _Outcome(ok=True)
 
 
 class Retrier:
-    """Runs one call with backoff until it succeeds, is rejected, or attempts or time run out."""
+    """Runs one call with backoff until it succeeds, is rejected, or attempts or time run out.
+
+    `gate`, when given, runs before every attempt and may refuse it with a cause (blocked tracker, no rate
+    token before the deadline). Shared by the pool's threads: the only state it changes is a counter.
+    """
 
     def __init__(self, clock: Clock, policy: RetryPolicy, jitter: Callable[[], float]) -> None:
         self.clock = clock
         self.policy = policy
         self.jitter = jitter
         self.transient_errors = 0
+        self._lock = threading.Lock()
 
-    def run(self, call: Callable[[], Any], deadline: float) -> _Outcome:
+    def run(
+        self, call: Callable[[], Any], deadline: float, gate: Callable[[], str | None] | None = None
+    ) -> _Outcome:
         attempt = 0
         while True:
             if self.clock.now() >= deadline:
                 return _Outcome(ok=False, cause="deadline")
+            refused = gate() if gate is not None else None
+            if refused is not None:
+                return _Outcome(ok=False, cause=refused)
             attempt += 1
             try:
                 call()
@@ -173,7 +238,8 @@ class Retrier:
                     return _Outcome(ok=False, rejected=True, cause=f"{code}: {error}")
                 if kind is _Kind.SYSTEMIC:
                     return _Outcome(ok=False, cause=code)
-                self.transient_errors += 1
+                with self._lock:
+                    self.transient_errors += 1
                 if attempt >= self.policy.max_attempts:
                     return _Outcome(ok=False, cause=code)
                 pause = self.policy.delay(attempt, self.jitter())
@@ -300,6 +366,36 @@ class _Pending:
     event: dict[str, Any]
     user_id: str | None
     country: str
+    index: int  # position in the batch (stream order)
+
+
+@dataclass
+class _SessionResult:
+    """What one session's task produced; merged into the report once every worker has returned."""
+
+    delivered: list[str] = field(default_factory=list)
+    retry: dict[str, str] = field(default_factory=dict)
+    rejected: list[DeadLetter] = field(default_factory=list)
+    put_events_calls: int = 0
+
+
+class _TrackerBlocks:
+    """Per tracking id, the stream position of the earliest call that gave up, and why (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._blocks: dict[str, tuple[int, str]] = {}
+        self._lock = threading.Lock()
+
+    def block(self, tracking_id: str, index: int, cause: str) -> None:
+        with self._lock:
+            current = self._blocks.get(tracking_id)
+            if current is None or index < current[0]:
+                self._blocks[tracking_id] = (index, cause)
+
+    def cause_for(self, tracking_id: str, index: int) -> str | None:
+        """The cause if a call starting at stream position `index` comes after a give-up on its tracker."""
+        current = self._blocks.get(tracking_id)
+        return current[1] if current is not None and index > current[0] else None
 
 
 class Delivery:
@@ -314,13 +410,19 @@ class Delivery:
         clock: Clock | None = None,
         policy: RetryPolicy | None = None,
         jitter: Callable[[], float] = random.random,
+        max_concurrency: int = DEFAULT_CONCURRENCY,
+        rate_per_s: float = PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP,
     ) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
         self.personalize = personalize
         self.dead_letters = dead_letters
         self.tracking_ids = dict(tracking_ids)
         self.clock = clock or SystemClock()
         self.policy = policy or RetryPolicy()
         self.jitter = jitter
+        self.max_concurrency = max_concurrency
+        self.rate_per_s = rate_per_s
 
     def deliver(self, records: Sequence[InboundRecord], *, time_left_s: float) -> DeliveryReport:
         start = self.clock.now()
@@ -331,13 +433,23 @@ class Delivery:
         report = DeliveryReport()
         retrier = Retrier(self.clock, self.policy, self.jitter)
         rejected: list[DeadLetter] = []
-        groups = self._group(records, rejected)
+        groups = list(self._group(records, rejected).items())
+        # One bucket per tracker, made before the pool starts so no thread ever creates one.
+        buckets = {tracking_id: TokenBucket(self.rate_per_s, self.clock) for (tracking_id, _), _ in groups}
+        blocks = _TrackerBlocks()
 
-        unavailable: dict[str, str] = {}  # tracking id -> cause, once a call to it gave up
-        for (tracking_id, session_id), pending in groups.items():
-            self._send_session(
-                tracking_id, session_id, pending, put_deadline, retrier, report, rejected, unavailable
+        def send_session(position: int) -> _SessionResult:
+            (tracking_id, session_id), pending = groups[position]
+            return self._send_session(
+                tracking_id, session_id, pending, put_deadline, retrier, buckets[tracking_id], blocks
             )
+
+        # Merged in the order sessions first appear, whatever order the workers finished in.
+        for result in self._run_all(len(groups), send_session):
+            report.delivered.extend(result.delivered)
+            report.retry.update(result.retry)
+            rejected.extend(result.rejected)
+            report.put_events_calls += result.put_events_calls
 
         if rejected:
             unsent = {id(letter) for letter in self.dead_letters.send(rejected, dead_letter_deadline)}
@@ -352,11 +464,34 @@ class Delivery:
         report.retry = dict(sorted(report.retry.items(), key=lambda item: order[item[0]]))
         return report
 
+    def _run_all(self, count: int, task: Callable[[int], _SessionResult]) -> list[_SessionResult]:
+        """task(0..count-1) on at most `max_concurrency` threads, picked in order; returns after all ended."""
+        workers = min(self.max_concurrency, count)
+        if workers <= 1:
+            return [task(position) for position in range(count)]
+        results: list[_SessionResult | None] = [None] * count
+        queue = deque(range(count))
+
+        def work() -> None:
+            while True:
+                try:
+                    position = queue.popleft()  # atomic: each session goes to exactly one worker
+                except IndexError:
+                    return
+                results[position] = task(position)
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="put-events") as pool:
+            futures = [pool.submit(work) for _ in range(workers)]
+        for future in futures:
+            # A bug in a worker fails the invocation (Lambda retries the batch) instead of losing records.
+            future.result()
+        return [result for result in results if result is not None]
+
     def _group(
         self, records: Sequence[InboundRecord], rejected: list[DeadLetter]
     ) -> dict[tuple[str, str], list[_Pending]]:
         groups: dict[tuple[str, str], list[_Pending]] = {}
-        for record in records:
+        for index, record in enumerate(records):
             country = None
             try:
                 event = parse_record(record.data)
@@ -372,7 +507,7 @@ class Delivery:
                 continue
             # dict keeps insertion order and each list is appended in stream order.
             groups.setdefault((tracking_id, event.session_id), []).append(
-                _Pending(record, put_event, event.user_id, event.country)
+                _Pending(record, put_event, event.user_id, event.country, index)
             )
         return groups
 
@@ -395,37 +530,34 @@ class Delivery:
         pending: list[_Pending],
         deadline: float,
         retrier: Retrier,
-        report: DeliveryReport,
-        rejected: list[DeadLetter],
-        unavailable: dict[str, str],
-    ) -> None:
-        queue = self._calls(pending)
+        bucket: TokenBucket,
+        blocks: _TrackerBlocks,
+    ) -> _SessionResult:
+        result = _SessionResult()
+        queue = deque(self._calls(pending))
         while queue:
-            call = queue.pop(0)
-            blocked = unavailable.get(tracking_id)
-            if blocked is None:
-                outcome = self._put(tracking_id, session_id, call, deadline, retrier, report)
-                if outcome.ok:
-                    report.delivered.extend(item.record.sequence_number for item in call)
-                    continue
-                if outcome.rejected:
-                    if len(call) == 1:
-                        item = call[0]
-                        rejected.append(
-                            DeadLetter(
-                                item.record, RejectReason.REJECTED_BY_PERSONALIZE, outcome.cause, item.country
-                            )
-                        )
-                    else:
-                        # Find the bad event(s): resend one by one, keeping the session's order.
-                        queue[:0] = [[item] for item in call]
-                    continue
-                blocked = unavailable[tracking_id] = outcome.cause
+            call = queue.popleft()
+            outcome = self._put(tracking_id, session_id, call, deadline, retrier, bucket, blocks, result)
+            if outcome.ok:
+                result.delivered.extend(item.record.sequence_number for item in call)
+                continue
+            if outcome.rejected:
+                if len(call) == 1:
+                    item = call[0]
+                    result.rejected.append(
+                        DeadLetter(item.record, RejectReason.REJECTED_BY_PERSONALIZE, outcome.cause, item.country)
+                    )
+                else:
+                    # Find the bad event(s): resend one by one, keeping the session's order.
+                    queue.extendleft(reversed([[item] for item in call]))
+                continue
+            blocks.block(tracking_id, call[0].index, outcome.cause)
             # This call and everything after it in the session wait for Kinesis' retry, in order.
             for later in [call, *queue]:
                 for item in later:
-                    report.retry[item.record.sequence_number] = blocked
-            return
+                    result.retry[item.record.sequence_number] = outcome.cause
+            break
+        return result
 
     def _put(
         self,
@@ -434,7 +566,9 @@ class Delivery:
         call: list[_Pending],
         deadline: float,
         retrier: Retrier,
-        report: DeliveryReport,
+        bucket: TokenBucket,
+        blocks: _TrackerBlocks,
+        result: _SessionResult,
     ) -> _Outcome:
         params: dict[str, Any] = {
             "trackingId": tracking_id,
@@ -443,9 +577,16 @@ class Delivery:
         }
         if call[0].user_id is not None:
             params["userId"] = call[0].user_id
+        first = call[0].index
+
+        def gate() -> str | None:
+            blocked = blocks.cause_for(tracking_id, first)
+            if blocked is not None:
+                return blocked
+            return None if bucket.acquire(deadline) else "deadline"
 
         def send() -> None:
-            report.put_events_calls += 1
+            result.put_events_calls += 1
             self.personalize.put_events(**params)
 
-        return retrier.run(send, deadline)
+        return retrier.run(send, deadline, gate)

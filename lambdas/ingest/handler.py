@@ -23,7 +23,15 @@ from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, Json, StringConstraints
 
 from common.observability import logger, metrics, tracer
-from ingest.delivery import Clock, Delivery, DeliveryReport, InboundRecord, SqsDeadLetterQueue
+from ingest.delivery import (
+    DEFAULT_CONCURRENCY,
+    PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP,
+    Clock,
+    Delivery,
+    DeliveryReport,
+    InboundRecord,
+    SqsDeadLetterQueue,
+)
 
 # Used only when there is no Lambda context (local runs): a conservative invocation budget.
 _DEFAULT_TIME_LEFT_S = 30.0
@@ -41,11 +49,22 @@ class IngestSettings(BaseModel):
         ]
     ] = Field(alias="TRACKING_IDS", description='{"KR": "<tracking id>", ...}: country -> event tracker')
     dlq_url: Annotated[str, StringConstraints(pattern=r"^https://")] = Field(alias="DLQ_URL")
+    delivery_concurrency: int = Field(
+        DEFAULT_CONCURRENCY, ge=1, le=64, alias="DELIVERY_CONCURRENCY", description="sessions sent at once"
+    )
+    put_events_rate_per_s: float = Field(
+        PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP,
+        gt=0,
+        le=PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP,
+        alias="PUT_EVENTS_RATE_PER_S",
+        description="this invocation's share of the PutEvents quota, per tracker (= dataset group)",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
         env = os.environ if environ is None else environ
-        settings = cls.model_validate({key: env[key] for key in ("TRACKING_IDS", "DLQ_URL") if key in env})
+        names = ("TRACKING_IDS", "DLQ_URL", "DELIVERY_CONCURRENCY", "PUT_EVENTS_RATE_PER_S")
+        settings = cls.model_validate({key: env[key] for key in names if key in env})
         if not settings.tracking_ids:
             raise ValueError("TRACKING_IDS maps no country to an event tracker")
         return settings
@@ -66,7 +85,10 @@ def clients() -> Clients:
     """Created on first use (nothing talks to AWS at import); tests replace this function."""
     # One SDK attempt per call: delivery's own retry loop knows the invocation's deadline, the SDK's doesn't.
     config = Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=5)
-    return Clients(boto3.client("personalize-events", config=config), boto3.client("sqs", config=config))
+    # One pooled connection per delivery thread (urllib3 keeps 10 by default and would open, and TLS-handshake,
+    # a new connection for every call beyond that).
+    events_config = config.merge(Config(max_pool_connections=settings().delivery_concurrency))
+    return Clients(boto3.client("personalize-events", config=events_config), boto3.client("sqs", config=config))
 
 
 class DeliveryDeferred(Exception):
@@ -127,6 +149,8 @@ def process_batch(
         dead_letters=SqsDeadLetterQueue(sqs, config.dlq_url, clock=clock),
         tracking_ids=config.tracking_ids,
         clock=clock,
+        max_concurrency=config.delivery_concurrency,
+        rate_per_s=config.put_events_rate_per_s,
     )
     processor = PutEventsBatchProcessor(delivery)
     response = process_partial_response(

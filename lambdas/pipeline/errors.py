@@ -24,6 +24,15 @@ class PreparationFailed(PipelineFailure):
     """An Athena preparation query failed or was cancelled."""
 
 
+class DataQualityFailed(PreparationFailed):
+    """The raw data broke a `data.quality` threshold (a file not fully read, too many rows dropped, a missing
+    day); the message names the file, the reason and the count."""
+
+
+class ReportFailed(PipelineFailure):
+    """An Athena query of the report step (evaluation/sql) failed or was cancelled."""
+
+
 class StepTimedOut(PipelineFailure):
     """A step ran past its configured overall timeout."""
 

@@ -11,6 +11,7 @@ asking for another try, so it moves on to the next attempt (`<name>-r2`, ...) or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,12 +40,35 @@ def _timeout_marker(name: str, started_at: datetime) -> str:
     return f"timeout:{name}:{started_at.isoformat()}"
 
 
-def check_timeout(state: RunState, name: str, limit: timedelta) -> None:
+def check_timeout(
+    state: RunState, name: str, limit: timedelta, *, stop: Callable[[Job], bool] | None = None
+) -> None:
+    """Fail the step once it has run longer than `limit`.
+
+    `stop(job)` (where Personalize can stop that kind of job: only trainings, StopSolutionVersionCreation)
+    is called for each unfinished job first and returns whether it stopped it, so a timed-out job does not
+    keep running and billing. A stopped job is marked reported too: a replay then starts its next attempt
+    instead of reporting the stopped job as a new failure.
+    """
     step = state.steps[name]
-    if clock.now() - step.started_at > limit:
-        ledger.mark_reported(state.settings.country, state.run.run_date, _timeout_marker(name, step.started_at))
-        running = {key: job.arn or job.name for key, job in step.jobs.items() if job.status != "SUCCEEDED"}
-        raise StepTimedOut(name, f"{name} did not finish within {limit}", unfinished=running)
+    if clock.now() - step.started_at <= limit:
+        return
+    country, run_date = state.settings.country, state.run.run_date
+    ledger.mark_reported(country, run_date, _timeout_marker(name, step.started_at))
+    unfinished = {key: job for key, job in step.jobs.items() if job.status != Phase.SUCCEEDED.value}
+    stopped = []
+    for key, job in unfinished.items():
+        if stop is not None and job.arn and job.status in (Phase.PENDING.value, Phase.RUNNING.value) and stop(job):
+            ledger.mark_reported(country, run_date, job.arn)
+            job.status = "STOPPED"
+            stopped.append(key)
+    hours = f"{limit.total_seconds() / 3600:g} h"
+    reason = f"{name} did not finish within {hours}"
+    if stopped:
+        reason += f"; stopped after the {hours} timeout: {', '.join(stopped)}"
+    raise StepTimedOut(
+        name, reason, unfinished={key: job.arn or job.name for key, job in unfinished.items()}, stopped=stopped
+    )
 
 
 def next_poll(step: Step, *, first_wait: int, max_wait: int) -> None:

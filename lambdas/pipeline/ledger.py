@@ -4,10 +4,12 @@ Items (pk, sk):
 - `RUN#<CC>`, `<run date>`: the run record. `status` RUNNING while an execution holds the date (its ARN in
   `execution_arn`), then SUCCEEDED | SKIPPED | REJECTED | FAILED | TIMED_OUT | ABORTED, with step timings,
   job ARNs, counts, metrics, promoted versions and the failure (step, error, reason).
+  A failure after Finish (an abort while notifying) is kept as `late_failure` and never changes the status.
   `reported` is the set of failures (job ARNs, step timeouts) already reported by failing the execution:
   when a replay meets one of them again it starts a new attempt instead of failing again.
 - `PROMOTED#<CC>`, `<recipe>`: the solution version now promoted and its metrics (the gate's baseline).
-- `IMPORTED#<CC>`, `<dataset type>`: the last successful import (a first import must be FULL).
+- `IMPORTED#<CC>`, `<dataset type>`: the last successful import (a first import must be FULL) and the digest of
+  the schema it was imported under (a replaced schema makes the next import FULL).
 """
 
 from __future__ import annotations
@@ -50,7 +52,19 @@ def _to_dynamo(value: Any) -> dict[str, Any]:
 
 
 _JSON_FIELDS = frozenset(
-    {"steps", "counts", "metrics", "promoted", "failure", "earlier_failure", "jobs", "gate", "new_metrics"}
+    {
+        "steps",
+        "counts",
+        "data_quality",
+        "metrics",
+        "promoted",
+        "failure",
+        "earlier_failure",
+        "late_failure",
+        "jobs",
+        "gate",
+        "new_metrics",
+    }
 )
 
 
@@ -127,19 +141,32 @@ def claim_run(country: str, run_date: date, execution_arn: str, holder_is_runnin
     return True, ""
 
 
-def write_run(country: str, run_date: date | str, record: dict[str, Any], *, execution_arn: str) -> None:
-    """Write the run record's fields (keeps `reported`); only the lock holder may write it."""
+def write_run(
+    country: str, run_date: date | str, record: dict[str, Any], *, execution_arn: str, unless_done: bool = False
+) -> None:
+    """Write the run record's fields (keeps `reported`); only the lock holder may write it.
+
+    `unless_done`: not over a record that is already SUCCEEDED / SKIPPED / REJECTED (the failure recorder: an
+    execution that fails or is aborted after Finish recorded its run must not turn that run into a failed one,
+    or a rerun would train again). Refused writes raise ConditionalCheckFailedException.
+    """
     fields = {k: v for k, v in record.items() if k not in ("pk", "sk", "reported")}
     fields["updated_at"] = clock.now().isoformat()
     names = {f"#f{i}": name for i, name in enumerate(fields)}
     values = {f":v{i}": _to_dynamo(value) for i, value in enumerate(fields.values())}
     values[":me"] = {"S": execution_arn}
     assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    condition = "(attribute_not_exists(execution_arn) OR execution_arn = :me)"
+    if unless_done:
+        names["#status_now"] = "status"
+        done = sorted(DONE_STATUSES)
+        values.update({f":done{i}": {"S": status} for i, status in enumerate(done)})
+        condition += f" AND NOT #status_now IN ({', '.join(f':done{i}' for i in range(len(done)))})"
     clients.dynamodb().update_item(
         TableName=table_name(),
         Key=run_key(country, run_date),
         UpdateExpression=f"SET {assignments}",
-        ConditionExpression="attribute_not_exists(execution_arn) OR execution_arn = :me",
+        ConditionExpression=condition,
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
     )
@@ -220,11 +247,15 @@ def last_import(country: str, dataset_type: str) -> dict[str, Any] | None:
     return decode_item(response["Item"]) if "Item" in response else None
 
 
-def set_imported(country: str, dataset_type: str, run_date: date, mode: str, job_arn: str) -> None:
+def set_imported(
+    country: str, dataset_type: str, run_date: date, mode: str, job_arn: str, schema_digest: str | None = None
+) -> None:
     item = {
         **_key(f"IMPORTED#{country}", dataset_type),
         "run_date": {"S": str(run_date)},
         "mode": {"S": mode},
         "job_arn": {"S": job_arn},
     }
+    if schema_digest:
+        item["schema_digest"] = {"S": schema_digest}
     clients.dynamodb().put_item(TableName=table_name(), Item=item)

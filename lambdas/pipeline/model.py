@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.recipes import Recipe
+from dataprep.quality import QualityThresholds
 
 
 class _Model(BaseModel):
@@ -50,9 +51,14 @@ class RunSettings(_Model):
     campaign_min_tps: int
     gate: GateSettings
     window_days: int
+    # data.quality of the config; absent in inputs rendered before it existed: the defaults apply.
+    quality: QualityThresholds = QualityThresholds()
     timeouts: Timeouts
     dataset_group_arn: str
     dataset_arns: dict[str, str]  # Interactions / Users / Items
+    # Digest of each dataset's current schema (common.schemas): an import under another digest means the schema
+    # was replaced since, and the next run imports and trains FULL (docs/schema-evolution.md).
+    schema_digests: dict[str, str] = Field(default_factory=dict)
     personalize_role_arn: str
     prepared_bucket: str
     results_bucket: str
@@ -141,6 +147,8 @@ class RunState(_Model):
     run: RunInfo
     steps: dict[str, Step] = Field(default_factory=dict)
     counts: dict[str, int] | None = None
+    # dataprep.quality.DataQuality of the run (per raw table and per problem file); set by Prepare.
+    data_quality: dict[str, Any] | None = None
     prepared: dict[str, str] = Field(default_factory=dict)  # output -> s3:// URI of the assembled file
     guard: Guard | None = None
     trained: dict[str, str] = Field(default_factory=dict)  # recipe -> new solution version ARN

@@ -27,6 +27,7 @@ def notification(record: dict[str, Any]) -> dict[str, Any]:
             lines.append(f"  - {reason}")
         lines.append(f"  new metrics:      {json.dumps(decision.get('new_metrics'), sort_keys=True)}")
         lines.append(f"  promoted metrics: {json.dumps(decision.get('promoted_metrics'), sort_keys=True)}")
+    lines.extend(data_quality_lines(record.get("data_quality") or {}))
     if record.get("report_url"):
         lines.append(f"Report: {record['report_url']}")
     lines.append(f"Execution: {record.get('execution_arn')}")
@@ -51,3 +52,20 @@ def notification(record: dict[str, Any]) -> dict[str, Any]:
         "detail_type": DETAIL_TYPE,
         "detail": json.dumps(detail, default=str, sort_keys=True),
     }
+
+
+def data_quality_lines(quality: dict[str, Any]) -> list[str]:
+    """One line per raw table with dropped rows, then the files not fully read (none: nothing to say)."""
+    lines = []
+    for table, figures in sorted((quality.get("tables") or {}).items()):
+        dropped = {reason: n for reason, n in (figures.get("dropped") or {}).items() if n}
+        if dropped or figures.get("not_fully_read"):
+            reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(dropped.items())) or "none"
+            lines.append(
+                f"Data {table}: {figures.get('kept', 0)} of {figures.get('lines', 0)} rows kept; dropped: {reasons}"
+            )
+    for figures in quality.get("files") or []:
+        if figures.get("not_fully_read"):
+            lines.append(f"  file not fully read: {figures.get('file')} ({figures.get('malformed_lines', 0)} malformed)")
+    lines.extend(f"  {problem}" for problem in quality.get("problems") or [])
+    return lines

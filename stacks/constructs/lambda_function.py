@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -54,6 +54,7 @@ class PythonFunction(Construct):
         environment: dict[str, str] | None = None,
         timeout: Duration = Duration.seconds(60),
         memory_size: int = 256,
+        ephemeral_storage_mb: int | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         encryption_key: kms.IKey | None = None,
         reserved_concurrency: int | None = None,
@@ -81,6 +82,8 @@ class PythonFunction(Construct):
             role=self.role,
             timeout=timeout,
             memory_size=memory_size,
+            # None: Lambda's default 512 MB of /tmp.
+            ephemeral_storage_size=Size.mebibytes(ephemeral_storage_mb) if ephemeral_storage_mb else None,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             reserved_concurrent_executions=reserved_concurrency,

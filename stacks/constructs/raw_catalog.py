@@ -18,7 +18,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 # Same definitions the SQL and the local runner use: one source for table and column names.
-from dataprep.queries import GENRE_MAPPING_COLUMNS, GENRE_MAPPING_TABLE, RAW_TABLES
+from dataprep.queries import GENRE_MAPPING_COLUMNS, GENRE_MAPPING_TABLE, LINE_COLUMN, RAW_TABLES, lines_table
+from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept, arn_token
 
 RESULTS_PREFIX = "athena/"
@@ -30,6 +31,12 @@ _OPEN_CSV_SERDE = glue.CfnTable.SerdeInfoProperty(
     serialization_library="org.apache.hadoop.hive.serde2.OpenCSVSerde",
     # Quoted fields may contain commas; every column is read as a string and parsed in SQL.
     parameters={"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
+)
+# `<table>_lines`: the same files, each physical line as one string (LazySimpleSerDe, field delimiter \x01, a
+# byte the exports never contain), so quality.sql can compare lines with parsed rows per "$path".
+_LINES_SERDE = glue.CfnTable.SerdeInfoProperty(
+    serialization_library="org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+    parameters={"field.delim": "\u0001"},
 )
 
 
@@ -78,20 +85,23 @@ class RawCatalog(Construct):
         self.tables: dict[str, glue.CfnTable] = {}
         for table, columns in RAW_TABLES.items():
             location = f"s3://{raw_bucket.bucket_name}/{table}/"
-            self.tables[table] = self._table(
-                table,
-                columns,
+            projection = {
+                "projection.enabled": "true",
+                "projection.dt.type": "date",
+                "projection.dt.format": "yyyy-MM-dd",
+                "projection.dt.range": f"{projection_start},NOW",
+                "projection.dt.interval": "1",
+                "projection.dt.interval.unit": "DAYS",
+                "storage.location.template": f"{location}dt=${{dt}}",
+            }
+            self.tables[table] = self._table(table, columns, location, partitioned=True, extra_parameters=projection)
+            self.tables[lines_table(table)] = self._table(
+                lines_table(table),
+                (LINE_COLUMN,),
                 location,
                 partitioned=True,
-                extra_parameters={
-                    "projection.enabled": "true",
-                    "projection.dt.type": "date",
-                    "projection.dt.format": "yyyy-MM-dd",
-                    "projection.dt.range": f"{projection_start},NOW",
-                    "projection.dt.interval": "1",
-                    "projection.dt.interval.unit": "DAYS",
-                    "storage.location.template": f"{location}dt=${{dt}}",
-                },
+                extra_parameters=projection,
+                serde=_LINES_SERDE,
             )
         # The mapping file ships in the Lambda package (lambdas/dataprep/genre_mapping.csv); the prepare step
         # publishes it to this key before its queries (dataprep.s3_outputs.publish_genre_mapping), so the
@@ -141,6 +151,7 @@ class RawCatalog(Construct):
         *,
         partitioned: bool,
         extra_parameters: dict[str, str],
+        serde: glue.CfnTable.SerdeInfoProperty = _OPEN_CSV_SERDE,
     ) -> glue.CfnTable:
         table = glue.CfnTable(
             self,
@@ -159,7 +170,7 @@ class RawCatalog(Construct):
                     location=location,
                     input_format="org.apache.hadoop.mapred.TextInputFormat",
                     output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-                    serde_info=_OPEN_CSV_SERDE,
+                    serde_info=serde,
                 ),
             ),
         )
@@ -186,18 +197,13 @@ class RawCatalog(Construct):
         statements = [
             iam.PolicyStatement(
                 sid="AthenaQueriesInPrepWorkgroup",
-                # StopQueryExecution: the pipeline cancels a query that outlives its timeout.
-                actions=[
-                    "athena:StartQueryExecution",
-                    "athena:GetQueryExecution",
-                    "athena:GetQueryResults",
-                    "athena:StopQueryExecution",
-                ],
+                actions=["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults"],
                 resources=[self.workgroup_arn],
             ),
             iam.PolicyStatement(
                 sid="GlueRawTables",
-                actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
+                # No GetPartitions: the tables use partition projection, so Athena never lists partitions.
+                actions=["glue:GetDatabase", "glue:GetTable"],
                 resources=self._glue_arns(),
             ),
             iam.PolicyStatement(
@@ -213,13 +219,7 @@ class RawCatalog(Construct):
             ),
             iam.PolicyStatement(
                 sid="AthenaResultsAndUnloads",
-                actions=[
-                    "s3:GetObject",
-                    "s3:PutObject",
-                    "s3:DeleteObject",
-                    "s3:AbortMultipartUpload",
-                    "s3:ListMultipartUploadParts",
-                ],
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
                 resources=[self.athena_results_bucket.arn_for_objects(f"{RESULTS_PREFIX}*")],
             ),
             iam.PolicyStatement(
@@ -227,16 +227,17 @@ class RawCatalog(Construct):
                 actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
                 resources=[self.athena_results_bucket.bucket_arn],
             ),
-            iam.PolicyStatement(
-                sid="KmsForResultsAndRaw",
+            # Athena reads and writes S3 with the caller's credentials; S3 then uses the key for these buckets.
+            key_statement(
+                self.encryption_key,
+                service="s3",
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[self.encryption_key.key_arn],
+                resources=s3_context([self.raw_bucket.bucket_arn, self.athena_results_bucket.bucket_arn]),
+                sid="KmsForResultsAndRaw",
             ),
         ]
         for statement in statements:
-            iam.Grant.add_to_principal(
-                grantee=grantee, actions=statement.actions, resource_arns=statement.resources
-            )
+            grantee.grant_principal.add_to_principal_policy(statement)
         principal = grantee.grant_principal
         # Buckets defined in this app have a logical id cdk-nag names them by; imported ones need their own.
         owned = all(b.node.default_child is not None for b in (self.raw_bucket, self.athena_results_bucket))
@@ -264,6 +265,11 @@ class RawCatalog(Construct):
             actions=["s3:PutObject"],
             resource_arns=[self.raw_bucket.arn_for_objects(GENRE_MAPPING_KEY)],
         )
-        iam.Grant.add_to_principal(
-            grantee=grantee, actions=["kms:GenerateDataKey"], resource_arns=[self.encryption_key.key_arn]
+        grantee.grant_principal.add_to_principal_policy(
+            key_statement(
+                self.encryption_key,
+                service="s3",
+                actions=["kms:GenerateDataKey"],
+                resources=s3_context([self.raw_bucket.bucket_arn]),
+            )
         )

@@ -12,24 +12,41 @@ Two queues, two kinds of failure:
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from ingest.delivery import PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP  # lambdas/ is on sys.path via stacks/
 from stacks.constructs.lambda_function import PythonFunction
+from stacks.key_grants import key_statement
 from stacks.nag import accept
 
 QUEUE_RETENTION = Duration.days(14)  # the SQS maximum: time to inspect and replay after a holiday
 # Defaults, as module constants so the signature stays free of calls.
 BATCHING_WINDOW = Duration.seconds(1)  # events should reach Personalize within seconds
+# Chosen by measurement (issue 14; `python bench/bench_ingest.py --sweep`, every PutEvents call 20 ms): the
+# figures and the table behind them are in README's bench section.
+BATCH_SIZE = 500
+PARALLELIZATION_FACTOR = 4
+DELIVERY_CONCURRENCY = 16  # sessions each invocation delivers at once
+# New on-demand streams start with 4 MB/s of write capacity, i.e. 4 shards' worth (Kinesis developer guide,
+# capacity modes); above that PutEvents' throttling backoff is what keeps within the quota.
+ON_DEMAND_INITIAL_SHARDS = 4
+
+
+def put_events_rate_per_invocation(shard_count: int | None, parallelization_factor: int) -> int:
+    """PutEvents requests/s per tracker one invocation may send: the per-dataset-group quota split over every
+    invocation that can run at once (shards x parallelization factor), so that even a backlog drained by all of
+    them at full speed stays within it."""
+    invocations = (shard_count or ON_DEMAND_INITIAL_SHARDS) * parallelization_factor
+    return max(1, PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP // invocations)
 MAX_RECORD_AGE = Duration.hours(6)
 # Longer than the default 24 h: a batch sent to the failure queue on a Friday night can still be replayed
 # from the stream on Monday.
@@ -62,14 +79,17 @@ class RealtimeIngest(Construct):
         tracker_arns: list[str],
         shard_count: int | None = None,
         alarm_topic: sns.ITopic | None = None,
-        batch_size: int = 200,
+        batch_size: int = BATCH_SIZE,
         max_batching_window: Duration = BATCHING_WINDOW,
-        parallelization_factor: int = 2,
+        parallelization_factor: int = PARALLELIZATION_FACTOR,
+        delivery_concurrency: int = DELIVERY_CONCURRENCY,
         retry_attempts: int = 5,
         max_record_age: Duration = MAX_RECORD_AGE,
         stream_retention: Duration = STREAM_RETENTION,
         function_timeout: Duration = FUNCTION_TIMEOUT,
         iterator_age_alarm: Duration = ITERATOR_AGE_ALARM,
+        # The stream and both queues hold events not yet delivered: RETAIN unless the env is disposable (dev).
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
         if not tracking_ids:
@@ -93,6 +113,7 @@ class RealtimeIngest(Construct):
             else kinesis.StreamMode.PROVISIONED,
             shard_count=shard_count,
             retention_period=stream_retention,
+            removal_policy=removal_policy,
         )
         accept(
             self.stream,
@@ -101,8 +122,8 @@ class RealtimeIngest(Construct):
             "and rotation for all data at rest, which the AWS managed aws/kinesis key cannot give.",
         )
 
-        self.dlq = self._queue("DeadLetterQueue", encryption_key)
-        self.failure_queue = self._queue("FailureQueue", encryption_key)
+        self.dlq = self._queue("DeadLetterQueue", encryption_key, removal_policy)
+        self.failure_queue = self._queue("FailureQueue", encryption_key, removal_policy)
 
         self.handler = PythonFunction(
             self,
@@ -116,47 +137,74 @@ class RealtimeIngest(Construct):
                 # Tokens (CfnEventTracker.attr_tracking_id) resolve inside the JSON at deploy time.
                 "TRACKING_IDS": Stack.of(self).to_json_string(tracking_ids),
                 "DLQ_URL": self.dlq.queue_url,
+                "DELIVERY_CONCURRENCY": str(delivery_concurrency),
+                "PUT_EVENTS_RATE_PER_S": str(put_events_rate_per_invocation(shard_count, parallelization_factor)),
             },
         )
         self.function: lambda_.Function = self.handler.function
 
-        # The service authorization reference lists PutEvents on the event-tracker resource type, so
-        # the grant names exactly the trackers of this environment.
-        self.handler.role.add_to_policy(
-            iam.PolicyStatement(actions=["personalize:PutEvents"], resources=list(tracker_arns))
+        # PutEvents has no resource-level permissions (Service Authorization Reference; its API reference says
+        # a caller needs "Resource": "*"): the tracking ids in TRACKING_IDS are what bound it to this env.
+        self.handler.role.add_to_policy(iam.PolicyStatement(actions=["personalize:PutEvents"], resources=["*"]))
+        accept(
+            self.handler.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "personalize:PutEvents has no resource-level permissions, so it is granted on * alone; the function "
+            "sends only to the tracking ids of this env's countries.",
         )
         # Written out instead of queue.grant_send_messages(), which adds kms:ReEncrypt*/GenerateDataKey*:
-        # sending to a KMS-encrypted queue needs exactly GenerateDataKey and Decrypt on its key.
+        # sending to a KMS-encrypted queue needs exactly GenerateDataKey and Decrypt, through SQS, for them.
+        queues = [self.dlq.queue_arn, self.failure_queue.queue_arn]
+        self.handler.role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=queues))
+        self.handler.role.add_to_policy(
+            key_statement(
+                encryption_key, service="sqs", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=queues
+            )
+        )
+        # What Lambda's event source mapping reads the stream with (Lambda guide, Kinesis execution role
+        # permissions), instead of Stream.grant_read: no enhanced fan-out consumer here, so no
+        # SubscribeToShard / DescribeStreamConsumer, and no ListStreams (no resource-level permissions, unused).
         self.handler.role.add_to_policy(
             iam.PolicyStatement(
-                actions=["sqs:SendMessage"], resources=[self.dlq.queue_arn, self.failure_queue.queue_arn]
+                actions=[
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                ],
+                resources=[self.stream.stream_arn],
             )
         )
         self.handler.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[encryption_key.key_arn]
+            key_statement(
+                encryption_key, service="kinesis", actions=["kms:Decrypt"], resources=[self.stream.stream_arn]
             )
         )
-        self.function.add_event_source(
-            sources.KinesisEventSource(
-                self.stream,
-                # Oldest first: a new or recreated mapping must not skip what producers already wrote.
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=batch_size,
-                max_batching_window=max_batching_window,
-                # Lambda keeps records of one partition key (session_id) in order across the factor.
-                parallelization_factor=parallelization_factor,
-                report_batch_item_failures=True,
-                bisect_batch_on_error=True,
-                retry_attempts=retry_attempts,
-                max_record_age=max_record_age,
-                on_failure=_QueueDestination(self.failure_queue),
-            )
+        # The mapping itself (not sources.KinesisEventSource, whose Stream.grant_read adds the grants above).
+        self.event_source_mapping = lambda_.EventSourceMapping(
+            self,
+            "StreamMapping",
+            target=self.function,
+            event_source_arn=self.stream.stream_arn,
+            # Oldest first: a new or recreated mapping must not skip what producers already wrote.
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            # Lambda keeps records of one partition key (session_id) in order across the factor.
+            parallelization_factor=parallelization_factor,
+            report_batch_item_failures=True,
+            bisect_batch_on_error=True,
+            retry_attempts=retry_attempts,
+            max_record_age=max_record_age,
+            on_failure=_QueueDestination(self.failure_queue),
         )
+        # Lambda checks the role's stream permissions when it creates the mapping: the policy must exist first.
+        self.event_source_mapping.node.add_dependency(self.handler.role)
 
         self.alarms = self._alarms(iterator_age_alarm, alarm_topic)
 
-    def _queue(self, construct_id: str, key: kms.IKey) -> sqs.Queue:
+    def _queue(self, construct_id: str, key: kms.IKey, removal_policy: RemovalPolicy) -> sqs.Queue:
         queue = sqs.Queue(
             self,
             construct_id,
@@ -166,6 +214,7 @@ class RealtimeIngest(Construct):
             data_key_reuse=Duration.minutes(5),
             retention_period=QUEUE_RETENTION,
             enforce_ssl=True,
+            removal_policy=removal_policy,
         )
         accept(
             queue,

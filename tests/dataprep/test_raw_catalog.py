@@ -49,7 +49,8 @@ def test_database_and_attributes_derive_from_env(synth):
     catalog, template, _ = synth
     assert catalog.database_name == "personalize_dev_raw"
     assert catalog.workgroup_name == "personalize-dev-prep"
-    assert set(catalog.table_names) == {*RAW_TABLES, "genre_mapping"}
+    # Every raw export also as `<table>_lines` (one string per physical line) for the data-quality query.
+    assert set(catalog.table_names) == {*RAW_TABLES, *(f"{t}_lines" for t in RAW_TABLES), "genre_mapping"}
     template.has_resource_properties(
         "AWS::Glue::Database", {"DatabaseInput": {"Name": "personalize_dev_raw"}}
     )
@@ -173,12 +174,16 @@ def test_grant_query_is_scoped_to_workgroup_tables_and_prefixes(synth):
         "athena:GetQueryResults",
         "glue:GetDatabase",
         "glue:GetTable",
-        "glue:GetPartitions",
         "s3:GetObject",
         "s3:PutObject",
         "kms:Decrypt",
         "kms:GenerateDataKey",
     }
+    # Nothing the queries never call: partition projection (no GetPartitions), no stopping, no deleting.
+    assert not {"glue:GetPartitions", "athena:StopQueryExecution", "s3:DeleteObject"} & set(by_action)
+    # KMS only through S3, for the raw and prepared buckets.
+    kms = [s for s in statements if any(a.startswith("kms:") for a in _as_list(s["Action"]))]
+    assert kms and all("kms:ViaService" in str(s.get("Condition")) for s in kms)
     athena_resources = str(by_action["athena:StartQueryExecution"])
     assert "workgroup/personalize-dev-prep" in athena_resources
     glue_resources = str(by_action["glue:GetTable"])

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 
 from tests.fakes.clock import SimClock
+from tests.fakes.report_sql import REPORT_OUTPUTS, report_unload
 
 _MODEL = botocore.session.get_session().get_service_model("athena")
 _UNLOAD_TARGET = re.compile(r"\bTO\s+'(s3://[^']+)'", re.IGNORECASE)
@@ -39,6 +40,19 @@ DEFAULT_COUNTS = {
     "items_dropped_unparsable_timestamp": 0,
     "items_with_unmapped_genre": 4,
 }
+# quality.sql's rows: one per raw table, all lines read (a test appends 'file' rows to script a bad file).
+QUALITY_COLUMNS = (
+    "row_kind", "source_table", "file", "files", "lines", "rows_read", "malformed_lines", "kept", "kept_country",
+    "dropped_missing_ids", "dropped_unknown_country", "dropped_unparsable_timestamp", "dropped_duplicate",
+    "unknown_item", "dropped_malformed_csv", "not_fully_read",
+)  # fmt: skip
+DEFAULT_QUALITY_ROWS = [
+    {"row_kind": "table", "source_table": table, "file": None, "files": 30, "lines": lines, "rows_read": lines,
+     "malformed_lines": 0, "kept": lines, "kept_country": lines // 2, "dropped_missing_ids": 0,
+     "dropped_unknown_country": 0, "dropped_unparsable_timestamp": 0, "dropped_duplicate": 0, "unknown_item": 0,
+     "dropped_malformed_csv": 0, "not_fully_read": 0}
+    for table, lines in (("contents", 5_000), ("purchases", 40_000), ("users", 15_000), ("views", 260_000))
+]  # fmt: skip
 
 
 @dataclass
@@ -51,6 +65,7 @@ class _Query:
     written: bool = False
     token: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    quality_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _lines(output: str, now: float) -> bytes:
@@ -81,6 +96,7 @@ class FakeAthena:
         self.s3 = s3
         self.query_seconds = query_seconds
         self.counts = dict(DEFAULT_COUNTS)
+        self.quality_rows = [dict(row) for row in DEFAULT_QUALITY_ROWS]
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._queries: dict[str, _Query] = {}
         self._by_token: dict[str, str] = {}
@@ -116,6 +132,7 @@ class FakeAthena:
             target=target.group(1) if target else None,
             token=token,
             counts=dict(self.counts),
+            quality_rows=[dict(row) for row in self.quality_rows],
         )
         self._queries[query.query_id] = query
         if token:
@@ -143,10 +160,13 @@ class FakeAthena:
         if query.target and not query.written:
             bucket, _, prefix = query.target.removeprefix("s3://").partition("/")
             output = prefix.rstrip("/").rsplit("/", 1)[-1]
-            # One part file, as an UNLOAD of a small result writes, with lines shaped like that output's.
-            self.s3.put_object(
-                Bucket=bucket, Key=f"{prefix.rstrip('/')}/part-00000", Body=_lines(output, query.started)
-            )
+            # One part file, as an UNLOAD of a small result writes, with lines shaped like that output's; the
+            # report's queries really run, on DuckDB over what the prepare UNLOADs wrote (tests/fakes/report_sql.py).
+            if output in REPORT_OUTPUTS:
+                body = report_unload(self.s3, query.sql, bucket)
+            else:
+                body = _lines(output, query.started)
+            self.s3.put_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/part-00000", Body=body)
             query.written = True
         return "SUCCEEDED"
 
@@ -166,6 +186,13 @@ class FakeAthena:
             raise ClientError(
                 {"Error": {"Code": "InvalidRequestException", "Message": "not finished"}}, "GetQueryResults"
             )
+        if "quality.sql" in query.sql:  # the data-quality SELECT (its header comment names the file)
+            header = {"Data": [{"VarCharValue": name} for name in QUALITY_COLUMNS]}
+            rows = [
+                {"Data": [{} if row.get(n) is None else {"VarCharValue": str(row[n])} for n in QUALITY_COLUMNS]}
+                for row in query.quality_rows
+            ]
+            return {"ResultSet": {"Rows": [header, *rows]}}
         names = list(query.counts)
         return {
             "ResultSet": {

@@ -65,6 +65,10 @@ DEFAULT_METRICS: dict[str, float] = {
     "precision_at_25": 0.03,
 }
 
+# A training stopped while CREATE IN_PROGRESS stays CREATE STOPPING this long (the API reference gives no
+# duration); one stopped while CREATE PENDING goes to CREATE STOPPED at once, as documented.
+STOP_SECONDS = 5 * MINUTE
+
 IMPORT_JOB_QUOTA = 5  # pending or running per region; not adjustable
 BATCH_JOB_QUOTA = 5
 TRAINING_QUOTA = 20
@@ -130,6 +134,8 @@ class _Job:
     seq: int
     data: dict[str, Any] = field(default_factory=dict)
     failure_reason: str | None = None
+    stop_requested: datetime | None = None  # StopSolutionVersionCreation
+    stop_seconds: float = 0.0  # in CREATE STOPPING after the stop request
 
     @property
     def started(self) -> datetime:
@@ -140,6 +146,8 @@ class _Job:
         return self.started + timedelta(seconds=self.duration)
 
     def phase(self, now: datetime) -> str:
+        if self.stop_requested is not None and now >= self.stop_requested:
+            return "stopping" if now < self.stop_requested + timedelta(seconds=self.stop_seconds) else "stopped"
         if now < self.started:
             return "pending"
         if now < self.finished:
@@ -147,7 +155,7 @@ class _Job:
         return "failed" if self.failure_reason else "active"
 
     def running(self, now: datetime) -> bool:
-        return self.phase(now) in ("pending", "running")
+        return self.phase(now) in ("pending", "running", "stopping")
 
     def status(self, now: datetime) -> str:
         pending, running = (
@@ -155,12 +163,22 @@ class _Job:
             if self.kind == "batch-inference-job"
             else ("CREATE PENDING", "CREATE IN_PROGRESS")
         )
-        return {"pending": pending, "running": running, "active": "ACTIVE", "failed": "CREATE FAILED"}[
-            self.phase(now)
-        ]
+        return {
+            "pending": pending,
+            "running": running,
+            "active": "ACTIVE",
+            "failed": "CREATE FAILED",
+            "stopping": "CREATE STOPPING",
+            "stopped": "CREATE STOPPED",
+        }[self.phase(now)]
 
     def last_updated(self, now: datetime) -> datetime:
-        return {"pending": self.created, "running": self.started}.get(self.phase(now), self.finished)
+        phase = self.phase(now)
+        if phase == "stopping":
+            return self.stop_requested  # type: ignore[return-value]
+        if phase == "stopped":
+            return self.stop_requested + timedelta(seconds=self.stop_seconds)  # type: ignore[operator]
+        return {"pending": self.created, "running": self.started}.get(phase, self.finished)
 
     def stamp(self, now: datetime) -> dict[str, Any]:
         """status, timestamps and failureReason as the service reports them at ``now``."""
@@ -275,7 +293,8 @@ class FakePersonalize:
             self.calls.append(Call(operation, logged, error.response["Error"]["Code"]))
             raise
         # A fake that answers in a shape boto3 never would hides bugs; check against the real model.
-        validate_parameters(response, model.output_shape)
+        if model.output_shape is not None:  # StopSolutionVersionCreation returns nothing
+            validate_parameters(response, model.output_shape)
         self.calls.append(Call(operation, logged, "ok"))
         response = copy.deepcopy(response)
         response["ResponseMetadata"] = {
@@ -791,6 +810,21 @@ class FakePersonalize:
         version = self._get("DescribeSolutionVersion", "solution-version", p["solutionVersionArn"])
         return {"solutionVersion": self._version_view(version)}
 
+    def _stop_solution_version_creation(self, p: dict[str, Any]) -> dict[str, Any]:
+        """As the API reference says: CREATE_PENDING > CREATE_STOPPED, or CREATE_IN_PROGRESS > CREATE_STOPPING >
+        CREATE_STOPPED; any other status cannot be stopped."""
+        api = "StopSolutionVersionCreation"
+        version = self._get(api, "solution-version", p["solutionVersionArn"])
+        now = self.clock.now()
+        phase = version.phase(now)
+        if phase not in ("pending", "running"):
+            raise self._error(
+                api, "ResourceInUseException", f"Solution version {version.arn} is {version.status(now)}."
+            )
+        version.stop_requested = now
+        version.stop_seconds = STOP_SECONDS if phase == "running" else 0.0
+        return {}
+
     def _list_solution_versions(self, p: dict[str, Any]) -> dict[str, Any]:
         api = "ListSolutionVersions"
         if "solutionArn" in p:
@@ -1011,6 +1045,7 @@ SUPPORTED_OPERATIONS = (
     "CreateDatasetImportJob", "DescribeDatasetImportJob", "ListDatasetImportJobs",
     "CreateSolution", "DescribeSolution", "UpdateSolution", "ListSolutions",
     "CreateSolutionVersion", "DescribeSolutionVersion", "ListSolutionVersions", "GetSolutionMetrics",
+    "StopSolutionVersionCreation",
     "CreateCampaign", "DescribeCampaign", "UpdateCampaign", "ListCampaigns",
     "CreateBatchInferenceJob", "DescribeBatchInferenceJob", "ListBatchInferenceJobs",
     "CreateFilter", "DescribeFilter",

@@ -116,6 +116,31 @@ def test_training_duration_can_be_set_per_name(fake, clock, group):
     assert version["status"] == "ACTIVE" and version["trainingHours"] == 26
 
 
+def test_stopping_a_training_walks_the_documented_stop_states(fake, clock, group):
+    # API reference: CREATE_PENDING > CREATE_STOPPED, or CREATE_IN_PROGRESS > CREATE_STOPPING > CREATE_STOPPED.
+    solution = active_solution(fake, clock, group)
+    running = fake.create_solution_version(solutionArn=solution, name="running")["solutionVersionArn"]
+    clock.advance(10 * MINUTE)
+    pending = fake.create_solution_version(solutionArn=solution, name="pending")["solutionVersionArn"]
+
+    def status(arn):
+        return fake.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]["status"]
+
+    assert (status(running), status(pending)) == ("CREATE IN_PROGRESS", "CREATE PENDING")
+    assert fake.stop_solution_version_creation(solutionVersionArn=running)["ResponseMetadata"]
+    fake.stop_solution_version_creation(solutionVersionArn=pending)
+    assert (status(running), status(pending)) == ("CREATE STOPPING", "CREATE STOPPED")
+    clock.advance(30 * MINUTE)
+    assert status(running) == "CREATE STOPPED"
+    clock.advance(5 * HOUR)  # a stopped version never becomes ACTIVE
+    assert status(running) == "CREATE STOPPED"
+    with pytest.raises(fake.exceptions.ResourceInUseException):
+        fake.stop_solution_version_creation(solutionVersionArn=running)
+    with pytest.raises(ParamValidationError):
+        fake.stop_solution_version_creation(solutionArn=solution)
+    assert fake.count("StopSolutionVersionCreation", "ok") == 2
+
+
 def test_constructor_durations_override_defaults_and_reject_unknown_kinds(clock):
     fake = FakePersonalize(clock, durations={"dataset-import-job": 5 * MINUTE}, pending_seconds=0)
     group = fake.seed_dataset_group("dev-fr")

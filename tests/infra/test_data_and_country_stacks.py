@@ -88,17 +88,46 @@ def test_every_bucket_denies_plain_http(dev_app):
         assert denies, policy
 
 
+PERSONALIZE_SOURCE = {
+    "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+    "ArnLike": {
+        "aws:SourceArn": {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":personalize:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    ":*",
+                ],
+            ]
+        }
+    },
+}
+
+
 def test_bucket_policies_give_personalize_exactly_what_jobs_need(dev_app):
     granted = {}
     for statement in _policy_statements(dev_app, "AWS::S3::BucketPolicy"):
         if statement.get("Principal") == {"Service": "personalize.amazonaws.com"}:
             granted[statement["Sid"]] = statement
-            assert statement["Condition"] == {
-                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-            }
-    assert set(granted) == {"PersonalizeReadsPreparedInput", "PersonalizeWritesBatchOutput"}
-    assert sorted(granted["PersonalizeReadsPreparedInput"]["Action"]) == ["s3:GetObject", "s3:ListBucket"]
-    assert sorted(granted["PersonalizeWritesBatchOutput"]["Action"]) == ["s3:ListBucket", "s3:PutObject"]
+            assert statement["Condition"] == PERSONALIZE_SOURCE
+    assert set(granted) == {
+        "PersonalizeReadsPreparedInput",
+        "PersonalizeListsPreparedInput",
+        "PersonalizeWritesBatchOutput",
+        "PersonalizeListsBatchOutput",
+    }
+    # only the prefixes the jobs use: athena/runs/ (imports, batch input), <country>/ (batch output)
+    assert granted["PersonalizeReadsPreparedInput"]["Action"] == "s3:GetObject"
+    assert "/athena/runs/*" in json.dumps(granted["PersonalizeReadsPreparedInput"]["Resource"])
+    assert granted["PersonalizeWritesBatchOutput"]["Action"] == "s3:PutObject"
+    written = json.dumps(granted["PersonalizeWritesBatchOutput"]["Resource"])
+    assert all(f"/{c.code}/*" in written for c in CONFIG.countries)
+    assert granted["PersonalizeListsBatchOutput"]["Action"] == "s3:ListBucket"
 
 
 def test_personalize_role_reads_prepared_writes_results_uses_key_and_nothing_more(dev_app):
@@ -109,7 +138,7 @@ def test_personalize_role_reads_prepared_writes_results_uses_key_and_nothing_mor
     assert assume == [
         {
             "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+            "Condition": PERSONALIZE_SOURCE,
             "Effect": "Allow",
             "Principal": {"Service": "personalize.amazonaws.com"},
         }
@@ -122,7 +151,14 @@ def test_personalize_role_reads_prepared_writes_results_uses_key_and_nothing_mor
     ]
     statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
     by_sid = {s["Sid"]: s for s in statements}
-    assert set(by_sid) == {"ReadPreparedInput", "WriteResults", "UseDataKey"}
+    assert set(by_sid) == {
+        "ReadPreparedInput",
+        "WriteResults",
+        "ListInputAndOutput",
+        "UseDataKeyThroughS3",
+        "UseDataKeyForDatasetGroups",
+        "GrantsForPersonalizeOnly",
+    }
     buckets = {k: v for k, v in resources(template_json, "AWS::S3::Bucket").items()}
     prepared_id = next(
         k
@@ -135,11 +171,15 @@ def test_personalize_role_reads_prepared_writes_results_uses_key_and_nothing_mor
         if v["Properties"].get("LoggingConfiguration", {}).get("LogFilePrefix") == "results/"
     )
     key_id = next(iter(resources(template_json, "AWS::KMS::Key")))
-    assert json.dumps(by_sid["ReadPreparedInput"]["Resource"]).count(prepared_id) == 2
+    assert prepared_id in json.dumps(by_sid["ReadPreparedInput"]["Resource"])
     assert results_id not in json.dumps(by_sid["ReadPreparedInput"])
-    assert json.dumps(by_sid["WriteResults"]["Resource"]).count(results_id) == 2
-    assert sorted(by_sid["WriteResults"]["Action"]) == ["s3:ListBucket", "s3:PutObject"]
-    assert by_sid["UseDataKey"]["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert results_id in json.dumps(by_sid["WriteResults"]["Resource"])
+    assert by_sid["WriteResults"]["Action"] == "s3:PutObject"
+    assert by_sid["GrantsForPersonalizeOnly"]["Action"] == "kms:CreateGrant"
+    assert by_sid["GrantsForPersonalizeOnly"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert "kms:CreateGrant" not in json.dumps(by_sid["UseDataKeyForDatasetGroups"])
+    assert by_sid["UseDataKeyForDatasetGroups"]["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert "kms:ViaService" in json.dumps(by_sid["UseDataKeyThroughS3"]["Condition"])
     assert all(s["Effect"] == "Allow" and "*" not in json.dumps(s["Action"]) for s in statements)
 
 
@@ -190,8 +230,9 @@ def test_schema_fields_in_order(dev_app):
     assert names["Items"] == csv_header("Items", {"similar-items"})
 
 
-def test_items_schema_has_no_title_when_no_recipe_reads_text():
-    assert csv_header("Items", {"trending-now"}) == ["ITEM_ID", "GENRES", "CREATION_TIMESTAMP"]
+def test_items_schema_keeps_title_whatever_the_recipes():
+    """A recipe-dependent schema would replace the Items dataset when the last text recipe goes (change safety)."""
+    assert csv_header("Items", {"trending-now"}) == ["ITEM_ID", "GENRES", "CREATION_TIMESTAMP", "TITLE"]
 
 
 def test_physical_names_derive_from_env_and_country_only(dev_app, tmp_path):

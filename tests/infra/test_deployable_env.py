@@ -6,33 +6,12 @@ literals, for one), so acknowledgments that only matched the dev rendering would
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from stacks.config import load_config
-from tests.conftest import cfn_lint, synthesise, write_env_from_dev
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import PROD_LIKE_ENV, cfn_lint
 
 
-def test_a_prod_like_env_synthesises_clean(tmp_path):
-    dev_countries = load_config("dev").countries
-    write_env_from_dev(
-        tmp_path,
-        "prod",
-        account="000000000000",
-        region="ap-northeast-2",
-        dataset_group_quota=6,
-        countries=[
-            *({"code": c.code, "time_zone": c.time_zone, "locales": list(c.locales)} for c in dev_countries),
-            {"code": "GB", "time_zone": "Europe/London", "locales": ["en_GB"]},
-            {"code": "DE", "time_zone": "Europe/Berlin", "locales": ["de_DE"], "recipes": ["similar-items"]},
-            {"code": "BR", "time_zone": "America/Sao_Paulo", "locales": ["pt_BR"]},
-        ],
-    )
-    synthesised = synthesise(config=load_config("prod", config_dir=tmp_path), outdir=tmp_path / "out")
-
-    report = synthesised.validation_report
+def test_a_prod_like_env_synthesises_clean(prod_like_app):
+    report = prod_like_app.validation_report
     assert all(p["conclusion"] == "success" and not p["violations"] for p in report["pluginReports"])
-    assert "Personalize-prod-BR" in synthesised.stack_names
-    lint = cfn_lint(synthesised.outdir)
+    assert f"Personalize-{PROD_LIKE_ENV}-BR" in prod_like_app.stack_names
+    lint = cfn_lint(prod_like_app.outdir)
     assert lint.returncode == 0, lint.stdout

@@ -55,12 +55,17 @@ def run(sqs) -> Callable[..., Outcome]:
         budget_s: float = 60.0,
         dlq_client: Any = None,
         trackers: dict[str, str] = TRACKERS,
+        concurrency: int | None = None,
+        rate_per_s: float | None = None,
     ) -> Outcome:
         client = client or FakePersonalizeEvents()
         clock = clock or FakeClock()
-        config = ingest_handler.IngestSettings.model_validate(
-            {"TRACKING_IDS": json.dumps(trackers), "DLQ_URL": url}
-        )
+        environment = {"TRACKING_IDS": json.dumps(trackers), "DLQ_URL": url}
+        if concurrency is not None:
+            environment["DELIVERY_CONCURRENCY"] = str(concurrency)
+        if rate_per_s is not None:
+            environment["PUT_EVENTS_RATE_PER_S"] = str(rate_per_s)
+        config = ingest_handler.IngestSettings.model_validate(environment)
         response = ingest_handler.process_batch(
             build_event(records),
             FakeContext(clock, budget_s),  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ def _max_violations(value: Any, shape: Any, path: str) -> list[str]:
 class FakePersonalizeEvents:
     """put_events validated against the botocore model (wrong shapes are recorded and fail the invariant),
     plus the limits the real service enforces; `script(params, call_number)` may return an exception.
+    Thread-safe like a boto3 client: delivery calls it from its pool (the script runs under the lock).
     """
 
     def __init__(self, script: Callable[[dict[str, Any], int], Exception | None] | None = None) -> None:
@@ -55,41 +57,49 @@ class FakePersonalizeEvents:
         self.calls: list[dict[str, Any]] = []
         self.accepted: list[dict[str, Any]] = []
         self.shape_errors: list[str] = []
+        self.lock = threading.RLock()
 
     def put_events(self, **params: Any) -> dict[str, Any]:
-        try:
-            validate_parameters(params, PUT_EVENTS_INPUT)
-        except Exception as error:
-            self.shape_errors.append(str(error))
-            raise
-        self.calls.append(params)
-        error = self.script(params, len(self.calls))
-        if error is not None:
-            raise error
-        too_long = _max_violations(params, PUT_EVENTS_INPUT, "PutEventsRequest")
-        if too_long:
-            raise client_error("InvalidInputException", message="; ".join(too_long))
-        self.accepted.append(params)
-        return {"ResponseMetadata": {"HTTPStatusCode": 200}}
+        with self.lock:
+            try:
+                validate_parameters(params, PUT_EVENTS_INPUT)
+            except Exception as error:
+                self.shape_errors.append(str(error))
+                raise
+            self.calls.append(params)
+            error = self.script(params, len(self.calls))
+            if error is not None:
+                raise error
+            too_long = _max_violations(params, PUT_EVENTS_INPUT, "PutEventsRequest")
+            if too_long:
+                raise client_error("InvalidInputException", message="; ".join(too_long))
+            self.accepted.append(params)
+            return {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
     def accepted_event_ids(self) -> list[str]:
         return [event["eventId"] for call in self.accepted for event in call["eventList"]]
 
 
 class FakeClock:
-    """Monotonic seconds that only move when code sleeps: backoff is instant and observable."""
+    """Monotonic seconds that only move when code sleeps: backoff is instant and observable.
+
+    With several threads, sleeps add up as if they ran one after another: simulated time runs out sooner
+    than real time would, never later, so deadline tests stay on the safe side.
+    """
 
     def __init__(self) -> None:
         self.t = 1000.0
         self.sleeps: list[float] = []
+        self._lock = threading.Lock()
 
     def now(self) -> float:
         return self.t
 
     def sleep(self, seconds: float) -> None:
         assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.t += seconds
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.t += seconds
 
 
 @dataclass

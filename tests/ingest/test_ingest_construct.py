@@ -91,8 +91,9 @@ def test_event_source_mapping_reports_partial_failures_bisects_and_bounds_retrie
             "BisectBatchOnFunctionError": True,
             "MaximumRetryAttempts": 5,
             "MaximumRecordAgeInSeconds": 6 * 3600,
-            "ParallelizationFactor": 2,
-            "BatchSize": 200,
+            # Chosen by measurement (issue 14, bench/bench_ingest.py): see test_event_source_settings_...
+            "ParallelizationFactor": 4,
+            "BatchSize": 500,
             "MaximumBatchingWindowInSeconds": 1,
             "StartingPosition": "TRIM_HORIZON",
             "DestinationConfig": {
@@ -102,6 +103,41 @@ def test_event_source_mapping_reports_partial_failures_bisects_and_bounds_retrie
             },
         },
     )
+
+
+def _ingest_environment(template: Template) -> dict:
+    functions = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "ingest.handler.handler"}}
+    )
+    (function,) = functions.values()
+    return function["Properties"]["Environment"]["Variables"]
+
+
+def test_event_source_settings_and_delivery_pool_are_the_measured_ones_and_split_the_putevents_quota(
+    synthesised,
+):
+    """Issue 14: a shard drains >= 1,000 records/s with 20 ms PutEvents calls only if parallelization x pool
+    keeps enough calls in flight (each invocation's batches run one after another); and every invocation
+    that can run at once shares PutEvents' 1,000 requests/s per dataset group."""
+    from ingest.handler import IngestSettings
+
+    mapping = next(iter(synthesised["on_demand"].find_resources("AWS::Lambda::EventSourceMapping").values()))
+    props = mapping["Properties"]
+    factor, batch = props["ParallelizationFactor"], props["BatchSize"]
+    assert (factor, batch, props["MaximumBatchingWindowInSeconds"]) == (4, 500, 1)
+    # Lambda's bounds for a Kinesis mapping (CreateEventSourceMapping): factor 1-10, batch 1-10,000.
+    assert 1 <= factor <= 10 and 1 <= batch <= 10_000
+    for key, shards in (("on_demand", 4), ("provisioned", 3)):  # on-demand: the 4 shards a new stream starts with
+        env = _ingest_environment(synthesised[key])
+        settings = IngestSettings.from_env(
+            {"TRACKING_IDS": '{"KR": "t"}', "DLQ_URL": "https://sqs/q", **{k: env[k] for k in env if "PUT" in k}}
+            | {"DELIVERY_CONCURRENCY": env["DELIVERY_CONCURRENCY"]}
+        )
+        assert settings.delivery_concurrency == 16
+        assert settings.put_events_rate_per_s == 1000 // (shards * factor)
+        # Calls in flight per shard: enough for 1,000 calls/s at 20 ms each (1,000 x 0.02 = 20), with headroom.
+        assert factor * settings.delivery_concurrency >= 2 * 1000 * 0.020
+        assert shards * factor * settings.put_events_rate_per_s <= 1000
 
 
 def test_both_queues_are_encrypted_keep_14_days_and_refuse_plain_http(synthesised):

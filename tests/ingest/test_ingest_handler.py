@@ -47,6 +47,36 @@ def test_bad_settings_fail_with_the_variable_named(environ, complaint):
     assert complaint in str(caught.value)
 
 
+def test_delivery_pool_and_rate_share_come_from_the_environment_with_safe_bounds():
+    base = {"TRACKING_IDS": TRACKING_IDS, "DLQ_URL": DLQ_URL}
+    defaults = ingest_handler.IngestSettings.from_env(base)
+    assert (defaults.delivery_concurrency, defaults.put_events_rate_per_s) == (16, 1000)
+    settings = ingest_handler.IngestSettings.from_env(
+        {**base, "DELIVERY_CONCURRENCY": "8", "PUT_EVENTS_RATE_PER_S": "62"}
+    )
+    assert (settings.delivery_concurrency, settings.put_events_rate_per_s) == (8, 62)
+    for name, value in (("DELIVERY_CONCURRENCY", "0"), ("PUT_EVENTS_RATE_PER_S", "1001")):
+        with pytest.raises(ValidationError) as caught:
+            ingest_handler.IngestSettings.from_env({**base, name: value})
+        assert name in str(caught.value)
+
+
+def test_the_events_client_pools_one_connection_per_delivery_thread(monkeypatch):
+    monkeypatch.setenv("TRACKING_IDS", TRACKING_IDS)
+    monkeypatch.setenv("DLQ_URL", DLQ_URL)
+    monkeypatch.setenv("DELIVERY_CONCURRENCY", "24")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    ingest_handler.settings.cache_clear()
+    ingest_handler.clients.cache_clear()
+    try:
+        aws = ingest_handler.clients()  # creating a client sends nothing
+        assert aws.personalize_events.meta.config.max_pool_connections == 24
+        assert aws.personalize_events.meta.config.retries["total_max_attempts"] == 1
+    finally:
+        ingest_handler.settings.cache_clear()
+        ingest_handler.clients.cache_clear()
+
+
 def test_empty_tracker_map_is_refused():
     with pytest.raises(ValueError, match="no country"):
         ingest_handler.IngestSettings.from_env({"TRACKING_IDS": "{}", "DLQ_URL": DLQ_URL})

@@ -349,6 +349,12 @@ class PipelineHarness:
 
     def deliver_status_change(self, execution: Execution) -> dict[str, Any]:
         """What the EventBridge rule does for a failed execution: invoke the failure recorder with the event."""
+        target_id, event = self.status_change(execution)
+        body = self._invoke(target_id, json.dumps(event), {})
+        return json.loads(body)
+
+    def status_change(self, execution: Execution) -> tuple[str, dict[str, Any]]:
+        """(logical id of the rule's target function, the status-change event EventBridge sends it)."""
         described = self.sfn.describe_execution(executionArn=execution.arn)
         rule = next(iter(resources_of(self.template, "AWS::Events::Rule").values()))
         pattern = rule["Properties"]["EventPattern"]
@@ -365,8 +371,7 @@ class PipelineHarness:
             },
         }
         target_id = resolve(rule["Properties"]["Targets"][0]["Arn"], self.refs).rsplit(":", 1)[-1]
-        body = self._invoke(target_id, json.dumps(event), {})
-        return json.loads(body)
+        return target_id, event
 
     def fail_at(self, step: str, reason: str | None = None) -> str:
         """Script the next run to fail once at `step`; returns the failure reason the run should report."""

@@ -144,7 +144,37 @@ def test_a_step_past_its_timeout_fails_with_the_step_named(harness):
     }
     record = harness.ledger_run("KR", SUNDAY)
     assert record["failure"]["error"] == "StepTimedOut"
-    assert "did not finish within 2 days" in record["failure"]["reason"]
+    assert record["failure"]["reason"].startswith("train did not finish within 48 h; stopped after the 48 h timeout")
+    # every unfinished training was stopped, not left running and billing
+    assert harness.personalize.count("StopSolutionVersionCreation", "ok") == 4
+
+
+def test_a_training_that_never_finishes_is_stopped_at_the_timeout_and_a_replay_trains_again(harness):
+    harness.personalize.set_duration("solution-version", 1000 * 3600, name_contains="userpers")
+
+    execution = harness.run("KR", run_date=SUNDAY)
+
+    assert execution.status == "FAILED" and execution.error == "StepTimedOut"
+    assert harness.failed_state(execution)[0] == "Train"
+    (stop,) = [c for c in harness.personalize.calls if c.operation == "stop_solution_version_creation"]
+    assert stop.outcome == "ok" and "userpers" in stop.kwargs["solutionVersionArn"]
+    version = harness.personalize.describe_solution_version(solutionVersionArn=stop.kwargs["solutionVersionArn"])
+    assert version["solutionVersion"]["status"] in ("CREATE STOPPING", "CREATE STOPPED")
+    record = harness.ledger_run("KR", SUNDAY)
+    assert record["status"] == "FAILED" and record["failure"]["step"] == "train"
+    assert record["failure"]["reason"] == (
+        "train did not finish within 48 h; stopped after the 48 h timeout: user-personalization"
+    )
+    assert record["failure"]["detail"]["stopped"] == ["user-personalization"]
+    (notification,) = harness.notifications()
+    assert "stopped after the 48 h timeout: user-personalization" in notification["message"]
+
+    # A rerun trains that recipe again under the next attempt's name instead of failing on the stopped version.
+    harness.personalize.set_duration("solution-version", 2 * 3600, name_contains="-r2")
+    replayed = harness.run("KR", run_date=SUNDAY)
+    assert replayed.status == "SUCCEEDED", (replayed.error, replayed.cause)
+    assert [n for n in harness.personalize.created_names("solution-version") if "userpers" in n][-1].endswith("-r2")
+    assert harness.personalize.count("StopSolutionVersionCreation") == 1
 
 
 def test_a_lambda_service_error_is_retried_and_a_crash_fails_then_redrive_resumes(harness):

@@ -34,13 +34,17 @@ latest_users AS (
     WHERE version = 1 AND user_id IS NOT NULL
 ),
 
--- Only the window's partitions: a plain range on the projected dt column, which Athena prunes.
+-- Only the window's partitions: a plain range on the projected dt column, which Athena prunes. "$path" is
+-- Athena's pseudo-column naming the S3 object of a row (the local runner gives its tables the same column),
+-- so the data-quality query can count drops per file.
 raw_events AS (
-    SELECT user_id, item_id, "timestamp" AS ts_raw, 'purchase' AS event_type, CAST(NULL AS VARCHAR) AS value_raw, dt
+    SELECT
+        user_id, item_id, "timestamp" AS ts_raw, 'purchase' AS event_type, CAST(NULL AS VARCHAR) AS value_raw, dt,
+        "$path" AS file
     FROM purchases
     WHERE dt >= {{ window_start }} AND dt < {{ run_date }}
     UNION ALL
-    SELECT user_id, item_id, "timestamp" AS ts_raw, 'view' AS event_type, item_view_count AS value_raw, dt
+    SELECT user_id, item_id, "timestamp" AS ts_raw, 'view' AS event_type, item_view_count AS value_raw, dt, "$path" AS file
     FROM views
     WHERE dt >= {{ window_start }} AND dt < {{ run_date }}
 ),
@@ -52,7 +56,8 @@ trimmed_events AS (
         TRIM(ts_raw) AS ts_raw,
         event_type,
         TRIM(value_raw) AS value_raw,
-        dt
+        dt,
+        file
     FROM raw_events
 ),
 
@@ -64,7 +69,8 @@ parsed_events AS (
         event_type,
         -- A view without a usable count is still a view: EVENT_VALUE is nullable.
         CASE WHEN regexp_like(value_raw, '^[0-9]{1,9}$') THEN CAST(value_raw AS BIGINT) END AS event_value,
-        dt
+        dt,
+        file
     FROM trimmed_events
 ),
 
@@ -77,6 +83,7 @@ classified_events AS (
         e.event_type,
         e.event_value,
         e.dt,
+        e.file,
         u.country,
         CASE
             WHEN e.user_id IS NULL OR e.item_id IS NULL THEN 'missing_ids'

@@ -7,7 +7,10 @@ event_drops AS (
         count_if(drop_reason = 'missing_ids') AS dropped_missing_ids,
         count_if(drop_reason = 'unparsable_timestamp') AS dropped_unparsable_timestamp,
         count_if(drop_reason = 'unknown_country') AS dropped_unknown_country,
-        count_if(drop_reason IS NULL AND country = {{ country }}) AS country_rows
+        count_if(drop_reason IS NULL AND country = {{ country }}) AS country_rows,
+        -- The country's rows in the window's last two partitions: data yesterday and none today is a failed export.
+        count_if(drop_reason IS NULL AND country = {{ country }} AND dt = {{ last_day }}) AS last_day_rows,
+        count_if(drop_reason IS NULL AND country = {{ country }} AND dt = {{ day_before }}) AS day_before_rows
     FROM classified_events
 ),
 per_user AS (
@@ -53,7 +56,9 @@ SELECT
     d.dropped_unparsable_timestamp,
     d.dropped_unknown_country,
     x.items_dropped_unparsable_timestamp,
-    c.items_with_unmapped_genre
+    c.items_with_unmapped_genre,
+    d.last_day_rows,
+    d.day_before_rows
 FROM user_totals AS t
 CROSS JOIN new_totals AS n
 CROSS JOIN event_drops AS d

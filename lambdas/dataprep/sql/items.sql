@@ -1,5 +1,5 @@
 -- Items dataset (shared catalogue): GENRES consolidated through genre_mapping, distinct, sorted, '|'-joined.
--- TITLE is selected always; the CSV line keeps it only when an enabled recipe reads text
+-- TITLE is selected always and always written (the Items schema does not depend on the recipes)
 -- (common.schemas.items_fields).
 WITH
 {{ base }}

@@ -23,11 +23,18 @@ def run_date_of(request: PipelineInput) -> date:
 
 
 def choose_mode(settings: RunSettings, run_date: date) -> Mode:
-    """FULL on the configured weekday, or whenever a dataset has never been imported (first run)."""
+    """FULL on the configured weekday, whenever a dataset has never been imported (first run), or when a dataset's
+    schema was replaced since its last import: its data must be re-imported whole under the new schema, and the
+    models retrained FULL (the campaigns keep serving the promoted versions until new ones pass the gate)."""
     if run_date.isoweekday() == settings.full_training_weekday:
         return Mode.FULL
-    if any(ledger.last_import(settings.country, dataset) is None for dataset in settings.dataset_arns):
-        return Mode.FULL
+    for dataset in settings.dataset_arns:
+        last = ledger.last_import(settings.country, dataset)
+        if last is None:
+            return Mode.FULL
+        expected = settings.schema_digests.get(dataset)
+        if expected and last.get("schema_digest") != expected:
+            return Mode.FULL
     return Mode.UPDATE
 
 

@@ -120,8 +120,26 @@ def record_failure(detail: dict[str, Any], env: str) -> dict[str, Any]:
     }
     if country != "??":
         try:
-            ledger.write_run(country, run_date, record, execution_arn=execution_arn)
+            ledger.write_run(country, run_date, record, execution_arn=execution_arn, unless_done=True)
         except clients.dynamodb().exceptions.ConditionalCheckFailedException:
+            current = ledger.get_run(country, run_date) or {}
+            if current.get("execution_arn") == execution_arn and current.get("status") in ledger.DONE_STATUSES:
+                return notification(_late_failure(country, run_date, record, current))
             # Another execution holds this date now (e.g. a rerun already started): keep its record.
             record["note"] = "ledger not updated: another execution holds this date"
     return notification(record)
+
+
+def _late_failure(country: str, run_date: date, record: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """The execution stopped after Finish had recorded the run (e.g. aborted while notifying): the run keeps
+    its status, the failure is kept beside it, and the notification says both."""
+    failure = record["failure"]
+    ledger.write_run(country, run_date, {"late_failure": failure}, execution_arn=record["execution_arn"])
+    return {
+        **record,
+        "status": current["status"],
+        "failure": None,
+        "reason": f"the run was recorded {current['status']}; afterwards the execution ended {record['status']} "
+        f"in {failure.get('state') or 'an unknown state'} ({failure.get('error')}): {failure.get('reason')}",
+        "report_url": current.get("report_url"),
+    }

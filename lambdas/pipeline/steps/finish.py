@@ -48,6 +48,8 @@ def run_record(state: RunState, status: str, reason: str = "") -> dict[str, Any]
         "seconds": round((finished - state.run.started_at).total_seconds()),
         "steps": steps,
         "counts": state.counts or {},
+        # Rows read, kept and dropped by reason per table, files not fully read (dataprep.quality.DataQuality).
+        "data_quality": state.data_quality or {},
         "metrics": {d.recipe.value: d.new_metrics for d in state.gate},
         "gate": [d.model_dump(mode="json") for d in state.gate],
         "promoted": state.promoted,

@@ -63,7 +63,9 @@ def run_imports(state: RunState) -> RunState:
         )
     if all_succeeded(step.jobs):
         for dataset, job in step.jobs.items():
-            ledger.set_imported(settings.country, dataset, state.run.run_date, mode, job.arn or "")
+            ledger.set_imported(
+                settings.country, dataset, state.run.run_date, mode, job.arn or "", settings.schema_digests.get(dataset)
+            )
         finish_step(step, note="; ".join(notes))
     else:
         next_poll(step, first_wait=120, max_wait=900)

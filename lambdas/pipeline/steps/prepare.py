@@ -2,7 +2,9 @@
 
 Each attempt writes under its own prefix (`athena/runs/<country>/<run_date>/<execution>/a<n>/`) because UNLOAD refuses
 a non-empty target; a query failure is reported once (failing the execution) and a replay starts attempt
-n+1. The guard decision (Personalize minimums) is taken here from the counts query.
+n+1. The guard decision (Personalize minimums) is taken here from the counts query, and the data-quality query's
+result goes to `state.data_quality`; a broken `data.quality` threshold fails the step once with DataQualityFailed
+(naming the file, the reason and the count), and a redrive after the raw data was fixed runs the next attempt.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from datetime import timedelta
 from common import clients
 from common.aws_errors import transient_errors_named
 from dataprep.counts import Counts
+from dataprep.quality import DataQuality, DataQualityError, check
 from dataprep.queries import Output, athena_statements
 from dataprep.s3_outputs import assemble_csv, publish_genre_mapping, split_uri
 from pipeline import ledger
-from pipeline.errors import PreparationFailed
+from pipeline.errors import DataQualityFailed, PreparationFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
 from pipeline.model import Guard, Job, RunState
 
@@ -83,7 +86,9 @@ def _refresh(state: RunState, jobs: dict[str, Job]) -> None:
             job.status = DONE if status == DONE else "RUNNING"
 
 
-def _collect(state: RunState, jobs: dict[str, Job]) -> None:
+def _collect(state: RunState, jobs: dict[str, Job]) -> bool:
+    """Assemble the outputs and read counts and quality; False when a reported quality failure is met again
+    (a redrive: the caller starts the next attempt on the data as it is now)."""
     attempt = next(iter(jobs.values())).detail["attempt"]
     prepared = {}
     for output, job in jobs.items():
@@ -100,10 +105,26 @@ def _collect(state: RunState, jobs: dict[str, Job]) -> None:
     with transient_errors_named():
         result = clients.athena().get_query_results(QueryExecutionId=jobs[Output.COUNTS.value].arn)
     counts = Counts.from_athena_result(result)
+    with transient_errors_named():
+        quality_result = clients.athena().get_query_results(QueryExecutionId=jobs[Output.QUALITY.value].arn)
+    quality = DataQuality.from_athena_result(quality_result)
+    counts = counts.model_copy(update={"malformed_csv_rows": quality.malformed_lines})
     ok, reason = counts.meets_minimum()
     state.prepared = prepared
     state.counts = counts.model_dump()
+    state.data_quality = quality.model_dump()
     state.guard = Guard(ok=ok, reason=reason)
+    last_day = (state.run.run_date - timedelta(days=1)).isoformat()
+    try:
+        checked = check(quality, counts, state.settings.quality, state.settings.country, last_day)
+        state.data_quality = checked.model_dump()
+    except DataQualityError as error:
+        marker = f"quality/{state.run.execution_name}/a{attempt}"
+        if ledger.was_reported(state.settings.country, state.run.run_date, marker):
+            return False
+        ledger.mark_reported(state.settings.country, state.run.run_date, marker)
+        raise DataQualityFailed(STEP, str(error), problems=error.problems, **error.detail) from None
+    return True
 
 
 def prepare(state: RunState) -> RunState:
@@ -118,8 +139,11 @@ def prepare(state: RunState) -> RunState:
             attempt = next(iter(step.jobs.values())).detail["attempt"] + 1
             step.jobs = _start(state, attempt)
     if all(job.status == DONE for job in step.jobs.values()):
-        _collect(state, step.jobs)
-        finish_step(step, note=state.guard.reason if state.guard else "")
+        if _collect(state, step.jobs):
+            finish_step(step, note=state.guard.reason if state.guard else "")
+            return state
+        step.jobs = _start(state, next(iter(step.jobs.values())).detail["attempt"] + 1)
+        next_poll(step, first_wait=30, max_wait=300)
     else:
         next_poll(step, first_wait=30, max_wait=300)
     return state

@@ -1,70 +1,163 @@
-"""The run's comparison page: current curation vs Personalize vs popularity for the heaviest users.
+"""The run's comparison page: current curation vs Personalize vs popularity, computed where the data lives.
 
-Reads the prepared CSVs of this run and the user-personalization batch output from S3 into /tmp, runs the
-offline evaluation (evaluation.run) and writes report.html + report.json next to the batch output under
-results/<country>/<run_date>/; the run notification links the page.
+The first invocation starts the report's Athena queries (evaluation.queries: neighbours, every user's curation
+list, popularity, a sample of evaluated users, counts) over the Glue tables of this run's prepared outputs and
+the batch output (stacks/constructs/report_catalog.py); later invocations poll them (Wait -> Report -> Choice,
+like every long step). When all succeeded, the Lambda reads only their small JSON-lines outputs
+(evaluation.sql_report: the sample and the catalogue decide their size, not the interactions), builds the
+report and writes report.html + report.json under results/<country>/<run_date>/; the notification links the page.
+A query failure fails the step once (ReportFailed); a replay starts the next attempt under a new prefix.
 """
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+import hashlib
+import time
+from datetime import timedelta
 
 from common import clients, clock
+from common.aws_errors import transient_errors_named
+from common.recipes import Recipe
 from dataprep.s3_outputs import split_uri
-from evaluation.run import report_from_prepared
-from pipeline.jobs import finish_step, start_step
-from pipeline.model import RunState
+from evaluation.page import render
+from evaluation.queries import ReportOutput, ReportQueryParams, athena_statements
+from evaluation.report import ReportOptions
+from evaluation.sql_report import build_report_from_outputs, inputs_from_rows, parse_json_lines
+from pipeline import ledger
+from pipeline.errors import ReportFailed
+from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
+from pipeline.model import Job, RunState
 
 STEP = "report"
-PREPARED_FILES = {"interactions": "interactions.csv", "users": "users.csv", "items": "items.csv"}
+DONE, FAILED = "SUCCEEDED", ("FAILED", "CANCELLED")
+QUERY_KIND = "athena-query"
 
 
-def _download(uri: str, target: Path) -> None:
-    bucket, key = split_uri(uri)
-    clients.s3().download_file(bucket, key, str(target))
+def _prefix(state: RunState, attempt: int) -> str:
+    s = state.settings
+    # Under athena/, the workgroup's result area: the only prefix of the prepared bucket Athena writes to.
+    return f"s3://{s.prepared_bucket}/athena/reports/{s.country}/{state.run.run_date}/{state.run.execution_name}/r{attempt}"
 
 
-def _batch_output_files(state: RunState, folder: Path) -> list[Path] | None:
-    """Personalize writes <input file name>.out files under the job's output path; None if no such job ran."""
+def with_personalize(state: RunState) -> bool:
+    """Personalize's column is compared when the batch step ran a user-personalization job."""
     batch = state.steps.get("batch")
-    job = batch.jobs.get("user-personalization") if batch else None
-    if not job or not job.detail.get("output"):
-        return None
-    bucket, prefix = split_uri(job.detail["output"])
-    files = []
-    paginator = clients.s3().get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            if item["Key"].endswith(".out"):
-                target = folder / f"batch-{len(files)}.out"
-                clients.s3().download_file(bucket, item["Key"], str(target))
-                files.append(target)
-    return files
+    job = batch.jobs.get(Recipe.USER_PERSONALIZATION.value) if batch else None
+    return bool(job and job.detail.get("output"))
+
+
+def query_params(state: RunState, options: ReportOptions | None = None) -> ReportQueryParams:
+    opts = options or ReportOptions()
+    prepare = state.steps["prepare"]
+    attempt = next(iter(prepare.jobs.values())).detail["attempt"]
+    return ReportQueryParams(
+        country=state.settings.country,
+        run_date=state.run.run_date,
+        execution=state.run.execution_name,
+        attempt=f"a{attempt}",
+        with_personalize=with_personalize(state),
+        **opts.model_dump(include=set(ReportQueryParams.model_fields) & set(ReportOptions.model_fields)),
+    )
+
+
+def _start(state: RunState, attempt: int) -> dict[str, Job]:
+    settings = state.settings
+    jobs = {}
+    for output, statement in athena_statements(query_params(state), _prefix(state, attempt)).items():
+        # Same token for the same execution, attempt and output: a retried invocation reuses the query.
+        token = hashlib.sha256(f"{state.run.execution_arn}/report/r{attempt}/{output.value}".encode()).hexdigest()[:64]
+        with transient_errors_named():
+            query_id = clients.athena().start_query_execution(
+                QueryString=statement.sql,
+                QueryExecutionContext={"Database": settings.athena_database},
+                WorkGroup=settings.athena_workgroup,
+                ClientRequestToken=token,
+            )["QueryExecutionId"]
+        jobs[output.value] = Job(
+            kind=QUERY_KIND,
+            name=output.value,
+            arn=query_id,
+            status="RUNNING",
+            created=True,
+            detail={"attempt": attempt, "location": statement.location},
+        )
+    return jobs
+
+
+def _refresh(state: RunState, jobs: dict[str, Job]) -> None:
+    for output, job in jobs.items():
+        if job.status == DONE:
+            continue
+        with transient_errors_named():
+            execution = clients.athena().get_query_execution(QueryExecutionId=job.arn)["QueryExecution"]
+        status = execution["Status"]["State"]
+        if status in FAILED:
+            reason = execution["Status"].get("StateChangeReason") or status
+            if not ledger.was_reported(state.settings.country, state.run.run_date, job.arn):
+                ledger.mark_reported(state.settings.country, state.run.run_date, job.arn)
+                raise ReportFailed(STEP, f"{output} query {status}: {reason}", query=job.arn)
+            job.status = "FAILED"
+        else:
+            job.status = DONE if status == DONE else "RUNNING"
+            engine_ms = execution.get("Statistics", {}).get("EngineExecutionTimeInMillis")
+            if engine_ms is not None:
+                job.detail["engine_seconds"] = engine_ms / 1000
+
+
+def _read_outputs(jobs: dict[str, Job]) -> tuple[dict[ReportOutput, list[dict]], int]:
+    s3 = clients.s3()
+    rows, size = {}, 0
+    for output in ReportOutput:
+        bucket, prefix = split_uri(jobs[output.value].detail["location"])
+        chunks = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                chunks.append(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+        size += sum(len(c) for c in chunks)
+        rows[output] = parse_json_lines(chunks, output.value)
+    return rows, size
+
+
+def _write_report(state: RunState, jobs: dict[str, Job]) -> str:
+    settings = state.settings
+    started = time.perf_counter()
+    rows, size = _read_outputs(jobs)
+    inputs = inputs_from_rows(rows, size)
+    inputs.query_seconds = sum(job.detail.get("engine_seconds", 0.0) for job in jobs.values())
+    report = build_report_from_outputs(
+        inputs, settings.country, state.run.run_date, with_personalize=with_personalize(state)
+    )
+    key_prefix = f"{settings.country}/{state.run.run_date}"
+    for name, body, content_type in (
+        ("report.html", render(report), "text/html; charset=utf-8"),
+        ("report.json", report.model_dump_json(indent=1), "application/json"),
+    ):
+        clients.s3().put_object(
+            Bucket=settings.results_bucket,
+            Key=f"{key_prefix}/{name}",
+            Body=body.encode("utf-8"),
+            ContentType=content_type,
+        )
+    state.prepared["report_url"] = f"s3://{settings.results_bucket}/{key_prefix}/report.html"
+    return (
+        f"written at {clock.now().isoformat()}: {report.counts.evaluated_users} users evaluated, "
+        f"{size / 2**20:.1f} MB of query output read in {time.perf_counter() - started:.1f} s"
+    )
 
 
 def build_report(state: RunState) -> RunState:
     step = start_step(state, STEP)
-    settings = state.settings
-    with tempfile.TemporaryDirectory() as tmp:
-        prepared, out = Path(tmp, "prepared"), Path(tmp, "out")
-        prepared.mkdir()
-        for output, file_name in PREPARED_FILES.items():
-            if output in state.prepared:
-                _download(state.prepared[output], prepared / file_name)
-        batch_files = _batch_output_files(state, Path(tmp))
-        report_from_prepared(prepared, settings.country, state.run.run_date, out, batch_files)
-        key_prefix = f"{settings.country}/{state.run.run_date}"
-        for name, content_type in (
-            ("report.html", "text/html; charset=utf-8"),
-            ("report.json", "application/json"),
-        ):
-            clients.s3().upload_file(
-                str(out / name),
-                settings.results_bucket,
-                f"{key_prefix}/{name}",
-                ExtraArgs={"ContentType": content_type},
-            )
-    state.prepared["report_url"] = f"s3://{settings.results_bucket}/{key_prefix}/report.html"
-    finish_step(step, note=f"written at {clock.now().isoformat()}")
+    # The queries read prepared data, like the prepare step's: the same bound applies.
+    check_timeout(state, STEP, timedelta(minutes=state.settings.timeouts.prepare_minutes))
+    if not step.jobs:
+        step.jobs = _start(state, attempt=1)
+    else:
+        _refresh(state, step.jobs)
+        if any(job.status == "FAILED" for job in step.jobs.values()):
+            # A reported failure met again: a replay asking for another attempt.
+            step.jobs = _start(state, next(iter(step.jobs.values())).detail["attempt"] + 1)
+    if all(job.status == DONE for job in step.jobs.values()):
+        finish_step(step, note=_write_report(state, step.jobs))
+    else:
+        next_poll(step, first_wait=30, max_wait=300)
     return state

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+from botocore.exceptions import ClientError
+
 from common import clients
-from common.aws_errors import transient_errors_named
+from common.aws_errors import is_in_use, is_not_found, transient_errors_named
 from common.personalize_resources import Phase, ensure, resource_name, stable_name
 from common.recipes import RECIPE_ARNS, SHORT_NAMES, UPDATE_CAPABLE, Recipe
 from pipeline import ledger
@@ -59,6 +61,25 @@ def _ensure_solution(client, settings: RunSettings, recipe: Recipe) -> tuple[str
     return result.arn, result.phase, result.failure_reason
 
 
+def _stopper(client):
+    """Stop a timed-out training (billed until it ends). Solutions themselves cannot be stopped, and a version
+    that finished or stopped meanwhile refuses the call: neither counts as stopped."""
+
+    def stop(job: Job) -> bool:
+        if job.kind != "solution-version" or not job.arn:
+            return False
+        try:
+            with transient_errors_named():
+                client.stop_solution_version_creation(solutionVersionArn=job.arn)
+        except ClientError as error:
+            if is_in_use(error) or is_not_found(error):
+                return False
+            raise
+        return True
+
+    return stop
+
+
 def train(state: RunState) -> RunState:
     settings = state.settings
     step = start_step(state, STEP)
@@ -66,8 +87,8 @@ def train(state: RunState) -> RunState:
     if not plan:
         finish_step(step, StepStatus.SKIPPED, note="no training today (policy: other_days=skip)")
         return state
-    check_timeout(state, STEP, timedelta(hours=settings.timeouts.training_hours))
     client = clients.personalize()
+    check_timeout(state, STEP, timedelta(hours=settings.timeouts.training_hours), stop=_stopper(client))
     # A version named for this run cannot predate both the day before its run date and the day before the
     # run started (an early or a late rerun): this bounds the name lookup without ever missing it.
     day_before_run_date = datetime.combine(state.run.run_date - timedelta(days=1), time(), tzinfo=UTC)

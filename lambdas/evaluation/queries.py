@@ -1,0 +1,185 @@
+"""Render the report's SQL (Athena/Trino dialect) for one country and run: the heavy part of the comparison page.
+
+The SQL lives in `sql/*.sql`: `_report_base.sql` (shared CTEs: time split, capped co-occurrence Jaccard top-k,
+popularity, curation lists, the evaluated-user sample, heavy users) and one file per output. Placeholders
+`{{ name }}` are replaced only by literals built here from validated parameters. Like dataprep.queries, this
+module imports nothing beyond pydantic and common: it runs in the report step's Lambda, which has no sqlglot or DuckDB.
+
+Every output is UNLOADed as JSON lines (arrays stay arrays) under `<output_prefix>/<output>/`; the local runner
+(evaluation.local_sql) runs the very same SELECT on DuckDB. evaluation.sql_report turns the outputs into the
+report, whose size depends on the sample and the catalogue, not on the interactions.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.schemas import dataset_fields
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+DAY = 86_400
+# Metrics look at the first 25 slots of a list (MRR@25, coverage, freshness: evaluation.metrics.MRR_AT).
+METRIC_DEPTH = 25
+DEFAULT_MAX_EVALUATED_USERS = 50_000
+DEFAULT_COOCCURRENCE_ITEMS = 20
+PERSONALIZE_RECIPE = "user-personalization"
+
+# Glue tables the report reads (stacks/constructs/report_catalog.py defines them; evaluation.local_sql loads the
+# same names into DuckDB). Prepared tables carry the prepare step's UNLOAD parts of one run attempt.
+# Columns in CSV order, from the one schema source (Glue lower-cases column names).
+PREPARED_TABLES: dict[str, tuple[str, ...]] = {
+    f"prepared_{dataset_type.lower()}": tuple(f.name.lower() for f in dataset_fields(dataset_type))
+    for dataset_type in ("Interactions", "Users", "Items")
+}
+# Which prepare output each table reads (dataprep.queries.Output values = UNLOAD folder names).
+PREPARED_OUTPUTS = {"prepared_interactions": "interactions", "prepared_users": "users", "prepared_items": "items"}
+PREPARED_PARTITIONS = ("country", "run_date", "execution", "attempt")
+BATCH_OUTPUT_TABLE = "batch_output"
+BATCH_OUTPUT_PARTITIONS = ("country", "run_date", "recipe")
+
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*()=\-]+)*/?$")
+
+
+class ReportOutput(StrEnum):
+    """The report's query outputs; the value names the SQL file and the UNLOAD folder."""
+
+    USERS = "report_users"
+    SUMMARY = "report_summary"
+    POPULARITY = "report_popularity"
+    ITEMS = "report_items"
+
+
+class ReportQueryParams(BaseModel):
+    """Everything the report SQL depends on; validated before any SQL is rendered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    run_date: date
+    # The prepare attempt whose outputs are read (its UNLOAD folders: athena/runs/<cc>/<date>/<execution>/<attempt>/).
+    execution: str = Field(pattern=r"^[A-Za-z0-9!_.*()=\-]{1,80}$")
+    attempt: str = Field(pattern=r"^a[0-9]{1,4}$")
+    with_personalize: bool = False
+    truth_days: int = Field(7, ge=1, le=90)
+    popularity_days: int = Field(7, ge=1, le=90)
+    fresh_days: int = Field(30, ge=1, le=365)
+    top_users: int = Field(10, ge=1, le=500)
+    list_length: int = Field(25, ge=1, le=500)
+    neighbours: int = Field(20, ge=1, le=500)
+    recent_items: int = Field(10, ge=1, le=500)
+    cooccurrence_items: int = Field(DEFAULT_COOCCURRENCE_ITEMS, ge=1, le=1000)
+    max_evaluated_users: int = Field(DEFAULT_MAX_EVALUATED_USERS, ge=1, le=1_000_000)
+    shown_items: int = Field(10, ge=1, le=100)
+
+    @property
+    def end_epoch(self) -> int:
+        """run_date 00:00 UTC: preparation's window is [run_date - window_days, run_date)."""
+        return (self.run_date - date(1970, 1, 1)).days * DAY
+
+    @property
+    def cutoff_epoch(self) -> int:
+        return self.end_epoch - self.truth_days * DAY
+
+
+def _string_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@cache
+def _sql_file(name: str) -> str:
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def _strip_header_comments(sql: str) -> str:
+    lines = sql.splitlines()
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+def _substitute(sql: str, values: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) not in values:
+            raise KeyError(f"unknown SQL placeholder {match.group(0)!r}")
+        return values[match.group(1)]
+
+    return _PLACEHOLDER.sub(replace, sql)
+
+
+def _values(params: ReportQueryParams) -> dict[str, str]:
+    p = params
+    return {
+        "country": _string_literal(p.country),
+        "run_date": _string_literal(p.run_date.isoformat()),
+        "execution": _string_literal(p.execution),
+        "attempt": _string_literal(p.attempt),
+        "personalize_recipe": _string_literal(PERSONALIZE_RECIPE),
+        "with_personalize": "true" if p.with_personalize else "false",
+        # Integers from validated fields, rendered as bare numeric literals.
+        "end_epoch": str(p.end_epoch),
+        "cutoff_epoch": str(p.cutoff_epoch),
+        "popularity_from_epoch": str(p.cutoff_epoch - p.popularity_days * DAY),
+        "fresh_from_epoch": str(p.end_epoch - p.fresh_days * DAY),
+        "metric_depth": str(METRIC_DEPTH),
+        **{
+            name: str(int(getattr(p, name)))
+            for name in (
+                "top_users",
+                "list_length",
+                "neighbours",
+                "recent_items",
+                "cooccurrence_items",
+                "max_evaluated_users",
+                "shown_items",
+            )
+        },
+    }
+
+
+def base_ctes(params: ReportQueryParams) -> str:
+    """The shared CTEs (`name AS (...)`, comma separated), rendered: what every output's `WITH` starts with."""
+    return _substitute(_strip_header_comments(_sql_file("_report_base.sql")), _values(params))
+
+
+def render(output: ReportOutput | str, params: ReportQueryParams) -> str:
+    """The output's SELECT (Athena dialect) with every placeholder replaced."""
+    output = ReportOutput(output)
+    values = {**_values(params), "base": base_ctes(params)}
+    sql = _substitute(_sql_file(f"{output.value}.sql"), values)
+    if "{{" in sql or "}}" in sql:
+        raise ValueError(f"unresolved placeholder left in {output.value}.sql")
+    return sql
+
+
+class ReportStatement(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    output: ReportOutput
+    sql: str
+    location: str
+
+
+def athena_statements(params: ReportQueryParams, output_prefix: str) -> dict[ReportOutput, ReportStatement]:
+    """One UNLOAD (JSON lines, uncompressed) per output, to `<output_prefix>/<output>/`.
+
+    UNLOAD fails when the target already holds objects: give every attempt its own prefix.
+    """
+    if not _S3_PREFIX.match(output_prefix):
+        raise ValueError(f"output_prefix must look like s3://bucket/some/prefix, got {output_prefix!r}")
+    prefix = output_prefix.rstrip("/")
+    statements = {}
+    for output in ReportOutput:
+        location = f"{prefix}/{output.value}/"
+        sql = (
+            f"UNLOAD (\n{render(output, params)}\n)\nTO {_string_literal(location)}\n"
+            "WITH (format = 'JSON', compression = 'NONE')"
+        )
+        statements[output] = ReportStatement(output=output, sql=sql, location=location)
+    return statements

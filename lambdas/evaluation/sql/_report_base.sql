@@ -1,0 +1,171 @@
+-- Common table expressions of the report queries (Athena engine v3 = Trino dialect; the local runner and the
+-- tests transpile the rendered statements to DuckDB with sqlglot). Placeholders are filled by
+-- evaluation.queries.render with validated literals only. Definitions: docs/evaluation.md and
+-- evaluation.report (the in-memory reference computes the same figures on small data).
+--
+-- Inputs: the run's prepared outputs (Glue tables prepared_interactions/_users/_items over the prepare step's
+-- UNLOAD parts, injected partitions country/run_date/execution/attempt) and Personalize's batch output
+-- (batch_output, JSON lines under results/<country>/<run_date>/<recipe>/).
+
+run_interactions AS (
+    SELECT user_id, item_id, CAST("timestamp" AS BIGINT) AS ts
+    FROM prepared_interactions
+    WHERE country = {{ country }} AND run_date = {{ run_date }} AND execution = {{ execution }}
+        AND attempt = {{ attempt }}
+),
+
+history AS (
+    SELECT user_id, item_id, ts FROM run_interactions WHERE ts < {{ cutoff_epoch }}
+),
+
+-- Each (user, item) of the history once, with its latest touch; recency 1 = the user's newest item (ties by
+-- item id, so every engine orders them the same way).
+history_pairs AS (
+    SELECT
+        user_id, item_id, last_ts,
+        row_number() OVER (PARTITION BY user_id ORDER BY last_ts DESC, item_id) AS recency
+    FROM (SELECT user_id, item_id, max(ts) AS last_ts FROM history GROUP BY user_id, item_id) AS pairs
+),
+
+history_users AS (
+    SELECT user_id, count(*) AS interactions FROM history GROUP BY user_id
+),
+
+truth AS (
+    SELECT user_id, array_sort(array_agg(DISTINCT item_id)) AS items
+    FROM run_interactions
+    WHERE ts >= {{ cutoff_epoch }} AND ts < {{ end_epoch }}
+    GROUP BY user_id
+),
+
+-- Item-item Jaccard over the users' capped recent items: a heavy user adds at most cap^2 pairs, so the self-join
+-- stays linear in the users.
+capped AS (
+    SELECT user_id, item_id FROM history_pairs WHERE recency <= {{ cooccurrence_items }}
+),
+
+item_users AS (
+    SELECT item_id, count(*) AS users FROM capped GROUP BY item_id
+),
+
+cooccurrence AS (
+    SELECT a.item_id, b.item_id AS neighbour_id, count(*) AS shared
+    FROM capped AS a
+    JOIN capped AS b ON b.user_id = a.user_id AND b.item_id <> a.item_id
+    GROUP BY a.item_id, b.item_id
+),
+
+neighbours AS (
+    SELECT item_id, neighbour_id, score
+    FROM (
+        SELECT
+            c.item_id, c.neighbour_id,
+            CAST(c.shared AS DOUBLE) / (ia.users + ib.users - c.shared) AS score,
+            row_number() OVER (
+                PARTITION BY c.item_id
+                ORDER BY CAST(c.shared AS DOUBLE) / (ia.users + ib.users - c.shared) DESC, c.neighbour_id
+            ) AS slot
+        FROM cooccurrence AS c
+        JOIN item_users AS ia ON ia.item_id = c.item_id
+        JOIN item_users AS ib ON ib.item_id = c.neighbour_id
+    ) AS ranked
+    WHERE slot <= {{ neighbours }}
+),
+
+-- Distinct users per item over the last popularity days of the history.
+popularity AS (
+    SELECT item_id, row_number() OVER (ORDER BY count(DISTINCT user_id) DESC, item_id) AS popularity_rank
+    FROM history
+    WHERE ts >= {{ popularity_from_epoch }}
+    GROUP BY item_id
+),
+
+-- Curation: merged neighbours of each user's recent items, minus everything the user saw, best first; a list
+-- shorter than list_length is filled with the popular items the user neither saw nor got.
+candidates AS (
+    SELECT r.user_id, n.neighbour_id AS item_id, sum(n.score) AS score
+    FROM history_pairs AS r
+    JOIN neighbours AS n ON n.item_id = r.item_id
+    WHERE r.recency <= {{ recent_items }}
+    GROUP BY r.user_id, n.neighbour_id
+),
+
+picked AS (
+    SELECT user_id, item_id, pos
+    FROM (
+        SELECT
+            c.user_id, c.item_id,
+            row_number() OVER (PARTITION BY c.user_id ORDER BY c.score DESC, c.item_id) AS pos
+        FROM candidates AS c
+        LEFT JOIN history_pairs AS h ON h.user_id = c.user_id AND h.item_id = c.item_id
+        WHERE h.item_id IS NULL
+    ) AS ranked
+    WHERE pos <= {{ list_length }}
+),
+
+short_lists AS (
+    SELECT u.user_id, COALESCE(p.picked, 0) AS picked, d.distinct_items
+    FROM history_users AS u
+    JOIN (SELECT user_id, count(*) AS distinct_items FROM history_pairs GROUP BY user_id) AS d
+        ON d.user_id = u.user_id
+    LEFT JOIN (SELECT user_id, count(*) AS picked FROM picked GROUP BY user_id) AS p ON p.user_id = u.user_id
+    WHERE COALESCE(p.picked, 0) < {{ list_length }}
+),
+
+-- Among the first (list_length + seen + picked) popular items at least list_length are neither seen nor picked.
+fill AS (
+    SELECT user_id, item_id, pos
+    FROM (
+        SELECT
+            s.user_id, p.item_id,
+            s.picked + row_number() OVER (PARTITION BY s.user_id ORDER BY p.popularity_rank) AS pos
+        FROM short_lists AS s
+        JOIN popularity AS p ON p.popularity_rank <= {{ list_length }} + s.distinct_items + s.picked
+        LEFT JOIN history_pairs AS h ON h.user_id = s.user_id AND h.item_id = p.item_id
+        LEFT JOIN picked AS k ON k.user_id = s.user_id AND k.item_id = p.item_id
+        WHERE h.item_id IS NULL AND k.item_id IS NULL
+    ) AS ranked
+    WHERE pos <= {{ list_length }}
+),
+
+curation AS (
+    SELECT user_id, item_id, pos FROM picked
+    UNION ALL
+    SELECT user_id, item_id, pos FROM fill
+),
+
+-- Personalize's lists: lines without an error and with recommendedItems (others are counted in report_summary).
+personalize_lists AS (
+    SELECT "input".userid AS user_id, "output".recommendeditems AS items
+    FROM batch_output
+    WHERE country = {{ country }} AND run_date = {{ run_date }} AND recipe = {{ personalize_recipe }}
+        AND "input".userid IS NOT NULL AND COALESCE(error, '') = '' AND "output".recommendeditems IS NOT NULL
+),
+
+-- Evaluated users: a truth interaction (and a Personalize list when Personalize output is compared), at most
+-- max_evaluated_users of them, chosen by the md5 of the user id: the same users on every engine and every run.
+evaluable AS (
+    SELECT t.user_id, t.items AS truth_items
+    FROM truth AS t
+    WHERE NOT {{ with_personalize }} OR t.user_id IN (SELECT user_id FROM personalize_lists)
+),
+
+sample AS (
+    SELECT user_id
+    FROM (
+        SELECT user_id, row_number() OVER (ORDER BY lower(to_hex(md5(to_utf8(user_id)))), user_id) AS draw
+        FROM evaluable
+    ) AS drawn
+    WHERE draw <= {{ max_evaluated_users }}
+),
+
+-- The heaviest users (most history interactions) shown on the page.
+heavy AS (
+    SELECT user_id, heavy_rank
+    FROM (
+        SELECT u.user_id, row_number() OVER (ORDER BY u.interactions DESC, u.user_id) AS heavy_rank
+        FROM history_users AS u
+        WHERE NOT {{ with_personalize }} OR u.user_id IN (SELECT user_id FROM personalize_lists)
+    ) AS ranked
+    WHERE heavy_rank <= {{ top_users }}
+)

@@ -1,0 +1,46 @@
+-- One row per evaluated (sampled) user and per heavy user: truth, the lists of every recommender that differs per
+-- user, and for heavy users the newest history items shown on the page. evaluation.sql_report reads it.
+WITH
+{{ base }},
+
+shown AS (
+    SELECT * FROM sample
+    UNION
+    SELECT user_id FROM heavy
+),
+
+shown_curation AS (
+    SELECT c.user_id, array_agg(c.item_id ORDER BY c.pos) AS items
+    FROM curation AS c
+    JOIN shown AS s ON s.user_id = c.user_id
+    GROUP BY c.user_id
+),
+
+shown_history AS (
+    SELECT
+        h.user_id,
+        array_agg(h.item_id ORDER BY h.recency) AS items,
+        array_agg(h.last_ts ORDER BY h.recency) AS ts
+    FROM history_pairs AS h
+    JOIN heavy AS v ON v.user_id = h.user_id
+    WHERE h.recency <= {{ shown_items }}
+    GROUP BY h.user_id
+)
+
+SELECT
+    s.user_id,
+    s.user_id IN (SELECT user_id FROM sample) AS sampled,
+    v.heavy_rank,
+    COALESCE(u.interactions, 0) AS history_interactions,
+    t.items AS truth,
+    c.items AS curation,
+    p.items AS personalize,
+    h.items AS history_items,
+    h.ts AS history_ts
+FROM shown AS s
+LEFT JOIN heavy AS v ON v.user_id = s.user_id
+LEFT JOIN history_users AS u ON u.user_id = s.user_id
+LEFT JOIN truth AS t ON t.user_id = s.user_id
+LEFT JOIN shown_curation AS c ON c.user_id = s.user_id
+LEFT JOIN personalize_lists AS p ON p.user_id = s.user_id
+LEFT JOIN shown_history AS h ON h.user_id = s.user_id

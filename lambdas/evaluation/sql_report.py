@@ -1,0 +1,307 @@
+"""The comparison report from the report SQL's outputs (evaluation.queries): what the report step's Lambda runs.
+
+The heavy parts (neighbours, every user's curation list, popularity, the evaluated-user sample, counts) ran on
+Athena (or DuckDB locally); this module reads only their small outputs, JSON lines:
+
+- report_users: one row per sampled evaluated user and per heavy user: truth, curation and Personalize lists,
+  and for heavy users the newest history items (`history_items`, `history_ts`);
+- report_summary: one row of integer counts (ratios are taken here, so figures equal the in-memory reference's);
+- report_popularity: the popularity list; report_items: the catalogue with titles, genres and release times.
+
+Recommenders are columns of report_users named in RECOMMENDER_COLUMNS (popularity is one list for everyone):
+another per-user recommender is one more column and one more entry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from evaluation import metrics as m
+from evaluation.data import DAY, InputError, ItemInfo, window_end
+from evaluation.queries import ReportOutput
+from evaluation.report import (
+    LABELS,
+    ColdStart,
+    Counts,
+    CurationInfo,
+    HeavyUser,
+    ItemEntry,
+    RecommenderResult,
+    Report,
+    ReportOptions,
+    Window,
+    _iso,
+    sample_note,
+)
+
+# report_users column -> recommender name (report.json's `recommenders[].name`), in page order before popularity.
+RECOMMENDER_COLUMNS = {"curation": "curation", "personalize": "personalize"}
+
+
+@dataclass
+class ReportInputs:
+    """The parsed outputs of one run's report queries."""
+
+    summary: dict[str, Any]
+    users: list[dict[str, Any]]
+    popularity: list[str]
+    items: dict[str, ItemInfo | None]  # catalogue; None = an interacted item missing from the items dataset
+    input_bytes: int = 0
+    query_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_json_lines(chunks: Iterable[bytes | str], what: str) -> list[dict[str, Any]]:
+    rows = []
+    for chunk in chunks:
+        text = chunk.decode("utf-8") if isinstance(chunk, bytes) else chunk
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError as error:
+                raise InputError(f"{what}: line {number} is not JSON ({error})") from None
+    return rows
+
+
+def _item_info(row: Mapping[str, Any]) -> ItemInfo | None:
+    if row.get("title") is None and row.get("genres") is None and row.get("created") is None:
+        return None
+    created = row.get("created")
+    genres = tuple(g for g in (row.get("genres") or "").split("|") if g and g != "none")
+    return ItemInfo(
+        title=row.get("title") or row["item_id"], genres=genres, created=None if created is None else int(created)
+    )
+
+
+def inputs_from_rows(rows: Mapping[ReportOutput, list[dict[str, Any]]], input_bytes: int = 0) -> ReportInputs:
+    summaries = rows[ReportOutput.SUMMARY]
+    if len(summaries) != 1:
+        raise InputError(f"{ReportOutput.SUMMARY.value}: expected one row, got {len(summaries)}")
+    popularity = sorted(rows[ReportOutput.POPULARITY], key=lambda r: int(r["popularity_rank"]))
+    return ReportInputs(
+        summary=summaries[0],
+        users=rows[ReportOutput.USERS],
+        popularity=[str(r["item_id"]) for r in popularity],
+        items={str(r["item_id"]): _item_info(r) for r in rows[ReportOutput.ITEMS]},
+        input_bytes=input_bytes,
+    )
+
+
+def read_output_folder(folder: Path | str) -> ReportInputs:
+    """Outputs written by the local runner: <folder>/<output>/*.json (what UNLOAD writes, one folder each)."""
+    base = Path(folder)
+    rows, size = {}, 0
+    for output in ReportOutput:
+        files = sorted(p for p in (base / output.value).glob("*") if p.is_file())
+        chunks = [p.read_bytes() for p in files]
+        size += sum(len(c) for c in chunks)
+        rows[output] = parse_json_lines(chunks, output.value)
+    return inputs_from_rows(rows, size)
+
+
+def _int(summary: Mapping[str, Any], name: str) -> int:
+    value = summary.get(name)
+    return 0 if value is None else int(value)
+
+
+def _share(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def build_report_from_outputs(
+    inputs: ReportInputs,
+    country: str,
+    run_date: date,
+    *,
+    with_personalize: bool,
+    options: ReportOptions | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """The same Report evaluation.report.build_report gives on the full data (sampled users, exact neighbours)."""
+    opts = options or ReportOptions()
+    s = inputs.summary
+    end = window_end(run_date)
+    cutoff = end - opts.truth_days * DAY
+    n_users, history_users = _int(s, "users"), _int(s, "history_users")
+    cold_users = n_users - history_users
+    catalogue = {item for item in inputs.items}
+    fresh_from = end - opts.fresh_days * DAY
+    new_items = {
+        item
+        for item, info in inputs.items.items()
+        if info is not None and info.created is not None and fresh_from <= info.created <= end
+    }
+    notes: list[str] = []
+    if with_personalize and _int(s, "batch_lines") == 0:
+        notes.append("Personalize batch output was expected but no output file was found.")
+    if with_personalize:
+        if errors := _int(s, "batch_error_lines"):
+            notes.append(f"{errors} batch output line(s) carried an error from Personalize")
+        if malformed := _int(s, "batch_malformed_lines"):
+            notes.append(f"{malformed} batch output line(s) were not valid JSON lines and were skipped")
+        notes.append(
+            f"Personalize lists are scored against the last {opts.truth_days} days as given: if the solution "
+            "version behind them was trained on interactions from those days, its metrics are optimistic."
+        )
+    else:
+        notes.append("No Personalize batch output was given: only the current curation and popularity are compared.")
+    if not inputs.popularity:
+        notes.append(f"No interactions in the last {opts.popularity_days} days of the history: popularity is empty.")
+    if pairs := _int(s, "truth_pairs"):
+        notes.append(
+            f"{_int(s, 'truth_repeats') / pairs:.1%} of the truth (user, item) pairs are items the user had already "
+            "interacted with before: the current curation never recommends those, the other lists can."
+        )
+    evaluable = _int(s, "evaluable_users")
+    if with_personalize and (missing := _int(s, "truth_users") - evaluable):
+        notes.append(
+            f"{missing} user(s) with truth interactions have no Personalize list and are left out of "
+            "every recommender's metrics, so all are scored on the same users."
+        )
+    if evaluable > opts.max_evaluated_users:
+        notes.append(sample_note(opts.max_evaluated_users, evaluable))
+    sampled = sorted((row for row in inputs.users if row.get("sampled")), key=lambda row: row["user_id"])
+    evaluated = [row["user_id"] for row in sampled]
+    if not evaluated:
+        notes.append("No user has interactions in the truth period: metrics are empty.")
+
+    truth = {row["user_id"]: set(row.get("truth") or ()) for row in inputs.users}
+    popularity = inputs.popularity[: opts.list_length]
+    names = ["curation", *(["personalize"] if with_personalize else []), "popularity"]
+    columns = {name: column for column, name in RECOMMENDER_COLUMNS.items()}
+    lists: dict[str, dict[str, Sequence[str]]] = {
+        name: {
+            row["user_id"]: row.get(columns[name]) or ()
+            for row in inputs.users
+            if name == "curation" or row.get(columns[name]) is not None
+        }
+        for name in names
+        if name != "popularity"
+    }
+    lists["popularity"] = {row["user_id"]: popularity for row in inputs.users}
+    for row in inputs.users:  # users without history get the popularity list from the curation too
+        if not row.get("history_interactions"):
+            lists["curation"][row["user_id"]] = popularity
+
+    pop_slots, pop_new = _int(s, "popularity_slots"), _int(s, "popularity_new_slots")
+    # Every user without history gets the one popularity list, from the curation as from popularity.
+    cold_popularity = (
+        ColdStart(users=cold_users, distinct_lists=1, most_common_list_share=1.0)
+        if cold_users
+        else ColdStart(users=0, distinct_lists=0, most_common_list_share=None)
+    )
+    whole = {
+        "curation": dict(
+            users_with_lists=n_users,
+            cold=cold_popularity,
+            fresh=_share(
+                _int(s, "curation_new_slots") + cold_users * pop_new, _int(s, "curation_slots") + cold_users * pop_slots
+            ),
+        ),
+        "popularity": dict(
+            users_with_lists=n_users,
+            cold=cold_popularity,
+            fresh=_share(n_users * pop_new, n_users * pop_slots),
+        ),
+        "personalize": dict(
+            users_with_lists=_int(s, "personalize_users"),
+            cold=ColdStart(
+                users=_int(s, "personalize_cold_users"),
+                distinct_lists=_int(s, "personalize_cold_lists"),
+                most_common_list_share=_share(
+                    _int(s, "personalize_cold_most_common"), _int(s, "personalize_cold_users")
+                ),
+            ),
+            fresh=_share(_int(s, "personalize_new_slots"), _int(s, "personalize_slots")),
+        ),
+    }
+    results = [
+        RecommenderResult(
+            name=name,
+            label=LABELS[name],
+            users_evaluated=len(evaluated),
+            users_with_lists=whole[name]["users_with_lists"],
+            metrics=m.evaluate(lists[name], truth, evaluated, catalogue),
+            cold_start=whole[name]["cold"],
+            fresh_share=whole[name]["fresh"],
+        )
+        for name in names
+    ]
+
+    def entry(item: str, hits: set[str] | None = None, when: int | None = None) -> ItemEntry:
+        info = inputs.items.get(item) or ItemInfo(title=item, genres=(), created=None)
+        return ItemEntry(
+            item_id=item,
+            title=info.title,
+            genres=list(info.genres),
+            new=item in new_items,
+            hit=bool(hits) and item in hits,
+            when=_iso(when) if when is not None else None,
+        )
+
+    heavy = []
+    for row in sorted((r for r in inputs.users if r.get("heavy_rank") is not None), key=lambda r: int(r["heavy_rank"])):
+        user = row["user_id"]
+        hits = truth[user]
+        history = zip(row.get("history_items") or (), row.get("history_ts") or (), strict=True)
+        heavy.append(
+            HeavyUser(
+                user_id=user,
+                history_interactions=int(row["history_interactions"]),
+                history=[entry(item, when=int(ts)) for item, ts in history][: opts.shown_items],
+                truth=[entry(item) for item in sorted(hits)[: opts.shown_items]],
+                lists={
+                    name: [entry(item, hits) for item in list(lists[name].get(user, ()))[: opts.shown_items]]
+                    for name in names
+                },
+            )
+        )
+
+    first_ts = s.get("first_ts")
+    return Report(
+        country=country,
+        run_date=run_date.isoformat(),
+        generated_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        window=Window(
+            start=_iso(int(first_ts) if first_ts is not None else cutoff),
+            cutoff=_iso(cutoff),
+            end=_iso(end),
+            truth_days=opts.truth_days,
+            popularity_days=opts.popularity_days,
+            fresh_days=opts.fresh_days,
+        ),
+        counts=Counts(
+            interactions=_int(s, "interactions"),
+            history_interactions=_int(s, "history_interactions"),
+            truth_interactions=_int(s, "truth_interactions"),
+            users=n_users,
+            items=_int(s, "items"),
+            evaluated_users=len(evaluated),
+            cold_users=cold_users,
+            new_items=_int(s, "new_items"),
+        ),
+        curation=CurationInfo(
+            method="exact",
+            reason=(
+                f"exact Jaccard top-{opts.neighbours} over each user's {opts.cooccurrence_items} most recent items, "
+                "computed by the report SQL (evaluation/sql) on the query engine"
+            ),
+            neighbours_k=opts.neighbours,
+            recent_items=opts.recent_items,
+            exact_seconds=round(inputs.query_seconds, 4),
+            exact_seconds_extrapolated=False,
+            minhash_seconds=0.0,
+            minhash_top10_recall=1.0,
+            sample_items=0,
+        ),
+        recommenders=results,
+        heavy_users=heavy,
+        notes=notes + inputs.notes,
+    )

@@ -1,0 +1,186 @@
+"""Glue tables the report step's Athena queries read (evaluation/sql), in the raw catalogue's database.
+
+- prepared_interactions / prepared_users / prepared_items: the prepare step's UNLOAD parts (header-less CSV,
+  schema order) of one run attempt, `athena/runs/<country>/<run_date>/<execution>/<attempt>/<output>/`;
+- batch_output: Personalize's batch-inference output, JSON lines under `<country>/<run_date>/<recipe>/` of the
+  results bucket (pipeline.steps.batch writes the job output there).
+
+Every partition column uses partition projection of type `injected`: the queries name each value with a static
+equality (Athena's rule for injected columns), so no crawler runs and no partition is ever added. The queries
+run in the raw catalogue's workgroup, which caps the bytes scanned per query.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Stack
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from evaluation.queries import (
+    BATCH_OUTPUT_PARTITIONS,
+    BATCH_OUTPUT_TABLE,
+    PREPARED_OUTPUTS,
+    PREPARED_PARTITIONS,
+    PREPARED_TABLES,
+)
+from stacks.constructs.raw_catalog import RESULTS_PREFIX, RawCatalog
+from stacks.key_grants import key_statement, s3_context
+from stacks.nag import accept_wildcards
+
+PREPARED_RUNS_PREFIX = f"{RESULTS_PREFIX}runs/"  # where pipeline.steps.prepare UNLOADs (athena/runs/...)
+REPORTS_PREFIX = f"{RESULTS_PREFIX}reports/"  # where pipeline.steps.report UNLOADs
+
+_CSV_SERDE = glue.CfnTable.SerdeInfoProperty(
+    serialization_library="org.apache.hadoop.hive.serde2.OpenCSVSerde",
+    parameters={"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
+)
+# A line that is not JSON becomes a row of NULLs (counted as malformed by report_summary.sql), not a failed query.
+_JSON_SERDE = glue.CfnTable.SerdeInfoProperty(
+    serialization_library="org.openx.data.jsonserde.JsonSerDe",
+    parameters={"ignore.malformed.json": "true", "case.insensitive": "true"},
+)
+# Personalize's batch output line: {"input": {"userId"|"itemId": ...}, "output": {"recommendedItems": [...],
+# "scores": [...]}, "error": ...} (developer guide, "Getting batch recommendations").
+_BATCH_COLUMNS = (
+    ("input", "struct<userid:string,itemid:string>"),
+    ("output", "struct<recommendeditems:array<string>,scores:array<double>>"),
+    ("error", "string"),
+)
+
+
+def _injected(columns: tuple[str, ...], template: str) -> dict[str, str]:
+    return {
+        "projection.enabled": "true",
+        **{f"projection.{c}.type": "injected" for c in columns},
+        "storage.location.template": template,
+    }
+
+
+class ReportCatalog(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, raw_catalog: RawCatalog, results_bucket: s3.IBucket
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.raw_catalog = raw_catalog
+        self.prepared_bucket = raw_catalog.athena_results_bucket
+        self.results_bucket = results_bucket
+        self.database_name = raw_catalog.database_name
+        prepared_runs = f"s3://{self.prepared_bucket.bucket_name}/{PREPARED_RUNS_PREFIX}"
+        self.tables: dict[str, glue.CfnTable] = {}
+        run_path = "/".join(f"${{{c}}}" for c in PREPARED_PARTITIONS)
+        for table, columns in PREPARED_TABLES.items():
+            self.tables[table] = self._table(
+                table,
+                [(c, "string") for c in columns],
+                PREPARED_PARTITIONS,
+                prepared_runs,
+                _injected(PREPARED_PARTITIONS, f"{prepared_runs}{run_path}/{PREPARED_OUTPUTS[table]}/"),
+                _CSV_SERDE,
+                "csv",
+            )
+        results = f"s3://{results_bucket.bucket_name}/"
+        self.tables[BATCH_OUTPUT_TABLE] = self._table(
+            BATCH_OUTPUT_TABLE,
+            list(_BATCH_COLUMNS),
+            BATCH_OUTPUT_PARTITIONS,
+            results,
+            _injected(BATCH_OUTPUT_PARTITIONS, results + "/".join(f"${{{c}}}" for c in BATCH_OUTPUT_PARTITIONS) + "/"),
+            _JSON_SERDE,
+            "json",
+        )
+
+    def _table(
+        self,
+        name: str,
+        columns: list[tuple[str, str]],
+        partitions: tuple[str, ...],
+        location: str,
+        parameters: dict[str, str],
+        serde: glue.CfnTable.SerdeInfoProperty,
+        classification: str,
+    ) -> glue.CfnTable:
+        table = glue.CfnTable(
+            self,
+            f"Table{''.join(part.title() for part in name.split('_'))}",
+            catalog_id=Aws.ACCOUNT_ID,
+            database_name=self.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=name,
+                table_type="EXTERNAL_TABLE",
+                parameters={"classification": classification, **parameters},
+                partition_keys=[glue.CfnTable.ColumnProperty(name=c, type="string") for c in partitions],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[glue.CfnTable.ColumnProperty(name=c, type=t) for c, t in columns],
+                    location=location,
+                    input_format="org.apache.hadoop.mapred.TextInputFormat",
+                    output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                    serde_info=serde,
+                ),
+            ),
+        )
+        table.node.add_dependency(self.raw_catalog.database)
+        return table
+
+    def grant_query(self, grantee: iam.IGrantable) -> None:
+        """What the report step needs to run its queries in the workgroup: these tables only, read the prepared
+        runs and the batch output, write query results and UNLOADs under athena/reports/ (no raw export)."""
+        stack = Stack.of(self)
+        prepared_runs = self.prepared_bucket.arn_for_objects(f"{PREPARED_RUNS_PREFIX}*")
+        reports = self.prepared_bucket.arn_for_objects(f"{REPORTS_PREFIX}*")
+        # Athena writes a query's result metadata at the workgroup's output location (athena/) even for UNLOAD.
+        results_area = self.prepared_bucket.arn_for_objects(f"{RESULTS_PREFIX}*")
+        statements = [
+            iam.PolicyStatement(
+                sid="AthenaReportQueries",
+                actions=["athena:StartQueryExecution", "athena:GetQueryExecution"],
+                resources=[self.raw_catalog.workgroup_arn],
+            ),
+            iam.PolicyStatement(
+                sid="GlueReportTables",
+                actions=["glue:GetDatabase", "glue:GetTable"],
+                resources=[
+                    stack.format_arn(service="glue", resource="catalog"),
+                    stack.format_arn(service="glue", resource="database", resource_name=self.database_name),
+                    *(
+                        stack.format_arn(service="glue", resource="table", resource_name=f"{self.database_name}/{n}")
+                        for n in self.tables
+                    ),
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="ReadReportInputs",
+                actions=["s3:GetObject"],
+                resources=[prepared_runs, self.results_bucket.arn_for_objects("*")],
+            ),
+            iam.PolicyStatement(
+                sid="WriteQueryResults",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                resources=[results_area],
+            ),
+            iam.PolicyStatement(sid="ReadReportOutputs", actions=["s3:GetObject"], resources=[reports]),
+            iam.PolicyStatement(
+                sid="ListReportBuckets",
+                actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                resources=[self.prepared_bucket.bucket_arn, self.results_bucket.bucket_arn],
+            ),
+            key_statement(
+                self.raw_catalog.encryption_key,
+                service="s3",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=s3_context([self.prepared_bucket.bucket_arn, self.results_bucket.bucket_arn]),
+                sid="KmsForReportBuckets",
+            ),
+        ]
+        for statement in statements:
+            grantee.grant_principal.add_to_principal_policy(statement)
+        principal = grantee.grant_principal
+        if isinstance(principal, Construct):
+            for resource, reason in (
+                (results_area, "Athena names query result and UNLOAD objects per query id under athena/"),
+                (prepared_runs, "Athena reads the prepared parts of the run attempt named in the query"),
+                (reports, "The report reads its UNLOAD parts, named per query by Athena"),
+                (self.results_bucket.arn_for_objects("*"), "Batch output (read) and report files of any run"),
+            ):
+                accept_wildcards(principal, resources=[resource], reason=reason)

@@ -1,0 +1,56 @@
+"""The report step's UNLOADs for FakeAthena: the statement really runs, on DuckDB, over the objects the Glue tables
+of stacks/constructs/report_catalog.py would read in (moto) S3: the prepare step's UNLOAD parts of the run attempt
+named in the SQL, and the Personalize batch output under results/<country>/<run_date>/user-personalization/."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from dataprep.local import to_duckdb
+from evaluation.local_sql import PREPARED_FILES, load_batch_output, load_prepared_tables
+from evaluation.queries import PERSONALIZE_RECIPE, PREPARED_OUTPUTS, PREPARED_TABLES, ReportOutput, ReportQueryParams
+
+REPORT_OUTPUTS = frozenset(o.value for o in ReportOutput)
+_RUN = re.compile(
+    r"country = '([A-Z]{2})' AND run_date = '([0-9-]{10})' AND execution = '([^']+)'\s+AND attempt = '(a[0-9]+)'"
+)
+_UNLOAD = re.compile(r"^UNLOAD \(\n(.*)\n\)\nTO '", re.DOTALL)
+
+
+def _objects(s3: Any, bucket: str, prefix: str) -> list[bytes]:
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    return [s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed]
+
+
+def report_unload(s3: Any, sql: str, prepared_bucket: str) -> bytes:
+    country, run_date, execution, attempt = _RUN.search(sql).groups()
+    params = ReportQueryParams(country=country, run_date=run_date, execution=execution, attempt=attempt)
+    run_prefix = f"athena/runs/{country}/{run_date}/{execution}/{attempt}"
+    results = [b["Name"] for b in s3.list_buckets()["Buckets"] if "-results-" in b["Name"]]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for table, output in PREPARED_OUTPUTS.items():
+            header = ",".join(c.upper() for c in PREPARED_TABLES[table])
+            parts = b"".join(_objects(s3, prepared_bucket, f"{run_prefix}/{output}/"))
+            (folder / PREPARED_FILES[table]).write_bytes(header.encode() + b"\n" + parts)
+        batch = []
+        for n, body in enumerate(
+            chunk for bucket in results for chunk in _objects(s3, bucket, f"{country}/{run_date}/{PERSONALIZE_RECIPE}/")
+        ):
+            (folder / f"batch-{n}.out").write_bytes(body)
+            batch.append(folder / f"batch-{n}.out")
+        con = duckdb.connect()
+        try:
+            load_prepared_tables(con, folder, params)
+            load_batch_output(con, batch, params)
+            target = folder / "out.json"
+            select = to_duckdb(_UNLOAD.match(sql).group(1))
+            con.execute(f"COPY ({select}) TO '{target}' (FORMAT json)")
+        finally:
+            con.close()
+        return target.read_bytes()

@@ -1,0 +1,82 @@
+"""The executed pipeline with a raw file Athena could not fully read: Prepare fails naming the file, the reason
+and the count; the run's data quality is in the Prepare output; a redrive after the fix runs a new attempt."""
+
+from __future__ import annotations
+
+SUNDAY = "2026-11-15"
+BAD_FILE = "s3://personalize-dev-raw/views/dt=2026-11-14/part-00000.csv"
+
+
+def _bad_views_file(lines: int = 134) -> dict:
+    return {
+        "row_kind": "file",
+        "source_table": "views",
+        "file": BAD_FILE,
+        "files": 1,
+        "lines": lines,
+        "rows_read": lines,
+        "malformed_lines": 1,
+        "kept": lines - 1,
+        "kept_country": lines - 1,
+        "dropped_missing_ids": 1,
+        "dropped_unknown_country": 0,
+        "dropped_unparsable_timestamp": 0,
+        "dropped_duplicate": 0,
+        "unknown_item": 0,
+        "dropped_malformed_csv": 1,
+        "not_fully_read": 1,
+    }
+
+
+def test_a_file_not_fully_read_fails_prepare_naming_it(harness):
+    views = next(row for row in harness.athena.quality_rows if row["source_table"] == "views")
+    views.update(malformed_lines=1, dropped_malformed_csv=1, not_fully_read=1)
+    harness.athena.quality_rows.append(_bad_views_file())
+
+    execution = harness.run("KR", run_date=SUNDAY)
+
+    assert execution.status == "FAILED"
+    assert execution.error == "DataQualityFailed"
+    detail = execution.cause_detail
+    assert detail["step"] == "prepare"
+    assert detail["failure_reason"] == (
+        f"data quality: views file {BAD_FILE} not fully read: 134 lines, 134 rows parsed, 1 malformed (1 rows lost)"
+    )
+    assert (detail["file"], detail["problem"], detail["count"]) == (BAD_FILE, "file_not_fully_read", 1)
+    record = harness.ledger_run("KR", SUNDAY)
+    assert record["failure"]["step"] == "prepare" and BAD_FILE in record["failure"]["reason"]
+    # Nothing was imported from data known to be incomplete.
+    assert not [c for c in harness.personalize.calls if c.operation == "create_dataset_import_job"]
+
+    # The export is fixed; a redrive prepares again (a new attempt) instead of failing on the old result.
+    harness.athena.quality_rows = [
+        {**row, "malformed_lines": 0, "dropped_malformed_csv": 0, "not_fully_read": 0}
+        for row in harness.athena.quality_rows
+        if row["row_kind"] == "table"
+    ]
+    resumed = harness.redrive(execution)
+    assert resumed.status == "SUCCEEDED", (resumed.error, resumed.cause)
+
+
+def test_the_prepare_output_carries_the_data_quality(harness):
+    execution = harness.run("KR", run_date=SUNDAY)
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    quality = execution.output["data_quality"]
+    assert set(quality["tables"]) == {"contents", "purchases", "users", "views"}
+    assert quality["tables"]["views"]["lines"] == 260_000 and quality["problems"] == []
+    assert quality["files_not_fully_read"] == 0
+
+
+def test_dropped_rows_reach_the_run_record_and_the_notification(harness):
+    """Drops below the threshold do not fail the run, but nobody has to open counts.json to see them."""
+    views = next(row for row in harness.athena.quality_rows if row["source_table"] == "views")
+    views.update(kept=views["lines"] - 40, dropped_unparsable_timestamp=40)
+
+    execution = harness.run("KR", run_date=SUNDAY)
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    record = harness.ledger_run("KR", SUNDAY)
+    assert record["data_quality"]["tables"]["views"]["dropped"]["unparsable_timestamp"] == 40
+    (notification,) = [n for n in harness.notifications() if "SUCCEEDED" in n["subject"]]
+    assert "Data views: 259960 of 260000 rows kept; dropped: unparsable_timestamp 40" in notification["message"]
