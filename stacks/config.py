@@ -98,6 +98,39 @@ class Campaign(_Strict):
     min_tps: Annotated[int, Field(ge=1, le=500)] = 1
 
 
+class Exploration(_Strict):
+    """New-item exploration (itemExplorationConfig) on campaigns and batch jobs, where the recipe takes it
+    (`spec(recipe).exploration`). The API's defaults are explorationWeight 0.3 and explorationItemAgeCutOff 30
+    days; the trial's problem was new titles never surfacing, so the default here explores more (0.5) over
+    the same 30 days the report's freshness figure counts as new (docs/personalize-behaviour.md)."""
+
+    weight: Annotated[float, Field(ge=0, le=1)] = 0.5
+    item_age_cutoff_days: Annotated[float, Field(gt=0, le=3650)] = 30
+
+
+# Personalize's filter expressions name values in double quotes; a quote or backslash would break the expression.
+_FILTER_VALUE = re.compile(r'^[^"\\]{1,100}$')
+
+
+class Filters(_Strict):
+    """Filters the pipeline creates per country, applied to batch jobs and published for the app's own
+    GetRecommendations calls (SSM /personalize/<env>/<country>/filters/<name>)."""
+
+    exclude_purchased: bool = True  # EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")
+    exclude_genres: tuple[str, ...] = ()  # EXCLUDE ItemID WHERE Items.GENRES IN (...)
+    # INCLUDE ItemID WHERE Items.CREATION_TIMESTAMP > $CREATED_AFTER: published for real-time calls only (a
+    # placeholder needs filterValues on every batch input line); None: no such filter.
+    max_item_age_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+    @field_validator("exclude_genres")
+    @classmethod
+    def _quotable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for genre in value:
+            if not _FILTER_VALUE.fullmatch(genre):
+                raise ValueError(f"genre {genre!r} must be 1-100 characters without double quotes or backslashes")
+        return value
+
+
 MetricName = str
 GATE_METRICS = (
     "normalized_discounted_cumulative_gain_at_10",
@@ -117,6 +150,9 @@ class MetricGate(_Strict):
     floors: dict[MetricName, Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=lambda: {"normalized_discounted_cumulative_gain_at_10": 0.01, "coverage": 0.01}
     )
+    # Recipes without offline metrics (spec(recipe).metrics false, e.g. trending-now) are gated on this instead:
+    # the version is ACTIVE and the run prepared at least this many interactions (Personalize's own minimum).
+    min_interactions: Annotated[int, Field(ge=1000)] = 1000
 
     @field_validator("tolerance", "floors")
     @classmethod
@@ -124,6 +160,13 @@ class MetricGate(_Strict):
         unknown = sorted(set(value) - set(GATE_METRICS))
         if unknown:
             raise ValueError(f"unknown metric(s) {unknown}; known: {list(GATE_METRICS)}")
+        return value
+
+    @field_validator("tolerance")
+    @classmethod
+    def _compares_something(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError(f"is empty: the gate would compare nothing; set a tolerance for some of {GATE_METRICS}")
         return value
 
 
@@ -147,6 +190,8 @@ class CountrySettings(_Strict):
     batch_inference: BatchMode = BatchMode.CHANGED_USERS
     campaign: Campaign = Campaign()
     gate: MetricGate = MetricGate()
+    exploration: Exploration = Exploration()
+    filters: Filters = Filters()
     run_time: time = time(3, 0)
     data: CountryData = CountryData()
 

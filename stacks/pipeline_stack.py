@@ -75,7 +75,13 @@ def run_settings(
         "batch_mode": country.batch_inference.value,
         "campaign_enabled": country.campaign.enabled,
         "campaign_min_tps": country.campaign.min_tps,
-        "gate": {"tolerance": dict(country.gate.tolerance), "floors": dict(country.gate.floors)},
+        "gate": {
+            "tolerance": dict(country.gate.tolerance),
+            "floors": dict(country.gate.floors),
+            "min_interactions": country.gate.min_interactions,
+        },
+        "exploration": country.exploration.model_dump(),
+        "filters": {**country.filters.model_dump(), "exclude_genres": list(country.filters.exclude_genres)},
         "window_days": config.data.window_days,
         "quality": config.data.quality.model_dump(),
         "timeouts": {
@@ -334,6 +340,24 @@ class PipelineStack(Stack):
             ["personalize:CreateCampaign", "personalize:DescribeCampaign", "personalize:UpdateCampaign"],
             [arn("campaign", run_resources)],
             wildcard_reason="Campaigns are named per country and recipe under this env's prefix.",
+        )
+        # The country's filters are made before Batch (lambdas/pipeline/filters.py) and published for the app.
+        promote.allow(
+            ["personalize:CreateFilter", "personalize:DescribeFilter"],
+            [arn("filter", run_resources)],
+            wildcard_reason="Filters are named per country and expression digest under this env's prefix.",
+        )
+        promote.allow(
+            ["ssm:PutParameter"],
+            [
+                self.format_arn(
+                    service="ssm",
+                    resource="parameter",
+                    resource_name=f"personalize/{config.env}/{country.code.lower()}/filters/*",
+                )
+                for country in config.countries
+            ],
+            wildcard_reason="One parameter per configured filter under each country's filters/ path.",
         )
         steps["promote"] = promote
 

@@ -46,3 +46,7 @@ def sns() -> Any:
 
 def events() -> Any:
     return client("events")
+
+
+def ssm() -> Any:
+    return client("ssm")

@@ -1,35 +1,138 @@
-"""The recipes this app offers, shared by the config model (CDK) and the pipeline (Lambda)."""
+"""The recipes this app offers and what each can do: the one table every step, the config model, the fakes and
+the report ask (never a recipe name inside step code).
+
+Capabilities follow each recipe's page in the Personalize developer guide and the CreateSolutionVersion /
+CreateCampaign / CreateBatchInferenceJob API references (docs/personalize-behaviour.md quotes them):
+- `update_training`: trainingMode UPDATE ("updates the model to consider new items ... not a full
+  retraining"; only aws-user-personalization v1 and HRNN-coldstart accept it).
+- `automatic_updates`: a version deployed in a campaign gets new items every two hours at no cost (v1 and v2
+  user-personalization); a manual UPDATE stops those automatic updates.
+- `exploration`: itemExplorationConfig (explorationWeight, explorationItemAgeCutOff) on campaigns and batch jobs
+  (v1 user-personalization; v2 explores by itself, without these settings).
+- `batch`: batch inference jobs (Trending-Now is served by its campaign only).
+- `campaign`: served in real time by the pipeline's campaigns when `campaign.enabled`.
+- `metrics`: solution versions report offline metrics (GetSolutionMetrics) the gate can compare.
+- `batch_input`: the prepared output (lambdas/dataprep) a batch job reads, per run kind.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
 class Recipe(StrEnum):
     USER_PERSONALIZATION = "user-personalization"
+    USER_PERSONALIZATION_V2 = "user-personalization-v2"
     PERSONALIZED_RANKING = "personalized-ranking"
+    PERSONALIZED_RANKING_V2 = "personalized-ranking-v2"
     SIMILAR_ITEMS = "similar-items"
     TRENDING_NOW = "trending-now"
 
 
-# v1 user-personalization: it accepts UPDATE training (a cheap daily refresh) and explores new items, which
-# the legacy curation never surfaced.
-RECIPE_ARNS = {
-    Recipe.USER_PERSONALIZATION: "arn:aws:personalize:::recipe/aws-user-personalization",
-    Recipe.PERSONALIZED_RANKING: "arn:aws:personalize:::recipe/aws-personalized-ranking",
-    Recipe.SIMILAR_ITEMS: "arn:aws:personalize:::recipe/aws-similar-items",
-    Recipe.TRENDING_NOW: "arn:aws:personalize:::recipe/aws-trending-now",
+@dataclass(frozen=True)
+class RecipeSpec:
+    arn: str
+    short_name: str  # in resource names (63-character limit)
+    update_training: bool
+    automatic_updates: bool
+    exploration: bool
+    batch: bool
+    campaign: bool
+    metrics: bool
+    # prepared output read by a batch job: (on a full-training day, on other days); None: no batch job
+    batch_input: tuple[str, str] | None
+    reads_text: bool  # uses the Items' textual field (TITLE)
+
+
+RECIPES: dict[Recipe, RecipeSpec] = {
+    Recipe.USER_PERSONALIZATION: RecipeSpec(
+        arn="arn:aws:personalize:::recipe/aws-user-personalization",
+        short_name="userpers",
+        update_training=True,
+        automatic_updates=True,
+        exploration=True,
+        batch=True,
+        campaign=True,
+        metrics=True,
+        batch_input=("all_users", "changed_users"),
+        reads_text=True,
+    ),
+    Recipe.USER_PERSONALIZATION_V2: RecipeSpec(
+        arn="arn:aws:personalize:::recipe/aws-user-personalization-v2",
+        short_name="userpers2",
+        update_training=False,
+        automatic_updates=True,
+        exploration=False,
+        batch=True,
+        campaign=True,
+        metrics=True,
+        batch_input=("all_users", "changed_users"),
+        reads_text=True,
+    ),
+    Recipe.PERSONALIZED_RANKING: RecipeSpec(
+        arn="arn:aws:personalize:::recipe/aws-personalized-ranking",
+        short_name="ranking",
+        update_training=False,
+        automatic_updates=False,
+        exploration=False,
+        batch=True,
+        campaign=False,
+        metrics=True,
+        batch_input=("ranking_input", "ranking_input"),
+        reads_text=True,
+    ),
+    Recipe.PERSONALIZED_RANKING_V2: RecipeSpec(
+        arn="arn:aws:personalize:::recipe/aws-personalized-ranking-v2",
+        short_name="ranking2",
+        update_training=False,
+        automatic_updates=False,
+        exploration=False,
+        batch=True,
+        campaign=False,
+        metrics=True,
+        batch_input=("ranking_input", "ranking_input"),
+        reads_text=True,
+    ),
+    Recipe.SIMILAR_ITEMS: RecipeSpec(
+        arn="arn:aws:personalize:::recipe/aws-similar-items",
+        short_name="simitems",
+        update_training=False,
+        automatic_updates=False,
+        exploration=False,
+        batch=True,
+        campaign=False,
+        metrics=True,
+        batch_input=("items_batch", "items_batch"),
+        reads_text=True,
+    ),
+    Recipe.TRENDING_NOW: RecipeSpec(
+        arn="arn:aws:personalize:::recipe/aws-trending-now",
+        short_name="trending",
+        update_training=False,
+        automatic_updates=False,
+        exploration=False,
+        batch=False,
+        campaign=True,
+        metrics=False,
+        batch_input=None,
+        reads_text=False,
+    ),
 }
-# Only aws-user-personalization (v1) and HRNN-coldstart accept trainingMode UPDATE.
-UPDATE_CAPABLE = frozenset({Recipe.USER_PERSONALIZATION})
-# Trending-now cannot run as a batch job; it is served by its campaign only.
-BATCH_CAPABLE = frozenset({Recipe.USER_PERSONALIZATION, Recipe.PERSONALIZED_RANKING, Recipe.SIMILAR_ITEMS})
-# Recipes served in real time when campaigns are enabled (anonymous sessions, trending lists).
-CAMPAIGN_RECIPES = frozenset({Recipe.USER_PERSONALIZATION, Recipe.TRENDING_NOW})
-# Short forms for resource names (63-character limit).
-SHORT_NAMES = {
-    Recipe.USER_PERSONALIZATION: "userpers",
-    Recipe.PERSONALIZED_RANKING: "ranking",
-    Recipe.SIMILAR_ITEMS: "simitems",
-    Recipe.TRENDING_NOW: "trending",
-}
+
+
+def spec(recipe: Recipe | str) -> RecipeSpec:
+    return RECIPES[Recipe(recipe)]
+
+
+def with_capability(capability: str) -> frozenset[Recipe]:
+    return frozenset(r for r, s in RECIPES.items() if getattr(s, capability))
+
+
+# Derived views (the table above is the source).
+RECIPE_ARNS = {r: s.arn for r, s in RECIPES.items()}
+SHORT_NAMES = {r: s.short_name for r, s in RECIPES.items()}
+UPDATE_CAPABLE = with_capability("update_training")
+BATCH_CAPABLE = with_capability("batch")
+CAMPAIGN_RECIPES = with_capability("campaign")
+TEXT_RECIPES = with_capability("reads_text")

@@ -11,8 +11,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from common.recipes import TEXT_RECIPES
+
 # Recipes whose models read the items' unstructured `textual` field (TITLE); the others ignore it.
-RECIPES_USING_TEXT = frozenset({"user-personalization", "personalized-ranking", "similar-items"})
+RECIPES_USING_TEXT = frozenset(r.value for r in TEXT_RECIPES)
 
 EVENT_TYPES = ("purchase", "view")
 UNKNOWN = "none"  # value for missing categorical metadata: Personalize ignores nulls in categoricals

@@ -1,7 +1,8 @@
 """Run the Athena preparation SQL locally on DuckDB.
 
     python -m dataprep.local --raw DIR --out DIR --country CC --run-date YYYY-MM-DD
-        [--window-days N] [--previous-run-date YYYY-MM-DD] [--recipes R [R ...]] [--ranking-candidates N]
+        [--window-days N] [--previous-run-date YYYY-MM-DD] [--imported-before YYYY-MM-DD]
+        [--recipes R [R ...]] [--ranking-candidates N]
 
 The raw folders (`<table>/dt=YYYY-MM-DD/*.csv`, docs/data-layout.md) become DuckDB tables of the same
 names as the Glue tables, and every output runs the SAME statement the pipeline sends to Athena (the line
@@ -216,6 +217,7 @@ def _report(params: PrepareParams, counts: Counts, quality: DataQuality) -> dict
         "run_date": params.run_date.isoformat(),
         "window_start": params.window_start.isoformat(),
         "changes_since": params.changes_since.isoformat(),
+        "import_since": params.import_since.isoformat(),
         "recipes": list(params.recipes),
         "ranking_candidates": params.ranking_candidates,
         "counts": counts.model_dump(),
@@ -235,6 +237,7 @@ def prepare_with_quality(
     recipes: tuple[str, ...] | list[str] = DEFAULT_RECIPES,
     ranking_candidates: int = DEFAULT_RANKING_CANDIDATES,
     *,
+    imported_before: date | str | None = None,
     genre_mapping: str | Path = GENRE_MAPPING_CSV,
     threads: int | None = None,
     thresholds: QualityThresholds | None = None,
@@ -250,6 +253,7 @@ def prepare_with_quality(
         run_date=run_date,
         window_days=window_days,
         previous_run_date=previous_run_date,
+        imported_before=imported_before,
         recipes=tuple(recipes),
         ranking_candidates=ranking_candidates,
     )
@@ -343,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-days", type=int, default=DEFAULT_WINDOW_DAYS)
     parser.add_argument("--previous-run-date", default=None, help="YYYY-MM-DD of the last successful run")
     parser.add_argument(
+        "--imported-before",
+        default=None,
+        help="YYYY-MM-DD run date of the last interactions import that ran (default: the previous run date)",
+    )
+    parser.add_argument(
         "--recipes", nargs="+", default=list(DEFAULT_RECIPES), help="recipe names, space or comma separated"
     )
     parser.add_argument(
@@ -375,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             run_date=args.run_date,
             window_days=args.window_days,
             previous_run_date=args.previous_run_date,
+            imported_before=args.imported_before,
             recipes=args.recipes,
             ranking_candidates=args.ranking_candidates,
         )
@@ -393,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             params.run_date,
             window_days=params.window_days,
             previous_run_date=params.previous_run_date,
+            imported_before=params.imported_before,
             recipes=params.recipes,
             ranking_candidates=params.ranking_candidates,
             thresholds=thresholds,

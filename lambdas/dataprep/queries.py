@@ -152,6 +152,10 @@ class PrepareParams(BaseModel):
     run_date: date
     window_days: int = Field(default=DEFAULT_WINDOW_DAYS, ge=1, le=3660)
     previous_run_date: date | None = None
+    # Partitions before this date are in Personalize's Interactions dataset: the run date of the last interactions
+    # import that ran (FULL or INCREMENTAL; the ledger's high-water mark). A skipped increment (< 1,000 rows)
+    # leaves it where it was, so its interactions are carried into the next increment.
+    imported_before: date | None = None
     recipes: tuple[str, ...] = DEFAULT_RECIPES
     ranking_candidates: int = Field(
         default=DEFAULT_RANKING_CANDIDATES,
@@ -160,7 +164,7 @@ class PrepareParams(BaseModel):
         description="newest catalogue items each personalized-ranking batch line asks to rank",
     )
 
-    @field_validator("run_date", "previous_run_date", mode="before")
+    @field_validator("run_date", "previous_run_date", "imported_before", mode="before")
     @classmethod
     def _dates(cls, value: Any) -> Any:
         return _strict_date(value)
@@ -185,6 +189,8 @@ class PrepareParams(BaseModel):
             raise ValueError(
                 f"previous_run_date {self.previous_run_date} must be before run_date {self.run_date}"
             )
+        if self.imported_before is not None and self.imported_before > self.run_date:
+            raise ValueError(f"imported_before {self.imported_before} must not be after run_date {self.run_date}")
         return self
 
     @property
@@ -192,12 +198,23 @@ class PrepareParams(BaseModel):
         return self.run_date - timedelta(days=self.window_days)
 
     @property
+    def import_since(self) -> date:
+        """First partition of the INCREMENTAL interactions import: the first one not imported yet (the previous
+        run date when no high-water mark is given), never before the window. Equal to the run date when this
+        date was imported already (a rerun): the increment is then empty."""
+        since = self.imported_before or self.previous_run_date
+        if since is None:
+            return self.window_start
+        return max(since, self.window_start)
+
+    @property
     def changes_since(self) -> date:
-        """First partition whose interactions count as new (incremental import, changed users), never
-        before the window."""
+        """First partition whose interactions mark a user as changed (the changed-users batch): since the
+        previous successful run, and earlier when interactions since then were not imported (skipped
+        increment): those users' lists are renewed once their interactions are in. Never before the window."""
         if self.previous_run_date is None:
             return self.window_start
-        return max(self.previous_run_date, self.window_start)
+        return min(max(self.previous_run_date, self.window_start), self.import_since)
 
 
 def _epoch(day: date) -> int:
@@ -250,6 +267,7 @@ def render(output: Output | str, params: PrepareParams) -> str:
         "run_date": _string_literal(params.run_date.isoformat()),
         "window_start": _string_literal(params.window_start.isoformat()),
         "changes_since": _string_literal(params.changes_since.isoformat()),
+        "import_since": _string_literal(params.import_since.isoformat()),
         "unknown": _string_literal(UNKNOWN),
         # Integers from validated dates and a bounded int: rendered as bare numeric literals.
         "window_start_epoch": str(_epoch(params.window_start)),
@@ -346,6 +364,7 @@ def athena_statements(
     recipes: tuple[str, ...] | list[str] = DEFAULT_RECIPES,
     output_prefix: str = "",
     ranking_candidates: int = DEFAULT_RANKING_CANDIDATES,
+    imported_before: date | str | None = None,
 ) -> dict[Output, AthenaStatement]:
     """The statements of one run, per output.
 
@@ -357,6 +376,7 @@ def athena_statements(
         run_date=run_date,
         window_days=window_days,
         previous_run_date=previous_run_date,
+        imported_before=imported_before,
         recipes=tuple(recipes),
         ranking_candidates=ranking_candidates,
     )

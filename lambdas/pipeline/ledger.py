@@ -64,6 +64,7 @@ _JSON_FIELDS = frozenset(
         "jobs",
         "gate",
         "new_metrics",
+        "training",
     }
 )
 

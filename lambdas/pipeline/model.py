@@ -33,6 +33,27 @@ class Timeouts(_Model):
 class GateSettings(_Model):
     tolerance: dict[str, float]
     floors: dict[str, float]
+    min_interactions: int = 1000  # gate of recipes without offline metrics (stacks/config.py MetricGate)
+
+
+class ExplorationSettings(_Model):
+    """itemExplorationConfig for recipes that take it (stacks/config.py Exploration)."""
+
+    weight: float = 0.5
+    item_age_cutoff_days: float = 30
+
+    def item_exploration_config(self) -> dict[str, str]:
+        # The API's HyperParameters map is string -> string (botocore model), so the numbers go as strings.
+        return {
+            "explorationWeight": f"{self.weight:g}",
+            "explorationItemAgeCutOff": f"{self.item_age_cutoff_days:g}",
+        }
+
+
+class FilterSettings(_Model):
+    exclude_purchased: bool = True
+    exclude_genres: list[str] = Field(default_factory=list)
+    max_item_age_days: int | None = None
 
 
 class RunSettings(_Model):
@@ -50,6 +71,9 @@ class RunSettings(_Model):
     campaign_enabled: bool
     campaign_min_tps: int
     gate: GateSettings
+    # Absent in inputs rendered before they existed: the defaults apply.
+    exploration: ExplorationSettings = ExplorationSettings()
+    filters: FilterSettings = FilterSettings()
     window_days: int
     # data.quality of the config; absent in inputs rendered before it existed: the defaults apply.
     quality: QualityThresholds = QualityThresholds()
@@ -132,9 +156,18 @@ class GateDecision(_Model):
     solution_version_arn: str
     approved: bool
     reasons: list[str]
+    gated_on: str = "metrics"  # what the decision was taken on (metrics, or the stated rule without them)
     new_metrics: dict[str, float]
     promoted_metrics: dict[str, float] | None
     promoted_version_arn: str | None
+
+
+class TrainingChoice(_Model):
+    """What the train step does for one recipe today, why, and what it was billed (trainingHours)."""
+
+    choice: Literal["FULL", "UPDATE", "NONE"]
+    reason: str
+    training_hours: float | None = None  # DescribeSolutionVersion's trainingHours once the version is ACTIVE
 
 
 class Outcome(_Model):
@@ -153,8 +186,10 @@ class RunState(_Model):
     guard: Guard | None = None
     trained: dict[str, str] = Field(default_factory=dict)  # recipe -> new solution version ARN
     solutions: dict[str, str] = Field(default_factory=dict)  # recipe -> solution ARN
+    training: dict[str, TrainingChoice] = Field(default_factory=dict)  # recipe -> today's training choice
     gate: list[GateDecision] = Field(default_factory=list)
     promoted: dict[str, str] = Field(default_factory=dict)  # recipe -> version used from now on
+    filters: dict[str, str] = Field(default_factory=dict)  # pipeline.filters key -> ARN of the ACTIVE filter
     outcome: Outcome | None = None
     notification: dict[str, Any] | None = None
 

@@ -20,9 +20,13 @@ def notification(record: dict[str, Any]) -> dict[str, Any]:
         lines.append(f"Reason: {failure.get('reason')}")
     if record.get("reason"):
         lines.append(f"Reason: {record['reason']}")
+    for recipe, choice in sorted((record.get("training") or {}).items()):
+        hours = choice.get("training_hours")
+        billed = f", {hours:g} training hours billed" if hours is not None else ""
+        lines.append(f"Training {recipe}: {choice.get('choice')} ({choice.get('reason')}{billed})")
     for decision in record.get("gate") or []:
         verdict = "approved" if decision["approved"] else "REJECTED"
-        lines.append(f"Gate {decision['recipe']}: {verdict}")
+        lines.append(f"Gate {decision['recipe']}: {verdict} (gated on: {decision.get('gated_on', 'metrics')})")
         for reason in decision.get("reasons", []):
             lines.append(f"  - {reason}")
         lines.append(f"  new metrics:      {json.dumps(decision.get('new_metrics'), sort_keys=True)}")
@@ -42,6 +46,7 @@ def notification(record: dict[str, Any]) -> dict[str, Any]:
             "failure",
             "reason",
             "promoted",
+            "training",
             "report_url",
         )
     }
@@ -66,6 +71,7 @@ def data_quality_lines(quality: dict[str, Any]) -> list[str]:
             )
     for figures in quality.get("files") or []:
         if figures.get("not_fully_read"):
-            lines.append(f"  file not fully read: {figures.get('file')} ({figures.get('malformed_lines', 0)} malformed)")
+            malformed = figures.get("malformed_lines", 0)
+            lines.append(f"  file not fully read: {figures.get('file')} ({malformed} malformed)")
     lines.extend(f"  {problem}" for problem in quality.get("problems") or [])
     return lines

@@ -31,8 +31,13 @@ from stacks.nag import accept
 QUEUE_RETENTION = Duration.days(14)  # the SQS maximum: time to inspect and replay after a holiday
 # Defaults, as module constants so the signature stays free of calls.
 BATCHING_WINDOW = Duration.seconds(1)  # events should reach Personalize within seconds
-# Chosen by measurement (issue 14; `python bench/bench_ingest.py --sweep`, every PutEvents call 20 ms): the
-# figures and the table behind them are in README's bench section.
+# Chosen by measurement (issue 14, `python bench/bench_ingest.py --sweep`: a full shard's backlog, every
+# PutEvents call 20 ms, 2 cores at load ~13): a shard drains ~ factor x pool x 50 x 0.9 records/s, so factor 4
+# x pool 16 gives ~2,500 (factor 2 x 16: ~1,400; factor 1 x 32: ~1,400; goal 1,000). Batch size moves it
+# little: calls per record 0.98 at 100 -> 0.92 at 500 -> 0.87 at 1,000 (factor 4). A factor of 4 rather than
+# a bigger pool because a real botocore call costs ~2 ms of CPU (`putevents_client_cpu_ms_per_call`): one
+# Python process manages only a few hundred calls/s, so the calls must spread over processes. With the 1 s
+# window a full shard gives each of the 4 batchers ~250-record batches; a backlog gives full ones.
 BATCH_SIZE = 500
 PARALLELIZATION_FACTOR = 4
 DELIVERY_CONCURRENCY = 16  # sessions each invocation delivers at once

@@ -74,10 +74,30 @@ BATCH_JOB_QUOTA = 5
 TRAINING_QUOTA = 20
 SOLUTIONS_PER_DATASET_GROUP = 10
 CAMPAIGNS_PER_DATASET_GROUP = 5
+FILTERS_PER_DATASET_GROUP = 30
 
 # trainingMode UPDATE works only for these recipes.
 UPDATE_RECIPES = frozenset({"aws-user-personalization", "aws-hrnn-coldstart"})
 NO_BATCH_RECIPES = frozenset({"aws-trending-now"})
+# The recipes the developer guide lists (their ARNs are arn:aws:personalize:::recipe/<name>): an unknown
+# recipeArn is refused as the service does. Kept apart from common.recipes so the fake checks the table.
+KNOWN_RECIPES = frozenset(
+    {
+        "aws-user-personalization-v2", "aws-user-personalization", "aws-trending-now", "aws-popularity-count",
+        "aws-personalized-ranking-v2", "aws-personalized-ranking", "aws-semantic-similarity", "aws-similar-items",
+        "aws-sims", "aws-next-best-action", "aws-item-affinity", "aws-item-attribute-affinity", "aws-hrnn-coldstart",
+    }
+)  # fmt: skip
+# CampaignConfig/BatchInferenceJobConfig.itemExplorationConfig: "Provide itemExplorationConfig data only if your
+# solution uses the User-Personalization recipe" (API reference).
+EXPLORATION_RECIPES = frozenset({"aws-user-personalization"})
+EXPLORATION_KEYS = frozenset({"explorationWeight", "explorationItemAgeCutOff"})
+# Filter expressions (developer guide, "Filter expressions"): each chained part is
+# INCLUDE|EXCLUDE ItemID|UserID WHERE <Dataset>.<FIELD> <op> ...; parts are joined with " | ".
+_FILTER_PART = re.compile(
+    r"^(INCLUDE|EXCLUDE) (ItemID|UserID) WHERE (Interactions|Items|Users)\.[A-Z_][A-Z0-9_]* "
+    r"(IN|NOT IN|<|<=|>|>=|=) .+$"
+)
 
 # Which call creates each kind (the updates count as "creates" of their own kind for the call log).
 CREATE_OPERATIONS: dict[str, str] = {
@@ -663,6 +683,8 @@ class FakePersonalize:
         in_group = [s for s in self._jobs["solution"].values() if s.data["datasetGroupArn"] == group_arn]
         if len(in_group) >= SOLUTIONS_PER_DATASET_GROUP:
             raise self._error(api, "LimitExceededException", "Too many solutions in this dataset group.")
+        if "recipeArn" in p and _recipe_name(p["recipeArn"]) not in KNOWN_RECIPES:
+            raise self._error(api, "InvalidInputException", f"Recipe {p['recipeArn']} does not exist.")
         arn = self._arn(f"solution/{p['name']}")
         data = {
             "name": p["name"],
@@ -866,9 +888,30 @@ class FakePersonalize:
             raise self._error(api, "ResourceInUseException", f"Solution version {arn} is not ACTIVE.")
         return version
 
+    def _check_exploration(self, api: str, version: _Job, config: dict[str, Any] | None) -> None:
+        exploration = (config or {}).get("itemExplorationConfig")
+        if not exploration:
+            return
+        recipe = _recipe_name(version.data["recipeArn"])
+        if recipe not in EXPLORATION_RECIPES:
+            raise self._error(api, "InvalidInputException", f"itemExplorationConfig is not supported for {recipe}.")
+        unknown = set(exploration) - EXPLORATION_KEYS
+        if unknown:
+            raise self._error(api, "InvalidInputException", f"Unknown exploration parameter(s) {sorted(unknown)}.")
+        for key, value in exploration.items():
+            try:
+                number = float(value)
+            except ValueError:
+                raise self._error(api, "InvalidInputException", f"{key} {value!r} is not a number.") from None
+            if key == "explorationWeight" and not 0 <= number <= 1:
+                raise self._error(api, "InvalidInputException", f"explorationWeight {value} is not in [0, 1].")
+            if key == "explorationItemAgeCutOff" and number <= 0:
+                raise self._error(api, "InvalidInputException", f"explorationItemAgeCutOff {value} must be > 0.")
+
     def _create_campaign(self, p: dict[str, Any]) -> dict[str, Any]:
         api = "CreateCampaign"
         version = self._active_version(api, p["solutionVersionArn"])
+        self._check_exploration(api, version, p.get("campaignConfig"))
         if self._by_name("campaign", p["name"]):
             raise self._error(api, "ResourceAlreadyExistsException", f"Campaign {p['name']} already exists.")
         group_arn = version.data["datasetGroupArn"]
@@ -922,7 +965,8 @@ class FakePersonalize:
             )
         current = self._campaign_view(campaign)
         version_arn = p.get("solutionVersionArn", current["solutionVersionArn"])
-        self._active_version(api, version_arn)
+        version = self._active_version(api, version_arn)
+        self._check_exploration(api, version, p.get("campaignConfig"))
         data = {
             "solutionVersionArn": version_arn,
             "minProvisionedTPS": p.get("minProvisionedTPS", current["minProvisionedTPS"]),
@@ -960,6 +1004,18 @@ class FakePersonalize:
         recipe = _recipe_name(version.data["recipeArn"])
         if recipe in NO_BATCH_RECIPES:
             raise self._error(api, "InvalidInputException", f"Batch inference is not supported for {recipe}.")
+        self._check_exploration(api, version, p.get("batchInferenceJobConfig"))
+        if "filterArn" in p:
+            group_arn = version.data["datasetGroupArn"]
+            filter_job = self._get(api, "filter", p["filterArn"])
+            if filter_job.phase(self.clock.now()) != "active":
+                raise self._error(api, "ResourceInUseException", f"Filter {p['filterArn']} is not ACTIVE.")
+            if filter_job.data["datasetGroupArn"] != group_arn:
+                raise self._error(api, "InvalidInputException", "Filter belongs to another dataset group.")
+            if "$" in filter_job.data["filterExpression"]:
+                # A placeholder needs filterValues on every input line ("Providing filter values in your input
+                # JSON"); the pipeline's batch inputs carry none.
+                raise self._error(api, "InvalidInputException", "Filter has placeholders but input has no values.")
         if self._running("batch-inference-job") + self._occupied_slots("batch") >= BATCH_JOB_QUOTA:
             raise self._error(
                 api, "LimitExceededException", f"Limit of {BATCH_JOB_QUOTA} batch jobs in progress."
@@ -1012,6 +1068,15 @@ class FakePersonalize:
             raise self._not_found(api, "dataset group", p["datasetGroupArn"])
         if self._by_name("filter", p["name"]):
             raise self._error(api, "ResourceAlreadyExistsException", f"Filter {p['name']} already exists.")
+        for part in p["filterExpression"].split(" | "):
+            if not _FILTER_PART.fullmatch(part.strip()):
+                raise self._error(api, "InvalidInputException", f"Invalid filter expression part {part!r}.")
+            if "Interactions." in part and "Interactions.EVENT_TYPE" not in part:
+                # "you can filter only based on event type"
+                raise self._error(api, "InvalidInputException", "Interactions filters may use only EVENT_TYPE.")
+        in_group = [f for f in self._jobs["filter"].values() if f.data["datasetGroupArn"] == p["datasetGroupArn"]]
+        if len(in_group) >= FILTERS_PER_DATASET_GROUP:
+            raise self._error(api, "LimitExceededException", "Too many filters in this dataset group.")
         arn = self._arn(f"filter/{p['name']}")
         data = {
             "name": p["name"],

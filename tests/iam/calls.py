@@ -96,13 +96,13 @@ class CallRecorder:
 
         monkeypatch.setattr(FakePersonalize, "_invoke", personalize_invoke)
 
-        original_check = FakeAthena._check
-
-        def athena_check(fake, operation, params):
-            recorder.record("athena", operation, params)
-            return original_check(fake, operation, params)
-
-        monkeypatch.setattr(FakeAthena, "_check", athena_check)
+        # FakeAthena emulates what Athena does (reading the tables' S3 objects, writing UNLOAD output) with moto
+        # clients of its own; CallMap models those reads and writes from the query instead, so they are suspended.
+        for name, operation in _operations("athena").items():
+            if hasattr(FakeAthena, name):
+                monkeypatch.setattr(
+                    FakeAthena, name, _recorded(recorder, "athena", operation, getattr(FakeAthena, name))
+                )
 
     def proxy(self, fake: Any, service: str) -> Any:
         """`fake` (a stand-in that is not a botocore client, e.g. the redrive fake) with its API calls
@@ -110,15 +110,29 @@ class CallRecorder:
         return _RecordingProxy(self, fake, service)
 
 
+def _operations(service: str) -> dict[str, str]:
+    """boto3 method name -> API operation name of a botocore service model."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model(service)
+    return {xform_name(name): name for name in model.operation_names}
+
+
+def _recorded(recorder: CallRecorder, service: str, operation: str, method: Any) -> Any:
+    def call(fake: Any, **kwargs: Any) -> Any:
+        recorder.record(service, operation, kwargs)
+        with recorder.suspended():
+            return method(fake, **kwargs)
+
+    return call
+
+
 class _RecordingProxy:
     def __init__(self, recorder: CallRecorder, fake: Any, service: str) -> None:
-        import botocore.session
-
         self._recorder = recorder
         self._fake = fake
         self._service = service
-        model = botocore.session.get_session().get_service_model(service)
-        self._operations = {xform_name(name): name for name in model.operation_names}
+        self._operations = _operations(service)
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self._fake, name)
@@ -241,8 +255,9 @@ class CallMap:
             for table in self.assembly.resources(stack, "AWS::Glue::Table").values():
                 props = self.assembly.resolve(stack, table["Properties"])
                 template = props["TableInput"].get("Parameters", {}).get("storage.location.template")
+                # a projected table's data is under its location template, one partition stands for all
                 location = (
-                    template.replace("${dt}", "2026-11-14") + "/"
+                    re.sub(r"\$\{[^}]+\}", "x", template.replace("${dt}", "2026-11-14")).rstrip("/") + "/"
                     if template
                     else props["TableInput"]["StorageDescriptor"]["Location"]
                 )
@@ -328,6 +343,9 @@ class CallMap:
         self._kms(out, table, "dynamodb", context, "kms:Decrypt")
 
     def _s3(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
+        if operation == "ListBuckets":
+            out.add("s3:ListAllMyBuckets", ["*"])
+            return
         bucket = p["Bucket"]
         reads = {"GetObject": "s3:GetObject", "HeadObject": "s3:GetObject"}
         writes = {"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
@@ -450,6 +468,15 @@ class CallMap:
         arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
         out.add("lambda:InvokeFunction", [arn])
 
+    def _ssm(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
+        names = p.get("Names") or [p["Name"]]
+        if operation not in ("GetParameter", "GetParameters", "PutParameter", "DeleteParameter"):
+            raise NotImplementedError(f"ssm:{operation}")
+        # a parameter ARN names the parameter without its leading "/"
+        out.add(f"ssm:{operation}", [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{n.lstrip('/')}" for n in names])
+        if p.get("Type") == "SecureString" or p.get("KeyId"):
+            raise NotImplementedError("SecureString parameters (KMS through SSM) are not modelled")
+
     def _logs(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
         if operation not in ("CreateLogStream", "PutLogEvents"):
             raise NotImplementedError(f"logs:{operation}")
@@ -546,6 +573,12 @@ class CallMap:
         out.add(f"athena:{operation}", [f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{group}"])
         if operation == "StartQueryExecution":
             self._athena_reads(out, p)
+            unload = re.search(r"\bTO\s+'(s3://[^']+)'", p["QueryString"], re.IGNORECASE)
+            if unload:  # UNLOAD writes its files under TO with the caller's credentials
+                bucket, prefix = s3_parts(unload.group(1))
+                out.add("s3:GetBucketLocation", [bucket_arn(bucket)])
+                out.add("s3:PutObject", [object_arn(bucket, prefix.rstrip("/") + "/part-00000")])
+                self._s3_kms(out, bucket, "kms:GenerateDataKey")
             location = self.workgroups.get(group)
             if location:  # query results and metadata, written with the caller's credentials
                 bucket, prefix = s3_parts(location)
@@ -568,7 +601,8 @@ class CallMap:
         database_arn = f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{database}"
         out.add("glue:GetDatabase", [catalog, database_arn])
         for (table_database, table), location in self.glue_tables.items():
-            if table_database != database or not re.search(rf"\b(FROM|JOIN)\s+{re.escape(table)}\b", sql, re.I):
+            named = rf'\b(FROM|JOIN)\s+("?{re.escape(database)}"?\.)?"?{re.escape(table)}\b'
+            if table_database != database or not re.search(named, sql, re.IGNORECASE):
                 continue
             out.add(
                 "glue:GetTable", [catalog, database_arn, f"arn:aws:glue:{REGION}:{ACCOUNT}:table/{database}/{table}"]

@@ -71,7 +71,7 @@ class Request:
 def resource_formats(action: str) -> tuple[str, ...]:
     """The ARN formats the Service Authorization Reference lists for `action` ("*" = no resource type)."""
     service, name = action.split(":", 1)
-    data = get_action_data(service, name)
+    data = get_action_data(service.lower(), name)
     if not data:
         raise KeyError(f"{action} is not an action in the Service Authorization Reference")
     rows = next(iter(data.values()))
@@ -85,11 +85,11 @@ def has_resource_level_permissions(action: str) -> bool:
 def canonical_action(action: str) -> str:
     """The action as AWS's reference spells it (fails loudly on a name that does not exist)."""
     service, name = action.split(":", 1)
-    data = get_action_data(service, name)
+    data = get_action_data(service.lower(), name)
     if not data:
         raise KeyError(f"{action} is not an action in the Service Authorization Reference")
     rows = next(iter(data.values()))
-    return f"{service}:{rows[0]['action'].split(':', 1)[1]}"
+    return f"{service.lower()}:{rows[0]['action'].split(':', 1)[1]}"
 
 
 # ------------------------------------------------------------------------------------------------- matching

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.config import load_config
-from tests.conftest import synthesise, write_env_from_dev
-
 HOLDS_DATA = (
     "AWS::SQS::Queue",
     "AWS::DynamoDB::Table",
@@ -46,10 +43,8 @@ def assert_complete(found: dict[str, dict]) -> None:
 
 
 @pytest.fixture(scope="module")
-def prod_like(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("prodlike")
-    write_env_from_dev(folder, "prod", account="000000000000", region="ap-northeast-2")
-    return synthesise(config=load_config("prod", config_dir=folder), outdir=folder / "out")
+def prod_like(prod_like_app):
+    return prod_like_app
 
 
 def test_outside_dev_every_queue_table_bucket_key_and_stream_is_retained(prod_like):

@@ -78,7 +78,7 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
     assert event["source"] == "personalize.pipeline" and event["detail"]["status"] == "SUCCEEDED"
 
 
-def test_update_day_imports_incrementally_and_updates_only_what_supports_it(harness):
+def test_update_day_imports_incrementally_and_trains_only_where_the_policy_says(harness):
     assert harness.run("KR", run_date=SUNDAY).status == "SUCCEEDED"
     before = len(harness.personalize.calls)
     harness.notifications()
@@ -93,12 +93,10 @@ def test_update_day_imports_incrementally_and_updates_only_what_supports_it(harn
     imports = [c.kwargs for c in calls if c.operation == "create_dataset_import_job" and c.outcome == "ok"]
     assert {i["importMode"] for i in imports} == {"INCREMENTAL"}
     versions = [c.kwargs for c in calls if c.operation == "create_solution_version" and c.outcome == "ok"]
-    assert [v["trainingMode"] for v in versions] == ["UPDATE"]  # only aws-user-personalization accepts UPDATE
+    # KR serves user-personalization from a campaign: automatic updates, no UPDATE (tests/sfn/test_training_policy.py)
+    assert versions == []
     assert not [c for c in calls if c.operation == "create_solution"]  # existing solutions reused
-    updates = [c.kwargs for c in calls if c.operation == "update_campaign" and c.outcome == "ok"]
-    assert [u["solutionVersionArn"] for u in updates] == [
-        versions and execution.output["trained"]["user-personalization"]
-    ]
+    assert not [c for c in calls if c.operation == "update_campaign"]
     assert harness.ledger_run("KR", MONDAY)["mode"] == "UPDATE"
     batch = {
         c.kwargs["jobName"].rsplit("-", 1)[1]: c.kwargs
@@ -106,8 +104,11 @@ def test_update_day_imports_incrementally_and_updates_only_what_supports_it(harn
         if c.operation == "create_batch_inference_job" and c.outcome == "ok"
     }
     assert batch["userpers"]["jobInput"]["s3DataSource"]["path"].endswith("/changed_users/")
-    # the updated model scores today's changed users; the others use the versions promoted on Sunday
-    assert batch["userpers"]["solutionVersionArn"] == execution.output["trained"]["user-personalization"]
+    # every recipe uses the version promoted on Sunday
+    assert (
+        batch["userpers"]["solutionVersionArn"]
+        == harness.ledger_run("KR", SUNDAY)["promoted"]["user-personalization"]
+    )
     assert (
         batch["simitems"]["solutionVersionArn"]
         == harness.ledger_run("KR", SUNDAY)["promoted"]["similar-items"]

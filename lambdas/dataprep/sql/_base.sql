@@ -103,14 +103,15 @@ interactions AS (
     GROUP BY user_id, item_id, ts, event_type, event_value
 ),
 
--- The interactions that arrived since the last successful run: first seen in partitions
--- [changes_since, run_date). Partitions are export days, so a late event (old timestamp, new partition) is new
--- and gets imported, and a re-exported old event is not (an INCREMENTAL import appends: it would count twice).
--- With no previous run this is the whole window.
+-- The interactions not imported yet: first seen in partitions [import_since, run_date), import_since being the
+-- run date of the last interactions import that ran (a skipped increment of < 1,000 rows carries its rows into
+-- the next one). Partitions are export days, so a late event (old timestamp, new partition) is new and gets
+-- imported, and a re-exported old event is not (an INCREMENTAL import appends: it would count twice).
+-- With no import yet this is the whole window.
 new_interactions AS (
     SELECT user_id, item_id, ts, event_type, event_value
     FROM interactions
-    WHERE first_dt >= {{ changes_since }}
+    WHERE first_dt >= {{ import_since }}
 ),
 
 latest_contents AS (

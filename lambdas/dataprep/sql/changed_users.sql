@@ -1,7 +1,9 @@
 -- Input of the daily batch-inference job: users of the country with interactions first seen in partitions
--- [changes_since, run_date) (new_interactions). changes_since is the previous successful run date (or the
--- window start when there was none), never earlier than the window start.
+-- [changes_since, run_date). changes_since is the previous successful run date, or the first partition not
+-- imported yet when that is earlier (a skipped increment: its users are scored once their interactions are in),
+-- or the window start when there was no run; never earlier than the window start.
 WITH
 {{ base }}
 SELECT DISTINCT user_id AS "USER_ID"
-FROM new_interactions
+FROM interactions
+WHERE first_dt >= {{ changes_since }}

@@ -50,6 +50,8 @@ def run_record(state: RunState, status: str, reason: str = "") -> dict[str, Any]
         "counts": state.counts or {},
         # Rows read, kept and dropped by reason per table, files not fully read (dataprep.quality.DataQuality).
         "data_quality": state.data_quality or {},
+        # Per recipe: FULL / UPDATE / NONE, why (docs/personalize-behaviour.md item 3) and the billed trainingHours.
+        "training": {recipe: choice.model_dump() for recipe, choice in state.training.items()},
         "metrics": {d.recipe.value: d.new_metrics for d in state.gate},
         "gate": [d.model_dump(mode="json") for d in state.gate],
         "promoted": state.promoted,

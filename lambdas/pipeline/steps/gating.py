@@ -1,4 +1,5 @@
-"""Gate every newly trained version on its metrics against the version promoted for that solution."""
+"""Gate every newly trained version on its metrics against the version promoted for that solution (recipes
+without offline metrics on the stated rule in pipeline.gate)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ def evaluate(state: RunState) -> RunState:
         with transient_errors_named():
             metrics = client.get_solution_metrics(solutionVersionArn=version_arn)["metrics"]
         current = ledger.promoted(state.settings.country, recipe)
-        decisions.append(decide(Recipe(recipe), version_arn, metrics, current, state.settings.gate))
+        interactions = (state.counts or {}).get("interactions")
+        decisions.append(
+            decide(Recipe(recipe), version_arn, metrics, current, state.settings.gate, interactions=interactions)
+        )
     state.gate = decisions
     return state

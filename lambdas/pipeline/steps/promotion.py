@@ -1,23 +1,27 @@
 """Promote the approved versions: point the real-time campaign at them (create it on the first run) and
-wait until the update is ACTIVE; then record them as the versions batch jobs and the next gate use."""
+wait until the update is ACTIVE; then record them as the versions batch jobs and the next gate use.
+
+The country's filters (pipeline.filters) are made here too, before Batch needs them: describe-or-create, and
+once ACTIVE their ARNs are published as SSM parameters for the app's own GetRecommendations calls."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from common import clients
+from common.aws_errors import transient_errors_named
 from common.personalize_resources import Phase, current, ensure_campaign_serves, stable_name
-from common.recipes import CAMPAIGN_RECIPES, SHORT_NAMES, Recipe
-from pipeline import ledger
+from common.recipes import Recipe, spec
+from pipeline import filters, ledger
 from pipeline.errors import PersonalizeJobFailed
-from pipeline.jobs import all_succeeded, check_timeout, finish_step, next_poll, start_step
+from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Job, RunState, StepStatus
 
 STEP = "promote"
 
 
 def campaign_name(state: RunState, recipe: Recipe) -> str:
-    return stable_name(state.settings.name_prefix, state.settings.country, f"{SHORT_NAMES[recipe]}-campaign")
+    return stable_name(state.settings.name_prefix, state.settings.country, f"{spec(recipe).short_name}-campaign")
 
 
 def _campaign(client, state: RunState, recipe: Recipe, version_arn: str, tracked: Job | None) -> Job:
@@ -33,11 +37,11 @@ def _campaign(client, state: RunState, recipe: Recipe, version_arn: str, tracked
                 )
         else:
             return tracked.model_copy(update={"status": status.phase.value})
+    create_args: dict = {"minProvisionedTPS": settings.campaign_min_tps}
+    if spec(recipe).exploration:
+        create_args["campaignConfig"] = {"itemExplorationConfig": settings.exploration.item_exploration_config()}
     result = ensure_campaign_serves(
-        client,
-        name=campaign_name(state, recipe),
-        solution_version_arn=version_arn,
-        create_args={"minProvisionedTPS": settings.campaign_min_tps},
+        client, name=campaign_name(state, recipe), solution_version_arn=version_arn, create_args=create_args
     )
     if result.phase is Phase.FAILED:
         marker = f"{result.arn}#{version_arn}"
@@ -53,15 +57,44 @@ def _campaign(client, state: RunState, recipe: Recipe, version_arn: str, tracked
     )
 
 
+FILTER_JOB = "filter:"
+
+
+def _filters(client, state: RunState, step) -> None:
+    """Describe-or-create every configured filter; publish each one that is ACTIVE (idempotent overwrite)."""
+    settings = state.settings
+    for key, definition in filters.definitions(settings).items():
+        job = ensure_job(
+            client,
+            state,
+            step=STEP,
+            key=f"{FILTER_JOB}{key}",
+            kind="filter",
+            name=filters.filter_name(settings, definition),
+            create_args={"datasetGroupArn": settings.dataset_group_arn, "filterExpression": definition.expression},
+        )
+        job.detail["expression"] = definition.expression
+        step.jobs[f"{FILTER_JOB}{key}"] = job
+        if job.status != "SUCCEEDED" or not job.arn:
+            continue
+        state.filters[key] = job.arn
+        if definition.published:
+            parameter = filters.parameter_name(settings, key)
+            with transient_errors_named():
+                clients.ssm().put_parameter(Name=parameter, Value=job.arn, Type="String", Overwrite=True)
+            job.detail["parameter"] = parameter
+
+
 def promote(state: RunState) -> RunState:
     settings = state.settings
     step = start_step(state, STEP)
     approved = [d for d in state.gate if d.approved]
     check_timeout(state, STEP, timedelta(hours=settings.timeouts.campaign_hours))
     client = clients.personalize()
+    _filters(client, state, step)
     if settings.campaign_enabled:
         for decision in approved:
-            if decision.recipe in CAMPAIGN_RECIPES:
+            if spec(decision.recipe).campaign:
                 step.jobs[decision.recipe.value] = _campaign(
                     client,
                     state,

@@ -1,5 +1,8 @@
 """Train each configured solution: describe-or-create the solution (auto-training as configured), then a
-solution version named for the run, FULL on the full day, UPDATE where the recipe supports it otherwise."""
+solution version named for the run, as the per-recipe training policy decides (`training_plan`,
+docs/personalize-behaviour.md item 3): FULL on the full day; on other days UPDATE only where it is how new items
+get in (an UPDATE-capable recipe not served by a campaign), nothing where the campaign's automatic updates do
+that or the recipe has no UPDATE mode. The choice, its reason and the billed trainingHours go into the run."""
 
 from __future__ import annotations
 
@@ -10,27 +13,51 @@ from botocore.exceptions import ClientError
 from common import clients
 from common.aws_errors import is_in_use, is_not_found, transient_errors_named
 from common.personalize_resources import Phase, ensure, resource_name, stable_name
-from common.recipes import RECIPE_ARNS, SHORT_NAMES, UPDATE_CAPABLE, Recipe
+from common.recipes import RECIPE_ARNS, SHORT_NAMES, Recipe, spec
 from pipeline import ledger
 from pipeline.errors import PersonalizeJobFailed
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
-from pipeline.model import Job, Mode, RunSettings, RunState, StepStatus
+from pipeline.model import Job, Mode, RunSettings, RunState, StepStatus, TrainingChoice
 
 STEP = "train"
 
 
-def training_plan(settings: RunSettings, mode: Mode) -> dict[Recipe, str]:
-    """{recipe: trainingMode} for this run. Nothing on a non-full day where the policy says skip."""
-    if mode is Mode.FULL:
-        return {recipe: "FULL" for recipe in settings.recipes}
-    if settings.other_days == "skip":
-        return {}
-    plan = {}
+def training_plan(settings: RunSettings, mode: Mode) -> dict[Recipe, TrainingChoice]:
+    """{recipe: choice and reason} for this run, every configured recipe included (NONE: no training today).
+
+    CreateSolutionVersion's reference: UPDATE "updates the model to consider new items for recommendations. It
+    is not a full retraining. You should still complete a full retraining weekly. If you specify UPDATE, Amazon
+    Personalize will stop automatic updates for the solution version." And "with User-Personalization-v2,
+    User-Personalization ... Amazon Personalize automatically updates your latest solution version every two hours
+    to include new items" for a version deployed in a campaign (update-campaigns). So a daily UPDATE of a
+    campaign's version would trade free two-hourly updates for one billed daily one.
+    """
+    plan: dict[Recipe, TrainingChoice] = {}
     for recipe in settings.recipes:
-        if recipe not in UPDATE_CAPABLE:
+        capability = spec(recipe)
+        if mode is Mode.FULL:
+            plan[recipe] = TrainingChoice(choice="FULL", reason="full-training day (or a dataset imported FULL)")
             continue
-        # UPDATE refines an existing model; a recipe that never had a promoted version needs FULL first.
-        plan[recipe] = "UPDATE" if ledger.promoted(settings.country, recipe.value) else "FULL"
+        if settings.other_days == "skip":
+            plan[recipe] = TrainingChoice(choice="NONE", reason="policy other_days=skip: promoted version used")
+            continue
+        if not ledger.promoted(settings.country, recipe.value):
+            # Nothing to update or serve yet: the first version is a full one, whatever the day.
+            plan[recipe] = TrainingChoice(choice="FULL", reason="no promoted version yet")
+        elif capability.automatic_updates and capability.campaign and settings.campaign_enabled:
+            plan[recipe] = TrainingChoice(
+                choice="NONE",
+                reason="served by a campaign: Personalize's automatic updates add new items every 2 h "
+                "(an UPDATE would stop them); FULL on the full day",
+            )
+        elif capability.update_training:
+            plan[recipe] = TrainingChoice(
+                choice="UPDATE", reason="no campaign: UPDATE brings new items in before the batch job"
+            )
+        else:
+            plan[recipe] = TrainingChoice(
+                choice="NONE", reason="recipe has no UPDATE mode: promoted version used until the full day"
+            )
     return plan
 
 
@@ -80,12 +107,25 @@ def _stopper(client):
     return stop
 
 
+def _record_training_hours(client, state: RunState) -> None:
+    """The billed hours of each finished version: "You are billed for the time it takes to train a model"
+    (SolutionVersion.trainingHours, set once the version is ACTIVE)."""
+    for recipe, version_arn in state.trained.items():
+        with transient_errors_named():
+            version = client.describe_solution_version(solutionVersionArn=version_arn)["solutionVersion"]
+        hours = version.get("trainingHours")
+        state.training[recipe].training_hours = float(hours) if hours is not None else None
+
+
 def train(state: RunState) -> RunState:
     settings = state.settings
     step = start_step(state, STEP)
-    plan = training_plan(settings, state.run.mode)
+    if not state.training:  # decided once per run: a poll or a redrive keeps the first decision
+        state.training = {recipe.value: choice for recipe, choice in training_plan(settings, state.run.mode).items()}
+    plan = {Recipe(recipe): choice.choice for recipe, choice in state.training.items() if choice.choice != "NONE"}
     if not plan:
-        finish_step(step, StepStatus.SKIPPED, note="no training today (policy: other_days=skip)")
+        note = "; ".join(f"{recipe}: {choice.reason}" for recipe, choice in state.training.items())
+        finish_step(step, StepStatus.SKIPPED, note=f"no training today ({note})")
         return state
     client = clients.personalize()
     check_timeout(state, STEP, timedelta(hours=settings.timeouts.training_hours), stop=_stopper(client))
@@ -114,6 +154,7 @@ def train(state: RunState) -> RunState:
         step.jobs[recipe.value].detail["training_mode"] = training_mode
     if all_succeeded(step.jobs):
         state.trained = {recipe: job.arn for recipe, job in step.jobs.items() if job.arn}
+        _record_training_hours(client, state)
         finish_step(step)
     else:
         # Trainings take hours (sometimes more than a day): start at 5 min, back off to hourly checks.

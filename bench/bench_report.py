@@ -1,0 +1,201 @@
+"""The report at the trial's size (issue 14): the heavy part on the query engine, the Lambda on small results.
+
+Figures:
+- report_athena_seconds_1m / _30m: the report SQL (evaluation/sql) on DuckDB, standing in for Athena, over
+  1 M and 30 M generated interactions (reported; Athena runs the same statements distributed).
+- report_lambda_input_mb_1m / _30m: the bytes of the queries' outputs, all the report step's Lambda reads.
+- report_lambda_seconds_1m / _30m: the Lambda-side part only: parse those outputs, build the report, render
+  report.html and report.json. Goal: 30 M within 1.5x of 1 M.
+- report_lambda_users_1m / _30m: users in the outputs (the evaluated sample plus the heavy users).
+- prepare_athena_scan_gb_per_run: bytes the prepare step's queries scan per run at the trial's size (~2.4 M
+  users, six months of purchases and views of 15-26 GB raw; midpoint 20.5 GB), estimated from the tables and
+  partitions each rendered statement reads (CSV: Athena reads whole files, no column pruning). The report's
+  queries over the prepared CSVs (1.9 GB of interactions) are estimated the same way (report_athena_scan_gb_per_run).
+
+Data: generated in DuckDB itself (taste blocks, Zipf-like popularity, heavy-tailed users; 20,000 items; 1 M
+interactions from 60,000 users, 30 M from 1.8 M users, over 183 days; Personalize-shaped lists for a fifth of
+the users) and cached as Parquet under `.bench/` (REPO/.bench, git-ignored), so a second run skips generation.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from dataprep.queries import RAW_TABLES, Output, PrepareParams, lines_table, render
+from evaluation.local_sql import run_report_queries
+from evaluation.page import render as render_page
+from evaluation.queries import PERSONALIZE_RECIPE, ReportOutput, ReportQueryParams
+from evaluation.queries import render as render_report
+from evaluation.report import ReportOptions
+from evaluation.sql_report import build_report_from_outputs, read_output_folder
+
+CACHE = Path(__file__).resolve().parent.parent / ".bench"
+GENERATOR_VERSION = 1
+RUN_DATE = date(2026, 11, 1)
+DAYS = 183
+ITEMS = 20_000
+TASTES = 40
+PARAMS = ReportQueryParams(
+    country="KR", run_date=RUN_DATE, execution="bench", attempt="a1", with_personalize=True
+)
+SIZES = {"1m": (1_000_000, 60_000), "30m": (30_000_000, 1_800_000)}
+
+# Trial size (issue 14): six months of purchases + views, 15-26 GB raw; 1.9 GB of prepared interactions.
+TRIAL_EVENTS_GB = (15 + 26) / 2
+TRIAL_USERS = 2_400_000
+# users export: a full snapshot, then ~1 % of users changed per day (upserts), ~60 bytes per row, all dt < run_date.
+TRIAL_USERS_GB = TRIAL_USERS * (1 + 0.01 * DAYS) * 60 / 1e9
+TRIAL_CONTENTS_GB = 0.02  # tens of thousands of titles
+TRIAL_PREPARED_GB = {"prepared_interactions": 1.9, "prepared_users": 0.1, "prepared_items": 0.01}
+TRIAL_BATCH_GB = 2_400_000 * 25 * 12 / 1e9  # an all-users batch output: 25 ids of ~12 bytes per user
+
+
+def _generate(con: duckdb.DuckDBPyConnection, rows: int, users: int) -> None:
+    """Deterministic (hash-based, no RNG state) synthetic prepared data: the tables the report SQL reads."""
+    end = (RUN_DATE - date(1970, 1, 1)).days * 86_400
+    per_taste = ITEMS // TASTES
+    part = "'KR' AS country, '2026-11-01' AS run_date, 'bench' AS execution, 'a1' AS attempt"
+    con.execute(
+        f"""
+        CREATE TABLE prepared_interactions AS
+        WITH r AS (
+            SELECT
+                n,
+                -- heavy-tailed activity: a user index skewed towards small numbers
+                CAST(floor({users} * pow((hash(n * 3 + 1) % 1000003) / 1000003.0, 1.6)) AS BIGINT) AS u,
+                (hash(n * 3 + 2) % 1000003) / 1000003.0 AS pick,
+                (hash(n * 3 + 3) % 1000003) / 1000003.0 AS when_
+            FROM range({rows}) AS t(n)
+        )
+        SELECT
+            'u' || lpad(CAST(u AS VARCHAR), 7, '0') AS user_id,
+            'i' || lpad(CAST(CASE
+                WHEN pick < 0.8 THEN (u % {TASTES}) * {per_taste} + CAST(floor({per_taste} * pow(pick / 0.8, 3)) AS BIGINT)
+                ELSE CAST(floor({ITEMS} * pow((pick - 0.8) / 0.2, 2)) AS BIGINT)
+            END AS VARCHAR), 6, '0') AS item_id,
+            CAST({end} - 1 - CAST(floor(when_ * {DAYS} * 86400) AS BIGINT) AS VARCHAR) AS "timestamp",
+            'view' AS event_type, '1' AS event_value, {part}
+        FROM r
+        """
+    )
+    con.execute(
+        f"""CREATE TABLE prepared_users AS
+        SELECT 'u' || lpad(CAST(n AS VARCHAR), 7, '0') AS user_id, 'ko_KR' AS locale, '25-34' AS age_group,
+            'none' AS gender, 'basic' AS membership, {part}
+        FROM range({users}) AS t(n)"""
+    )
+    con.execute(
+        f"""CREATE TABLE prepared_items AS
+        SELECT 'i' || lpad(CAST(n AS VARCHAR), 6, '0') AS item_id, 'drama|comedy' AS genres,
+            CAST({end} - CASE WHEN n % 20 = 0 THEN (hash(n) % (29 * 86400)) + 1 ELSE 400 * 86400 END AS VARCHAR)
+                AS creation_timestamp,
+            'Title ' || n AS title, {part}
+        FROM range({ITEMS}) AS t(n)"""
+    )
+    # Personalize-shaped lists for every fifth user (the changed users of a weekday run).
+    con.execute(
+        f"""CREATE TABLE batch_output AS
+        SELECT 'KR' AS country, '2026-11-01' AS run_date, '{PERSONALIZE_RECIPE}' AS recipe,
+            {{'userid': 'u' || lpad(CAST(n AS VARCHAR), 7, '0')}} AS "input",
+            {{'recommendeditems': list_transform(range(25),
+                lambda j: 'i' || lpad(CAST((n * 7 + j * 13) % {ITEMS} AS VARCHAR), 6, '0'))}} AS "output",
+            CAST(NULL AS VARCHAR) AS error
+        FROM range(0, {users}, 5) AS t(n)"""
+    )
+
+
+def _connection(size: str) -> duckdb.DuckDBPyConnection:
+    rows, users = SIZES[size]
+    folder = CACHE / f"report-v{GENERATOR_VERSION}-{size}"
+    tables = ("prepared_interactions", "prepared_users", "prepared_items", "batch_output")
+    con = duckdb.connect(config={"threads": os.cpu_count() or 2})
+    con.execute("SET enable_progress_bar = false")
+    if all((folder / f"{t}.parquet").is_file() for t in tables):
+        for table in tables:
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{folder / f'{table}.parquet'}')")
+        return con
+    _generate(con, rows, users)
+    folder.mkdir(parents=True, exist_ok=True)
+    for table in tables:
+        con.execute(f"COPY {table} TO '{folder / f'{table}.parquet'}' (FORMAT parquet)")
+    return con
+
+
+def _lambda_side(out: Path) -> tuple[float, int, int]:
+    start = time.perf_counter()
+    inputs = read_output_folder(out)
+    report = build_report_from_outputs(inputs, "KR", RUN_DATE, with_personalize=True, options=ReportOptions())
+    render_page(report)
+    report.model_dump_json(indent=1)
+    return time.perf_counter() - start, inputs.input_bytes, len(inputs.users)
+
+
+def _tables_read(sql: str) -> set[str]:
+    """Tables a statement reads, following its CTEs from the final SELECT (Trino inlines CTEs and never reads
+    an unreferenced one)."""
+    tree = sqlglot.parse_one(sql, read="athena")
+    ctes = {cte.alias_or_name: cte.this for cte in tree.find_all(exp.CTE)}
+
+    def direct(node: exp.Expression) -> set[str]:
+        return {t.name for t in node.find_all(exp.Table)}
+
+    main = tree.copy()
+    for with_ in main.find_all(exp.With):
+        with_.pop()
+    seen: set[str] = set()
+    todo = list(direct(main))
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in ctes:
+            todo.extend(direct(ctes[name]))
+    return seen - set(ctes)
+
+
+def _prepare_scan_gb() -> float:
+    params = PrepareParams(country="KR", run_date=RUN_DATE)
+    sizes = {"purchases": TRIAL_EVENTS_GB * 0.1, "views": TRIAL_EVENTS_GB * 0.9}
+    sizes |= {"users": TRIAL_USERS_GB, "contents": TRIAL_CONTENTS_GB, "genre_mapping": 0.0}
+    sizes |= {lines_table(t): sizes[t] for t in RAW_TABLES}  # the same files, read as lines
+    return sum(sizes[t] for output in Output for t in _tables_read(render(output, params)))
+
+
+def _report_scan_gb() -> float:
+    sizes = {**TRIAL_PREPARED_GB, "batch_output": TRIAL_BATCH_GB}
+    return sum(sizes[t] for output in ReportOutput for t in _tables_read(render_report(output, PARAMS)))
+
+
+def figures() -> Iterator[tuple[str, float, str]]:
+    yield "report_machine_load_1min", os.getloadavg()[0], "load"
+    for size in SIZES:
+        con = _connection(size)
+        out = CACHE / f"report-out-{size}"
+        for old in out.rglob("*.json"):
+            old.unlink()
+        start = time.perf_counter()
+        run_report_queries(con, PARAMS, out)
+        athena_seconds = time.perf_counter() - start
+        con.close()
+        seconds, size_bytes, users = min((_lambda_side(out) for _ in range(3)), key=lambda r: r[0])
+        yield f"report_athena_seconds_{size}", athena_seconds, "s"
+        yield f"report_lambda_input_mb_{size}", size_bytes / 2**20, "MB"
+        yield f"report_lambda_seconds_{size}", seconds, "s"
+        yield f"report_lambda_users_{size}", users, "users"
+    yield "prepare_athena_scan_gb_per_run", _prepare_scan_gb(), "GB"
+    yield "report_athena_scan_gb_per_run", _report_scan_gb(), "GB"
+    yield "report_machine_load_1min_end", os.getloadavg()[0], "load"
+
+
+if __name__ == "__main__":
+    for name, value, unit in figures():
+        print(f"{name}: {value} {unit}", flush=True)

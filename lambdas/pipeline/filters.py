@@ -1,0 +1,87 @@
+"""The country's Personalize filters: what they express, their names, which batch job uses which, and where the
+app finds them (SSM parameters). Created describe-or-create by the promote step, before Batch.
+
+Expression syntax follows the developer guide's filter expressions: `EXCLUDE ItemID WHERE
+Interactions.EVENT_TYPE IN ("purchase")` ("For all recipe types, you can filter only based on event type"),
+item metadata as `Items.<FIELD> IN (...)` / `Items.CREATION_TIMESTAMP > $DATE`, and "You can't use Item
+Interaction and Item datasets in one expression ... you must chain two or more expressions together" (` | `).
+
+A filter's expression cannot be changed after creation, so each name carries a digest of its expression: a
+changed config creates a new filter and the SSM parameter moves to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from common.personalize_resources import stable_name
+from common.recipes import Recipe, spec
+from pipeline.model import RunSettings
+
+PURCHASED = "exclude-purchased"
+GENRES = "exclude-genres"
+RECENT = "recent-items"
+# What a user-keyed batch job applies (a batch job takes one filterArn): the static filters chained.
+BATCH_USERS = "batch-users"
+# Related-items jobs (input: itemId, no user) get only the item-metadata part: an interactions filter needs a user.
+BATCH_ITEMS = "batch-items"
+PURCHASE_EVENT = "purchase"  # common.schemas.EVENT_TYPES
+# Placeholder of the age filter: the app passes the cutoff (epoch seconds) as filterValues at request time.
+CREATED_AFTER = "CREATED_AFTER"
+
+
+@dataclass(frozen=True)
+class FilterDefinition:
+    key: str
+    expression: str
+    # published for the app's GetRecommendations calls (the batch combinations are not)
+    published: bool = True
+
+
+def _quoted(values: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(f'"{value}"' for value in values)
+
+
+def definitions(settings: RunSettings) -> dict[str, FilterDefinition]:
+    """Every filter the country's config asks for, keyed by its short name."""
+    config = settings.filters
+    found: dict[str, FilterDefinition] = {}
+    if config.exclude_purchased:
+        found[PURCHASED] = FilterDefinition(
+            PURCHASED, f'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("{PURCHASE_EVENT}")'
+        )
+    if config.exclude_genres:
+        found[GENRES] = FilterDefinition(
+            GENRES, f"EXCLUDE ItemID WHERE Items.GENRES IN ({_quoted(config.exclude_genres)})"
+        )
+    if config.max_item_age_days is not None:
+        found[RECENT] = FilterDefinition(RECENT, f"INCLUDE ItemID WHERE Items.CREATION_TIMESTAMP > ${CREATED_AFTER}")
+    static_user = [found[k].expression for k in (PURCHASED, GENRES) if k in found]
+    if len(static_user) > 1:
+        found[BATCH_USERS] = FilterDefinition(BATCH_USERS, " | ".join(static_user), published=False)
+    return found
+
+
+def batch_filter_key(recipe: Recipe, defined: dict[str, FilterDefinition]) -> str | None:
+    """The filter a batch job of `recipe` applies, or None."""
+    recipe_spec = spec(recipe)
+    if recipe_spec.batch_input is None:
+        return None
+    keyed_by_item = recipe_spec.batch_input[0] == "items_batch"
+    if keyed_by_item:
+        return GENRES if GENRES in defined else None
+    for key in (BATCH_USERS, PURCHASED, GENRES):
+        if key in defined:
+            return key
+    return None
+
+
+def filter_name(settings: RunSettings, definition: FilterDefinition) -> str:
+    digest = hashlib.sha256(definition.expression.encode()).hexdigest()[:6]
+    return stable_name(settings.name_prefix, settings.country, f"filter-{definition.key}-{digest}")
+
+
+def parameter_name(settings: RunSettings, key: str) -> str:
+    """Where the app reads a filter's ARN: /personalize/<env>/<country>/filters/<name> (README)."""
+    return f"/personalize/{settings.env}/{settings.country.lower()}/filters/{key}"
