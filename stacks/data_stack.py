@@ -131,7 +131,9 @@ class DataStack(Stack):
         )
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="WriteResults", actions=["s3:PutObject"], resources=self._results_objects()
+                sid="WriteResults",
+                actions=["s3:PutObject"],
+                resources=[self.results_bucket.arn_for_objects(prefix) for prefix in self._results_prefixes()],
             )
         )
         role.add_to_policy(
@@ -186,51 +188,38 @@ class DataStack(Stack):
             "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:personalize:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"},
         }
 
-    def _results_objects(self) -> list[str]:
+    def _results_prefixes(self) -> list[str]:
         """Batch output lands under results/<country>/<run_date>/<recipe>/ (pipeline/steps/batch.py)."""
-        return [self.results_bucket.arn_for_objects(f"{country.code}/*") for country in self.config.countries]
+        return [f"{country.code}/*" for country in self.config.countries]
 
     def _grant_personalize_service(self) -> None:
         """Bucket and key policies for the Personalize service principal, limited to this account's jobs."""
         same_account = {"StringEquals": {"aws:SourceAccount": self.account}}
         from_personalize_jobs = self._personalize_source()
         principal = iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)
-        self.prepared_bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="PersonalizeReadsPreparedInput",
-                principals=[principal],
-                actions=["s3:GetObject"],
-                resources=[self.prepared_bucket.arn_for_objects(PREPARED_INPUT_PREFIX + "*")],
-                conditions=from_personalize_jobs,
+        # Exactly what the jobs touch: import and batch input under athena/runs/, batch output per country.
+        for bucket, sid, action, objects in (
+            (self.prepared_bucket, "PersonalizeReadsPreparedInput", "s3:GetObject", [PREPARED_INPUT_PREFIX + "*"]),
+            (self.results_bucket, "PersonalizeWritesBatchOutput", "s3:PutObject", self._results_prefixes()),
+        ):
+            bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[principal],
+                    actions=[action],
+                    resources=[bucket.arn_for_objects(prefix) for prefix in objects],
+                    conditions=from_personalize_jobs,
+                )
             )
-        )
-        self.prepared_bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="PersonalizeListsPreparedInput",
-                principals=[principal],
-                actions=["s3:ListBucket"],
-                resources=[self.prepared_bucket.bucket_arn],
-                conditions=from_personalize_jobs,
+            bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid.replace("Reads", "Lists").replace("Writes", "Lists"),
+                    principals=[principal],
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions=from_personalize_jobs,
+                )
             )
-        )
-        self.results_bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="PersonalizeWritesBatchOutput",
-                principals=[principal],
-                actions=["s3:PutObject"],
-                resources=self._results_objects(),
-                conditions=from_personalize_jobs,
-            )
-        )
-        self.results_bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="PersonalizeListsBatchOutput",
-                principals=[principal],
-                actions=["s3:ListBucket"],
-                resources=[self.results_bucket.bucket_arn],
-                conditions=from_personalize_jobs,
-            )
-        )
         # Services that write to resources encrypted with this key from other stacks (an imported key gets no
         # automatic key-policy grants): CloudWatch Logs for the log groups, CloudWatch alarms and EventBridge
         # for the encrypted SNS topic and dead-letter queues.

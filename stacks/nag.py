@@ -50,23 +50,23 @@ def render_for_finding(scope: IConstruct, value: str) -> str:
     Tokens resolve to CloudFormation intrinsics; cdk-nag prints `Ref X` as `<X>` and `Fn::GetAtt [A, B]` as
     `<A.B>`, joining the parts of `Fn::Join` as they are.
     """
-    resolved = cdk.Stack.of(scope).resolve(value)
+    return render_intrinsic(cdk.Stack.of(scope).resolve(value))
 
-    def render(node) -> str:
-        if isinstance(node, str):
-            return node
-        if isinstance(node, dict) and "Ref" in node:
-            return f"<{node['Ref']}>"
-        if isinstance(node, dict) and "Fn::GetAtt" in node:
-            return f"<{'.'.join(node['Fn::GetAtt'])}>"
-        if isinstance(node, dict) and "Fn::Join" in node:
-            separator, parts = node["Fn::Join"]
-            return separator.join(render(part) for part in parts)
-        if isinstance(node, dict) and "Fn::ImportValue" in node:
-            return f"<{render(node['Fn::ImportValue'])}>"
-        raise ValueError(f"cannot render {node!r} for a cdk-nag finding id")
 
-    return render(resolved)
+def render_intrinsic(node) -> str:
+    """A resolved template value as cdk-nag prints it: `Ref X` -> <X>, `Fn::GetAtt [A, B]` -> <A.B>."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict) and "Ref" in node:
+        return f"<{node['Ref']}>"
+    if isinstance(node, dict) and "Fn::GetAtt" in node:
+        return f"<{'.'.join(node['Fn::GetAtt'])}>"
+    if isinstance(node, dict) and "Fn::Join" in node:
+        separator, parts = node["Fn::Join"]
+        return separator.join(render_intrinsic(part) for part in parts)
+    if isinstance(node, dict) and "Fn::ImportValue" in node:
+        return f"<{render_intrinsic(node['Fn::ImportValue'])}>"
+    raise ValueError(f"cannot render {node!r} for a cdk-nag finding id")
 
 
 def accept_wildcards(construct: IConstruct, *, resources=(), actions=(), reason: str) -> None:

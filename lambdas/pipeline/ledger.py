@@ -9,7 +9,9 @@ Items (pk, sk):
   when a replay meets one of them again it starts a new attempt instead of failing again.
 - `PROMOTED#<CC>`, `<recipe>`: the solution version now promoted and its metrics (the gate's baseline).
 - `IMPORTED#<CC>`, `<dataset type>`: the last successful import (a first import must be FULL) and the digest of
-  the schema it was imported under (a replaced schema makes the next import FULL).
+  the schema it was imported under (a replaced schema makes the next import FULL). For Interactions its
+  `run_date` is the high-water mark: partitions before it are in Personalize, and the next increment starts
+  there (a skipped import, < 1,000 rows, does not move it: its rows are carried into the next increment).
 """
 
 from __future__ import annotations
@@ -260,3 +262,13 @@ def set_imported(
     if schema_digest:
         item["schema_digest"] = {"S": schema_digest}
     clients.dynamodb().put_item(TableName=table_name(), Item=item)
+
+
+def interactions_imported_before(country: str, run_date: date) -> date | None:
+    """The interactions high-water mark for a run of `run_date`: the run date of the last interactions import
+    that ran (FULL or INCREMENTAL), never after `run_date` (a rerun of an older date starts from its own date:
+    whatever came later is imported already, and an INCREMENTAL import appends)."""
+    last = last_import(country, "Interactions")
+    if not last or not last.get("run_date"):
+        return None
+    return min(date.fromisoformat(last["run_date"]), run_date)

@@ -113,6 +113,9 @@ class RunInfo(_Model):
     run_date: date
     mode: Mode
     previous_success_date: date | None
+    # The interactions high-water mark: run date of the last interactions import that ran (ledger `IMPORTED#`);
+    # today's increment starts there, so a skipped one (< 1,000 rows) is carried forward.
+    interactions_imported_before: date | None = None
     execution_arn: str
     execution_name: str
     started_at: datetime

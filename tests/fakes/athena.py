@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +97,9 @@ class FakeAthena:
         self.s3 = s3
         self.query_seconds = query_seconds
         self.counts = dict(DEFAULT_COUNTS)
+        # Optional: counts computed from the statement itself (e.g. from the increment boundary it was rendered
+        # with), over the scripted ones.
+        self.counts_for: Callable[[str], dict[str, int]] | None = None
         self.quality_rows = [dict(row) for row in DEFAULT_QUALITY_ROWS]
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._queries: dict[str, _Query] = {}
@@ -131,7 +135,7 @@ class FakeAthena:
             fail_reason=reason,
             target=target.group(1) if target else None,
             token=token,
-            counts=dict(self.counts),
+            counts={**self.counts, **(self.counts_for(sql) if self.counts_for else {})},
             quality_rows=[dict(row) for row in self.quality_rows],
         )
         self._queries[query.query_id] = query

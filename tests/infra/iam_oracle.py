@@ -23,6 +23,8 @@ from typing import Any
 
 from policy_sentry.querying.actions import get_action_data, get_actions_for_service
 
+from stacks.nag import render_intrinsic
+
 SAMPLE = "x"
 SEGMENT = "\x00"  # one ARN field of a format: any text without ":"
 _PSEUDO = {
@@ -337,22 +339,6 @@ def construct_paths(app) -> dict[tuple[str, str], str]:
     return paths
 
 
-def nag_rendering(node: Any) -> str:
-    """A template value as cdk-nag names it in a finding id: `Ref X` -> <X>, `GetAtt [A, B]` -> <A.B>."""
-    if isinstance(node, str):
-        return node
-    if isinstance(node, dict) and "Ref" in node:
-        return f"<{node['Ref']}>"
-    if isinstance(node, dict) and "Fn::GetAtt" in node:
-        return f"<{'.'.join(node['Fn::GetAtt'])}>"
-    if isinstance(node, dict) and "Fn::Join" in node:
-        separator, parts = node["Fn::Join"]
-        return separator.join(nag_rendering(part) for part in parts)
-    if isinstance(node, dict) and "Fn::ImportValue" in node:
-        return f"<{nag_rendering(node['Fn::ImportValue'])}>"
-    return repr(node)
-
-
 def granted_by_construct(templates: dict[str, dict], paths: dict[tuple[str, str], str]) -> dict[str, set[str]]:
     """Construct path of each identity policy -> the 'Resource::x' and 'Action::y' ids cdk-nag could report."""
     granted: dict[str, set[str]] = {}
@@ -367,5 +353,5 @@ def granted_by_construct(templates: dict[str, dict], paths: dict[tuple[str, str]
                 for a in [actions] if isinstance(actions, str) else actions:
                     ids.add(f"Action::{a}")
                 for r in [resources] if isinstance(resources, (str, dict)) else resources:
-                    ids.add(f"Resource::{nag_rendering(r)}")
+                    ids.add(f"Resource::{render_intrinsic(r)}")
     return granted

@@ -75,4 +75,5 @@ def begin(raw_input: dict[str, Any], execution_arn: str) -> RunState:
         return RunState(settings=settings, run=RunInfo(**info, admission=Admission.DUPLICATE, reason=reason))
     info["mode"] = choose_mode(settings, run_date)
     info["previous_success_date"] = ledger.previous_success(settings.country, run_date)
+    info["interactions_imported_before"] = ledger.interactions_imported_before(settings.country, run_date)
     return RunState(settings=settings, run=RunInfo(**info, admission=Admission.ADMITTED))

@@ -30,8 +30,13 @@ def import_plan(state: RunState) -> tuple[dict[str, str], list[str]]:
         if dataset == "Interactions" and not full:
             new = (state.counts or {}).get("new_interactions", 0)
             if new < MIN_INTERACTIONS or not uri:
-                # Personalize rejects an import of fewer than 1,000 interactions, incremental ones too.
-                notes.append(f"interactions not imported: {new} new < {MIN_INTERACTIONS}")
+                # Personalize rejects an import of fewer than 1,000 interactions, incremental ones too. The
+                # ledger's high-water mark stays put, so the next increment carries these rows forward.
+                since = state.run.interactions_imported_before or "the window start"
+                notes.append(
+                    f"interactions not imported: {new} new < {MIN_INTERACTIONS}; "
+                    f"carried forward (the next increment starts at partition {since})"
+                )
                 continue
         if not uri:
             raise ValueError(f"prepared output {output!r} is missing for the {dataset} import")

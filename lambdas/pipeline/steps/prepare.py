@@ -42,6 +42,7 @@ def _start(state: RunState, attempt: int) -> dict[str, Job]:
         state.run.run_date,
         window_days=settings.window_days,
         previous_run_date=state.run.previous_success_date,
+        imported_before=state.run.interactions_imported_before,
         recipes=tuple(r.value for r in settings.recipes),
         output_prefix=_prefix(state, attempt),
     )
