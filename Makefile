@@ -11,16 +11,26 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: synth test bench deploy diff smoke lint lock clean prepare sample-data report runs bootstrap
+.DEFAULT_GOAL := help
+.PHONY: help synth test bench deploy diff smoke lint lock clean prepare sample-data report runs bootstrap
+
+## help: this list (every target sets up the .venv and the pinned CDK CLI itself on first use)
+help:
+	@echo "Usage: make <target> [ENV=dev] [VARIABLE=value ...]"
+	@grep -hE '^## [a-z-]+:' $(MAKEFILE_LIST) | sed -E 's/^## ([a-z-]+): */  \1\t/' | expand -t 16
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements.lock
+	@echo "== Setting up $(VENV) from the pinned requirements (first time: several minutes, ~750 MB) =="
+	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt -c requirements.lock 2>&1 \
+		| grep --line-buffered -vE '^(Requirement already satisfied|WARNING: Location|  )'; exit $${PIPESTATUS[0]}
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@echo "== $(VENV) ready =="
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
+	@echo "== Installing the pinned CDK CLI (package-lock.json) =="
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -40,10 +50,11 @@ test: bootstrap
 bench: bootstrap
 	PYTHONPATH=lambdas $(PY) -m bench.run
 
+## lint: ruff (CI runs it after the tests)
 lint: bootstrap
 	$(VENV)/bin/ruff check .
 
-## deploy/diff need AWS credentials for the account in config/$(ENV).yaml
+## deploy: deploy every stack of config/$(ENV).yaml (needs AWS credentials for its account, and Docker)
 deploy: bootstrap
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) deploy --all -c env=$(ENV) --app "$(PY) app.py"
 
@@ -51,8 +62,9 @@ deploy: bootstrap
 smoke: bootstrap
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m tools.smoke --env $(ENV) $(ARGS)
 
+## diff: what a deploy of config/$(ENV).yaml would change (needs AWS credentials for its account)
 diff: bootstrap
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) diff --all -c env=$(ENV) --app "$(PY) app.py"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) diff -c env=$(ENV) --app "$(PY) app.py"
 
 ## lock: re-resolve the pinned transitive set after changing requirements*.txt
 lock:

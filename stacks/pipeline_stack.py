@@ -390,8 +390,9 @@ class PipelineStack(Stack):
         self.report_catalog.grant_query(report.role)
         report.allow(
             ["s3:PutObject"],
-            [bucket_arn(config, "results", "/*/report.*")],
-            wildcard_reason="Writes report.html and report.json under <country>/<run_date>/ of any country and run.",
+            [bucket_arn(config, "results", "/*/report.*"), bucket_arn(config, "results", "/*/cold_start/*")],
+            wildcard_reason="Writes report.html, report.json and the cold-start fallback (cold_start/) under "
+            "<country>/<run_date>/ of any country and run.",
         )
         steps["report"] = report
 

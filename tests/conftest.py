@@ -60,6 +60,9 @@ def synthesise(
     config = config or load_config(env)
     # The same context the CLI passes from cdk.json (feature flags change templates).
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    # What the CLI passes unless --debug (a reserved key, so it cannot live in cdk.json): no stack traces in
+    # construct metadata, which only slow the synth down.
+    context["aws:cdk:disable-stack-trace"] = True
     app = cdk.App(outdir=str(outdir) if outdir else None, context=context)
     application = build_application(config, app, nag=nag)
     if customise:

@@ -13,6 +13,8 @@ CreateCampaign / CreateBatchInferenceJob API references (docs/personalize-behavi
 - `campaign`: served in real time by the pipeline's campaigns when `campaign.enabled`.
 - `metrics`: solution versions report offline metrics (GetSolutionMetrics) the gate can compare.
 - `batch_input`: the prepared output (lambdas/dataprep) a batch job reads, per run kind.
+- `cold_start_fallback`: its campaign serves users without a batch list (Trending-Now: the same trending items
+  for every user, which is what a user with no history can be given in real time).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class RecipeSpec:
     # prepared output read by a batch job: (on a full-training day, on other days); None: no batch job
     batch_input: tuple[str, str] | None
     reads_text: bool  # uses the Items' textual field (TITLE)
+    # its campaign is the cold-start fallback for users without a batch list (pipeline/cold_start.py)
+    cold_start_fallback: bool = False
 
 
 RECIPES: dict[Recipe, RecipeSpec] = {
@@ -117,6 +121,7 @@ RECIPES: dict[Recipe, RecipeSpec] = {
         metrics=False,
         batch_input=None,
         reads_text=False,
+        cold_start_fallback=True,
     ),
 }
 

@@ -36,6 +36,7 @@ from dataprep.quality import (
 )
 from dataprep.queries import (
     CSV_OUTPUTS,
+    DEFAULT_COLD_START_MIN_USERS,
     DEFAULT_RANKING_CANDIDATES,
     DEFAULT_RECIPES,
     DEFAULT_WINDOW_DAYS,
@@ -238,6 +239,7 @@ def prepare_with_quality(
     ranking_candidates: int = DEFAULT_RANKING_CANDIDATES,
     *,
     imported_before: date | str | None = None,
+    cold_start_min_users: int = DEFAULT_COLD_START_MIN_USERS,
     genre_mapping: str | Path = GENRE_MAPPING_CSV,
     threads: int | None = None,
     thresholds: QualityThresholds | None = None,
@@ -256,6 +258,7 @@ def prepare_with_quality(
         imported_before=imported_before,
         recipes=tuple(recipes),
         ranking_candidates=ranking_candidates,
+        cold_start_min_users=cold_start_min_users,
     )
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not raw_dir.is_dir():

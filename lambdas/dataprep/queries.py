@@ -31,6 +31,10 @@ SQL_DIR = Path(__file__).resolve().parent / "sql"
 GENRE_MAPPING_CSV = Path(__file__).resolve().parent / "genre_mapping.csv"
 
 DEFAULT_WINDOW_DAYS = 183
+# The cold-start fallback (cold_start.sql): items per segment list (the batch jobs' numResults), and the active users
+# a segment needs for its own list (fewer: the country's list, a list of two users' tastes is no popularity).
+COLD_START_LIST_SIZE = 25
+DEFAULT_COLD_START_MIN_USERS = 20
 # Items each personalized-ranking batch line asks to rank. GetPersonalizedRanking accepts at most 500 items
 # in its input list (50 when metadata is returned), the bound applied here.
 DEFAULT_RANKING_CANDIDATES = 50
@@ -71,6 +75,7 @@ class Output(StrEnum):
     ALL_USERS = "all_users"
     ITEMS_BATCH = "items_batch"
     RANKING_INPUT = "ranking_input"
+    COLD_START = "cold_start"
     COUNTS = "counts"
     QUALITY = "quality"
 
@@ -88,6 +93,7 @@ class _JsonField(BaseModel):
     key: str  # JSON key Personalize batch inference expects
     column: str  # column of the output's SELECT
     array: bool = False  # the column is an array of strings (a JSON array), else a string
+    number: bool = False  # the column is an integer (a JSON number)
 
 
 class _JsonlOutput(BaseModel):
@@ -116,6 +122,18 @@ JSONL_OUTPUTS: dict[Output, _JsonlOutput] = {
     Output.RANKING_INPUT: _JsonlOutput(
         fields=(_USER_ID, _JsonField(key="itemList", column="ITEM_LIST", array=True)),
         file_name="ranking_input.jsonl",
+    ),
+    # Not a batch input: the cold-start fallback per Users segment, published under results/<cc>/<date>/cold_start/.
+    Output.COLD_START: _JsonlOutput(
+        fields=(
+            _JsonField(key="locale", column="LOCALE"),
+            _JsonField(key="ageGroup", column="AGE_GROUP"),
+            _JsonField(key="gender", column="GENDER"),
+            _JsonField(key="source", column="SOURCE"),
+            _JsonField(key="itemIds", column="ITEM_IDS", array=True),
+            _JsonField(key="coldUsers", column="COLD_USERS", number=True),
+        ),
+        file_name="cold_start.jsonl",
     ),
 }
 
@@ -162,6 +180,12 @@ class PrepareParams(BaseModel):
         ge=1,
         le=MAX_RANKING_CANDIDATES,
         description="newest catalogue items each personalized-ranking batch line asks to rank",
+    )
+    cold_start_min_users: int = Field(
+        default=DEFAULT_COLD_START_MIN_USERS,
+        ge=1,
+        le=1_000_000,
+        description="active users a Users segment needs for its own cold-start list (else the country's list)",
     )
 
     @field_validator("run_date", "previous_run_date", "imported_before", mode="before")
@@ -273,6 +297,8 @@ def render(output: Output | str, params: PrepareParams) -> str:
         "window_start_epoch": str(_epoch(params.window_start)),
         "run_date_epoch": str(_epoch(params.run_date)),
         "ranking_candidates": str(int(params.ranking_candidates)),
+        "cold_start_list_size": str(COLD_START_LIST_SIZE),
+        "cold_start_min_users": str(int(params.cold_start_min_users)),
         "last_day": _string_literal((params.run_date - timedelta(days=1)).isoformat()),
         "day_before": _string_literal((params.run_date - timedelta(days=2)).isoformat()),
         "max_listed_files": str(MAX_LISTED_FILES),
@@ -323,6 +349,8 @@ def line_select(output: Output | str, params: PrepareParams) -> str:
             column = f't."{field.column}"'
             if field.array:
                 value = f"'[' || array_join(transform({column}, x -> {_json_string('x')}), ',') || ']'"
+            elif field.number:
+                value = f"CAST({column} AS VARCHAR)"
             else:
                 value = _json_string(column)
             members.append(f"""'"{field.key}":' || {value}""")

@@ -26,7 +26,9 @@ SQL_DIR = Path(__file__).resolve().parent / "sql"
 DAY = 86_400
 # Metrics look at the first 25 slots of a list (MRR@25, coverage, freshness: evaluation.metrics.MRR_AT).
 METRIC_DEPTH = 25
-DEFAULT_MAX_EVALUATED_USERS = 50_000
+# Any per-user metric in [0, 1] has a standard deviation <= 0.5, so over 20,000 users its mean's standard error is
+# <= 0.0035 (95 % within +-0.7 points); the cap keeps what the report step reads flat whatever the country's size.
+DEFAULT_MAX_EVALUATED_USERS = 20_000
 DEFAULT_COOCCURRENCE_ITEMS = 20
 PERSONALIZE_RECIPE = "user-personalization"
 

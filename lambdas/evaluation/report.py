@@ -7,8 +7,9 @@ Protocol (docs/evaluation.md explains it for readers of the page):
    and faster); popularity over the last `popularity_days` days of the history.
 3. Metrics over the evaluated users: users with >= 1 truth interaction (and, when Personalize output is
    given, present in it, so every recommender is scored on the same users).
-4. Cold-start figures over users with no history; freshness = share of recommended slots holding items
-   released in the `fresh_days` days before run_date; heavy users = most history interactions.
+4. Cold-start figures over users with no history; freshness = share of the evaluated users' recommended
+   slots holding items released in the `fresh_days` days before run_date; heavy users = most history
+   interactions. At most `max_evaluated_users` are evaluated, drawn by the md5 of the user id.
 """
 
 from __future__ import annotations
@@ -252,7 +253,8 @@ def build_report(
                 users_with_lists=len(lists),
                 metrics=m.evaluate(lists, split.truth, evaluated, catalogue),
                 cold_start=ColdStart(**m.cold_start_figures(lists, cold)),
-                fresh_share=m.freshness(list(lists.values()), new_items),
+                # Over the evaluated users' lists, like coverage: every recommender on the same users.
+                fresh_share=m.freshness([lists.get(x, []) for x in evaluated], new_items),
             )
         )
 

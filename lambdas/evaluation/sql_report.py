@@ -190,47 +190,31 @@ def build_report_from_outputs(
         if not row.get("history_interactions"):
             lists["curation"][row["user_id"]] = popularity
 
-    pop_slots, pop_new = _int(s, "popularity_slots"), _int(s, "popularity_new_slots")
     # Every user without history gets the one popularity list, from the curation as from popularity.
     cold_popularity = (
         ColdStart(users=cold_users, distinct_lists=1, most_common_list_share=1.0)
         if cold_users
         else ColdStart(users=0, distinct_lists=0, most_common_list_share=None)
     )
-    whole = {
-        "curation": dict(
-            users_with_lists=n_users,
-            cold=cold_popularity,
-            fresh=_share(
-                _int(s, "curation_new_slots") + cold_users * pop_new, _int(s, "curation_slots") + cold_users * pop_slots
-            ),
-        ),
-        "popularity": dict(
-            users_with_lists=n_users,
-            cold=cold_popularity,
-            fresh=_share(n_users * pop_new, n_users * pop_slots),
-        ),
-        "personalize": dict(
-            users_with_lists=_int(s, "personalize_users"),
-            cold=ColdStart(
-                users=_int(s, "personalize_cold_users"),
-                distinct_lists=_int(s, "personalize_cold_lists"),
-                most_common_list_share=_share(
-                    _int(s, "personalize_cold_most_common"), _int(s, "personalize_cold_users")
-                ),
-            ),
-            fresh=_share(_int(s, "personalize_new_slots"), _int(s, "personalize_slots")),
+    cold = {
+        "curation": cold_popularity,
+        "popularity": cold_popularity,
+        "personalize": ColdStart(
+            users=_int(s, "personalize_cold_users"),
+            distinct_lists=_int(s, "personalize_cold_lists"),
+            most_common_list_share=_share(_int(s, "personalize_cold_most_common"), _int(s, "personalize_cold_users")),
         ),
     }
+    with_lists = {"curation": n_users, "popularity": n_users, "personalize": _int(s, "personalize_users")}
     results = [
         RecommenderResult(
             name=name,
             label=LABELS[name],
             users_evaluated=len(evaluated),
-            users_with_lists=whole[name]["users_with_lists"],
+            users_with_lists=with_lists[name],
             metrics=m.evaluate(lists[name], truth, evaluated, catalogue),
-            cold_start=whole[name]["cold"],
-            fresh_share=whole[name]["fresh"],
+            cold_start=cold[name],
+            fresh_share=m.freshness([lists[name].get(user, ()) for user in evaluated], new_items),
         )
         for name in names
     ]

@@ -32,6 +32,7 @@ and time comes from an injected clock, so tests run instantly and without AWS.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -40,7 +41,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Protocol
 
@@ -62,12 +63,18 @@ THROTTLING_CODES = frozenset(
 # The request itself is wrong: sending the same events again gives the same answer.
 REJECTION_CODES = frozenset({"InvalidInputException", "ValidationException"})
 
-# SQS: 256 KiB per message and per SendMessageBatch call. Base64 data above this many characters is
-# truncated in the dead letter (the full record stays in the stream for its retention, found by sequence
-# number); contract-conforming records are far smaller.
+# SQS: "All parts of the message attribute, including Name, Type, and Value, are part of the message size
+# restriction (256 KiB or 262,144 bytes)" (SQS API reference, MessageAttributeValue), and SendMessageBatch's
+# total payload has the same bound. A dead letter whose body is larger than MAX_DEAD_LETTER_INLINE_BYTES is
+# kept whole in S3 (`PayloadStore`) and the message points to it; without a store, base64 data above
+# MAX_DEAD_LETTER_DATA_CHARS is truncated (the full record stays in the stream for its retention).
 MAX_DEAD_LETTER_DATA_CHARS = 180_000
+MAX_DEAD_LETTER_INLINE_BYTES = 64 * 1024
+MAX_DEAD_LETTER_POINTER_DETAIL_CHARS = 2_000
 MAX_SQS_BATCH_BYTES = 250_000
 MAX_SQS_BATCH_ENTRIES = 10
+# Where oversized dead letters go in the payload bucket (the ingest role may write only under it).
+DEAD_LETTER_PAYLOAD_PREFIX = "dead-letters/ingest/"
 
 # "Amazon Personalize endpoints and quotas" (developer guide, limits.html): PutEvents accepts at most 1,000
 # requests per second per dataset group. Each country has its own dataset group and one event tracker, so
@@ -149,9 +156,21 @@ class RetryPolicy:
     # its timeout reports nothing, and then the whole batch is retried (and partly delivered twice).
     reserve_s: float = 5.0
     dead_letter_reserve_s: float = 1.0
+    # Outage patience: once a tracker's calls have given up, one probe (its earliest failed session) is tried
+    # again after 1, 2, 4, 8, 15, 15 ... s until the PutEvents deadline; when it goes through, the tracker's
+    # other failed sessions are resent. A ~55 s invocation then makes ~6 probe calls per failing tracker
+    # instead of Lambda redelivering the batch every few seconds.
+    wait_out_outages: bool = True
+    outage_base_delay_s: float = 1.0
+    outage_max_delay_s: float = 15.0
 
     def delay(self, attempt: int, uniform: float) -> float:
         return uniform * min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+
+    def outage_delay(self, attempt: int, uniform: float) -> float:
+        """Equal jitter: at least half the step, so a probe really waits for the tracker to recover."""
+        step = min(self.outage_max_delay_s, self.outage_base_delay_s * 2 ** (attempt - 1))
+        return step / 2 + uniform * step / 2
 
 
 @dataclass(frozen=True)
@@ -254,31 +273,81 @@ class DeadLetterSink(Protocol):
         ...
 
 
-def dead_letter_body(letter: DeadLetter) -> str:
+def dead_letter_document(letter: DeadLetter, *, truncate: bool = True) -> dict[str, Any]:
     """Everything needed to understand and replay the record; the payload is kept as Kinesis had it."""
     record = letter.record
     data = record.data
-    truncated = len(data) > MAX_DEAD_LETTER_DATA_CHARS
-    return json.dumps(
-        {
-            "reason": letter.reason.value,
-            "detail": letter.detail,
-            "country": letter.country,
-            "sequenceNumber": record.sequence_number,
-            "partitionKey": record.partition_key,
-            "shardId": record.shard_id,
-            "eventSourceArn": record.source_arn,
-            "approximateArrivalTimestamp": record.approximate_arrival,
-            # Base64 text is sliced on a 4-character boundary so the kept prefix still decodes.
-            "data": data[: MAX_DEAD_LETTER_DATA_CHARS - MAX_DEAD_LETTER_DATA_CHARS % 4]
-            if truncated
-            else data,
-            "dataTruncated": truncated,
-            "dataChars": len(data),
-            "dataSha256": hashlib.sha256(data.encode()).hexdigest(),
-        },
-        separators=(",", ":"),
-    )
+    truncated = truncate and len(data) > MAX_DEAD_LETTER_DATA_CHARS
+    return {
+        "reason": letter.reason.value,
+        "detail": letter.detail,
+        "country": letter.country,
+        "sequenceNumber": record.sequence_number,
+        "partitionKey": record.partition_key,
+        "shardId": record.shard_id,
+        "eventSourceArn": record.source_arn,
+        "approximateArrivalTimestamp": record.approximate_arrival,
+        # Base64 text is sliced on a 4-character boundary so the kept prefix still decodes.
+        "data": data[: MAX_DEAD_LETTER_DATA_CHARS - MAX_DEAD_LETTER_DATA_CHARS % 4] if truncated else data,
+        "dataTruncated": truncated,
+        "dataChars": len(data),
+        "dataSha256": hashlib.sha256(data.encode()).hexdigest(),
+    }
+
+
+def dead_letter_body(letter: DeadLetter) -> str:
+    return json.dumps(dead_letter_document(letter), separators=(",", ":"))
+
+
+def payload_key(letter: DeadLetter) -> str:
+    """One object per record (shard + sequence number): a dead letter sent again overwrites the same object."""
+    record = letter.record
+    shard = record.shard_id or "unknown-shard"
+    return f"{DEAD_LETTER_PAYLOAD_PREFIX}{shard}/{record.sequence_number}.json"
+
+
+class PayloadStore(Protocol):
+    def put(self, key: str, body: bytes) -> str:
+        """Store `body` under `key`; return where it is (s3://bucket/key)."""
+        ...
+
+
+class S3PayloadStore:
+    """Oversized dead letters as S3 objects (the bucket's default encryption applies)."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+
+    def put(self, key: str, body: bytes) -> str:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+        return f"s3://{self.bucket}/{key}"
+
+
+def bounded_dead_letter_body(letter: DeadLetter, store: PayloadStore | None) -> str:
+    """The SQS body of a dead letter, never above MAX_DEAD_LETTER_INLINE_BYTES when a store is given.
+
+    A larger one (a 64 KiB record, or thousands of unknown fields making a long detail) is written whole to
+    the store, and the message keeps the reason, the record's coordinates, a shortened detail and the
+    object's location (`payloadLocation`)."""
+    if store is None:
+        return dead_letter_body(letter)
+    document = dead_letter_document(letter, truncate=False)
+    body = json.dumps(document, separators=(",", ":"))
+    if len(body.encode()) <= MAX_DEAD_LETTER_INLINE_BYTES:
+        return body
+    location = store.put(payload_key(letter), body.encode())
+    detail = document["detail"]
+    if len(detail) > MAX_DEAD_LETTER_POINTER_DETAIL_CHARS:
+        detail = f"{detail[:MAX_DEAD_LETTER_POINTER_DETAIL_CHARS]}... ({len(detail)} characters in the payload object)"
+    pointer = {
+        **document,
+        "detail": detail,
+        "data": None,
+        "payloadLocation": location,
+        "payloadBytes": len(body.encode()),
+    }
+    return json.dumps(pointer, separators=(",", ":"))
 
 
 class SqsDeadLetterQueue:
@@ -292,9 +361,11 @@ class SqsDeadLetterQueue:
         clock: Clock | None = None,
         policy: RetryPolicy | None = None,
         jitter: Callable[[], float] = random.random,
+        payloads: PayloadStore | None = None,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
+        self.payloads = payloads
         self.clock = clock or SystemClock()
         self.policy = policy or RetryPolicy()
         self.jitter = jitter
@@ -302,17 +373,22 @@ class SqsDeadLetterQueue:
 
     def send(self, letters: Sequence[DeadLetter], deadline: float) -> list[DeadLetter]:
         unsent: list[DeadLetter] = []
-        for batch in self._batches(letters):
+        bodies: list[tuple[DeadLetter, str]] = []
+        for letter in letters:
+            try:
+                bodies.append((letter, bounded_dead_letter_body(letter, self.payloads)))
+            except Exception:  # the payload object could not be written: Kinesis keeps the record meanwhile
+                unsent.append(letter)
+        for batch in self._batches(bodies):
             unsent.extend(self._send_batch(batch, deadline))
         return unsent
 
     @staticmethod
-    def _batches(letters: Sequence[DeadLetter]) -> list[list[tuple[DeadLetter, dict[str, Any]]]]:
+    def _batches(bodies: Sequence[tuple[DeadLetter, str]]) -> list[list[tuple[DeadLetter, dict[str, Any]]]]:
         batches: list[list[tuple[DeadLetter, dict[str, Any]]]] = []
         current: list[tuple[DeadLetter, dict[str, Any]]] = []
         size = 0
-        for index, letter in enumerate(letters):
-            body = dead_letter_body(letter)
+        for index, (letter, body) in enumerate(bodies):
             entry = {
                 "Id": f"r{index}",
                 "MessageBody": body,
@@ -377,6 +453,8 @@ class _SessionResult:
     retry: dict[str, str] = field(default_factory=dict)
     rejected: list[DeadLetter] = field(default_factory=list)
     put_events_calls: int = 0
+    unsent: list[_Pending] = field(default_factory=list)  # what `retry` lists, in stream order, to resend
+    cause: str = ""
 
 
 class _TrackerBlocks:
@@ -444,8 +522,11 @@ class Delivery:
                 tracking_id, session_id, pending, put_deadline, retrier, buckets[tracking_id], blocks
             )
 
+        results = self._run_all(len(groups), send_session)
+        if self.policy.wait_out_outages:
+            self._wait_out_outages(groups, results, put_deadline, retrier, buckets)
         # Merged in the order sessions first appear, whatever order the workers finished in.
-        for result in self._run_all(len(groups), send_session):
+        for result in results:
             report.delivered.extend(result.delivered)
             report.retry.update(result.retry)
             rejected.extend(result.rejected)
@@ -463,6 +544,113 @@ class Delivery:
         order = {record.sequence_number: index for index, record in enumerate(records)}
         report.retry = dict(sorted(report.retry.items(), key=lambda item: order[item[0]]))
         return report
+
+    def _wait_out_outages(
+        self,
+        groups: list[tuple[tuple[str, str], list[_Pending]]],
+        results: list[_SessionResult],
+        deadline: float,
+        retrier: Retrier,
+        buckets: Mapping[str, TokenBucket],
+    ) -> None:
+        """Per tracker whose calls gave up (not for lack of time): probe with one call after a growing pause
+        until it goes through, then resend that tracker's failed sessions, each from its first unsent call
+        (so its order holds), until they are delivered or the deadline comes. Runs after the first pass, so
+        the pool never sits waiting on one country while others have work."""
+        failing: dict[str, list[int]] = {}
+        for position, result in enumerate(results):
+            if result.unsent and result.cause != "deadline":
+                failing.setdefault(groups[position][0][0], []).append(position)
+        if not failing:
+            return
+        probe_retrier = Retrier(self.clock, replace(self.policy, max_attempts=1), self.jitter)
+        attempts = dict.fromkeys(failing, 1)
+        due = {tracker: self.clock.now() + self.policy.outage_delay(1, self.jitter()) for tracker in failing}
+        while failing:
+            tracker = min(failing, key=lambda t: due[t])
+            if due[tracker] >= deadline:
+                return  # every other tracker is due later still
+            wait = due[tracker] - self.clock.now()
+            if wait > 0:
+                self.clock.sleep(wait)
+            positions = failing[tracker]
+            first = min(positions, key=lambda p: results[p].unsent[0].index)
+            if not self._probe(groups, results, first, deadline, probe_retrier, buckets[tracker]):
+                attempts[tracker] += 1
+                due[tracker] = self.clock.now() + self.policy.outage_delay(attempts[tracker], self.jitter())
+                continue
+            waiting = [p for p in positions if results[p].unsent]
+            resend = functools.partial(
+                self._resend_one, groups, results, waiting, deadline, retrier, buckets[tracker], _TrackerBlocks()
+            )
+
+            self._run_all(len(waiting), resend)
+            still = [p for p in positions if results[p].unsent and results[p].cause != "deadline"]
+            if not still:
+                del failing[tracker]
+                continue
+            failing[tracker] = still
+            attempts[tracker] = 1
+            due[tracker] = self.clock.now() + self.policy.outage_delay(1, self.jitter())
+
+    def _probe(
+        self,
+        groups: list[tuple[tuple[str, str], list[_Pending]]],
+        results: list[_SessionResult],
+        position: int,
+        deadline: float,
+        retrier: Retrier,
+        bucket: TokenBucket,
+    ) -> bool:
+        """One attempt of the session's first unsent call; True when the tracker answered (accepted or
+        rejected it): the accepted events are recorded as delivered, a rejection is sorted out by the resend."""
+        (tracking_id, session_id), _ = groups[position]
+        result = results[position]
+        call = self._calls(result.unsent)[0]
+        outcome = self._put(tracking_id, session_id, call, deadline, retrier, bucket, _TrackerBlocks(), result)
+        if outcome.ok:
+            sent = {item.record.sequence_number for item in call}
+            result.delivered.extend(item.record.sequence_number for item in call)
+            result.unsent = result.unsent[len(call) :]
+            result.retry = {seq: cause for seq, cause in result.retry.items() if seq not in sent}
+        return outcome.ok or outcome.rejected
+
+    def _resend_one(
+        self,
+        groups: list[tuple[tuple[str, str], list[_Pending]]],
+        results: list[_SessionResult],
+        positions: list[int],
+        deadline: float,
+        retrier: Retrier,
+        bucket: TokenBucket,
+        blocks: _TrackerBlocks,
+        index: int,
+    ) -> _SessionResult:
+        return self._resend(groups, results, positions[index], deadline, retrier, bucket, blocks)
+
+    def _resend(
+        self,
+        groups: list[tuple[tuple[str, str], list[_Pending]]],
+        results: list[_SessionResult],
+        position: int,
+        deadline: float,
+        retrier: Retrier,
+        bucket: TokenBucket,
+        blocks: _TrackerBlocks,
+    ) -> _SessionResult:
+        (tracking_id, session_id), _ = groups[position]
+        old = results[position]
+        new = self._send_session(tracking_id, session_id, old.unsent, deadline, retrier, bucket, blocks)
+        merged = _SessionResult(
+            delivered=old.delivered + new.delivered,
+            retry=new.retry,
+            rejected=old.rejected + new.rejected,
+            put_events_calls=old.put_events_calls + new.put_events_calls,
+            unsent=new.unsent,
+            cause=new.cause,
+        )
+        results[position] = merged
+        return merged
 
     def _run_all(self, count: int, task: Callable[[int], _SessionResult]) -> list[_SessionResult]:
         """task(0..count-1) on at most `max_concurrency` threads, picked in order; returns after all ended."""
@@ -485,6 +673,7 @@ class Delivery:
         for future in futures:
             # A bug in a worker fails the invocation (Lambda retries the batch) instead of losing records.
             future.result()
+        # Index-aligned with the tasks: every position was filled once every worker returned cleanly.
         return [result for result in results if result is not None]
 
     def _group(
@@ -552,10 +741,13 @@ class Delivery:
                     queue.extendleft(reversed([[item] for item in call]))
                 continue
             blocks.block(tracking_id, call[0].index, outcome.cause)
-            # This call and everything after it in the session wait for Kinesis' retry, in order.
+            # This call and everything after it in the session wait (outage patience, then Kinesis' retry),
+            # in order.
             for later in [call, *queue]:
                 for item in later:
                     result.retry[item.record.sequence_number] = outcome.cause
+                    result.unsent.append(item)
+            result.cause = outcome.cause
             break
         return result
 

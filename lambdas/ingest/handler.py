@@ -30,6 +30,7 @@ from ingest.delivery import (
     Delivery,
     DeliveryReport,
     InboundRecord,
+    S3PayloadStore,
     SqsDeadLetterQueue,
 )
 
@@ -49,6 +50,9 @@ class IngestSettings(BaseModel):
         ]
     ] = Field(alias="TRACKING_IDS", description='{"KR": "<tracking id>", ...}: country -> event tracker')
     dlq_url: Annotated[str, StringConstraints(pattern=r"^https://")] = Field(alias="DLQ_URL")
+    dead_letter_bucket: Annotated[str, StringConstraints(min_length=3, max_length=63)] | None = Field(
+        None, alias="DEAD_LETTER_BUCKET", description="bucket for dead letters above the SQS message bound"
+    )
     delivery_concurrency: int = Field(
         DEFAULT_CONCURRENCY, ge=1, le=64, alias="DELIVERY_CONCURRENCY", description="sessions sent at once"
     )
@@ -63,7 +67,7 @@ class IngestSettings(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
         env = os.environ if environ is None else environ
-        names = ("TRACKING_IDS", "DLQ_URL", "DELIVERY_CONCURRENCY", "PUT_EVENTS_RATE_PER_S")
+        names = ("TRACKING_IDS", "DLQ_URL", "DEAD_LETTER_BUCKET", "DELIVERY_CONCURRENCY", "PUT_EVENTS_RATE_PER_S")
         settings = cls.model_validate({key: env[key] for key in names if key in env})
         if not settings.tracking_ids:
             raise ValueError("TRACKING_IDS maps no country to an event tracker")
@@ -73,6 +77,7 @@ class IngestSettings(BaseModel):
 class Clients(NamedTuple):
     personalize_events: Any
     sqs: Any
+    s3: Any = None
 
 
 @functools.cache
@@ -88,7 +93,11 @@ def clients() -> Clients:
     # One pooled connection per delivery thread (urllib3 keeps 10 by default and would open, and TLS-handshake,
     # a new connection for every call beyond that).
     events_config = config.merge(Config(max_pool_connections=settings().delivery_concurrency))
-    return Clients(boto3.client("personalize-events", config=events_config), boto3.client("sqs", config=config))
+    return Clients(
+        boto3.client("personalize-events", config=events_config),
+        boto3.client("sqs", config=config),
+        boto3.client("s3", config=config),
+    )
 
 
 class DeliveryDeferred(Exception):
@@ -142,11 +151,13 @@ def process_batch(
     config: IngestSettings,
     personalize_events: Any,
     sqs: Any,
+    s3: Any = None,
     clock: Clock | None = None,
 ) -> PartialItemFailureResponse:
+    payloads = S3PayloadStore(s3, config.dead_letter_bucket) if s3 is not None and config.dead_letter_bucket else None
     delivery = Delivery(
         personalize=personalize_events,
-        dead_letters=SqsDeadLetterQueue(sqs, config.dlq_url, clock=clock),
+        dead_letters=SqsDeadLetterQueue(sqs, config.dlq_url, clock=clock, payloads=payloads),
         tracking_ids=config.tracking_ids,
         clock=clock,
         max_concurrency=config.delivery_concurrency,
@@ -206,5 +217,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     config = settings()
     aws = clients()
     return process_batch(
-        event, context, config=config, personalize_events=aws.personalize_events, sqs=aws.sqs
+        event, context, config=config, personalize_events=aws.personalize_events, sqs=aws.sqs, s3=aws.s3
     )

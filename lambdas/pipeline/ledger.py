@@ -67,6 +67,7 @@ _JSON_FIELDS = frozenset(
         "gate",
         "new_metrics",
         "training",
+        "cold_start",
     }
 )
 

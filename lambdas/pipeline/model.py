@@ -190,6 +190,8 @@ class RunState(_Model):
     trained: dict[str, str] = Field(default_factory=dict)  # recipe -> new solution version ARN
     solutions: dict[str, str] = Field(default_factory=dict)  # recipe -> solution ARN
     training: dict[str, TrainingChoice] = Field(default_factory=dict)  # recipe -> today's training choice
+    # The published cold-start fallback's manifest (pipeline.cold_start: primary fallback, figure); set by Report.
+    cold_start: dict[str, Any] | None = None
     gate: list[GateDecision] = Field(default_factory=list)
     promoted: dict[str, str] = Field(default_factory=dict)  # recipe -> version used from now on
     filters: dict[str, str] = Field(default_factory=dict)  # pipeline.filters key -> ARN of the ACTIVE filter

@@ -31,6 +31,18 @@ def notification(record: dict[str, Any]) -> dict[str, Any]:
             lines.append(f"  - {reason}")
         lines.append(f"  new metrics:      {json.dumps(decision.get('new_metrics'), sort_keys=True)}")
         lines.append(f"  promoted metrics: {json.dumps(decision.get('promoted_metrics'), sort_keys=True)}")
+    cold = record.get("cold_start") or {}
+    if cold.get("figure"):
+        figure, primary = cold["figure"], cold.get("primary") or {}
+        share = figure.get("most_common_list_share")
+        if share is None:
+            lines.append("Cold start: no user without a list")
+        else:
+            lines.append(
+                f"Cold start: {figure.get('users')} users without a list get {figure.get('distinct_lists')} "
+                f"distinct segment lists (largest group {share:.0%})"
+            )
+        lines.append(f"  fallback first: {primary.get('campaign_arn') or primary.get('segments_uri')}")
     lines.extend(data_quality_lines(record.get("data_quality") or {}))
     if record.get("report_url"):
         lines.append(f"Report: {record['report_url']}")

@@ -19,14 +19,18 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ingest.delivery import PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP  # lambdas/ is on sys.path via stacks/
+from ingest.delivery import (  # lambdas/ is on sys.path via stacks/
+    DEAD_LETTER_PAYLOAD_PREFIX,
+    PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP,
+)
 from stacks.constructs.lambda_function import PythonFunction
-from stacks.key_grants import key_statement
-from stacks.nag import accept
+from stacks.key_grants import key_statement, s3_context
+from stacks.nag import accept, accept_wildcards
 
 QUEUE_RETENTION = Duration.days(14)  # the SQS maximum: time to inspect and replay after a holiday
 # Defaults, as module constants so the signature stays free of calls.
@@ -52,7 +56,17 @@ def put_events_rate_per_invocation(shard_count: int | None, parallelization_fact
     them at full speed stays within it."""
     invocations = (shard_count or ON_DEMAND_INITIAL_SHARDS) * parallelization_factor
     return max(1, PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP // invocations)
-MAX_RECORD_AGE = Duration.hours(6)
+# The retry budget (issue 13): Lambda "retries failed records until the record expires in the event source"
+# when MaximumRetryAttempts is -1 ("the default value is -1, which sets the maximum number of retries to
+# infinite"; Lambda API reference, EventSourceMappingConfiguration), and MaximumRecordAgeInSeconds discards
+# records older than that age (minimum 60 s). So the budget is time, not a count that fast failures spend in
+# seconds: each retry is an invocation that waits out the outage itself (ingest.delivery's outage patience,
+# ~55 s of probing), and a record goes to the failure queue only once it is an hour old. An hour covers a
+# 15-minute Personalize outage plus the backlog it leaves (a full shard drains ~2,500 records/s against
+# 1,000 written: 15 min of backlog in ~10 min) with room to spare, while a permanent failure (a deleted
+# tracker) holds its shards back one hour, not six.
+RETRY_ATTEMPTS_UNTIL_RECORD_AGE = -1
+MAX_RECORD_AGE = Duration.hours(1)
 # Longer than the default 24 h: a batch sent to the failure queue on a Friday night can still be replayed
 # from the stream on Monday.
 STREAM_RETENTION = Duration.days(7)
@@ -89,8 +103,9 @@ class RealtimeIngest(Construct):
         max_batching_window: Duration = BATCHING_WINDOW,
         parallelization_factor: int = PARALLELIZATION_FACTOR,
         delivery_concurrency: int = DELIVERY_CONCURRENCY,
-        retry_attempts: int = 5,
+        retry_attempts: int = RETRY_ATTEMPTS_UNTIL_RECORD_AGE,
         max_record_age: Duration = MAX_RECORD_AGE,
+        dead_letter_bucket: s3.IBucket | None = None,
         stream_retention: Duration = STREAM_RETENTION,
         function_timeout: Duration = FUNCTION_TIMEOUT,
         memory_size: int = FUNCTION_MEMORY_MB,
@@ -109,6 +124,8 @@ class RealtimeIngest(Construct):
         # the records must still be there when the last attempt (bounded by max_record_age) runs.
         if max_record_age.to_seconds() >= stream_retention.to_seconds():
             raise ValueError("max_record_age must be shorter than the stream retention")
+        if retry_attempts < -1:
+            raise ValueError(f"retry_attempts must be >= 0, or -1 for 'until the record age', got {retry_attempts}")
 
         self.stream = kinesis.Stream(
             self,
@@ -149,6 +166,7 @@ class RealtimeIngest(Construct):
                 "DLQ_URL": self.dlq.queue_url,
                 "DELIVERY_CONCURRENCY": str(delivery_concurrency),
                 "PUT_EVENTS_RATE_PER_S": str(put_events_rate_per_invocation(shard_count, parallelization_factor)),
+                **({"DEAD_LETTER_BUCKET": dead_letter_bucket.bucket_name} if dead_letter_bucket else {}),
             },
         )
         self.function: lambda_.Function = self.handler.function
@@ -171,6 +189,9 @@ class RealtimeIngest(Construct):
                 encryption_key, service="sqs", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=queues
             )
         )
+        self.dead_letter_bucket = dead_letter_bucket
+        if dead_letter_bucket is not None:
+            self._grant_dead_letter_payloads(dead_letter_bucket, encryption_key)
         # What Lambda's event source mapping reads the stream with (Lambda guide, Kinesis execution role
         # permissions), instead of Stream.grant_read: no enhanced fan-out consumer here, so no
         # SubscribeToShard / DescribeStreamConsumer, and no ListStreams (no resource-level permissions, unused).
@@ -205,14 +226,36 @@ class RealtimeIngest(Construct):
             parallelization_factor=parallelization_factor,
             report_batch_item_failures=True,
             bisect_batch_on_error=True,
-            retry_attempts=retry_attempts,
+            # CDK accepts 0-10,000 only; -1 is written below.
+            retry_attempts=None if retry_attempts == -1 else retry_attempts,
             max_record_age=max_record_age,
             on_failure=_QueueDestination(self.failure_queue),
         )
+        if retry_attempts == -1:
+            # Explicit rather than CloudFormation's default (also -1), so the template says what is meant.
+            mapping = self.event_source_mapping.node.default_child
+            mapping.add_property_override("MaximumRetryAttempts", -1)  # type: ignore[union-attr]
         # Lambda checks the role's stream permissions when it creates the mapping: the policy must exist first.
         self.event_source_mapping.node.add_dependency(self.handler.role)
 
         self.alarms = self._alarms(iterator_age_alarm, alarm_topic)
+
+    def dead_letter_payloads_arn(self, bucket: s3.IBucket) -> str:
+        return bucket.arn_for_objects(f"{DEAD_LETTER_PAYLOAD_PREFIX}*")
+
+    def _grant_dead_letter_payloads(self, bucket: s3.IBucket, key: kms.IKey) -> None:
+        """Dead letters above the SQS bound are written whole under one prefix of the bucket, nothing else."""
+        objects = self.dead_letter_payloads_arn(bucket)
+        self.handler.role.add_to_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
+        # SSE-KMS PutObject asks S3 for a data key (the bucket key, context = the bucket ARN).
+        self.handler.role.add_to_policy(
+            key_statement(key, service="s3", actions=["kms:GenerateDataKey"], resources=s3_context([bucket.bucket_arn]))
+        )
+        accept_wildcards(
+            self.handler.role,
+            resources=[objects],
+            reason="Oversized dead letters only: one object per record under the dead-letters/ingest/ prefix.",
+        )
 
     def _queue(self, construct_id: str, key: kms.IKey, removal_policy: RemovalPolicy) -> sqs.Queue:
         queue = sqs.Queue(

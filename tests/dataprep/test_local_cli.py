@@ -40,6 +40,7 @@ def test_cli_writes_every_output(raw_fixture, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == [
         "all_users.jsonl",
         "changed_users.jsonl",
+        "cold_start.jsonl",
         "counts.json",
         "interactions.csv",
         "interactions_incremental.csv",

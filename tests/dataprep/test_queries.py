@@ -141,6 +141,7 @@ def test_new_outputs_file_names_headers_and_ranking_parameters():
         "all_users": "all_users.jsonl",
         "items_batch": "items_batch.jsonl",
         "ranking_input": "ranking_input.jsonl",
+        "cold_start": "cold_start.jsonl",
     }
     # Same dataset, same columns: the incremental file imports into the Interactions dataset.
     assert statements[Output.INTERACTIONS_INCREMENTAL].header == statements[Output.INTERACTIONS].header

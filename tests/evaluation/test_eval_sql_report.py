@@ -202,6 +202,6 @@ def test_statements_are_athena_unloads_of_json_that_sqlglot_parses():
             for match in statement.sql.split(f"FROM {table}")[1:]:
                 assert "country = 'FR' AND run_date = '2026-11-01' AND execution = 'x'" in match[:200]
     with pytest.raises(ValueError):
-        athena_statements(PARAMS, "s3://bucket/../etc")
+        athena_statements(PARAMS, "s3://bucket/it's")
     with pytest.raises(ValueError):
         ReportQueryParams(country="FR", run_date=date(2026, 11, 1), execution="x'; DROP", attempt="a1")

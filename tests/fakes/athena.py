@@ -84,6 +84,16 @@ def _lines(output: str, now: float) -> bytes:
         rows = [f"i{i},drama,{int(now) - i * 5 * day},Title {i}" for i in range(8)]
     elif output in ("changed_users", "all_users"):
         rows = [f'{{"userId":"u{u}"}}' for u in range(6)]
+    elif output == "cold_start":
+        # two segments with their own lists, one small segment given the country's list, the country's line
+        country = '"itemIds":["i1","i2","i3"],"locale":"*","ageGroup":"*","gender":"*","source":"country"'
+        rows = [
+            '{"locale":"ko_KR","ageGroup":"25-34","gender":"f","source":"segment","itemIds":["i2","i4"],"coldUsers":3}',
+            '{"locale":"ko_KR","ageGroup":"35-44","gender":"m","source":"segment","itemIds":["i5","i1"],"coldUsers":2}',
+            '{"locale":"ko_KR","ageGroup":"55+","gender":"f","source":"country","itemIds":["i1","i2","i3"],'
+            '"coldUsers":1}',
+            "{" + country + ',"coldUsers":0}',
+        ]
     elif output == "ranking_input":
         rows = [f'{{"userId":"u{u}","itemList":["i1","i2"]}}' for u in range(6)]
     else:

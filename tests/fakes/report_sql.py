@@ -31,7 +31,8 @@ def report_unload(s3: Any, sql: str, prepared_bucket: str) -> bytes:
     country, run_date, execution, attempt = _RUN.search(sql).groups()
     params = ReportQueryParams(country=country, run_date=run_date, execution=execution, attempt=attempt)
     run_prefix = f"athena/runs/{country}/{run_date}/{execution}/{attempt}"
-    results = [b["Name"] for b in s3.list_buckets()["Buckets"] if "-results-" in b["Name"]]
+    # Bucket names follow stacks.names.bucket_name: personalize-<env>-<kind>-<account>-<region>.
+    results = [prepared_bucket.replace("-prepared-", "-results-", 1)]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for table, output in PREPARED_OUTPUTS.items():

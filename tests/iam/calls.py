@@ -185,6 +185,10 @@ class Requests:
     caller: list[Request] = field(default_factory=list)
     services: list[tuple[str, Request]] = field(default_factory=list)  # (service principal, request)
     on_behalf: list[tuple[Principal, Request]] = field(default_factory=list)  # (passed role, request)
+    assumes: list[tuple[str, str, Request]] = field(default_factory=list)  # (role ARN, service principal, request)
+
+    def assume(self, role_arn: str, service: str, context: dict[str, Any]) -> None:
+        self.assumes.append((role_arn, service, Request.of("sts:AssumeRole", [role_arn], context)))
 
     def add(self, action: str, resources: list[str], context: dict[str, Any] | None = None) -> None:
         if not has_resource_level_permissions(action):
@@ -327,7 +331,7 @@ class CallMap:
         for request in out.caller:
             if request.action == "s3:PutObject" and request.resources[0].startswith("arn:aws:s3:::"):
                 self.written_objects.append(request.resources[0].removeprefix("arn:aws:s3:::"))
-        if not out.caller and not out.services:
+        if not out.caller and not out.services and not out.assumes:
             raise NotImplementedError(f"no IAM mapping for {call.service}:{call.operation}")
         return out
 
@@ -456,12 +460,20 @@ class CallMap:
             arn = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{p.get('GroupName', 'default')}/{p['Name']}"
             context = {"aws:scheduler:schedule:arn": arn}
             self._kms(out, arn, "scheduler", context, "kms:Decrypt", via_service=False)
+            # Scheduler assumes the schedule's role naming this account and the schedule's group
+            # (https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role)
+            group = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{p.get('GroupName', 'default')}"
+            out.assume(p["RoleArn"], "scheduler.amazonaws.com", {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": group})
         elif operation == "ListSchedules":
             out.add("scheduler:ListSchedules", ["*"])
         else:
             raise NotImplementedError(f"scheduler:{operation}")
 
     def _lambda(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
+        if operation == "_AssumeExecutionRole":
+            # Lambda sends no aws:SourceArn/aws:SourceAccount when it assumes an execution role
+            out.assume(p["RoleArn"], "lambda.amazonaws.com", {})
+            return
         if operation != "Invoke":
             raise NotImplementedError(f"lambda:{operation}")
         name = p["FunctionName"]
@@ -548,6 +560,7 @@ class CallMap:
         kind, name_key = self._PERSONALIZE_CREATES[operation]
         job_arn = f"arn:aws:personalize:{REGION}:{ACCOUNT}:{kind}/{p[name_key]}"
         source = {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": job_arn, "aws:SecureTransport": True}
+        out.assume(p["roleArn"], "personalize.amazonaws.com", {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": job_arn})
         for bucket, key in reads:
             for action, resource in (("s3:ListBucket", bucket_arn(bucket)), ("s3:GetObject", object_arn(bucket, key))):
                 out.on_behalf.append((role, Request.of(action, [resource], {"aws:SecureTransport": True})))
@@ -629,7 +642,7 @@ def lambda_runtime_calls(assembly: Assembly, stack: str, function_id: str, calle
         assembly.resolve(stack, log_group) if log_group else f"/aws/lambda/{assembly.physical_name(stack, function_id)}"
     )
     stream = "2026/11/15/[$LATEST]0123456789abcdef"
-    return [
+    return [Call(caller, "lambda", "_AssumeExecutionRole", {"RoleArn": caller.principal.arn})] + [
         Call(caller, "logs", operation, {"logGroupName": group, "logStreamName": stream})
         for operation in ("CreateLogStream", "PutLogEvents")
     ]
@@ -672,7 +685,14 @@ _TASK_RESOURCES = {
 def state_machine_calls(history: list[dict[str, Any]], caller: Caller, machine_arn: str) -> list[Call]:
     """The calls the state machine's role makes for an execution: its tasks' service integrations (from the
     TaskScheduled events) and the state encryption of the execution itself."""
-    calls = [Call(caller, "stepfunctions", "_ExecutionState", {"stateMachineArn": machine_arn})]
+    calls = [
+        Call(
+            caller,
+            "stepfunctions",
+            "_ExecutionState",
+            {"stateMachineArn": machine_arn, "RoleArn": caller.principal.arn},
+        )
+    ]
     for event in history:
         if event["type"] != "TaskScheduled":
             continue
@@ -688,7 +708,11 @@ def map_state_machine_state(call_map: CallMap, call: Call) -> Requests | None:
     if call.operation != "_ExecutionState":
         return None
     out = Requests()
-    call_map._states_kms(out, call.params["stateMachineArn"], "kms:GenerateDataKey", "kms:Decrypt")
+    machine = call.params["stateMachineArn"]
+    call_map._states_kms(out, machine, "kms:GenerateDataKey", "kms:Decrypt")
+    # Step Functions assumes the state machine's role for the execution
+    # (https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html)
+    out.assume(call.params["RoleArn"], "states.amazonaws.com", {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": machine})
     return out
 
 
@@ -720,6 +744,15 @@ def check(assembly: Assembly, call_map: CallMap, calls: list[Call]) -> tuple[lis
         evaluations += [
             (assembly.service(service), f"{service} (for {call.caller.label})", r) for service, r in requests.services
         ]
+        for role_arn, service, request in requests.assumes:
+            key = (service, request)
+            if key in seen:
+                continue
+            seen.add(key)
+            checked += 1
+            decision = assembly.evaluate_assume(role_arn, service, request)
+            if not decision.allowed:
+                refusals.append(Refusal(f"{service} (for {call.caller.label})", call.operation, request, decision.why))
         for principal, label, request in evaluations:
             key = (label, request)
             if key in seen:

@@ -492,6 +492,33 @@ class Assembly:
     def role(self, role_arn: str) -> Principal:
         return self._roles[role_arn]
 
+    @functools.cached_property
+    def _trust_policies(self) -> dict[str, list[Statement]]:
+        return {
+            self.arn(stack, logical_id): self._statements(
+                stack, f"{stack}/{logical_id} trust policy", role["Properties"]["AssumeRolePolicyDocument"]
+            )
+            for stack in self.templates
+            for logical_id, role in self.resources(stack, "AWS::IAM::Role").items()
+        }
+
+    def evaluate_assume(self, role_arn: str, service: str, request: Request) -> Decision:
+        """A service assuming `role_arn` (sts:AssumeRole on the role), decided by the role's trust policy alone."""
+        statements = [s for s in self._trust_policies[role_arn] if s.names_principal(None, service)]
+        caller = self.service(service)
+        context = request.context_dict
+
+        def applies(statement: Statement) -> bool:  # a trust policy has no Resource: the role is implied
+            return statement.matches_action(request.action) and not statement.failed_conditions(context)
+
+        for statement in statements:
+            if statement.effect == "Deny" and applies(statement):
+                return Decision(False, caller, request, f"explicit Deny in {statement.origin}")
+        if any(s.effect == "Allow" and applies(s) for s in statements):
+            return Decision(True, caller, request, "")
+        misses = [f"{s.origin} needs {'; '.join(s.failed_conditions(request.context_dict))}" for s in statements]
+        return Decision(False, caller, request, " | ".join(misses) or f"the trust policy names no {service}")
+
     def role_of_function(self, stack: str, logical_id: str) -> Principal:
         function = self.templates[stack]["Resources"][logical_id]
         principal = self.role(self.resolve(stack, function["Properties"]["Role"]))

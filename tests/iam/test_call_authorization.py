@@ -3,9 +3,11 @@
 The executed pipeline (a FULL run, then an UPDATE day that fails at Batch and is redriven), the ingest
 handler, the replay CLI (under the operator managed policy) and the callers AWS runs for us (Scheduler's
 StartExecution under the scheduler role, the state machine role's tasks from the execution history,
-Personalize reading and writing S3 through its role and as its service principal) are recorded, turned
+Personalize reading and writing S3 through its role and as its service principal, Lambda writing logs and
+reading the stream, each service assuming its role under the role's trust policy) are recorded, turned
 into IAM requests (tests/iam/calls.py) and evaluated against the templates' policies (tests/iam/policy.py).
 A refusal fails with one line: caller, call, request (action, ARNs, context) and the grant that is missing.
+The scenarios run once per module (three fixtures); the tests read what they recorded.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def run_as_scheduled(harness, recorder: CallRecorder, assembly: Assembly, countr
     the schedule's role; the execution then runs (its Lambda tasks attributed by `attribute_invocations`)."""
     scheduler, schedule_name = scheduler_caller(assembly, country)
     arn = harness.start(country, run_date=run_date)
-    recorder.record("scheduler", "_InvokeTarget", {"Name": schedule_name}, caller=scheduler)
+    target = {"Name": schedule_name, "RoleArn": scheduler.principal.arn}
+    recorder.record("scheduler", "_InvokeTarget", target, caller=scheduler)
     recorder.record("stepfunctions", "StartExecution", {"stateMachineArn": harness.state_machine_arn}, caller=scheduler)
     execution = harness.wait(arn)
     if execution.status in ("FAILED", "TIMED_OUT", "ABORTED"):
@@ -343,3 +346,17 @@ def test_an_action_without_resource_level_permissions_is_requested_on_star(assem
         ("*",),
         ("arn:aws:personalize:us-east-1:123456789012:solution/x",),
     ]
+
+
+def test_a_service_assumes_a_role_only_for_the_resource_its_trust_policy_names(assembly):
+    role = state_machine_caller(assembly).principal.arn
+    machine = CallMap(assembly).machine_arn
+    context = {"aws:SourceAccount": "123456789012", "aws:SourceArn": machine}
+    assert assembly.evaluate_assume(role, "states.amazonaws.com", Request.of("sts:AssumeRole", [role], context)).allowed
+    other_machine = {**context, "aws:SourceArn": machine.replace("personalize-dev-", "personalize-other-")}
+    refused = assembly.evaluate_assume(
+        role, "states.amazonaws.com", Request.of("sts:AssumeRole", [role], other_machine)
+    )
+    assert not refused.allowed and "aws:SourceArn" in refused.why
+    by_lambda = assembly.evaluate_assume(role, "lambda.amazonaws.com", Request.of("sts:AssumeRole", [role], context))
+    assert not by_lambda.allowed

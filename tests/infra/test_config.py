@@ -157,6 +157,17 @@ def test_app_prints_one_line_and_synthesises_nothing(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "config error: unknown env 'nope': no file config/nope.yaml; known envs: dev"
+        "config error: unknown env 'nope': no file config/nope.yaml; known envs: dev, prod"
     ]
     assert list(outdir.iterdir()) == []
+
+
+def test_every_env_file_in_the_repo_is_valid():
+    """The docs' `--env prod` examples work as written: config/prod.yaml exists and validates like dev."""
+    from stacks.config import available_envs
+
+    assert {"dev", "prod"} <= set(available_envs())
+    for env in available_envs():
+        config = load_config(env)
+        assert config.env == env and config.countries
+    assert load_config("prod").account is not None  # a concrete env: account and region are required

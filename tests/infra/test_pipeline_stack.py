@@ -244,6 +244,9 @@ PERSONALIZE_ACTIONS = {
         "personalize:CreateCampaign",
         "personalize:DescribeCampaign",
         "personalize:UpdateCampaign",
+        # the country's filters, made before Batch (lambdas/pipeline/filters.py)
+        "personalize:CreateFilter",
+        "personalize:DescribeFilter",
     },
     "pipeline.handlers.batch_inference": {
         "personalize:CreateBatchInferenceJob",

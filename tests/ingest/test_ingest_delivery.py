@@ -246,13 +246,19 @@ def test_a_failed_call_holds_back_the_rest_of_its_session_but_not_other_trackers
     assert sorted(out.delivered) == sorted(r.sequence_number for r in session[:10] + other)
 
 
-def test_access_denied_is_not_retried_in_the_invocation_but_nothing_is_lost(run):
+def test_access_denied_is_not_retried_at_once_then_only_one_probe_at_a_time_waits_for_it(run):
     fake = FakePersonalizeEvents(lambda params, number: client_error("AccessDeniedException", 403))
     records = [record(event(n, session_id=f"s{n}")) for n in range(3)]
-    out = run(records, fake)
-    # Not retried: at most one attempt per call (sessions already in flight when the first was refused).
+    clock = FakeClock()
+    out = run(records, fake, clock=clock)
+    # First pass: at most one attempt per call (sessions already in flight when the first was refused); then
+    # only the earliest failed session (s0) is probed, after pauses growing to at most 15 s, until the deadline
+    # (60 s budget - 5 s reserve): a few calls, not one per session per second.
     attempts = Counter(call["sessionId"] for call in fake.calls)
-    assert 1 <= len(fake.calls) <= 3 and set(attempts.values()) == {1}
+    assert attempts["s1"] <= 1 and attempts["s2"] <= 1
+    assert 1 + 3 <= attempts["s0"] <= 1 + 12
+    assert all(0.5 <= pause <= 15 for pause in clock.sleeps)
+    assert clock.t - 1000.0 <= 55
     assert out.retried == [r.sequence_number for r in records]
 
 

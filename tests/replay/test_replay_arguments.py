@@ -30,7 +30,7 @@ def one_line(result, code: int, message: str) -> None:
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["list", "--env", "staging"], 2, "unknown env 'staging': no file config/staging.yaml; known envs: dev"),
+        (["list", "--env", "staging"], 2, "unknown env 'staging': no file config/staging.yaml; known envs: dev, prod"),
         (["--env", "Prod!", "list"], 2, "unknown env 'Prod!'"),
         (["list", "--country", "FR"], 2, "unknown country FR for env dev (countries: KR, JP, US)"),
         (["list", "--status", "BROKEN"], 2, "unknown status 'BROKEN' (one of RUNNING, SUCCEEDED, SKIPPED"),

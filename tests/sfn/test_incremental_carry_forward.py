@@ -36,7 +36,9 @@ def _interaction_imports(harness, since: int) -> list[dict]:
     return [
         c.kwargs
         for c in harness.personalize.calls[since:]
-        if c.operation == "create_dataset_import_job" and c.outcome == "ok" and "Interactions" in c.kwargs["jobName"]
+        if c.operation == "create_dataset_import_job"
+        and c.outcome == "ok"
+        and "interactions" in c.kwargs["jobName"].lower()
     ]
 
 

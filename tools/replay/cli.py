@@ -4,6 +4,7 @@
     personalize-runs show RUN                      RUN = execution ARN or CC:YYYY-MM-DD
     personalize-runs redrive RUN [--dry-run] [--yes] [--wait]
     personalize-runs rerun --country CC --date D [--to D2] [--force] [--dry-run] [--yes] [--wait]
+    personalize-runs events replay [--max-descriptors N] [--time-budget S] [--dry-run] [--yes]
 
 Global options (before or after the command): --env (default dev), --profile, --region, --output table|json.
 Results go to stdout; progress, prompts and errors to stderr. Exit codes: 0 ok, 1 an operation failed,
@@ -41,6 +42,8 @@ class Runtime:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     sleep: Callable[[float], None] = time.sleep
     poll_seconds: float = 15.0
+    # The clock `events replay` delivers with (ingest.delivery.Clock); None = the system clock.
+    delivery_clock: Any = None
 
 
 class _ArgumentError(Exception):
@@ -129,6 +132,39 @@ def build_parser(runtime: Runtime) -> argparse.ArgumentParser:
     rerun.add_argument("--to", metavar="YYYY-MM-DD", help="last run date of a range (inclusive)")
     rerun.add_argument("--force", action="store_true", help="also rerun dates that already succeeded")
     _change_options(rerun)
+
+    events = commands.add_parser(
+        "events",
+        parents=[common],
+        help="real-time events: replay what Lambda gave up on",
+        description="Real-time events (Kinesis -> ingest Lambda -> Personalize PutEvents).",
+    )
+    events_commands = events.add_subparsers(dest="events_command", metavar="EVENTS_COMMAND", parser_class=Parser)
+    events_commands.required = True
+    replay = events_commands.add_parser(
+        "replay",
+        parents=[common],
+        help="resend the batches in the ingest failure queue from the stream",
+        description="Read the ingest failure queue's descriptors (shard and sequence-number ranges Lambda gave "
+        "up on), fetch those records from the stream, resend them through the ingest's delivery (same event "
+        "ids: idempotent) and delete each descriptor whose records were all delivered or dead-lettered.",
+    )
+    replay.add_argument(
+        "--max-descriptors",
+        type=_positive,
+        default=100,
+        metavar="N",
+        help="at most N descriptors in one go (default 100)",
+    )
+    replay.add_argument(
+        "--time-budget",
+        type=_positive,
+        default=120,
+        metavar="SECONDS",
+        help="per descriptor: how long to keep trying a throttled or unavailable tracker (default 120)",
+    )
+    replay.add_argument("--dry-run", action="store_true", help="read and print the plan; change nothing")
+    replay.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     return parser
 
 
@@ -453,11 +489,85 @@ def cmd_rerun(session: Session) -> int:
     return code
 
 
+def cmd_events(session: Session) -> int:
+    from tools.replay import events
+
+    resources = events.realtime_resources(session.clients.client("cloudformation"), session.env.realtime_stack)
+    session.progress(f"reading up to {session.args.max_descriptors} descriptors from {resources.failure_queue_url}")
+    plan = events.plan_replay(session.clients, resources, session.args.max_descriptors)
+    if plan.ignored:
+        session.progress(f"{len(plan.ignored)} message(s) in the failure queue are not Kinesis descriptors: left there")
+    plan_text = _replay_table(plan) if plan.items else ""
+    if not plan.items:
+        session.emit({**plan.summary(), "items": []}, f"no descriptors in the failure queue of env {session.env.name}")
+        return OK
+    if session.args.dry_run:
+        session.emit(
+            {**plan.summary(), "dry_run": True, "items": [i.summary() for i in plan.items]},
+            plan_text + f"\ndry run: nothing changed (would resend {plan.records} records of {len(plan.items)} "
+            "descriptor(s))",
+        )
+        events.release_plan(session.clients, plan)
+        return OK
+    if session.output != "json":
+        session.print(plan_text)
+    try:
+        session.confirm(
+            f"Resend {plan.records} records of {len(plan.items)} descriptor(s) to Personalize (env {session.env.name})?"
+        )
+    except ReplayError:
+        events.release_plan(session.clients, plan)
+        raise
+    events.replay(
+        session.clients,
+        plan,
+        time_budget_s=session.args.time_budget,
+        progress=session.progress,
+        clock=session.runtime.delivery_clock,
+    )
+    summary = plan.summary()
+    text = (
+        _replay_table(plan)
+        + f"\n{summary['records']} records: {summary['delivered']} delivered, {summary['dead_lettered']} "
+        f"dead-lettered, {summary['not_delivered']} not delivered; descriptors: {summary['descriptors_deleted']} "
+        f"deleted, {summary['descriptors_kept']} kept"
+    )
+    if summary["descriptors_kept"]:
+        text += f"\nkept descriptors stay in the queue: run `{PROG} events replay --env {session.env.name}` again"
+    session.emit({**summary, "items": [i.summary() for i in plan.items]}, text)
+    return FAILED if summary["descriptors_kept"] else OK
+
+
+def _replay_table(plan: Any) -> str:
+    rows = [
+        (
+            i.descriptor.shard_id,
+            render.short(f"{i.descriptor.start}..{i.descriptor.end}", 40),
+            i.descriptor.condition,
+            i.records,
+            sum(i.parse_failures.values()),
+            "yes" if i.fetched.start_missing else "",
+            i.delivered if i.action != "planned" else "",
+            i.dead_lettered if i.action != "planned" else "",
+            i.not_delivered if i.action != "planned" else "",
+            i.action,
+        )
+        for i in plan.items
+    ]
+    headers = ("SHARD", "SEQUENCE NUMBERS", "CONDITION", "RECORDS", "INVALID", "EXPIRED", "DELIVERED", "DLQ", "LEFT")
+    return render.table(rows, (*headers, "DESCRIPTOR"))
+
+
+def cmd_events_dispatch(session: Session) -> int:
+    return {"replay": cmd_events}[session.args.events_command](session)
+
+
 COMMANDS: dict[str, Callable[[Session], int]] = {
     "list": cmd_list,
     "show": cmd_show,
     "redrive": cmd_redrive,
     "rerun": cmd_rerun,
+    "events": cmd_events_dispatch,
 }
 
 

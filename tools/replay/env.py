@@ -25,6 +25,11 @@ def schedule_name(prefix: str, country: str) -> str:
     return f"{prefix}-{country.lower()}-daily"
 
 
+def realtime_stack_name(env: str) -> str:
+    """stacks/application.py: `Personalize-<env>-Realtime`."""
+    return f"Personalize-{env}-Realtime"
+
+
 @dataclass(frozen=True)
 class Env:
     config: EnvironmentConfig
@@ -51,6 +56,10 @@ class Env:
     @property
     def ledger_table(self) -> str:
         return ledger_table_name(self.prefix)
+
+    @property
+    def realtime_stack(self) -> str:
+        return realtime_stack_name(self.name)
 
     def schedule(self, country: str) -> str:
         return schedule_name(self.prefix, country)

@@ -34,6 +34,29 @@ latest_users AS (
     WHERE version = 1 AND user_id IS NOT NULL
 ),
 
+-- The Users dataset's categorical metadata of one country (users.sql) and the cold-start segments
+-- (cold_start.sql: locale x age group x gender). Missing or unusable values become {{ unknown }}.
+user_metadata AS (
+    SELECT
+        user_id,
+        locale,
+        CASE
+            WHEN NOT regexp_like(COALESCE(age, ''), '^[0-9]{1,3}$') THEN {{ unknown }}
+            WHEN CAST(age AS INTEGER) < 18 THEN '0-17'
+            WHEN CAST(age AS INTEGER) < 25 THEN '18-24'
+            WHEN CAST(age AS INTEGER) < 35 THEN '25-34'
+            WHEN CAST(age AS INTEGER) < 45 THEN '35-44'
+            WHEN CAST(age AS INTEGER) < 55 THEN '45-54'
+            WHEN CAST(age AS INTEGER) <= 120 THEN '55+'
+            ELSE {{ unknown }}
+        END AS age_group,
+        -- '|' separates categorical values in Personalize: keep one value per field.
+        COALESCE(replace(lower(gender), '|', ' '), {{ unknown }}) AS gender,
+        COALESCE(replace(lower(membership), '|', ' '), {{ unknown }}) AS membership
+    FROM latest_users
+    WHERE country = {{ country }}
+),
+
 -- Only the window's partitions: a plain range on the projected dt column, which Athena prunes. "$path" is
 -- Athena's pseudo-column naming the S3 object of a row (the local runner gives its tables the same column),
 -- so the data-quality query can count drops per file.

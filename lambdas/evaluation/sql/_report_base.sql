@@ -80,60 +80,6 @@ popularity AS (
     GROUP BY item_id
 ),
 
--- Curation: merged neighbours of each user's recent items, minus everything the user saw, best first; a list
--- shorter than list_length is filled with the popular items the user neither saw nor got.
-candidates AS (
-    SELECT r.user_id, n.neighbour_id AS item_id, sum(n.score) AS score
-    FROM history_pairs AS r
-    JOIN neighbours AS n ON n.item_id = r.item_id
-    WHERE r.recency <= {{ recent_items }}
-    GROUP BY r.user_id, n.neighbour_id
-),
-
-picked AS (
-    SELECT user_id, item_id, pos
-    FROM (
-        SELECT
-            c.user_id, c.item_id,
-            row_number() OVER (PARTITION BY c.user_id ORDER BY c.score DESC, c.item_id) AS pos
-        FROM candidates AS c
-        LEFT JOIN history_pairs AS h ON h.user_id = c.user_id AND h.item_id = c.item_id
-        WHERE h.item_id IS NULL
-    ) AS ranked
-    WHERE pos <= {{ list_length }}
-),
-
-short_lists AS (
-    SELECT u.user_id, COALESCE(p.picked, 0) AS picked, d.distinct_items
-    FROM history_users AS u
-    JOIN (SELECT user_id, count(*) AS distinct_items FROM history_pairs GROUP BY user_id) AS d
-        ON d.user_id = u.user_id
-    LEFT JOIN (SELECT user_id, count(*) AS picked FROM picked GROUP BY user_id) AS p ON p.user_id = u.user_id
-    WHERE COALESCE(p.picked, 0) < {{ list_length }}
-),
-
--- Among the first (list_length + seen + picked) popular items at least list_length are neither seen nor picked.
-fill AS (
-    SELECT user_id, item_id, pos
-    FROM (
-        SELECT
-            s.user_id, p.item_id,
-            s.picked + row_number() OVER (PARTITION BY s.user_id ORDER BY p.popularity_rank) AS pos
-        FROM short_lists AS s
-        JOIN popularity AS p ON p.popularity_rank <= {{ list_length }} + s.distinct_items + s.picked
-        LEFT JOIN history_pairs AS h ON h.user_id = s.user_id AND h.item_id = p.item_id
-        LEFT JOIN picked AS k ON k.user_id = s.user_id AND k.item_id = p.item_id
-        WHERE h.item_id IS NULL AND k.item_id IS NULL
-    ) AS ranked
-    WHERE pos <= {{ list_length }}
-),
-
-curation AS (
-    SELECT user_id, item_id, pos FROM picked
-    UNION ALL
-    SELECT user_id, item_id, pos FROM fill
-),
-
 -- Personalize's lists: lines without an error and with recommendedItems (others are counted in report_summary).
 personalize_lists AS (
     SELECT "input".userid AS user_id, "output".recommendeditems AS items
@@ -168,4 +114,67 @@ heavy AS (
         WHERE NOT {{ with_personalize }} OR u.user_id IN (SELECT user_id FROM personalize_lists)
     ) AS ranked
     WHERE heavy_rank <= {{ top_users }}
+),
+
+-- The users whose lists the report reads: the sample and the heavy users.
+shown AS (
+    SELECT user_id FROM sample
+    UNION
+    SELECT user_id FROM heavy
+),
+
+-- Curation for the shown users: merged neighbours of each user's recent items, minus everything the user saw, best first; a list
+-- shorter than list_length is filled with the popular items the user neither saw nor got.
+candidates AS (
+    SELECT r.user_id, n.neighbour_id AS item_id, sum(n.score) AS score
+    FROM history_pairs AS r
+    JOIN shown AS w ON w.user_id = r.user_id
+    JOIN neighbours AS n ON n.item_id = r.item_id
+    WHERE r.recency <= {{ recent_items }}
+    GROUP BY r.user_id, n.neighbour_id
+),
+
+picked AS (
+    SELECT user_id, item_id, pos
+    FROM (
+        SELECT
+            c.user_id, c.item_id,
+            row_number() OVER (PARTITION BY c.user_id ORDER BY c.score DESC, c.item_id) AS pos
+        FROM candidates AS c
+        LEFT JOIN history_pairs AS h ON h.user_id = c.user_id AND h.item_id = c.item_id
+        WHERE h.item_id IS NULL
+    ) AS ranked
+    WHERE pos <= {{ list_length }}
+),
+
+short_lists AS (
+    SELECT u.user_id, COALESCE(p.picked, 0) AS picked, d.distinct_items
+    FROM history_users AS u
+    JOIN shown AS w ON w.user_id = u.user_id
+    JOIN (SELECT user_id, count(*) AS distinct_items FROM history_pairs GROUP BY user_id) AS d
+        ON d.user_id = u.user_id
+    LEFT JOIN (SELECT user_id, count(*) AS picked FROM picked GROUP BY user_id) AS p ON p.user_id = u.user_id
+    WHERE COALESCE(p.picked, 0) < {{ list_length }}
+),
+
+-- Among the first (list_length + seen + picked) popular items at least list_length are neither seen nor picked.
+fill AS (
+    SELECT user_id, item_id, pos
+    FROM (
+        SELECT
+            s.user_id, p.item_id,
+            s.picked + row_number() OVER (PARTITION BY s.user_id ORDER BY p.popularity_rank) AS pos
+        FROM short_lists AS s
+        JOIN popularity AS p ON p.popularity_rank <= {{ list_length }} + s.distinct_items + s.picked
+        LEFT JOIN history_pairs AS h ON h.user_id = s.user_id AND h.item_id = p.item_id
+        LEFT JOIN picked AS k ON k.user_id = s.user_id AND k.item_id = p.item_id
+        WHERE h.item_id IS NULL AND k.item_id IS NULL
+    ) AS ranked
+    WHERE pos <= {{ list_length }}
+),
+
+curation AS (
+    SELECT user_id, item_id, pos FROM picked
+    UNION ALL
+    SELECT user_id, item_id, pos FROM fill
 )

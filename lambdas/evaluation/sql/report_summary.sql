@@ -1,5 +1,5 @@
--- One row of counts behind the report's figures; every ratio is taken in evaluation.sql_report from these
--- integers, so the figures equal the in-memory reference's exactly.
+-- One row of counts behind the report's figures (over every user, not only the sample); every ratio is taken in
+-- evaluation.sql_report from these integers, so the figures equal the in-memory reference's exactly.
 WITH
 {{ base }},
 
@@ -21,28 +21,6 @@ catalog_items AS (
 
 new_items AS (
     SELECT DISTINCT item_id FROM catalog_items WHERE created BETWEEN {{ fresh_from_epoch }} AND {{ end_epoch }}
-),
-
--- The first metric_depth slots of every list a recommender gives (cold users get the popularity list).
-curation_slots AS (
-    SELECT count(*) AS slots, count(n.item_id) AS new_slots
-    FROM curation AS c
-    LEFT JOIN new_items AS n ON n.item_id = c.item_id
-    WHERE c.pos <= {{ metric_depth }}
-),
-
-popularity_slots AS (
-    SELECT count(*) AS slots, count(n.item_id) AS new_slots
-    FROM popularity AS p
-    LEFT JOIN new_items AS n ON n.item_id = p.item_id
-    WHERE p.popularity_rank <= least({{ list_length }}, {{ metric_depth }})
-),
-
-personalize_slots AS (
-    SELECT count(*) AS slots, count(n.item_id) AS new_slots
-    FROM personalize_lists AS p
-    CROSS JOIN UNNEST(slice(p.items, 1, {{ metric_depth }})) AS s (item_id)
-    LEFT JOIN new_items AS n ON n.item_id = s.item_id
 ),
 
 -- Personalize's lists for users without history: how many users, how many distinct lists, the largest group.
@@ -93,12 +71,6 @@ SELECT
     (SELECT count(*) FROM popularity) AS popular_items,
     (SELECT pairs FROM truth_pairs) AS truth_pairs,
     (SELECT repeats FROM truth_pairs) AS truth_repeats,
-    (SELECT slots FROM curation_slots) AS curation_slots,
-    (SELECT new_slots FROM curation_slots) AS curation_new_slots,
-    (SELECT slots FROM popularity_slots) AS popularity_slots,
-    (SELECT new_slots FROM popularity_slots) AS popularity_new_slots,
-    (SELECT slots FROM personalize_slots) AS personalize_slots,
-    (SELECT new_slots FROM personalize_slots) AS personalize_new_slots,
     (SELECT lists FROM personalize_cold) AS personalize_cold_lists,
     (SELECT users FROM personalize_cold) AS personalize_cold_users,
     (SELECT most_common FROM personalize_cold) AS personalize_cold_most_common,

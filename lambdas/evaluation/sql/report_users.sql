@@ -3,17 +3,8 @@
 WITH
 {{ base }},
 
-shown AS (
-    SELECT * FROM sample
-    UNION
-    SELECT user_id FROM heavy
-),
-
 shown_curation AS (
-    SELECT c.user_id, array_agg(c.item_id ORDER BY c.pos) AS items
-    FROM curation AS c
-    JOIN shown AS s ON s.user_id = c.user_id
-    GROUP BY c.user_id
+    SELECT user_id, array_agg(item_id ORDER BY pos) AS items FROM curation GROUP BY user_id
 ),
 
 shown_history AS (

@@ -53,6 +53,8 @@ def run_record(state: RunState, status: str, reason: str = "") -> dict[str, Any]
         # Per recipe: FULL / UPDATE / NONE, why (docs/personalize-behaviour.md item 3) and the billed trainingHours.
         "training": {recipe: choice.model_dump() for recipe, choice in state.training.items()},
         "metrics": {d.recipe.value: d.new_metrics for d in state.gate},
+        # The published cold-start fallback: which one the app uses first, where, and its cold-start figure.
+        "cold_start": state.cold_start or {},
         "gate": [d.model_dump(mode="json") for d in state.gate],
         "promoted": state.promoted,
         "report_url": state.prepared.get("report_url"),

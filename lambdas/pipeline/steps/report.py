@@ -23,7 +23,7 @@ from evaluation.page import render
 from evaluation.queries import ReportOutput, ReportQueryParams, athena_statements
 from evaluation.report import ReportOptions
 from evaluation.sql_report import build_report_from_outputs, inputs_from_rows, parse_json_lines
-from pipeline import ledger
+from pipeline import cold_start, ledger
 from pipeline.errors import ReportFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
 from pipeline.model import Job, RunState
@@ -127,6 +127,9 @@ def _write_report(state: RunState, jobs: dict[str, Job]) -> str:
     report = build_report_from_outputs(
         inputs, settings.country, state.run.run_date, with_personalize=with_personalize(state)
     )
+    if "cold_start" in state.prepared:  # prepared by runs since the fallback exists
+        state.cold_start = cold_start.publish(state)
+        report.recommenders.append(cold_start.report_row(state.cold_start))
     key_prefix = f"{settings.country}/{state.run.run_date}"
     for name, body, content_type in (
         ("report.html", render(report), "text/html; charset=utf-8"),
