@@ -71,7 +71,9 @@ class Weekday(StrEnum):
 
 
 class OtherDays(StrEnum):
-    UPDATE = "update"  # UPDATE training where the recipe supports it, nothing for the others
+    # The documented policy (docs/personalize-behaviour.md item 3): UPDATE where the recipe supports it and no
+    # campaign serves it (a campaign's version gets automatic updates, which an UPDATE stops), else nothing.
+    UPDATE = "update"
     SKIP = "skip"  # no training except on the full day
 
 

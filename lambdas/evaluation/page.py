@@ -131,11 +131,17 @@ def render(report: Report) -> str:
 
     cur = report.curation
     exact_note = " (extrapolated from a sample)" if cur.exact_seconds_extrapolated else ""
+    # sample_items 0: neighbours computed by the report SQL, no MinHash comparison ran (evaluation.sql_report).
+    timing = (
+        f"Exact: {cur.exact_seconds:.2f} s{exact_note}; MinHash+LSH: {cur.minhash_seconds:.2f} s, top-10 "
+        f"recall {cur.minhash_top10_recall:.3f} on {cur.sample_items} sampled items."
+        if cur.sample_items
+        else f"Query engine time: {cur.exact_seconds:.2f} s."
+    )
     out.append(
         f'<section id="curation-method"><h2>Curation method</h2><p class="meta">Used: <strong '
         f'data-method="{escape(cur.method)}">{escape(cur.method)}</strong>. {escape(cur.reason)}. '
-        f"Exact: {cur.exact_seconds:.2f} s{exact_note}; MinHash+LSH: {cur.minhash_seconds:.2f} s, top-10 "
-        f"recall {cur.minhash_top10_recall:.3f} on {cur.sample_items} sampled items. Each user's list merges "
+        f"{timing} Each user's list merges "
         f"the top {cur.neighbours_k} neighbours of their {cur.recent_items} most recent items, minus what "
         "they already saw.</p></section>"
     )

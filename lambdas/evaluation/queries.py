@@ -29,7 +29,8 @@ METRIC_DEPTH = 25
 # Any per-user metric in [0, 1] has a standard deviation <= 0.5, so over 20,000 users its mean's standard error is
 # <= 0.0035 (95 % within +-0.7 points); the cap keeps what the report step reads flat whatever the country's size.
 DEFAULT_MAX_EVALUATED_USERS = 20_000
-DEFAULT_COOCCURRENCE_ITEMS = 20
+# Like recent_items (the items whose neighbours the curation merges): a heavy user adds at most 10 x 9 pairs.
+DEFAULT_COOCCURRENCE_ITEMS = 10
 PERSONALIZE_RECIPE = "user-personalization"
 
 # Glue tables the report reads (stacks/constructs/report_catalog.py defines them; evaluation.local_sql loads the

@@ -4,9 +4,10 @@ Personalize event tracker, its two queues and its alarms (issue 5; contract in d
 Two queues, two kinds of failure:
 - `dlq`: records that can never succeed (bad payload, unknown country, rejected by Personalize). The
   function writes each one there with its reason and original data, and moves on.
-- `failure_queue`: the event source mapping's on-failure destination. Records Lambda gave up on (retries
-  or record age exhausted, e.g. a long Personalize outage) land here as shard/sequence ranges; their data
-  stays in the stream for its retention period, which is why retention is longer than the default 24 h.
+- `failure_queue`: the event source mapping's on-failure destination. Records Lambda gave up on (record age
+  exhausted, e.g. a Personalize outage longer than the retry budget below) land here as shard/sequence
+  ranges; their data stays in the stream for its retention period, which is why retention is longer than the
+  default 24 h. `personalize-runs events replay` resends them (tools/replay/events.py).
 """
 
 from __future__ import annotations
@@ -313,7 +314,8 @@ class RealtimeIngest(Construct):
             (
                 self.failure_queue,
                 "FailureQueueDepthAlarm",
-                "batches Lambda gave up on; replay from the stream",
+                "batches Lambda gave up on (records over an hour old); replay them from the stream with "
+                "`personalize-runs events replay` (docs/runbook.md)",
             ),
         ):
             alarms.append(

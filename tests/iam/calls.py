@@ -206,6 +206,7 @@ class CallMap:
         self.glue_tables = self._glue_tables()
         self.workgroups = self._workgroups()
         self.written_objects: list[str] = []  # "bucket/key" of the objects the mapped calls wrote, in order
+        self._iterator_stream = ""  # the stream of the last GetShardIterator (GetRecords names none)
 
     # ------------------------------------------------------------------------------- env facts
 
@@ -407,18 +408,24 @@ class CallMap:
             "ReceiveMessage": "sqs:ReceiveMessage",
             "DeleteMessage": "sqs:DeleteMessage",
             "DeleteMessageBatch": "sqs:DeleteMessage",
+            "ChangeMessageVisibility": "sqs:ChangeMessageVisibility",
+            "GetQueueAttributes": "sqs:GetQueueAttributes",
         }
         if operation not in actions:
             raise NotImplementedError(f"sqs:{operation}")
         out.add(actions[operation], [queue])
         # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
         kms = ("kms:GenerateDataKey", "kms:Decrypt") if actions[operation] == "sqs:SendMessage" else ("kms:Decrypt",)
-        if operation.startswith("Delete"):
+        if operation.startswith(("Delete", "ChangeMessageVisibility", "GetQueueAttributes")):
             kms = ()
         self._kms(out, queue, "sqs", {"aws:sqs:arn": queue}, *kms)
 
     def _kinesis(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
-        stream = p.get("StreamARN") or f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{p['StreamName']}"
+        if "StreamARN" in p or "StreamName" in p:
+            stream = p.get("StreamARN") or f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{p['StreamName']}"
+            self._iterator_stream = stream
+        else:  # GetRecords with only a ShardIterator: the stream of the GetShardIterator call before it
+            stream = self._iterator_stream
         out.add(f"kinesis:{operation}", [stream])
         if operation == "GetRecords":
             self._kms(out, stream, "kinesis", {"aws:kinesis:arn": stream}, "kms:Decrypt")
@@ -501,6 +508,13 @@ class CallMap:
             context = {"kms:EncryptionContext:aws:logs:arn": group, "aws:SourceAccount": ACCOUNT}
             for action in ("kms:GenerateDataKey", "kms:Decrypt"):
                 out.services.append((f"logs.{REGION}.amazonaws.com", Request.of(action, [key], context)))
+
+    def _cloudformation(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
+        if operation != "DescribeStacks":
+            raise NotImplementedError(f"cloudformation:{operation}")
+        # A stack ARN ends in the id CloudFormation assigned at creation.
+        stack = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{p['StackName']}/5e9ad5a0-c7e1-11ee-9a52-0a1b2c3d4e5f"
+        out.add("cloudformation:DescribeStacks", [stack])
 
     def _personalize_events(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
         out.add(f"personalize:{operation}", ["*"])

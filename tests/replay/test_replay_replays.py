@@ -31,6 +31,16 @@ def clean_run_creates(country: str) -> dict[str, int]:
     }
     if settings.campaign.enabled:
         creates["create_campaign"] = len(recipes & CAMPAIGN_RECIPES)
+    # one per configured filter (pipeline.filters; dev.yaml: exclude-purchased only)
+    f = settings.filters
+    creates["create_filter"] = sum(
+        (
+            f.exclude_purchased,
+            bool(f.exclude_genres),
+            f.max_item_age_days is not None,
+            f.exclude_purchased and bool(f.exclude_genres),
+        )
+    )
     return creates
 
 

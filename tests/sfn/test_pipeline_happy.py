@@ -70,6 +70,13 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
         harness.s3.get_object(Bucket=results_bucket, Key=f"KR/{SUNDAY}/report.json")["Body"].read()
     )
     assert report["country"] == "KR" and report["run_date"] == SUNDAY
+    # built on the query engine: the report SQL ran (on DuckDB in FakeAthena) over the prepared parts
+    started = [p["QueryString"] for op, p in harness.athena.calls if op == "StartQueryExecution"]
+    report_queries = [sql for sql in started if "/athena/reports/" in sql]
+    assert len(report_queries) == 4 and "report SQL" in report["curation"]["reason"]
+    assert report["counts"]["interactions"] > 0
+    # the fake batch jobs write no output: the page says so instead of dropping the Personalize column
+    assert report["notes"][0] == "Personalize batch output was expected but no output file was found."
     assert record["report_url"] == f"s3://{results_bucket}/KR/{SUNDAY}/report.html"
     (notification,) = harness.notifications()
     assert notification["subject"] == f"[personalize dev] KR {SUNDAY}: SUCCEEDED"

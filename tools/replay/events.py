@@ -49,6 +49,7 @@ from tools.replay.errors import NotFound, OperationFailed
 # the delivery of a few thousand records. Descriptors not deleted are made visible again when it ends.
 VISIBILITY_TIMEOUT_S = 900
 MAX_DESCRIPTORS = 100
+RECEIVE_WAIT_S = 1  # long polling: a short poll samples only some SQS servers and may miss messages
 GET_RECORDS_LIMIT = 10_000  # the GetRecords maximum per call
 # GetRecords may answer an empty page before the end of the data (Kinesis API reference, GetRecords); a few
 # in a row while the iterator is not at the tip are tolerated.
@@ -158,7 +159,7 @@ def receive_descriptors(sqs: Any, queue_url: str, limit: int) -> tuple[list[Desc
             QueueUrl=queue_url,
             MaxNumberOfMessages=min(10, limit - len(descriptors) - len(others)),
             VisibilityTimeout=VISIBILITY_TIMEOUT_S,
-            WaitTimeSeconds=1,
+            WaitTimeSeconds=RECEIVE_WAIT_S,
         ).get("Messages", [])
         fresh = [m for m in messages if m["MessageId"] not in seen]
         if not fresh:

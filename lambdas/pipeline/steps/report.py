@@ -11,6 +11,7 @@ A query failure fails the step once (ReportFailed); a replay starts the next att
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import time
 from datetime import timedelta
@@ -112,7 +113,9 @@ def _read_outputs(jobs: dict[str, Job]) -> tuple[dict[ReportOutput, list[dict]],
         chunks = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                chunks.append(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                # The UNLOAD asks for no compression; should the engine gzip anyway, the parts still read.
+                chunks.append(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
         size += sum(len(c) for c in chunks)
         rows[output] = parse_json_lines(chunks, output.value)
     return rows, size

@@ -1,0 +1,402 @@
+"""The ingest under faults at scale, on a simulated clock (issue 13): used by tests/ingest/test_ingest_outage.py
+and `make bench` (bench/bench_outage.py).
+
+One Kinesis shard receives `records` events at `arrival_per_s` (sessions in three countries interleaved,
+a few malformed records). A simulated event source mapping invokes the real handler path
+(`ingest.handler.process_batch`: powertools processor -> `ingest.delivery`) as the deployed one does:
+batches of `batch_size` from the checkpoint, a partial batch response moves the checkpoint to the lowest
+reported sequence number and everything after it comes again, retries are unlimited (MaximumRetryAttempts
+-1) until a record is older than `max_record_age_s`, when the expired records go to the failure queue as a
+descriptor. PutEvents answers with throttling, 5xx, client-side read timeouts (5 s each) and, for one
+country's tracker, a 15-minute outage (503 for every call). What ends in the failure queue is replayed
+afterwards with the replay command's delivery (tools/replay/events.py settings) on a healthy tracker.
+
+Every sleep and every call's latency advances the simulated clock only: a run takes seconds of CPU for an
+hour of stream. The delivery pool runs with one worker so that the simulated time is exact (the pool's
+threads would add their sleeps up, see tests/ingest/ingest_fakes.FakeClock).
+
+The result accounts for every record: delivered (first delivery, in stream order per session), dead-lettered,
+replayed from the failure queue, or lost (left only in the stream). Goal: lost = 0.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import sys
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+for path in (str(ROOT), str(ROOT / "lambdas")):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+COUNTRIES = ("KR", "JP", "US")
+TRACKING_IDS = {country: f"trk-{country.lower()}" for country in COUNTRIES}
+STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/events"
+SHARD = "shardId-000000000000"
+READ_TIMEOUT_S = 5.0  # ingest.handler's botocore read_timeout
+
+
+@dataclass(frozen=True)
+class Scenario:
+    records: int = 100_000
+    arrival_per_s: float = 30.0
+    seed: int = 20261201
+    outage_country: str = "JP"
+    outage_start_s: float = 300.0
+    outage_s: float = 900.0
+    throttle_rate: float = 0.20
+    server_error_rate: float = 0.02
+    timeout_rate: float = 0.005
+    malformed_rate: float = 0.002
+    call_latency_s: float = 0.004
+    batch_size: int = 500
+    function_timeout_s: float = 60.0
+    max_record_age_s: float = 3600.0
+    retry_attempts: int = -1  # -1: until the record age (the deployed setting); N: N retries of a batch
+    invocation_overhead_s: float = 0.05  # between two invocations of the mapping
+
+
+@dataclass
+class OutageResult:
+    records: int
+    delivered: int
+    dead_lettered: int
+    replayed: int
+    lost: int
+    order_violations: int
+    invocations: int
+    put_events_calls: int
+    duplicate_events: int
+    failure_descriptors: int
+    records_in_failure_queue: int  # left only in the stream until the replay
+    max_delivery_delay_s: float
+    simulated_s: float
+    dead_letter_reasons: dict[str, int] = field(default_factory=dict)
+
+
+class SimClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+
+
+def _client_error(code: str, status: int) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutEvents"
+    )
+
+
+class FaultyPersonalize:
+    """put_events with scripted faults; remembers each event id's first delivery (time and session)."""
+
+    def __init__(self, scenario: Scenario, clock: SimClock, rng: random.Random) -> None:
+        self.scenario = scenario
+        self.clock = clock
+        self.rng = rng
+        self.outage_tracker = TRACKING_IDS[scenario.outage_country]
+        self.healthy = False  # the replay runs after the outage, on a healthy service
+        self.calls = 0
+        self.first_delivery: dict[str, float] = {}
+        self.first_order: dict[str, list[str]] = defaultdict(list)
+        self.duplicates = 0
+
+    def put_events(self, **params: Any) -> dict[str, Any]:
+        from botocore.exceptions import ReadTimeoutError
+
+        s = self.scenario
+        self.calls += 1
+        self.clock.sleep(s.call_latency_s)
+        if not self.healthy:
+            now = self.clock.t
+            if params["trackingId"] == self.outage_tracker and s.outage_start_s <= now < s.outage_start_s + s.outage_s:
+                raise _client_error("ServiceUnavailableException", 503)
+            roll = self.rng.random()
+            if roll < s.throttle_rate:
+                raise _client_error("ThrottlingException", 400)
+            roll -= s.throttle_rate
+            if roll < s.server_error_rate:
+                raise _client_error("InternalFailure", 500)
+            roll -= s.server_error_rate
+            if roll < s.timeout_rate:
+                self.clock.sleep(READ_TIMEOUT_S)
+                raise ReadTimeoutError(endpoint_url="https://personalize-events.us-east-1.amazonaws.com")
+        for event in params["eventList"]:
+            event_id = event["eventId"]
+            if event_id in self.first_delivery:
+                self.duplicates += 1
+                continue
+            self.first_delivery[event_id] = self.clock.t
+            self.first_order[params["sessionId"]].append(event_id)
+        return {"ResponseMetadata": {"HTTPStatusCode": 200}}
+
+
+class RecordingSqs:
+    """The dead-letter queue: stores each letter's sequence number and reason."""
+
+    def __init__(self) -> None:
+        self.letters: dict[str, str] = {}
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        for entry in Entries:
+            body = json.loads(entry["MessageBody"])
+            self.letters[body["sequenceNumber"]] = body["reason"]
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+
+@dataclass
+class _Stream:
+    sequence_numbers: list[str]
+    data: list[str]
+    keys: list[str]
+    arrivals: list[float]
+    event_ids: list[str | None]  # None for malformed records
+    sessions: list[str | None]
+
+
+def _stream(scenario: Scenario, rng: random.Random) -> _Stream:
+    """Sessions of 1-30 events, a third logging in part-way, interleaved in arrival order."""
+    stream = _Stream([], [], [], [], [], [])
+    live: list[list[Any]] = []  # [session_id, country, user, events_left, login_at, count]
+    next_session = 0
+    for n in range(scenario.records):
+        if not live or (len(live) < 400 and rng.random() < 0.3):
+            length = rng.randint(1, 30)
+            live.append(
+                [
+                    f"sess-{next_session}",
+                    rng.choice(COUNTRIES),
+                    f"user-{next_session}",
+                    length,
+                    rng.randint(0, length),
+                    0,
+                ]
+            )
+            next_session += 1
+        index = rng.randrange(len(live))
+        session = live[index]
+        arrival = n / scenario.arrival_per_s
+        sequence_number = str(49_600_000_000_000_000_000 + n)
+        if rng.random() < scenario.malformed_rate:
+            data = base64.b64encode(b'{"event_type": "view", "country": ').decode() if n % 2 else "%%not-base64%%"
+            stream.sequence_numbers.append(sequence_number)
+            stream.data.append(data)
+            stream.keys.append(session[0])
+            stream.arrivals.append(arrival)
+            stream.event_ids.append(None)
+            stream.sessions.append(None)
+            continue
+        payload: dict[str, Any] = {
+            "event_type": "view",
+            "country": session[1],
+            "session_id": session[0],
+            "item_id": f"item-{rng.randint(1, 5000)}",
+            "timestamp": 1795000000 + int(arrival),
+            "event_id": f"ev-{n}",
+        }
+        if session[5] >= session[4]:
+            payload["user_id"] = session[2]
+        session[5] += 1
+        session[3] -= 1
+        if session[3] <= 0:
+            live[index] = live[-1]
+            live.pop()
+        stream.sequence_numbers.append(sequence_number)
+        stream.data.append(base64.b64encode(json.dumps(payload).encode()).decode())
+        stream.keys.append(session[0])
+        stream.arrivals.append(arrival)
+        stream.event_ids.append(payload["event_id"])
+        stream.sessions.append(session[0])
+    return stream
+
+
+def _event(stream: _Stream, start: int, stop: int) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": stream.keys[i],
+                    "sequenceNumber": stream.sequence_numbers[i],
+                    "data": stream.data[i],
+                    "approximateArrivalTimestamp": 1795000000.0 + stream.arrivals[i],
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"{SHARD}:{stream.sequence_numbers[i]}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/ingest",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": STREAM_ARN,
+            }
+            for i in range(start, stop)
+        ]
+    }
+
+
+class _Context:
+    def __init__(self, clock: SimClock, budget_s: float) -> None:
+        self.clock = clock
+        self.deadline = clock.now() + budget_s
+        self.function_name = "ingest"
+        self.memory_limit_in_mb = 1024
+        self.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ingest"
+        self.aws_request_id = "sim"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.deadline - self.clock.now()) * 1000)
+
+
+def simulate(scenario: Scenario = Scenario()) -> OutageResult:
+    import os
+
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Bench")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    from common.observability import logger, metrics
+    from ingest.delivery import Delivery, InboundRecord, SqsDeadLetterQueue
+    from ingest.handler import IngestSettings, process_batch
+    from tools.replay.events import REPLAY_RATE_PER_S
+
+    logger.setLevel("ERROR")  # one warning per batch with a retry would dominate the run
+    rng = random.Random(scenario.seed)
+    stream = _stream(scenario, rng)
+    clock = SimClock()
+    personalize = FaultyPersonalize(scenario, clock, random.Random(scenario.seed + 1))
+    sqs = RecordingSqs()
+    config = IngestSettings.model_validate(
+        {
+            "TRACKING_IDS": json.dumps(TRACKING_IDS),
+            "DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+            "DELIVERY_CONCURRENCY": "1",
+        }
+    )
+    total = len(stream.sequence_numbers)
+    index_of = {s: i for i, s in enumerate(stream.sequence_numbers)}
+    checkpoint = 0
+    invocations = 0
+    retries = 0  # of the batch starting at the checkpoint
+    descriptors: list[tuple[int, int]] = []
+    while checkpoint < total:
+        if stream.arrivals[checkpoint] > clock.t:
+            clock.t = stream.arrivals[checkpoint]
+        available = bisect_right(stream.arrivals, clock.t)
+        stop = min(checkpoint + scenario.batch_size, available)
+        # MaximumRecordAgeInSeconds: records older than that are not sent to the function again; the mapping
+        # sends a descriptor of them to the on-failure destination and moves on.
+        expired = checkpoint
+        while expired < stop and clock.t - stream.arrivals[expired] > scenario.max_record_age_s:
+            expired += 1
+        if expired > checkpoint:
+            descriptors.append((checkpoint, expired))
+            checkpoint = expired
+            continue
+        invocations += 1
+        response = process_batch(
+            _event(stream, checkpoint, stop),
+            _Context(clock, scenario.function_timeout_s),  # type: ignore[arg-type]
+            config=config,
+            personalize_events=personalize,
+            sqs=sqs,
+            clock=clock,
+        )
+        metrics.clear_metrics()
+        failures = [index_of[f["itemIdentifier"]] for f in response["batchItemFailures"]]
+        clock.sleep(scenario.invocation_overhead_s)
+        if not failures:
+            checkpoint, retries = stop, 0
+        elif min(failures) > checkpoint:
+            checkpoint, retries = min(failures), 0  # partial success: a new batch starts there
+        elif scenario.retry_attempts != -1 and retries >= scenario.retry_attempts:
+            descriptors.append((checkpoint, stop))  # retries exhausted: the batch goes to the failure queue
+            checkpoint, retries = stop, 0
+        else:
+            retries += 1
+    simulated_s = clock.t
+
+    # What the failure queue holds is replayed with the replay command's delivery, on a healthy tracker.
+    personalize.healthy = True
+    replay = Delivery(
+        personalize=personalize,
+        dead_letters=SqsDeadLetterQueue(sqs, "https://sqs.us-east-1.amazonaws.com/123456789012/dlq", clock=clock),
+        tracking_ids=TRACKING_IDS,
+        clock=clock,
+        max_concurrency=1,
+        rate_per_s=REPLAY_RATE_PER_S,
+    )
+    delivered_before_replay = set(personalize.first_delivery)
+    for start, stop in descriptors:
+        records = [
+            InboundRecord(stream.sequence_numbers[i], stream.data[i], stream.keys[i], SHARD, STREAM_ARN)
+            for i in range(start, stop)
+        ]
+        replay.deliver(records, time_left_s=300)
+
+    return _account(scenario, stream, personalize, sqs, delivered_before_replay, descriptors, invocations, simulated_s)
+
+
+def _account(
+    scenario: Scenario,
+    stream: _Stream,
+    personalize: FaultyPersonalize,
+    sqs: RecordingSqs,
+    delivered_before_replay: set[str],
+    descriptors: list[tuple[int, int]],
+    invocations: int,
+    simulated_s: float,
+) -> OutageResult:
+    delivered = replayed = dead = lost = 0
+    max_delay = 0.0
+    expected: dict[str, list[str]] = defaultdict(list)
+    for i, sequence_number in enumerate(stream.sequence_numbers):
+        event_id = stream.event_ids[i]
+        if sequence_number in sqs.letters:
+            dead += 1
+        elif event_id is not None and event_id in delivered_before_replay:
+            delivered += 1
+            max_delay = max(max_delay, personalize.first_delivery[event_id] - stream.arrivals[i])
+        elif event_id is not None and event_id in personalize.first_delivery:
+            replayed += 1
+        else:
+            lost += 1
+        if event_id is not None and stream.sessions[i] is not None:
+            expected[stream.sessions[i]].append(event_id)
+    violations = sum(1 for session, ids in expected.items() if personalize.first_order.get(session, []) != ids)
+    reasons: dict[str, int] = defaultdict(int)
+    for reason in sqs.letters.values():
+        reasons[reason] += 1
+    return OutageResult(
+        records=len(stream.sequence_numbers),
+        delivered=delivered,
+        dead_lettered=dead,
+        replayed=replayed,
+        lost=lost,
+        order_violations=violations,
+        invocations=invocations,
+        put_events_calls=personalize.calls,
+        duplicate_events=personalize.duplicates,
+        failure_descriptors=len(descriptors),
+        records_in_failure_queue=sum(stop - start for start, stop in descriptors),
+        max_delivery_delay_s=max_delay,
+        simulated_s=simulated_s,
+        dead_letter_reasons=dict(reasons),
+    )
+
+
+if __name__ == "__main__":
+    import time
+
+    started = time.perf_counter()
+    print(simulate(), f"({time.perf_counter() - started:.1f} s)")
