@@ -43,9 +43,7 @@ RUN_DATE = date(2026, 11, 1)
 DAYS = 183
 ITEMS = 20_000
 TASTES = 40
-PARAMS = ReportQueryParams(
-    country="KR", run_date=RUN_DATE, execution="bench", attempt="a1", with_personalize=True
-)
+PARAMS = ReportQueryParams(country="KR", run_date=RUN_DATE, execution="bench", attempt="a1", with_personalize=True)
 SIZES = {"1m": (1_000_000, 60_000), "30m": (30_000_000, 1_800_000)}
 
 # Trial size (issue 14): six months of purchases + views, 15-26 GB raw; 1.9 GB of prepared interactions.
@@ -78,7 +76,8 @@ def _generate(con: duckdb.DuckDBPyConnection, rows: int, users: int) -> None:
         SELECT
             'u' || lpad(CAST(u AS VARCHAR), 7, '0') AS user_id,
             'i' || lpad(CAST(CASE
-                WHEN pick < 0.8 THEN (u % {TASTES}) * {per_taste} + CAST(floor({per_taste} * pow(pick / 0.8, 3)) AS BIGINT)
+                WHEN pick < 0.8
+                    THEN (u % {TASTES}) * {per_taste} + CAST(floor({per_taste} * pow(pick / 0.8, 3)) AS BIGINT)
                 ELSE CAST(floor({ITEMS} * pow((pick - 0.8) / 0.2, 2)) AS BIGINT)
             END AS VARCHAR), 6, '0') AS item_id,
             CAST({end} - 1 - CAST(floor(when_ * {DAYS} * 86400) AS BIGINT) AS VARCHAR) AS "timestamp",

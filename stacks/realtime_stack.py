@@ -58,30 +58,32 @@ class RealtimeStack(Stack):
         # What `personalize-runs events replay` reads (one DescribeStacks call; tools/replay/events.py).
         CfnOutput(self, "StreamArn", value=self.ingest.stream.stream_arn)
         CfnOutput(self, "FailureQueueUrl", value=self.ingest.failure_queue.queue_url)
-        CfnOutput(
-            self,
-            "TrackingIds",
-            value=self.to_json_string({code: stack.tracking_id for code, stack in countries.items()}),
-        )
+        # The tracking ids are the country stacks' own `TrackingId` outputs (re-outputting an import here is
+        # what cfn-lint W6001 warns about).
         CfnOutput(self, "DeadLetterPayloadBucketName", value=dead_letter_bucket.bucket_name)
-        self.events_operator_policy = self._events_operator_policy(config, key, dead_letter_bucket)
+        self.events_operator_policy = self._events_operator_policy(
+            config, key, dead_letter_bucket, [stack.stack_name for stack in countries.values()]
+        )
 
     def _events_operator_policy(
-        self, config: EnvironmentConfig, key: kms.IKey, bucket: s3.IBucket | None
+        self, config: EnvironmentConfig, key: kms.IKey, bucket: s3.IBucket | None, country_stacks: list[str]
     ) -> iam.ManagedPolicy:
         """What `personalize-runs events replay` needs (docs/runbook.md); attach it to the on-call role next to
         `<prefix>-run-operator`."""
         ingest = self.ingest
-        stack = self.format_arn(
-            service="cloudformation",
-            resource="stack",
-            resource_name=f"{self.stack_name}/*",
-            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-        )
+        stacks = [
+            self.format_arn(
+                service="cloudformation",
+                resource="stack",
+                resource_name=f"{name}/*",  # the suffix is the id CloudFormation assigns at creation
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+            )
+            for name in [self.stack_name, *country_stacks]
+        ]
         queues = [ingest.failure_queue.queue_arn, ingest.dlq.queue_arn]
         statements = [
             iam.PolicyStatement(
-                sid="FindRealtimeResources", actions=["cloudformation:DescribeStacks"], resources=[stack]
+                sid="FindRealtimeResources", actions=["cloudformation:DescribeStacks"], resources=stacks
             ),
             iam.PolicyStatement(
                 sid="ReadFailureDescriptors",
@@ -118,7 +120,7 @@ class RealtimeStack(Stack):
                 sid="EncryptedStream",
             ),
         ]
-        wildcards = [stack]
+        wildcards = list(stacks)
         if bucket is not None:
             objects = ingest.dead_letter_payloads_arn(bucket)
             wildcards.append(objects)
@@ -148,7 +150,7 @@ class RealtimeStack(Stack):
         accept_wildcards(
             policy,
             resources=wildcards,
-            reason="This env's realtime stack (its id suffix is assigned by CloudFormation) and the oversized "
-            "dead-letter prefix only.",
+            reason="This env's realtime and country stacks (their id suffix is assigned by CloudFormation) and "
+            "the oversized dead-letter prefix only.",
         )
         return policy

@@ -479,13 +479,16 @@ def test_limit_exceeded_hook_and_generic_error_injection(fake, group):
         fake.throttle("create_dataset_import")
 
 
+PURCHASED = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")'
+
+
 def test_before_call_lets_a_test_play_a_racing_run(fake, group):
     def other_run(client):
-        client.create_filter(name="dev-de-f", datasetGroupArn=group.dataset_group_arn, filterExpression="x")
+        client.create_filter(name="dev-de-f", datasetGroupArn=group.dataset_group_arn, filterExpression=PURCHASED)
 
     fake.before_call("create_filter", other_run)
     with pytest.raises(fake.exceptions.ResourceAlreadyExistsException):
-        fake.create_filter(name="dev-de-f", datasetGroupArn=group.dataset_group_arn, filterExpression="x")
+        fake.create_filter(name="dev-de-f", datasetGroupArn=group.dataset_group_arn, filterExpression=PURCHASED)
     assert [c.outcome for c in fake.create_calls("filter")] == ["ok", "ResourceAlreadyExistsException"]
 
 

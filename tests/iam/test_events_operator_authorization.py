@@ -25,9 +25,18 @@ def assembly(dev_app) -> Assembly:
     return Assembly(dev_app.outdir)
 
 
-def _outputs(assembly: Assembly) -> dict[str, str]:
-    outputs = assembly.templates[REALTIME_STACK]["Outputs"]
-    return {key: assembly.resolve(REALTIME_STACK, value["Value"]) for key, value in outputs.items()}
+def _outputs(assembly: Assembly, stack: str = REALTIME_STACK) -> dict[str, str]:
+    outputs = assembly.templates[stack]["Outputs"]
+    return {key: assembly.resolve(stack, value["Value"]) for key, value in outputs.items()}
+
+
+def _tracking_ids(assembly: Assembly) -> dict[str, str]:
+    """Each country stack's `TrackingId` output, as the replay reads it."""
+    return {
+        stack.rsplit("-", 1)[1]: _outputs(assembly, stack)["TrackingId"]
+        for stack in assembly.templates
+        if "TrackingId" in assembly.templates[stack].get("Outputs", {})
+    }
 
 
 @pytest.fixture(scope="module")
@@ -46,17 +55,17 @@ def replay_calls(assembly) -> tuple[CallMap, list[Call]]:
                 failure_queue=outputs["FailureQueueUrl"].rsplit("/", 1)[1],
                 dlq=outputs["DeadLetterQueueUrl"].rsplit("/", 1)[1],
                 bucket=outputs["DeadLetterPayloadBucketName"],
-                trackers=json.loads(outputs["TrackingIds"]),
+                trackers=_tracking_ids(assembly),
                 personalize=lambda fake: recorder.proxy(fake, "personalize-events"),
                 cloudformation=lambda fake: recorder.proxy(fake, "cloudformation"),
             )
-            countries = sorted(json.loads(outputs["TrackingIds"]))
+            countries = sorted(_tracking_ids(assembly))
             huge = {**event(99, country=countries[0]), **{f"unknown_{i}": "x" * 20 for i in range(1200)}}
             batch = [event(n, country=c, session_id=f"s-{c}") for n, c in enumerate(countries)]
             world.fail_batch(world.put([*batch, b"junk", huge]))
             world.fail_batch(world.put([event(50, country=countries[0], session_id="s-later")]))
         # First a dry run, then a replay where one tracker still fails (descriptor kept), then the rest.
-        tracker = json.loads(outputs["TrackingIds"])[countries[0]]
+        tracker = _tracking_ids(assembly)[countries[0]]
         with recorder.acting_as(operator):
             assert world.cli("--dry-run")[0] == 0
             world.fake_personalize.script = lambda params, number: (
@@ -104,7 +113,10 @@ def test_the_policy_grants_nothing_beyond_this_env_s_realtime_resources(assembly
     assert queue_arns <= resources
     assert outputs["StreamArn"] in resources
     assert any(r.endswith(f"{outputs['DeadLetterPayloadBucketName']}/dead-letters/ingest/*") for r in resources)
-    assert any(r.endswith(f":stack/{REALTIME_STACK}/*") for r in resources)
+    stacks = {r.split(":stack/", 1)[1] for r in resources if ":stack/" in r}
+    assert stacks == {
+        f"{name}/*" for name in [REALTIME_STACK, *(f"Personalize-dev-{cc}" for cc in _tracking_ids(assembly))]
+    }
 
 
 def test_the_ingest_function_may_write_an_oversized_dead_letter_to_its_prefix_only(assembly):

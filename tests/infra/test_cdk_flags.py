@@ -20,6 +20,10 @@ NOT_RECOMMENDED = {
     # Strong references make CloudFormation refuse to delete a resource another stack still imports (the key,
     # dataset groups), instead of breaking the importing stack later.
     "@aws-cdk/core:defaultCrossStackReferences": "strong",
+    # Organisation-wide tags stay resource-level tags, which the country stacks strip from the Personalize
+    # resources whose Tags are create-only (docs/schema-evolution.md). Explicit stack tags would turn them into
+    # stack-level tags, which CloudFormation itself propagates to those resources, replacing them.
+    "@aws-cdk/core:explicitStackTags": False,
 }
 
 

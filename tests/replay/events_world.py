@@ -20,7 +20,7 @@ from tools.replay.aws import AwsClients
 
 REGION = "us-east-1"
 STACK = "Personalize-dev-Realtime"
-TRACKERS = {"KR": "trk-kr", "JP": "trk-jp"}
+TRACKERS = {"KR": "trk-kr", "JP": "trk-jp", "US": "trk-us"}  # config/dev.yaml's countries
 BUCKET = "personalize-dev-results-test"
 
 
@@ -30,28 +30,24 @@ class FakeTerminal(io.StringIO):
 
 
 class FakeCloudFormation:
-    """DescribeStacks of the deployed Realtime stack (moto's CloudFormation needs extras this venv lacks);
-    requests are validated against botocore's model and answers have its shape."""
+    """DescribeStacks of the deployed Realtime and country stacks (moto's CloudFormation needs extras this venv
+    lacks); requests are validated against botocore's model and answers have its shape."""
 
-    def __init__(self, outputs: dict[str, str]) -> None:
-        self.outputs = outputs
+    def __init__(self, stacks: dict[str, dict[str, str]]) -> None:
+        self.stacks = stacks
         self.deployed = True
         self._model = botocore.session.get_session().get_service_model("cloudformation")
 
     def describe_stacks(self, **params: Any) -> dict[str, Any]:
         validate_parameters(params, self._model.operation_model("DescribeStacks").input_shape)
-        if not self.deployed or params["StackName"] != STACK:
+        name = params["StackName"]
+        if not self.deployed or name not in self.stacks:
             raise ClientError(
-                {
-                    "Error": {
-                        "Code": "ValidationError",
-                        "Message": f"Stack with id {params['StackName']} does not exist",
-                    }
-                },
+                {"Error": {"Code": "ValidationError", "Message": f"Stack with id {name} does not exist"}},
                 "DescribeStacks",
             )
-        outputs = [{"OutputKey": key, "OutputValue": value} for key, value in self.outputs.items()]
-        return {"Stacks": [{"StackName": STACK, "StackStatus": "UPDATE_COMPLETE", "Outputs": outputs}]}
+        outputs = [{"OutputKey": key, "OutputValue": value} for key, value in self.stacks[name].items()]
+        return {"Stacks": [{"StackName": name, "StackStatus": "UPDATE_COMPLETE", "Outputs": outputs}]}
 
 
 class EventsClients(AwsClients):
@@ -95,10 +91,10 @@ class Realtime:
             "StreamArn": self.stream_arn,
             "FailureQueueUrl": self.failure_queue,
             "DeadLetterQueueUrl": self.dlq,
-            "TrackingIds": json.dumps(trackers),
             "DeadLetterPayloadBucketName": bucket,
         }
-        self.fake_cloudformation = FakeCloudFormation(outputs)
+        stacks = {STACK: outputs} | {f"Personalize-dev-{cc}": {"TrackingId": t} for cc, t in trackers.items()}
+        self.fake_cloudformation = FakeCloudFormation(stacks)
         self.cloudformation = cloudformation(self.fake_cloudformation) if cloudformation else self.fake_cloudformation
         self.fake_personalize = FakePersonalizeEvents()
         self.personalize = personalize(self.fake_personalize) if personalize else self.fake_personalize

@@ -492,7 +492,9 @@ def cmd_rerun(session: Session) -> int:
 def cmd_events(session: Session) -> int:
     from tools.replay import events
 
-    resources = events.realtime_resources(session.clients.client("cloudformation"), session.env.realtime_stack)
+    resources = events.realtime_resources(
+        session.clients.client("cloudformation"), session.env.realtime_stack, session.env.country_stacks
+    )
     session.progress(f"reading up to {session.args.max_descriptors} descriptors from {resources.failure_queue_url}")
     plan = events.plan_replay(session.clients, resources, session.args.max_descriptors)
     if plan.ignored:

@@ -30,6 +30,11 @@ def realtime_stack_name(env: str) -> str:
     return f"Personalize-{env}-Realtime"
 
 
+def country_stack_name(env: str, country: str) -> str:
+    """stacks/application.py: `Personalize-<env>-<CC>`."""
+    return f"Personalize-{env}-{country}"
+
+
 @dataclass(frozen=True)
 class Env:
     config: EnvironmentConfig
@@ -60,6 +65,10 @@ class Env:
     @property
     def realtime_stack(self) -> str:
         return realtime_stack_name(self.name)
+
+    @property
+    def country_stacks(self) -> dict[str, str]:
+        return {country: country_stack_name(self.name, country) for country in self.countries}
 
     def schedule(self, country: str) -> str:
         return schedule_name(self.prefix, country)

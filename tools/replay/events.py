@@ -71,15 +71,10 @@ class RealtimeResources:
     payload_bucket: str | None
 
 
-OUTPUTS = {
-    "StreamArn": "stream_arn",
-    "FailureQueueUrl": "failure_queue_url",
-    "DeadLetterQueueUrl": "dead_letter_queue_url",
-    "TrackingIds": "tracking_ids",
-}
+REALTIME_OUTPUTS = ("StreamArn", "FailureQueueUrl", "DeadLetterQueueUrl")
 
 
-def realtime_resources(cloudformation: Any, stack: str) -> RealtimeResources:
+def stack_outputs(cloudformation: Any, stack: str, required: tuple[str, ...]) -> dict[str, str]:
     try:
         described = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as error:
@@ -87,17 +82,25 @@ def realtime_resources(cloudformation: Any, stack: str) -> RealtimeResources:
             raise NotFound(f"stack {stack} does not exist in this account and region: is the env deployed?") from None
         raise
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}
-    missing = [key for key in OUTPUTS if key not in outputs]
+    missing = [key for key in required if key not in outputs]
     if missing:
-        raise OperationFailed(
-            f"stack {stack} has no output {', '.join(missing)}: deploy the current version of the Realtime stack"
-        )
+        raise OperationFailed(f"stack {stack} has no output {', '.join(missing)}: deploy the current version of it")
+    return outputs
+
+
+def realtime_resources(cloudformation: Any, stack: str, country_stacks: dict[str, str]) -> RealtimeResources:
+    """The Realtime stack's outputs, and each country's tracking id from its own stack (`TrackingId`)."""
+    outputs = stack_outputs(cloudformation, stack, REALTIME_OUTPUTS)
+    tracking_ids = {
+        country: stack_outputs(cloudformation, name, ("TrackingId",))["TrackingId"]
+        for country, name in country_stacks.items()
+    }
     return RealtimeResources(
         stack=stack,
         stream_arn=outputs["StreamArn"],
         failure_queue_url=outputs["FailureQueueUrl"],
         dead_letter_queue_url=outputs["DeadLetterQueueUrl"],
-        tracking_ids=json.loads(outputs["TrackingIds"]),
+        tracking_ids=tracking_ids,
         payload_bucket=outputs.get("DeadLetterPayloadBucketName"),
     )
 

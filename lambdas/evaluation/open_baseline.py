@@ -1,0 +1,108 @@
+"""The open baseline: the `implicit` package's item-item BM25 recommender, trained on the same history.
+
+What a few seconds of maintained open-source code give, so the page can say whether Personalize buys more.
+Rules, the same as the curation's so both are scored on the same users and list lengths:
+- trained on the history (interactions before the cutoff), one binary (user, item) cell per pair;
+- a user's list: the top `list_length` unseen items by BM25 item-item score of their history (implicit's
+  `filter_already_liked_items`), filled with the popularity list (unseen items) when shorter;
+- a user with no history gets the popularity list.
+BM25 item-item (not ALS) because it is deterministic: no random initialisation, the same lists on every run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# implicit warns (and slows down) when OpenBLAS runs its own threads beside implicit's.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+from implicit.nearest_neighbours import BM25Recommender  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
+
+NAME = "open_baseline"
+NEIGHBOURS = 100  # implicit's default K for its item-item recommenders
+CHUNK = 5000
+
+
+class OpenBaselineInfo(BaseModel):
+    library: str
+    method: str
+    neighbours_k: int
+    training_seconds: float
+    recommend_seconds: float
+    users_trained: int
+
+
+@dataclass
+class OpenBaseline:
+    lists: dict[str, list[str]]
+    info: OpenBaselineInfo
+
+
+def train_and_recommend(
+    users: np.ndarray,
+    items: np.ndarray,
+    user_ids: Sequence[str],
+    item_ids: Sequence[str],
+    popular: Sequence[int],
+    list_length: int,
+    for_users: Sequence[int] | None = None,
+) -> OpenBaseline:
+    """Lists (item ids) for `for_users` (indices; default all) from history pairs `users`, `items` (indices)."""
+    import implicit
+
+    n_users, n_items = len(user_ids), len(item_ids)
+    seen = sp.csr_matrix(
+        (np.ones(len(users), dtype=np.float32), (users, items)), shape=(n_users, n_items), dtype=np.float32
+    )
+    seen.sum_duplicates()
+    seen.data[:] = 1.0
+    model = BM25Recommender(K=NEIGHBOURS, num_threads=1)
+    started = time.perf_counter()
+    model.fit(seen, show_progress=False)
+    trained = time.perf_counter() - started
+
+    targets = np.arange(n_users) if for_users is None else np.asarray(for_users, dtype=np.int64)
+    history = np.diff(seen.indptr)
+    started = time.perf_counter()
+    lists: dict[str, list[str]] = {}
+    warm = targets[history[targets] > 0]
+    for start in range(0, len(warm), CHUNK):
+        block = warm[start : start + CHUNK]
+        ids, scores = model.recommend(block, seen[block], N=list_length, filter_already_liked_items=True)
+        for row, user in enumerate(block.tolist()):
+            picked = [int(j) for j, s in zip(ids[row], scores[row], strict=True) if j >= 0 and np.isfinite(s) and s > 0]
+            if len(picked) < list_length:
+                already = set(picked) | set(seen.indices[seen.indptr[user] : seen.indptr[user + 1]].tolist())
+                picked += [p for p in popular if p not in already][: list_length - len(picked)]
+            lists[user_ids[user]] = [item_ids[j] for j in picked]
+    cold_list = [item_ids[j] for j in list(popular)[:list_length]]
+    for user in targets[history[targets] == 0].tolist():
+        lists[user_ids[user]] = cold_list
+    return OpenBaseline(
+        lists=lists,
+        info=OpenBaselineInfo(
+            library=f"implicit {implicit.__version__}",
+            method=f"item-item BM25, top-{NEIGHBOURS} neighbours, unseen items only",
+            neighbours_k=NEIGHBOURS,
+            training_seconds=round(trained, 4),
+            recommend_seconds=round(time.perf_counter() - started, 4),
+            users_trained=int((history > 0).sum()),
+        ),
+    )
+
+
+def from_dataset(dataset, run_date, list_length: int, truth_days: int, popularity_days: int) -> OpenBaseline:
+    """Train on a Dataset's history (the report's time split and popularity list), lists for every user."""
+    from evaluation.data import time_split, window_end
+    from evaluation.recommenders import popularity_ranking
+
+    split = time_split(dataset, window_end(run_date), truth_days)
+    u, i, t = dataset.users[split.train], dataset.items[split.train], dataset.timestamps[split.train]
+    popular = popularity_ranking(u, i, t, dataset.n_items, until=split.cutoff, days=popularity_days)
+    return train_and_recommend(u, i, dataset.user_ids, dataset.item_ids, popular.tolist(), list_length)
