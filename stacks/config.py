@@ -173,13 +173,13 @@ class MetricGate(_Strict):
 
 
 class CountryData(_Strict):
-    # Size of one run's prepared CSVs (interactions + users + items) for the country; the report step's memory
-    # and /tmp are computed from it (stacks/sizing.py). The trial's largest country prepared ~2 GB.
-    expected_prepared_gb: Annotated[float, Field(gt=0, le=1000)] = 1.0
+    # Users the comparison page evaluates (a deterministic sample by user-id hash, plus the heaviest users): it
+    # bounds what the report Lambda reads, whatever the country's size, and sizes its memory (stacks/sizing.py).
+    report_evaluated_users: Annotated[int, Field(ge=100, le=1_000_000)] = sizing.DEFAULT_EVALUATED_USERS
 
-    @field_validator("expected_prepared_gb")
+    @field_validator("report_evaluated_users")
     @classmethod
-    def _fits_lambda(cls, value: float) -> float:
+    def _fits_lambda(cls, value: int) -> int:
         sizing.report_step(value)  # raises ExceedsLambdaLimit (a ValueError) with what to do
         return value
 

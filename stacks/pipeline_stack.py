@@ -83,6 +83,7 @@ def run_settings(
         "exploration": country.exploration.model_dump(),
         "filters": {**country.filters.model_dump(), "exclude_genres": list(country.filters.exclude_genres)},
         "window_days": config.data.window_days,
+        "report_evaluated_users": country.data.report_evaluated_users,
         "quality": config.data.quality.model_dump(),
         "timeouts": {
             "prepare_minutes": config.timeouts.prepare_minutes,
@@ -373,7 +374,7 @@ class PipelineStack(Stack):
         steps["batch"] = batch
 
         # One function serves every country: sized for the largest (config validation refused what cannot fit).
-        report_size = sizing.report_step(max(c.data.expected_prepared_gb for c in config.countries))
+        report_size = sizing.report_step(max(c.data.report_evaluated_users for c in config.countries))
         report = self._step(
             "Report",
             "pipeline.report_handler.report_page",

@@ -1,18 +1,15 @@
-"""Memory and /tmp of the pipeline steps that hold data, computed from the size of a country's prepared data.
+"""Memory and /tmp of the pipeline steps that hold data, computed from the bounded input each one reads.
 
 What each step holds (lambdas/pipeline/steps/):
-- report: downloads the run's prepared CSVs (interactions, users, items) and the user-personalization batch
-  output to /tmp, then loads both into memory (evaluation.data: index arrays, id maps, sparse matrices, one
-  list per user). Both grow with the prepared data.
+- report: Athena computes the heavy parts (item neighbours, popularity, the evaluated users' lists and truth:
+  lambdas/evaluation/sql/); the Lambda reads only those results, whose size is bounded by the number of
+  evaluated users (a deterministic sample, `data.report_evaluated_users`), not by the country's data: 14.5 MB
+  of results at 1 M interactions and 14.6 MB at 30 M for 20,000 users (bench/bench_report.py), i.e. ~0.75 KB of
+  input per evaluated user, held in memory as Python lists (~20x) next to numpy/scipy and the open baseline.
 - prepare: assembles UNLOAD parts with a multipart upload; large parts are copied server side, so it holds at
   most two S3 parts (`dataprep.s3_outputs.MIN_PART`, 5 MiB) at once and writes nothing to /tmp. Its size
   does not depend on the data.
 - every other step describes or creates Personalize jobs and holds only the run state.
-
-The report figures were measured with `evaluation.run.report_from_prepared` on `make sample-data` output
-(KR, 183 days, 3,000 items; 23 MB and 91 MB of prepared CSVs, each with an all-users batch output of 25
-items per user, what the full-training day produces): peak RSS 289 MB and 671 MB, i.e. ~160 MB of runtime
-and catalogue plus 5.6 MB per MB of prepared CSV; the batch output was 0.66x the prepared CSVs on disk.
 
 Lambda's limits: the Lambda quotas page (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)
 says "Function memory allocation: 128 MB to 10,240 MB, in 1-MB increments" (and "New AWS accounts have reduced
@@ -30,18 +27,20 @@ LAMBDA_MIN_MEMORY_MB = 128
 LAMBDA_MAX_EPHEMERAL_MB = 10_240
 LAMBDA_MIN_EPHEMERAL_MB = 512
 
-# Measured (see above), rounded up.
-REPORT_BASE_MEMORY_MB = 192
-REPORT_MEMORY_PER_PREPARED_MB = 6.0
-REPORT_DISK_PER_PREPARED_MB = 1.7  # the CSVs themselves + the batch output (0.66x) + the page
+# Measured (see above), rounded up: runtime + numpy/scipy + the page, then per evaluated user (input x ~20 in
+# Python objects, plus the baseline's factors).
+REPORT_BASE_MEMORY_MB = 768
+REPORT_MEMORY_PER_EVALUATED_USER_MB = 0.02
+REPORT_DISK_PER_EVALUATED_USER_MB = 0.002  # the downloaded results (~0.75 KB per user) and the page, x2
 REPORT_DISK_SLACK_MB = 64
+DEFAULT_EVALUATED_USERS = 20_000  # = evaluation.queries.DEFAULT_MAX_EVALUATED_USERS (a test keeps them equal)
 
 # prepare: two 5 MiB parts in flight, a small file (< 5 MiB) assembled in memory, boto3 and the run state.
 PREPARE_MEMORY_MB = 512
 # Steps that hold no data.
 DEFAULT_MEMORY_MB = 512
 
-FARGATE_HINT = "move the report step to Fargate (README, Known limits) or shorten data.window_days"
+FARGATE_HINT = "lower data.report_evaluated_users (the report's deterministic user sample)"
 
 
 class ExceedsLambdaLimit(ValueError):
@@ -59,29 +58,31 @@ def _round_up(value: float, step: int = 64) -> int:
     return int(math.ceil(value / step) * step)
 
 
-def report_step(expected_prepared_gb: float) -> StepSize:
-    """Memory and /tmp of the report step for a country whose prepared CSVs total `expected_prepared_gb`."""
-    prepared_mb = expected_prepared_gb * 1024
-    memory = max(_round_up(REPORT_BASE_MEMORY_MB + REPORT_MEMORY_PER_PREPARED_MB * prepared_mb), LAMBDA_MIN_MEMORY_MB)
-    disk = max(_round_up(REPORT_DISK_PER_PREPARED_MB * prepared_mb + REPORT_DISK_SLACK_MB), LAMBDA_MIN_EPHEMERAL_MB)
+def report_step(evaluated_users: int = DEFAULT_EVALUATED_USERS) -> StepSize:
+    """Memory and /tmp of the report step for a country whose report evaluates `evaluated_users` users."""
+    memory = max(
+        _round_up(REPORT_BASE_MEMORY_MB + REPORT_MEMORY_PER_EVALUATED_USER_MB * evaluated_users), LAMBDA_MIN_MEMORY_MB
+    )
+    disk = max(
+        _round_up(REPORT_DISK_PER_EVALUATED_USER_MB * evaluated_users + REPORT_DISK_SLACK_MB), LAMBDA_MIN_EPHEMERAL_MB
+    )
     for what, needed, limit in (
         ("memory", memory, LAMBDA_MAX_MEMORY_MB),
         ("ephemeral storage (/tmp)", disk, LAMBDA_MAX_EPHEMERAL_MB),
     ):
         if needed > limit:
             raise ExceedsLambdaLimit(
-                f"{expected_prepared_gb:g} GB of prepared data needs {needed:,} MB of {what} in the report step, "
-                f"above Lambda's {limit:,} MB maximum (at most {max_report_prepared_gb():.2f} GB fits); {FARGATE_HINT}"
+                f"{evaluated_users:,} evaluated users need {needed:,} MB of {what} in the report step, above "
+                f"Lambda's {limit:,} MB maximum (at most {max_report_evaluated_users():,} fit); {FARGATE_HINT}"
             )
     return StepSize(memory_mb=memory, ephemeral_storage_mb=disk)
 
 
-def max_report_prepared_gb() -> float:
-    """The largest prepared data per country the report step can hold within Lambda's limits."""
-    by_memory = (LAMBDA_MAX_MEMORY_MB - REPORT_BASE_MEMORY_MB) / REPORT_MEMORY_PER_PREPARED_MB
-    by_disk = (LAMBDA_MAX_EPHEMERAL_MB - REPORT_DISK_SLACK_MB) / REPORT_DISK_PER_PREPARED_MB
-    # Round down to what _round_up still admits.
-    return math.floor(min(by_memory, by_disk) / 1024 * 100) / 100
+def max_report_evaluated_users() -> int:
+    """The most evaluated users the report step can hold within Lambda's limits."""
+    by_memory = (LAMBDA_MAX_MEMORY_MB - 64 - REPORT_BASE_MEMORY_MB) / REPORT_MEMORY_PER_EVALUATED_USER_MB
+    by_disk = (LAMBDA_MAX_EPHEMERAL_MB - 64 - REPORT_DISK_SLACK_MB) / REPORT_DISK_PER_EVALUATED_USER_MB
+    return int(min(by_memory, by_disk) // 1000 * 1000)
 
 
 def prepare_step() -> StepSize:

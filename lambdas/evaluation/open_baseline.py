@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,7 +65,10 @@ def train_and_recommend(
     seen.data[:] = 1.0
     model = BM25Recommender(K=NEIGHBOURS, num_threads=1)
     started = time.perf_counter()
-    model.fit(seen, show_progress=False)
+    with warnings.catch_warnings():
+        # implicit's own bm25_weight hands fit a COO matrix and then warns about it (implicit 0.7.3).
+        warnings.filterwarnings("ignore", message="Method expects CSR input", module="implicit")
+        model.fit(seen, show_progress=False)
     trained = time.perf_counter() - started
 
     targets = np.arange(n_users) if for_users is None else np.asarray(for_users, dtype=np.int64)

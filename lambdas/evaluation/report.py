@@ -15,20 +15,28 @@ Protocol (docs/evaluation.md explains it for readers of the page):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from evaluation import decision
 from evaluation import metrics as m
 from evaluation.data import DAY, BatchOutput, Dataset, time_split, window_end
+from evaluation.open_baseline import NAME as OPEN_BASELINE
+from evaluation.open_baseline import OpenBaselineInfo, train_and_recommend
 from evaluation.queries import DEFAULT_COOCCURRENCE_ITEMS, DEFAULT_MAX_EVALUATED_USERS
 from evaluation.recommenders import curation_lists, popularity_ranking, recent_items_matrix
 from evaluation.similarity import binary_matrix, choose_neighbours, user_hashes
 
-SCHEMA_VERSION = 1
-LABELS = {"curation": "Current curation", "personalize": "Personalize", "popularity": "Popularity (7 days)"}
+SCHEMA_VERSION = 2  # 2: verdict, new_to_user, open_baseline, trend, explanations (issue 15)
+LABELS = {
+    "curation": "Current curation",
+    "personalize": "Personalize",
+    OPEN_BASELINE: "Open baseline (implicit BM25)",
+    "popularity": "Popularity (7 days)",
+}
 
 
 class ReportOptions(BaseModel):
@@ -129,6 +137,30 @@ class Report(BaseModel):
     recommenders: list[RecommenderResult]
     heavy_users: list[HeavyUser]
     notes: list[str]
+    verdict: list[decision.VerdictLine] = []
+    new_to_user: decision.NewToUser | None = None
+    open_baseline: OpenBaselineInfo | None = None
+    trend: list[decision.TrendPoint] = []
+    explanations: dict[str, str] = {}
+
+
+def add_decision(
+    report: Report,
+    lists: Mapping[str, Mapping[str, Sequence[str]]],
+    truth: Mapping[str, Collection[str]],
+    truth_new: Mapping[str, Collection[str]],
+    evaluated: Sequence[str],
+    catalogue: Collection[str],
+) -> Report:
+    """The verdict (both evaluations), the new-to-user section and the metric explanations, in place."""
+    named = [(r.name, r.label, lists[r.name]) for r in report.recommenders]
+    baseline = lists.get(decision.BASELINE, {})
+    report.verdict = decision.verdict("all", named, truth, evaluated, baseline)
+    report.new_to_user, new_lines = decision.new_to_user(named, truth_new, evaluated, catalogue)
+    report.verdict += new_lines
+    report.explanations = decision.explanations()
+    report.trend = [decision.current_point(report.run_date, [(r.name, r.metrics) for r in report.recommenders])]
+    return report
 
 
 def sample_users(evaluated: Sequence[str], limit: int, notes: list[str]) -> list[str]:
@@ -202,6 +234,8 @@ def build_report(
         notes.append(
             "No Personalize batch output was given: only the current curation and popularity are compared."
         )
+    baseline = train_and_recommend(u, i, dataset.user_ids, ids, popular.tolist(), opts.list_length)
+    recommenders[OPEN_BASELINE] = baseline.lists
     recommenders["popularity"] = popularity
     if not popular.size:
         notes.append(
@@ -302,7 +336,7 @@ def build_report(
             )
         )
 
-    return Report(
+    report = Report(
         country=country,
         run_date=run_date.isoformat(),
         generated_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
@@ -338,4 +372,13 @@ def build_report(
         recommenders=results,
         heavy_users=heavy,
         notes=notes,
+        open_baseline=baseline.info,
+    )
+    seen_by = {
+        user: {ids[j] for j in seen.indices[seen.indptr[x] : seen.indptr[x + 1]].tolist()}
+        for user in evaluated
+        for x in [dataset.user_index[user]]
+    }
+    return add_decision(
+        report, recommenders, split.truth, decision.new_truth(split.truth, seen_by), evaluated, catalogue
     )

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from evaluation.data import load_prepared, read_batch_output
+from evaluation.open_baseline import from_dataset
 from evaluation.page import render
 from evaluation.queries import ReportQueryParams
 from evaluation.report import Report, ReportOptions, build_report
@@ -87,6 +88,12 @@ def report_from_prepared_sql(
     inputs = read_output_folder(outputs)
     inputs.query_seconds = time.perf_counter() - started
     with_personalize = batch_files is not None
-    report = build_report_from_outputs(inputs, country, run_date, with_personalize=with_personalize, options=opts)
+    # The open baseline trains on the prepared history here (in the pipeline it needs the history too).
+    baseline = from_dataset(
+        load_prepared(prepared_dir), run_date, opts.list_length, opts.truth_days, opts.popularity_days
+    )
+    report = build_report_from_outputs(
+        inputs, country, run_date, with_personalize=with_personalize, options=opts, open_baseline=baseline
+    )
     write_report(report, out_dir)
     return report

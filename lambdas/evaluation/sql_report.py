@@ -23,6 +23,8 @@ from typing import Any
 
 from evaluation import metrics as m
 from evaluation.data import DAY, InputError, ItemInfo, window_end
+from evaluation.open_baseline import NAME as OPEN_BASELINE
+from evaluation.open_baseline import OpenBaseline
 from evaluation.queries import ReportOutput
 from evaluation.report import (
     LABELS,
@@ -36,6 +38,7 @@ from evaluation.report import (
     ReportOptions,
     Window,
     _iso,
+    add_decision,
     sample_note,
 )
 
@@ -123,6 +126,7 @@ def build_report_from_outputs(
     with_personalize: bool,
     options: ReportOptions | None = None,
     now: datetime | None = None,
+    open_baseline: OpenBaseline | None = None,
 ) -> Report:
     """The same Report evaluation.report.build_report gives on the full data (sampled users, exact neighbours)."""
     opts = options or ReportOptions()
@@ -174,7 +178,12 @@ def build_report_from_outputs(
 
     truth = {row["user_id"]: set(row.get("truth") or ()) for row in inputs.users}
     popularity = inputs.popularity[: opts.list_length]
-    names = ["curation", *(["personalize"] if with_personalize else []), "popularity"]
+    names = [
+        "curation",
+        *(["personalize"] if with_personalize else []),
+        *([OPEN_BASELINE] if open_baseline is not None else []),
+        "popularity",
+    ]
     columns = {name: column for column, name in RECOMMENDER_COLUMNS.items()}
     lists: dict[str, dict[str, Sequence[str]]] = {
         name: {
@@ -183,8 +192,10 @@ def build_report_from_outputs(
             if name == "curation" or row.get(columns[name]) is not None
         }
         for name in names
-        if name != "popularity"
+        if name not in ("popularity", OPEN_BASELINE)
     }
+    if open_baseline is not None:
+        lists[OPEN_BASELINE] = open_baseline.lists
     lists["popularity"] = {row["user_id"]: popularity for row in inputs.users}
     for row in inputs.users:  # users without history get the popularity list from the curation too
         if not row.get("history_interactions"):
@@ -206,6 +217,10 @@ def build_report_from_outputs(
         ),
     }
     with_lists = {"curation": n_users, "popularity": n_users, "personalize": _int(s, "personalize_users")}
+    if open_baseline is not None:
+        # Every user with no history gets the popularity list: one list, as for the curation.
+        cold[OPEN_BASELINE] = cold_popularity
+        with_lists[OPEN_BASELINE] = len(open_baseline.lists)
     results = [
         RecommenderResult(
             name=name,
@@ -249,7 +264,7 @@ def build_report_from_outputs(
         )
 
     first_ts = s.get("first_ts")
-    return Report(
+    report = Report(
         country=country,
         run_date=run_date.isoformat(),
         generated_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
@@ -288,4 +303,7 @@ def build_report_from_outputs(
         recommenders=results,
         heavy_users=heavy,
         notes=notes + inputs.notes,
+        open_baseline=open_baseline.info if open_baseline is not None else None,
     )
+    truth_new = {row["user_id"]: set(row.get("truth_new") or ()) for row in inputs.users}
+    return add_decision(report, lists, truth, truth_new, evaluated, catalogue)

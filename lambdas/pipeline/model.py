@@ -69,6 +69,8 @@ class RunSettings(_Model):
     auto_training: bool
     batch_mode: Literal["changed-users", "all-users"]
     campaign_enabled: bool
+    # Users the comparison page evaluates (bounds the report step's input; stacks/sizing.py sizes it from this).
+    report_evaluated_users: int = Field(default=20_000, ge=100, le=1_000_000)
     campaign_min_tps: int
     gate: GateSettings
     # Absent in inputs rendered before they existed: the defaults apply.

@@ -112,12 +112,12 @@ def written(prepared_dir, batch_files, tmp_path_factory):
 def test_report_compares_all_three_recommenders_on_the_same_users(written):
     report, _ = written
     names = [r.name for r in report.recommenders]
-    assert names == ["curation", "personalize", "popularity"]
+    assert names == ["curation", "personalize", "open_baseline", "popularity"]
     assert len({r.users_evaluated for r in report.recommenders}) == 1
     assert report.counts.evaluated_users > 0
     for r in report.recommenders:
         assert 0 <= r.metrics["precision_at_10"] <= 1 and 0 < r.metrics["coverage"] <= 1
-    popularity = report.recommenders[2]
+    popularity = report.recommenders[3]
     # Popularity gives everyone the same 25 items: coverage = 25 / catalogue size.
     assert popularity.metrics["coverage"] == pytest.approx(25 / report.counts.items)
     assert any("error from Personalize" in n for n in report.notes)
@@ -150,10 +150,11 @@ def test_heavy_users_are_the_most_active_with_history_and_lists(written, small_d
     history = np.bincount(small_dataset.users[split.train], minlength=small_dataset.n_users)
     assert counts[0] == history.max()
     for heavy in report.heavy_users:
-        assert set(heavy.lists) == {"curation", "personalize", "popularity"}
+        assert set(heavy.lists) == {"curation", "personalize", "open_baseline", "popularity"}
         assert 0 < len(heavy.history) <= 10
         seen = {e.item_id for e in heavy.history}
-        assert not seen & {e.item_id for e in heavy.lists["curation"]}  # curation never repeats history
+        for unseen_only in ("curation", "open_baseline"):  # neither repeats history
+            assert not seen & {e.item_id for e in heavy.lists[unseen_only]}
         truth = split.truth.get(heavy.user_id, set())
         for entries in heavy.lists.values():
             assert all(e.hit == (e.item_id in truth) for e in entries)
@@ -162,7 +163,7 @@ def test_heavy_users_are_the_most_active_with_history_and_lists(written, small_d
 def test_report_json_is_the_report_data(written):
     report, out = written
     data = json.loads((out / "report.json").read_text())
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["country"] == "FR" and data["run_date"] == RUN_DATE.isoformat()
     assert set(data) >= {"window", "counts", "curation", "recommenders", "heavy_users", "notes"}
     assert data["recommenders"][0]["metrics"] == report.recommenders[0].metrics
@@ -287,7 +288,7 @@ def test_cli_runs_preparation_and_writes_the_page(tmp_path, small_dataset, capsy
     argv = ["--raw", str(raw), "--country", "KR", "--run-date", "2026-11-01", "--out", str(out)]
     assert report_local.main([*argv, "--results", str(results), "--top-users", "4"]) == 0
     data = json.loads((out / "report.json").read_text())
-    assert [r["name"] for r in data["recommenders"]] == ["curation", "personalize", "popularity"]
+    assert [r["name"] for r in data["recommenders"]] == ["curation", "personalize", "open_baseline", "popularity"]
     assert len(data["heavy_users"]) == 4
     assert (out / "report.html").read_text().count('class="heavy-user"') == 4
     assert "wrote" in capsys.readouterr().out

@@ -19,6 +19,7 @@ from eval_fixtures import RUN_DATE
 from dataprep.local import to_duckdb
 from evaluation import report as in_memory
 from evaluation.data import load_prepared, read_batch_output
+from evaluation.open_baseline import from_dataset
 from evaluation.local_sql import load_batch_output, load_prepared_tables, report_outputs
 from evaluation.queries import ReportOutput, ReportQueryParams, athena_statements, base_ctes, render
 from evaluation.report import ReportOptions, build_report
@@ -48,17 +49,26 @@ def _both(prepared_dir, batch_files, options, tmp_path):
     params = sql_params("FR", RUN_DATE, batch_files is not None, options)
     report_outputs(prepared_dir, params, tmp_path / "sql", batch_files)
     inputs = read_output_folder(tmp_path / "sql")
+    baseline = from_dataset(dataset, RUN_DATE, options.list_length, options.truth_days, options.popularity_days)
     got = build_report_from_outputs(
-        inputs, "FR", RUN_DATE, with_personalize=batch_files is not None, options=options, now=NOW
+        inputs,
+        "FR",
+        RUN_DATE,
+        with_personalize=batch_files is not None,
+        options=options,
+        now=NOW,
+        open_baseline=baseline,
     )
     return reference, got, inputs
 
 
 def _assert_equal(reference, got):
-    expected, actual = reference.model_dump(exclude={"curation"}), got.model_dump(exclude={"curation"})
+    timings = {"curation", "open_baseline"}  # seconds differ between runs
+    expected, actual = reference.model_dump(exclude=timings), got.model_dump(exclude=timings)
     for key in expected:
         assert actual[key] == expected[key], key
     assert got.curation.neighbours_k == reference.curation.neighbours_k
+    assert got.open_baseline.method == reference.open_baseline.method
 
 
 @pytest.mark.parametrize(
@@ -77,7 +87,8 @@ def test_sql_report_equals_the_in_memory_reference(
     reference, got, inputs = _both(prepared_dir, batch_files if with_batch else None, options, tmp_path)
     _assert_equal(reference, got)
     assert reference.counts.evaluated_users > 0 and reference.heavy_users
-    assert {r.name for r in got.recommenders} == {"curation", "popularity"} | ({"personalize"} if with_batch else set())
+    expected_names = {"curation", "open_baseline", "popularity"} | ({"personalize"} if with_batch else set())
+    assert {r.name for r in got.recommenders} == expected_names
     if options.max_evaluated_users == 150:
         assert got.counts.evaluated_users == 150
         assert any("drawn by a hash of the user id" in note for note in got.notes)

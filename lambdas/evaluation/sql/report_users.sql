@@ -16,6 +16,16 @@ shown_history AS (
     JOIN heavy AS v ON v.user_id = h.user_id
     WHERE h.recency <= {{ shown_items }}
     GROUP BY h.user_id
+),
+
+-- The truth minus re-watches (items already in the user's history): the new-to-user evaluation's truth.
+truth_new AS (
+    SELECT r.user_id, array_sort(array_agg(DISTINCT r.item_id)) AS items
+    FROM run_interactions AS r
+    JOIN shown AS s ON s.user_id = r.user_id
+    LEFT JOIN history_pairs AS h ON h.user_id = r.user_id AND h.item_id = r.item_id
+    WHERE r.ts >= {{ cutoff_epoch }} AND r.ts < {{ end_epoch }} AND h.item_id IS NULL
+    GROUP BY r.user_id
 )
 
 SELECT
@@ -24,6 +34,7 @@ SELECT
     v.heavy_rank,
     COALESCE(u.interactions, 0) AS history_interactions,
     t.items AS truth,
+    n.items AS truth_new,
     c.items AS curation,
     p.items AS personalize,
     h.items AS history_items,
@@ -32,6 +43,7 @@ FROM shown AS s
 LEFT JOIN heavy AS v ON v.user_id = s.user_id
 LEFT JOIN history_users AS u ON u.user_id = s.user_id
 LEFT JOIN truth AS t ON t.user_id = s.user_id
+LEFT JOIN truth_new AS n ON n.user_id = s.user_id
 LEFT JOIN shown_curation AS c ON c.user_id = s.user_id
 LEFT JOIN personalize_lists AS p ON p.user_id = s.user_id
 LEFT JOIN shown_history AS h ON h.user_id = s.user_id

@@ -47,8 +47,13 @@ def with_personalize(state: RunState) -> bool:
     return bool(job and job.detail.get("output"))
 
 
+def report_options(state: RunState) -> ReportOptions:
+    """The country's deployed report settings (the evaluated-user sample bounds what this Lambda reads)."""
+    return ReportOptions(max_evaluated_users=state.settings.report_evaluated_users)
+
+
 def query_params(state: RunState, options: ReportOptions | None = None) -> ReportQueryParams:
-    opts = options or ReportOptions()
+    opts = options or report_options(state)
     prepare = state.steps["prepare"]
     attempt = next(iter(prepare.jobs.values())).detail["attempt"]
     return ReportQueryParams(
@@ -128,7 +133,11 @@ def _write_report(state: RunState, jobs: dict[str, Job]) -> str:
     inputs = inputs_from_rows(rows, size)
     inputs.query_seconds = sum(job.detail.get("engine_seconds", 0.0) for job in jobs.values())
     report = build_report_from_outputs(
-        inputs, settings.country, state.run.run_date, with_personalize=with_personalize(state)
+        inputs,
+        settings.country,
+        state.run.run_date,
+        with_personalize=with_personalize(state),
+        options=report_options(state),
     )
     if "cold_start" in state.prepared:  # prepared by runs since the fallback exists
         state.cold_start = cold_start.publish(state)
