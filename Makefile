@@ -44,7 +44,7 @@ synth: bootstrap
 ## test: the whole test suite (what CI runs); installs Debian's chromium for the report page test
 test: bootstrap
 	bash tools/ensure-chromium.sh
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 ## bench: speed figures, one per line as `name: value unit`
 bench: bootstrap
@@ -96,7 +96,7 @@ sample-data: bootstrap
 ## report: heavy-user comparison page (issue 7)
 report: bootstrap
 	@$(call need,RAW COUNTRY RUN_DATE OUT) $(out_outside_repo)
-	PYTHONPATH=lambdas $(PY) -m evaluation.report_local --raw "$(RAW)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)" --out "$(OUT)" $(if $(RESULTS),--results "$(RESULTS)") $(if $(TOP_USERS),--top-users $(TOP_USERS))
+	OPENBLAS_NUM_THREADS=1 PYTHONPATH=lambdas $(PY) -m evaluation.report_local --raw "$(RAW)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)" --out "$(OUT)" $(if $(RESULTS),--results "$(RESULTS)") $(if $(TOP_USERS),--top-users $(TOP_USERS))
 
 ## runs: the operators' replay tool, e.g. make runs ARGS="list --env prod --status FAILED"
 runs: bootstrap

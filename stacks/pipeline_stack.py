@@ -44,7 +44,7 @@ from stacks.constructs.pipeline_step import PipelineStep
 from stacks.constructs.raw_catalog import RawCatalog
 from stacks.constructs.report_catalog import ReportCatalog
 from stacks.country_stack import CountryStack
-from stacks.key_grants import key_statement
+from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept, accept_wildcards
 from stacks.names import bucket_arn, bucket_name, ledger_table_name, personalize_arn, state_machine_name
 from stacks.retention import data_removal_policy
@@ -189,6 +189,7 @@ class PipelineStack(Stack):
         self.schedule_dlq = self._schedules(config, key, personalize_role, countries)
         self._monitoring(config)
         self.operator_policy = self._operator_policy(config, key)
+        self.report_reader_policy = self._report_reader_policy(config, key)
         cdk.CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "LedgerTableName", value=self.ledger.table_name)
         # tools/smoke subscribes a temporary queue to it to see the run notification.
@@ -394,6 +395,19 @@ class PipelineStack(Stack):
             [bucket_arn(config, "results", "/*/report.*"), bucket_arn(config, "results", "/*/cold_start/*")],
             wildcard_reason="Writes report.html, report.json and the cold-start fallback (cold_start/) under "
             "<country>/<run_date>/ of any country and run.",
+        )
+        # The trend chart: earlier runs' report.json, found by listing <country>/ (issue 15).
+        report.allow(
+            ["s3:GetObject"],
+            [bucket_arn(config, "results", "/*/report.json")],
+            wildcard_reason="Reads the earlier runs' report.json (<country>/<run_date>/) for the trend chart.",
+        )
+        report.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket_arn(config, "results")],
+                conditions={"StringLike": {"s3:prefix": [f"{c.code}/" for c in config.countries]}},
+            )
         )
         steps["report"] = report
 
@@ -726,6 +740,37 @@ class PipelineStack(Stack):
             policy,
             resources=[executions, schedules],
             reason="Executions of this env's pipeline and this env's schedules only; their names vary per run.",
+        )
+        return policy
+
+    def _report_reader_policy(self, config: EnvironmentConfig, key: kms.IKey) -> iam.ManagedPolicy:
+        """Read the comparison reports only (the back office's #/personalize route; issue 15)."""
+        reports = [
+            bucket_arn(config, "results", f"/{country.code}/{path}")
+            for country in config.countries
+            for path in ("*/report.json", "*/report.html", "latest/*")
+        ]
+        policy = iam.ManagedPolicy(
+            self,
+            "ReportReaderPolicy",
+            managed_policy_name=f"{config.name_prefix}-report-reader",
+            description="Read report.json/report.html of every run and results/<country>/latest/ (back office)",
+            statements=[
+                iam.PolicyStatement(sid="ReadReports", actions=["s3:GetObject"], resources=reports),
+                # The results bucket is encrypted with the env key: reading an object decrypts through S3 only.
+                key_statement(
+                    key,
+                    service="s3",
+                    actions=["kms:Decrypt"],
+                    resources=s3_context([bucket_arn(config, "results")]),
+                    sid="DecryptReportsThroughS3",
+                ),
+            ],
+        )
+        accept_wildcards(
+            policy,
+            resources=reports,
+            reason="Report objects of this env's countries only: one folder per run date, plus latest/.",
         )
         return policy
 

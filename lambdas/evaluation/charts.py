@@ -25,6 +25,8 @@ def colour(name: str, index: int = 0) -> str:
 
 
 def _fmt(value: float, pct: bool) -> str:
+    if not pct and value >= 1 and float(value).is_integer():  # counts (distinct lists)
+        return f"{value:,.0f}"
     return f"{value * 100:.1f}%" if pct else (f"{value:.3f}" if value < 10 else f"{value:,.0f}")
 
 
@@ -34,7 +36,7 @@ def bar_chart(
     groups: Sequence[tuple[str, Mapping[str, float | None]]],
     labels: Mapping[str, str],
     pct: bool = False,
-    width: int = 640,
+    width: int = 760,
 ) -> str:
     """groups: (group label, {recommender name: value}); bars scaled to the largest value."""
     names = list(labels)
@@ -44,16 +46,14 @@ def bar_chart(
     height = 28 + len(groups) * (len(names) * bar + gap) + 22
     span = width - label_w - value_w
     out = [
-        f'<svg id="{escape(chart_id)}" class="chart" role="img" xmlns="http://www.w3.org/2000/svg" '
+        f'<svg id="{escape(chart_id)}" class="chart" role="img" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="system-ui,sans-serif" '
         f'font-size="11"><title>{escape(title)}</title>',
         f'<text x="0" y="14" font-size="13" font-weight="600">{escape(title)}</text>',
     ]
     y = 28
     for group, vals in groups:
-        out.append(
-            f'<text x="0" y="{y + len(names) * bar / 2 + 4:.0f}" fill="#1f2328">{escape(group)}</text>'
-        )
+        out.append(f'<text x="0" y="{y + len(names) * bar / 2 + 4:.0f}" fill="#1f2328">{escape(group)}</text>')
         for index, name in enumerate(names):
             value = vals.get(name)
             w = 0 if value is None else max(span * value / top, 1 if value else 0)
@@ -72,7 +72,7 @@ def bar_chart(
             f'<rect x="{x}" y="{y + 2}" width="10" height="10" fill="{colour(name, index)}"/>'
             f'<text x="{x + 14}" y="{y + 11}">{escape(labels[name])}</text>'
         )
-        x += 24 + 6 * len(labels[name])
+        x += 24 + 7 * len(labels[name])
     out.append("</svg>")
     return "".join(out)
 
@@ -87,7 +87,7 @@ def line_chart(
     height: int = 200,
 ) -> str:
     """One polyline per recommender over `dates` (oldest first); a single run is drawn as dots."""
-    left, right, top_pad, bottom = 50, 150, 24, 24
+    left, right, top_pad, bottom = 50, 220, 24, 24
     values = [v for vs in series.values() for v in vs if v is not None]
     high = max(values, default=0.0) or 1.0
     plot_w, plot_h = width - left - right, height - top_pad - bottom
@@ -97,7 +97,7 @@ def line_chart(
         return left + i * step, top_pad + plot_h * (1 - v / high)
 
     out = [
-        f'<svg id="{escape(chart_id)}" class="chart" role="img" xmlns="http://www.w3.org/2000/svg" '
+        f'<svg id="{escape(chart_id)}" class="chart" role="img" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="system-ui,sans-serif" '
         f'font-size="11"><title>{escape(title)}</title>',
         f'<text x="0" y="14" font-size="13" font-weight="600">{escape(title)}</text>',

@@ -61,6 +61,7 @@ class VerdictLine(BaseModel):
     evaluation: str  # "all" or "new_to_user"
     name: str
     label: str
+    against: str = BASELINE  # the recommender it is compared with
     hits_per_100_users: float  # truth items found in the top 25, per 100 evaluated users
     baseline_hits_per_100_users: float
     interval: Interval
@@ -115,24 +116,26 @@ def bootstrap_ratio(candidate: np.ndarray, baseline: np.ndarray) -> Interval:
     )
 
 
-def _phrase(label: str, interval: Interval, hits_rec: float, hits_base: float, what: str) -> tuple[str, str]:
+def _phrase(
+    label: str, interval: Interval, hits_rec: float, what: str, against: str = "the current curation"
+) -> tuple[str, str]:
     if interval.ratio is None:
         if hits_rec == 0:
-            return "no clear difference", f"{label} and the current curation both find none of {what}."
+            return "no clear difference", f"{label} and {against} both find none of {what}."
         return (
             "better",
-            f"{label} finds {hits_rec:.1f} of {what} per 100 users; the current curation finds none.",
+            f"{label} finds {hits_rec:.1f} of {what} per 100 users; {against} finds none.",
         )
     r, lo, hi = interval.ratio, interval.low, interval.high
     ci = f"95 % CI {lo:.2f}-{hi:.2f}x" if np.isfinite(hi) else f"95 % CI from {lo:.2f}x"
     if lo > 1:
-        return "better", f"{label} finds {r:.1f}x more of {what} than the current curation ({ci})."
+        return "better", f"{label} finds {r:.1f}x more of {what} than {against} ({ci})."
     if hi < 1:
         return (
             "worse",
-            f"{label} finds {1 - r:.0%} less of {what} than the current curation ({r:.2f}x, {ci}).",
+            f"{label} finds {1 - r:.0%} less of {what} than {against} ({r:.2f}x, {ci}).",
         )
-    return "no clear difference", f"{label} is not clearly different from the current curation ({r:.2f}x, {ci})."
+    return "no clear difference", f"{label} is not clearly different from {against} ({r:.2f}x, {ci})."
 
 
 def verdict(
@@ -141,24 +144,26 @@ def verdict(
     truth: Mapping[str, Collection[str]],
     users: Sequence[str],
     baseline_lists: Mapping[str, Sequence[str]],
+    against: tuple[str, str] = (BASELINE, "the current curation"),
 ) -> list[VerdictLine]:
-    """One line per recommender other than the curation: (name, label, lists) against `baseline_lists`."""
+    """One line per recommender but `against` (name, words): (name, label, lists) against `baseline_lists`."""
     what = "what users watch next" if evaluation == "all" else "the titles users watch next for the first time"
     base = hits(baseline_lists, truth, users)
     n = max(len(users), 1)
     out = []
     for name, label, lists in recommenders:
-        if name == BASELINE:
+        if name == against[0]:
             continue
         cand = hits(lists, truth, users)
         interval = bootstrap_ratio(cand, base)
         per100, base100 = round(100 * cand.sum() / n, 2), round(100 * base.sum() / n, 2)
-        outcome, text = _phrase(label, interval, per100, base100, what)
+        outcome, text = _phrase(label, interval, per100, what, against[1])
         out.append(
             VerdictLine(
                 evaluation=evaluation,
                 name=name,
                 label=label,
+                against=against[0],
                 hits_per_100_users=per100,
                 baseline_hits_per_100_users=base100,
                 interval=interval,
@@ -195,24 +200,64 @@ def new_to_user(
         truth_pairs=sum(len(truth_new[u]) for u in users),
         recommenders=[
             Evaluation(
-                name=name, label=label, users_evaluated=len(users), metrics=m.evaluate(lists, truth_new, users, catalogue)
+                name=name,
+                label=label,
+                users_evaluated=len(users),
+                metrics=m.evaluate(lists, truth_new, users, catalogue),
             )
             for name, label, lists in rec
         ],
     )
-    baseline = next((lists for name, _, lists in rec if name == BASELINE), {})
-    return section, verdict("new_to_user", rec, truth_new, users, baseline)
+    return section, verdicts("new_to_user", rec, truth_new, users)
 
 
-def trend_from_reports(paths: Iterable[Path | str], current: TrendPoint | None = None) -> list[TrendPoint]:
-    """The last TREND_RUNS runs' TREND_METRIC per recommender from earlier report.json files (unreadable ones skipped)."""
-    points: dict[str, TrendPoint] = {}
+PERSONALIZE, OPEN_BASELINE = "personalize", "open_baseline"
+
+
+def verdicts(
+    evaluation: str,
+    recommenders: Sequence[tuple[str, str, Mapping[str, Sequence[str]]]],
+    truth: Mapping[str, Collection[str]],
+    users: Sequence[str],
+) -> list[VerdictLine]:
+    """Every recommender against the curation; and Personalize against the open baseline when both ran (does
+    a day of training buy more than a few seconds of open-source code?)."""
+    by_name = {name: lists for name, _, lists in recommenders}
+    out = verdict(evaluation, recommenders, truth, users, by_name.get(BASELINE, {}))
+    if PERSONALIZE in by_name and OPEN_BASELINE in by_name:
+        pair = [r for r in recommenders if r[0] == PERSONALIZE]
+        out += verdict(evaluation, pair, truth, users, by_name[OPEN_BASELINE], (OPEN_BASELINE, "the open baseline"))
+    return out
+
+
+def trend_from_reports(
+    paths: Iterable[Path | str], country: str, current: TrendPoint | None = None
+) -> list[TrendPoint]:
+    """The last TREND_RUNS runs' TREND_METRIC per recommender from earlier report.json files (bad ones skipped)."""
+    texts = []
     for path in paths:
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            texts.append(Path(path).read_text(encoding="utf-8"))
+        except OSError:
+            continue
+    return trend_from_documents(texts, country, current)
+
+
+def trend_from_documents(
+    documents: Iterable[str | bytes], country: str, current: TrendPoint | None = None
+) -> list[TrendPoint]:
+    """As trend_from_reports, from the report.json texts (the report step reads them from S3)."""
+    points: dict[str, TrendPoint] = {}
+    for document in documents:
+        try:
+            data = json.loads(document)
+            if data.get("country") != country:
+                continue
             values = {r["name"]: float(r["metrics"][TREND_METRIC]) for r in data["recommenders"] if r["metrics"]}
-            points[str(data["run_date"])] = TrendPoint(run_date=str(data["run_date"]), metric=TREND_METRIC, values=values)
-        except (OSError, ValueError, KeyError, TypeError):
+            points[str(data["run_date"])] = TrendPoint(
+                run_date=str(data["run_date"]), metric=TREND_METRIC, values=values
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue
     if current is not None:
         points[current.run_date] = current

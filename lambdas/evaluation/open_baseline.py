@@ -65,10 +65,11 @@ def train_and_recommend(
     seen.data[:] = 1.0
     model = BM25Recommender(K=NEIGHBOURS, num_threads=1)
     started = time.perf_counter()
-    with warnings.catch_warnings():
-        # implicit's own bm25_weight hands fit a COO matrix and then warns about it (implicit 0.7.3).
-        warnings.filterwarnings("ignore", message="Method expects CSR input", module="implicit")
-        model.fit(seen, show_progress=False)
+    if seen.nnz:  # no history at all: nothing to train, everyone gets the popularity list
+        with warnings.catch_warnings():
+            # implicit's own bm25_weight hands fit a COO matrix and then warns about it (implicit 0.7.3).
+            warnings.filterwarnings("ignore", message="Method expects CSR input", module="implicit")
+            model.fit(seen, show_progress=False)
     trained = time.perf_counter() - started
 
     targets = np.arange(n_users) if for_users is None else np.asarray(for_users, dtype=np.int64)

@@ -4,13 +4,16 @@ Every piece of data goes through `html.escape` (titles and ids come from custome
 stable ids/classes for tests and for anyone scraping the page:
 table#metrics (tr.recommender[data-recommender]), table#cold-start (tr.recommender[data-recommender]),
 section#curation-method, table#heavy-users (tr.heavy-user[data-user-id], td.history, td.truth,
-td.list[data-recommender]), li.item (.new, .hit), span.badge-new, ul#notes.
+td.list[data-recommender]), li.item (.new, .hit), span.badge-new, ul#notes; issue 15: section#verdict
+(li.verdict[data-recommender][data-evaluation]), ul#explanations, table#new-to-user, section#open-baseline,
+svg#chart-metrics, svg#chart-cold-start, svg#chart-freshness, svg#chart-trend (inline SVG, evaluation.charts).
 """
 
 from __future__ import annotations
 
 from html import escape
 
+from evaluation import charts
 from evaluation.metrics import KS, MRR_AT
 from evaluation.report import ItemEntry, Report
 
@@ -39,6 +42,13 @@ span.badge-hit{display:inline-block;background:#2da44e;color:#fff;border-radius:
 .user{font-weight:600;word-break:break-all}
 ul#notes li{font-size:13px;color:#57606a}
 .legend{font-size:12px;color:#57606a}
+section#verdict{border:1px solid #d0d7de;border-left:4px solid #0969da;padding:8px 14px;margin:12px 0;
+ background:#f6f8fa}
+section#verdict h2{margin:4px 0 6px}
+section#verdict li{margin:3px 0;font-size:14px}
+li.verdict.better::marker{color:#1a7f37}li.verdict.worse::marker{color:#cf222e}
+ul#explanations li{font-size:12px;color:#57606a}
+svg.chart{display:block;margin:8px 0 16px}
 """
 
 _METRIC_COLUMNS = (
@@ -96,8 +106,12 @@ def render(report: Report) -> str:
         f"{escape(report.window.end)} (exclusive). {report.counts.interactions} interactions, "
         f"{report.counts.users} users, {report.counts.items} items; {report.counts.evaluated_users} users "
         f"evaluated. Generated {escape(report.generated_at)}.</p>",
-        '<h2>Offline metrics</h2><table id="metrics"><thead><tr><th>Recommender</th><th>Users</th>',
     ]
+    out += _verdict(report)
+    out.append(
+        '<h2>Offline metrics: all next interactions</h2><table id="metrics"><thead><tr><th>Recommender</th>'
+        "<th>Users</th>"
+    )
     out += [f'<th data-metric="{escape(key)}">{escape(label)}</th>' for key, label in _METRIC_COLUMNS]
     out.append("</tr></thead><tbody>")
     for r in report.recommenders:
@@ -113,6 +127,9 @@ def render(report: Report) -> str:
         '</tbody></table><p class="legend">Definitions as Amazon Personalize documents its solution metrics '
         "(best value in bold).</p>"
     )
+    out += _explanations(report)
+    out += _new_to_user(report)
+    out += _charts(report)
 
     out.append(
         '<h2>Cold start and freshness</h2><table id="cold-start"><thead><tr><th>Recommender</th>'
@@ -128,6 +145,8 @@ def render(report: Report) -> str:
             f'<td class="num">{_fmt(r.fresh_share, pct=True)}</td></tr>'
         )
     out.append("</tbody></table>")
+    out += _open_baseline(report)
+    out += _trend(report)
 
     cur = report.curation
     exact_note = " (extrapolated from a sample)" if cur.exact_seconds_extrapolated else ""
@@ -177,3 +196,142 @@ def render(report: Report) -> str:
     )
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def _verdict(report: Report) -> list[str]:
+    out = ['<section id="verdict"><h2>Verdict</h2>']
+    if not report.verdict:
+        out.append('<p class="meta">No verdict: no user could be evaluated.</p></section>')
+        return out
+    captions = {
+        "all": "On everything users watched next (re-watches included):",
+        "new_to_user": "On titles new to the user (re-watches excluded, what the curation is built for):",
+    }
+    for evaluation, caption in captions.items():
+        lines = [v for v in report.verdict if v.evaluation == evaluation]
+        if not lines:
+            continue
+        out.append(f'<p class="meta" data-evaluation="{evaluation}">{escape(caption)}</p><ul>')
+        out += [
+            f'<li class="verdict {escape(v.outcome.replace(" ", "-"))}" data-recommender="{escape(v.name)}" '
+            f'data-evaluation="{escape(evaluation)}" data-against="{escape(v.against)}" '
+            f'data-outcome="{escape(v.outcome)}">{escape(v.text)} '
+            f'<span class="legend">({v.hits_per_100_users:.1f} vs {v.baseline_hits_per_100_users:.1f} titles '
+            "found per 100 users in the top 25)</span></li>"
+            for v in lines
+        ]
+        out.append("</ul>")
+    out.append(
+        '<p class="legend">Ratio of titles found in the top 25 of each list; the 95 % interval comes from '
+        "resampling the evaluated users 1,000 times (a seeded bootstrap: the same data gives the same interval). "
+        "An interval that contains 1x means the data cannot tell the two apart.</p></section>"
+    )
+    return out
+
+
+def _explanations(report: Report) -> list[str]:
+    if not report.explanations:
+        return []
+    shown = [key for key, _ in _METRIC_COLUMNS if key in report.explanations]
+    return [
+        '<ul id="explanations">'
+        + "".join(f'<li data-metric="{escape(k)}">{escape(report.explanations[k])}</li>' for k in shown)
+        + "</ul>"
+    ]
+
+
+def _new_to_user(report: Report) -> list[str]:
+    section = report.new_to_user
+    if section is None:
+        return []
+    out = [
+        "<h2>Offline metrics: new to the user</h2>",
+        f'<p class="meta">{escape(section.description)} {section.users_evaluated} users, '
+        f"{section.truth_pairs} new (user, title) pairs.</p>",
+        '<table id="new-to-user"><thead><tr><th>Recommender</th><th>Users</th>',
+    ]
+    out += [f'<th data-metric="{escape(key)}">{escape(label)}</th>' for key, label in _METRIC_COLUMNS]
+    out.append("</tr></thead><tbody>")
+    best = {
+        key: max((r.metrics.get(key, 0.0) for r in section.recommenders), default=0.0) for key, _ in _METRIC_COLUMNS
+    }
+    for r in section.recommenders:
+        out.append(f'<tr class="recommender" data-recommender="{escape(r.name)}"><th>{escape(r.label)}</th>')
+        out.append(f'<td class="num">{r.users_evaluated}</td>')
+        for key, _ in _METRIC_COLUMNS:
+            value = r.metrics.get(key)
+            strong = value is not None and value > 0 and value == best[key] and len(section.recommenders) > 1
+            cell = f"<strong>{_fmt(value)}</strong>" if strong else _fmt(value)
+            out.append(f'<td class="num" data-metric="{escape(key)}">{cell}</td>')
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return out
+
+
+_CHART_METRICS = (
+    (f"normalized_discounted_cumulative_gain_at_{KS[1]}", f"NDCG@{KS[1]}"),
+    (f"precision_at_{KS[1]}", f"Precision@{KS[1]}"),
+    (f"mean_reciprocal_rank_at_{MRR_AT}", f"MRR@{MRR_AT}"),
+)
+
+
+def _charts(report: Report) -> list[str]:
+    labels = {r.name: r.label for r in report.recommenders}
+    groups = [
+        (f"{label}, all", {r.name: r.metrics.get(key) for r in report.recommenders}) for key, label in _CHART_METRICS
+    ]
+    if report.new_to_user is not None:
+        groups += [
+            (f"{label}, new", {r.name: r.metrics.get(key) for r in report.new_to_user.recommenders})
+            for key, label in _CHART_METRICS
+        ]
+    return [
+        '<h2>Charts</h2><div id="charts">',
+        charts.bar_chart("chart-metrics", "Main metrics per recommender (higher is better)", groups, labels),
+        charts.bar_chart(
+            "chart-cold-start",
+            f"Cold start: distinct lists among {report.counts.cold_users} users with no history",
+            [("Distinct lists", {r.name: float(r.cold_start.distinct_lists) for r in report.recommenders})],
+            labels,
+        ),
+        charts.bar_chart(
+            "chart-freshness",
+            f"Freshness: share of recommended titles released in the last {report.window.fresh_days} days",
+            [("New titles", {r.name: r.fresh_share for r in report.recommenders})],
+            labels,
+            pct=True,
+        ),
+        "</div>",
+    ]
+
+
+def _open_baseline(report: Report) -> list[str]:
+    info = report.open_baseline
+    if info is None:
+        return []
+    return [
+        f'<section id="open-baseline"><h2>Open baseline</h2><p class="meta">{escape(info.library)}: '
+        f"{escape(info.method)}, trained on the same history ({info.users_trained} users) in "
+        f'<strong data-training-seconds="{info.training_seconds}">{info.training_seconds:.2f} s</strong>, lists in '
+        f"{info.recommend_seconds:.2f} s. Users with no history get the popularity list; short lists are filled "
+        "with it, so every evaluated user has a full list.</p></section>"
+    ]
+
+
+def _trend(report: Report) -> list[str]:
+    if not report.trend:
+        return []
+    dates = [p.run_date for p in report.trend]
+    names = [r.name for r in report.recommenders]
+    labels = {r.name: r.label for r in report.recommenders}
+    for point in report.trend:
+        for name in point.values:
+            labels.setdefault(name, name)
+            if name not in names:
+                names.append(name)
+    series = {name: [p.values.get(name) for p in report.trend] for name in names}
+    metric = report.trend[-1].metric.replace("normalized_discounted_cumulative_gain_at_", "NDCG@")
+    return [
+        f"<h2>Trend: last {len(dates)} run(s)</h2>",
+        charts.line_chart("chart-trend", f"{metric} per run, {report.country}", dates, series, labels),
+    ]

@@ -154,8 +154,7 @@ def add_decision(
 ) -> Report:
     """The verdict (both evaluations), the new-to-user section and the metric explanations, in place."""
     named = [(r.name, r.label, lists[r.name]) for r in report.recommenders]
-    baseline = lists.get(decision.BASELINE, {})
-    report.verdict = decision.verdict("all", named, truth, evaluated, baseline)
+    report.verdict = decision.verdicts("all", named, truth, evaluated)
     report.new_to_user, new_lines = decision.new_to_user(named, truth_new, evaluated, catalogue)
     report.verdict += new_lines
     report.explanations = decision.explanations()

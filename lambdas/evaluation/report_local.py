@@ -19,8 +19,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from evaluation.data import InputError, batch_output_files
+from evaluation.decision import trend_from_reports
 from evaluation.report import ReportOptions
-from evaluation.run import report_from_prepared, report_from_prepared_sql
+from evaluation.run import report_from_prepared, report_from_prepared_sql, write_report
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, FileNotFoundError) as error:
         print(f"report_local: error: {error}", file=sys.stderr)
         return 2
+    # Trend: earlier runs' report.json in OUT's sibling folders (results/<country>/<run_date>/ in the bucket).
+    siblings = [p for p in out.resolve().parent.glob("*/report.json") if p.parent != out.resolve()]
+    if siblings:
+        report.trend = trend_from_reports(siblings, report.country, report.trend[-1] if report.trend else None)
+        write_report(report, out)
     print(
         f"wrote {out / 'report.html'} and {out / 'report.json'}: curation method {report.curation.method}, "
         f"{report.counts.evaluated_users} users evaluated, {len(report.heavy_users)} heavy users shown"

@@ -1,5 +1,8 @@
 """Open report.html in headless Chromium: screenshot it and check the rendered DOM.
 
+Pages with and without Personalize output; screenshots are written under each test's tmp dir
+(report-personalize.png, report-no-personalize.png) for a reader to look at.
+
 The project's set-up installs Debian's `chromium` package (/usr/bin/chromium); a missing browser is a
 set-up fault, so this test fails with the install command rather than skipping.
 """
@@ -16,8 +19,9 @@ from pathlib import Path
 import pytest
 from eval_fixtures import RUN_DATE
 
+from evaluation import decision
 from evaluation.report import ReportOptions
-from evaluation.run import report_from_prepared
+from evaluation.run import report_from_prepared, write_report
 
 TOP_USERS = 5
 
@@ -57,17 +61,26 @@ class _Dom(HTMLParser):
         self.elements.append((tag, dict(attrs)))
 
 
-@pytest.fixture(scope="module")
-def page(prepared_dir, batch_files, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("chromium")
-    report_from_prepared(prepared_dir, "FR", RUN_DATE, out, batch_files, ReportOptions(top_users=TOP_USERS))
-    return out / "report.html"
+@pytest.fixture(scope="module", params=["personalize", "no-personalize"])
+def page(request, prepared_dir, batch_files, tmp_path_factory) -> tuple[str, Path]:
+    out = tmp_path_factory.mktemp(f"chromium-{request.param}")
+    batch = batch_files if request.param == "personalize" else None
+    report = report_from_prepared(prepared_dir, "FR", RUN_DATE, out, batch, ReportOptions(top_users=TOP_USERS))
+    # Two earlier runs for the trend chart, as the report step finds them under results/FR/<run_date>/.
+    earlier = [
+        decision.TrendPoint(run_date=f"2026-10-{day:02d}", metric=decision.TREND_METRIC, values={"curation": v})
+        for day, v in ((18, 0.1), (25, 0.2))
+    ]
+    report.trend = earlier + report.trend
+    write_report(report, out)
+    return request.param, out / "report.html"
 
 
 def test_report_renders_in_headless_chromium(page, tmp_path):
+    variant, html = page
     browser = _chromium()
-    url = page.resolve().as_uri()
-    shot = tmp_path / "report.png"
+    url = html.resolve().as_uri()
+    shot = tmp_path / f"report-{variant}.png"
     result = _run(browser, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1400,1600", url)
     assert shot.exists(), f"no screenshot; chromium said: {result.stderr[-2000:]}"
     data = shot.read_bytes()
@@ -84,11 +97,56 @@ def test_report_renders_in_headless_chromium(page, tmp_path):
     elements = parser.elements
     assert any(t == "table" and a.get("id") == "metrics" for t, a in elements)
     metric_rows = [a for t, a in elements if t == "tr" and a.get("data-recommender")]
-    assert {a["data-recommender"] for a in metric_rows} == {"curation", "personalize", "popularity"}
+    names = {"curation", "open_baseline", "popularity"} | ({"personalize"} if variant == "personalize" else set())
+    assert {a["data-recommender"] for a in metric_rows} == names
     heavy = [a for t, a in elements if t == "tr" and "heavy-user" in (a.get("class") or "").split()]
     assert len(heavy) == TOP_USERS
     assert all(a.get("data-user-id") for a in heavy)
     lists = [a for t, a in elements if t == "td" and a.get("class") == "list"]
-    assert len(lists) == 3 * TOP_USERS
+    assert len(lists) == len(names) * TOP_USERS
     # Chromium ran no script (there is none): the DOM it built has no script element.
     assert not any(t == "script" for t, _ in elements)
+
+
+def test_verdict_charts_and_both_evaluations_in_chromium(page, tmp_path):
+    variant, html = page
+    dom = _run(_chromium(), tmp_path / "profile", "--dump-dom", html.resolve().as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    parser = _Dom()
+    parser.feed(dom.stdout)
+    elements = parser.elements
+    others = {"open_baseline", "popularity"} | ({"personalize"} if variant == "personalize" else set())
+    # The verdict comes first, before any table: one line per recommender but the curation, per evaluation.
+    first_table = next(n for n, (t, _) in enumerate(elements) if t == "table")
+    verdict_at = next(n for n, (t, a) in enumerate(elements) if a.get("id") == "verdict")
+    assert verdict_at < first_table
+    lines = [a for t, a in elements if t == "li" and "verdict" in (a.get("class") or "").split()]
+    assert {(a["data-evaluation"], a["data-recommender"]) for a in lines} == {
+        (e, n) for e in ("all", "new_to_user") for n in others
+    }
+    assert all(a["data-outcome"] in ("better", "worse", "no clear difference") for a in lines)
+    # With Personalize output the page also says whether Personalize beats the open baseline.
+    pairs = {(a["data-evaluation"], a["data-recommender"], a["data-against"]) for a in lines}
+    versus_open = {(e, "personalize", "open_baseline") for e in ("all", "new_to_user")}
+    assert (versus_open <= pairs) == (variant == "personalize")
+    assert "than the open baseline" in dom.stdout or variant != "personalize"
+    assert "95 % CI" in dom.stdout and "x more of what users watch next" in dom.stdout
+    # Both evaluations, with every recommender.
+    for table in ("metrics", "new-to-user"):
+        at = next(n for n, (t, a) in enumerate(elements) if t == "table" and a.get("id") == table)
+        rows = []
+        for t, a in elements[at + 1 :]:
+            if t == "table":
+                break
+            if t == "tr" and a.get("data-recommender"):
+                rows.append(a["data-recommender"])
+        assert set(rows) == others | {"curation"}, table
+    assert any(t == "ul" and a.get("id") == "explanations" for t, a in elements)
+    # Inline SVG charts: bars for every recommender, the trend's line over three runs.
+    svgs = {a.get("id") for t, a in elements if t == "svg"}
+    assert svgs == {"chart-metrics", "chart-cold-start", "chart-freshness", "chart-trend"}
+    bars = {a["data-recommender"] for t, a in elements if t == "rect" and a.get("data-recommender")}
+    assert bars == others | {"curation"}
+    trend = [a for t, a in elements if t == "polyline" and a.get("data-recommender") == "curation"]
+    assert len(trend) == 1 and len(trend[0]["points"].split()) == 3
+    assert any(t == "section" and a.get("id") == "open-baseline" for t, a in elements)

@@ -203,7 +203,8 @@ def test_report_html_structure_and_escaping(written):
     recommender_rows = [
         a["data-recommender"] for t, a in tags if t == "tr" and a.get("class") == "recommender"
     ]
-    assert recommender_rows == ["curation", "personalize", "popularity"] * 2  # metrics + cold-start tables
+    # metrics, new-to-user and cold-start tables
+    assert recommender_rows == ["curation", "personalize", "open_baseline", "popularity"] * 3
     assert having("span", **{"class": "badge-new"})
     # Self-contained: no scripts, no external resources; the hostile title is shown as text, escaped.
     assert not having("script") and not having("link") and not having("img")

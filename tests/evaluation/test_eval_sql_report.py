@@ -19,8 +19,8 @@ from eval_fixtures import RUN_DATE
 from dataprep.local import to_duckdb
 from evaluation import report as in_memory
 from evaluation.data import load_prepared, read_batch_output
-from evaluation.open_baseline import from_dataset
 from evaluation.local_sql import load_batch_output, load_prepared_tables, report_outputs
+from evaluation.open_baseline import from_dataset
 from evaluation.queries import ReportOutput, ReportQueryParams, athena_statements, base_ctes, render
 from evaluation.report import ReportOptions, build_report
 from evaluation.run import report_from_prepared_sql, sql_params

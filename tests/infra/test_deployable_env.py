@@ -6,7 +6,12 @@ literals, for one), so acknowledgments that only matched the dev rendering would
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import PROD_LIKE_ENV, cfn_lint
+
+# The concrete env is synthesised once per worker: keep its users on one worker (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("prod_like")
 
 
 def test_a_prod_like_env_synthesises_clean(prod_like_app):

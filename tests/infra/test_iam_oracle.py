@@ -13,6 +13,9 @@ from stacks.nag import accepted_findings
 from tests.conftest import PROD_LIKE_ACCOUNT, PROD_LIKE_ENV, PROD_LIKE_REGION
 from tests.infra import iam_oracle as oracle
 
+# The concrete env is synthesised once per worker: keep its users on one worker (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("prod_like")
+
 APPS = ["dev_app", "prod_like_app"]
 
 

@@ -366,9 +366,11 @@ def test_zip_packaged_handlers_import_with_only_the_runtime_and_the_layer(handle
 
 
 def test_operator_policy_grants_exactly_what_personalize_runs_calls(pipeline):
-    (policy,) = resources(pipeline, "AWS::IAM::ManagedPolicy").values()
+    managed = resources(pipeline, "AWS::IAM::ManagedPolicy").values()
+    policies = {p["Properties"]["ManagedPolicyName"]: p for p in managed}
+    assert set(policies) == {"personalize-dev-run-operator", "personalize-dev-report-reader"}
+    policy = policies["personalize-dev-run-operator"]
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-    assert policy["Properties"]["ManagedPolicyName"] == "personalize-dev-run-operator"
     assert _actions(statements.values()) == {
         "states:DescribeExecution",
         "states:GetExecutionHistory",

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+# The concrete env is synthesised once per worker: keep its users on one worker (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("prod_like")
+
 HOLDS_DATA = (
     "AWS::SQS::Queue",
     "AWS::DynamoDB::Table",

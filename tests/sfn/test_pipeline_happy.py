@@ -9,6 +9,17 @@ SUNDAY, MONDAY = "2026-11-15", "2026-11-16"  # KR trains FULL on Sundays (config
 
 
 def test_full_day_runs_every_step_and_records_the_run(harness):
+    # an earlier run's report, for the page's trend chart (issue 15)
+    earlier = {
+        "country": "KR",
+        "run_date": "2026-11-08",
+        "recommenders": [{"name": "curation", "metrics": {"normalized_discounted_cumulative_gain_at_10": 0.25}}],
+    }
+    harness.s3.put_object(
+        Bucket="personalize-dev-results-123456789012-us-east-1",
+        Key="KR/2026-11-08/report.json",
+        Body=json.dumps(earlier).encode(),
+    )
     execution = harness.run("KR", run_date=SUNDAY)
 
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
@@ -70,6 +81,10 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
         harness.s3.get_object(Bucket=results_bucket, Key=f"KR/{SUNDAY}/report.json")["Body"].read()
     )
     assert report["country"] == "KR" and report["run_date"] == SUNDAY
+    assert [p["run_date"] for p in report["trend"]] == ["2026-11-08", SUNDAY]
+    # the back office's stable address holds the same report (issue 15)
+    latest = harness.s3.get_object(Bucket=results_bucket, Key="KR/latest/report.json")["Body"].read()
+    assert json.loads(latest) == report
     # built on the query engine: the report SQL ran (on DuckDB in FakeAthena) over the prepared parts
     started = [p["QueryString"] for op, p in harness.athena.calls if op == "StartQueryExecution"]
     report_queries = [sql for sql in started if "/athena/reports/" in sql]

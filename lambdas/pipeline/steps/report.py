@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import time
 from datetime import timedelta
+
+from botocore.exceptions import ClientError
 
 from common import clients, clock
 from common.aws_errors import transient_errors_named
 from common.recipes import Recipe
 from dataprep.s3_outputs import split_uri
+from evaluation.decision import TREND_RUNS, TrendPoint, trend_from_documents
 from evaluation.page import render
 from evaluation.queries import ReportOutput, ReportQueryParams, athena_statements
 from evaluation.report import ReportOptions
@@ -32,6 +36,7 @@ from pipeline.model import Job, RunState
 STEP = "report"
 DONE, FAILED = "SUCCEEDED", ("FAILED", "CANCELLED")
 QUERY_KIND = "athena-query"
+_RUN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _prefix(state: RunState, attempt: int) -> str:
@@ -126,6 +131,25 @@ def _read_outputs(jobs: dict[str, Job]) -> tuple[dict[ReportOutput, list[dict]],
     return rows, size
 
 
+def _trend(bucket: str, country: str, run_date: str, current: list[TrendPoint]) -> list[TrendPoint]:
+    """This run and the earlier runs' report.json under <country>/<run_date>/ (the last TREND_RUNS; issue 15)."""
+    s3 = clients.s3()
+    folders = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{country}/", Delimiter="/"):
+        folders += [p["Prefix"].split("/")[1] for p in page.get("CommonPrefixes", [])]
+    earlier = sorted(d for d in folders if _RUN_DATE.fullmatch(d) and d < run_date)[-(TREND_RUNS - 1) :]
+    documents = []
+    for day in earlier:
+        try:
+            documents.append(s3.get_object(Bucket=bucket, Key=f"{country}/{day}/report.json")["Body"].read())
+        except ClientError as error:
+            # A run that failed before its report: S3 answers 403 rather than 404 for a missing key unless the
+            # caller may list the whole bucket, which this role may not (prefix-scoped ListBucket).
+            if error.response.get("Error", {}).get("Code") not in ("NoSuchKey", "AccessDenied", "404", "403"):
+                raise
+    return trend_from_documents(documents, country, current[-1] if current else None)
+
+
 def _write_report(state: RunState, jobs: dict[str, Job]) -> str:
     settings = state.settings
     started = time.perf_counter()
@@ -139,20 +163,25 @@ def _write_report(state: RunState, jobs: dict[str, Job]) -> str:
         with_personalize=with_personalize(state),
         options=report_options(state),
     )
+    report.trend = _trend(settings.results_bucket, settings.country, str(state.run.run_date), report.trend)
     if "cold_start" in state.prepared:  # prepared by runs since the fallback exists
         state.cold_start = cold_start.publish(state)
         report.recommenders.append(cold_start.report_row(state.cold_start))
     key_prefix = f"{settings.country}/{state.run.run_date}"
-    for name, body, content_type in (
+    pages = (
         ("report.html", render(report), "text/html; charset=utf-8"),
         ("report.json", report.model_dump_json(indent=1), "application/json"),
-    ):
-        clients.s3().put_object(
-            Bucket=settings.results_bucket,
-            Key=f"{key_prefix}/{name}",
-            Body=body.encode("utf-8"),
-            ContentType=content_type,
-        )
+    )
+    # <country>/latest/ is the back office's stable address (issue 15); written after the dated copy, so it
+    # never points at a run whose own folder is missing.
+    for folder in (key_prefix, f"{settings.country}/latest"):
+        for name, body, content_type in pages:
+            clients.s3().put_object(
+                Bucket=settings.results_bucket,
+                Key=f"{folder}/{name}",
+                Body=body.encode("utf-8"),
+                ContentType=content_type,
+            )
     state.prepared["report_url"] = f"s3://{settings.results_bucket}/{key_prefix}/report.html"
     return (
         f"written at {clock.now().isoformat()}: {report.counts.evaluated_users} users evaluated, "
