@@ -141,3 +141,8 @@ UPDATE_CAPABLE = with_capability("update_training")
 BATCH_CAPABLE = with_capability("batch")
 CAMPAIGN_RECIPES = with_capability("campaign")
 TEXT_RECIPES = with_capability("reads_text")
+
+
+def user_list_recipe(recipes) -> Recipe | None:
+    """The configured recipe whose batch job gives each user a list (what the report compares), v1 or v2."""
+    return next((Recipe(r) for r in recipes if (spec(r).batch_input or ("",))[0] == "all_users"), None)

@@ -17,12 +17,12 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# implicit warns (and slows down) when OpenBLAS runs its own threads beside implicit's.
+# implicit warns (and slows down) when OpenBLAS runs its own threads beside implicit's. OpenBLAS reads this when
+# numpy first loads, so `make report` and the report image (lambdas/Dockerfile.report) set it too.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
-from implicit.nearest_neighbours import BM25Recommender  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 NAME = "open_baseline"
@@ -55,7 +55,9 @@ def train_and_recommend(
     for_users: Sequence[int] | None = None,
 ) -> OpenBaseline:
     """Lists (item ids) for `for_users` (indices; default all) from history pairs `users`, `items` (indices)."""
+    # Imported here: the report models (OpenBaselineInfo) load without the library.
     import implicit
+    from implicit.nearest_neighbours import BM25Recommender
 
     n_users, n_items = len(user_ids), len(item_ids)
     seen = sp.csr_matrix(

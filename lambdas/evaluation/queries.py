@@ -70,6 +70,8 @@ class ReportQueryParams(BaseModel):
     execution: str = Field(pattern=r"^[A-Za-z0-9!_.*()=\-]{1,80}$")
     attempt: str = Field(pattern=r"^a[0-9]{1,4}$")
     with_personalize: bool = False
+    # The batch output compared as "Personalize" (user-personalization v1 or v2: common.recipes.user_list_recipe).
+    personalize_recipe: str = PERSONALIZE_RECIPE
     truth_days: int = Field(7, ge=1, le=90)
     popularity_days: int = Field(7, ge=1, le=90)
     fresh_days: int = Field(30, ge=1, le=365)
@@ -123,7 +125,7 @@ def _values(params: ReportQueryParams) -> dict[str, str]:
         "run_date": _string_literal(p.run_date.isoformat()),
         "execution": _string_literal(p.execution),
         "attempt": _string_literal(p.attempt),
-        "personalize_recipe": _string_literal(PERSONALIZE_RECIPE),
+        "personalize_recipe": _string_literal(p.personalize_recipe),
         "with_personalize": "true" if p.with_personalize else "false",
         # Integers from validated fields, rendered as bare numeric literals.
         "end_epoch": str(p.end_epoch),

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from common import clients, clock
 from common.aws_errors import transient_errors_named
-from common.recipes import Recipe
+from common.recipes import Recipe, user_list_recipe
 from dataprep.s3_outputs import split_uri
 from evaluation.decision import TREND_RUNS, TrendPoint, trend_from_documents
 from evaluation.page import render
@@ -46,9 +46,10 @@ def _prefix(state: RunState, attempt: int) -> str:
 
 
 def with_personalize(state: RunState) -> bool:
-    """Personalize's column is compared when the batch step ran a user-personalization job."""
+    """Personalize's column is compared when the batch step ran a per-user job (user-personalization v1 or v2)."""
     batch = state.steps.get("batch")
-    job = batch.jobs.get(Recipe.USER_PERSONALIZATION.value) if batch else None
+    recipe = user_list_recipe(state.settings.recipes)
+    job = batch.jobs.get(recipe.value) if batch and recipe else None
     return bool(job and job.detail.get("output"))
 
 
@@ -67,6 +68,7 @@ def query_params(state: RunState, options: ReportOptions | None = None) -> Repor
         execution=state.run.execution_name,
         attempt=f"a{attempt}",
         with_personalize=with_personalize(state),
+        personalize_recipe=(user_list_recipe(state.settings.recipes) or Recipe.USER_PERSONALIZATION).value,
         **opts.model_dump(include=set(ReportQueryParams.model_fields) & set(ReportOptions.model_fields)),
     )
 
