@@ -3,6 +3,8 @@ and the count; the run's data quality is in the Prepare output; a redrive after 
 
 from __future__ import annotations
 
+import json
+
 SUNDAY = "2026-11-15"
 BAD_FILE = "s3://personalize-dev-raw/views/dt=2026-11-14/part-00000.csv"
 
@@ -80,3 +82,13 @@ def test_dropped_rows_reach_the_run_record_and_the_notification(harness):
     assert record["data_quality"]["tables"]["views"]["dropped"]["unparsable_timestamp"] == 40
     (notification,) = [n for n in harness.notifications() if "SUCCEEDED" in n["subject"]]
     assert "Data views: 259960 of 260000 rows kept; dropped: unparsable_timestamp 40" in notification["message"]
+    # ... and the comparison page, next to the exploration settings behind its freshness figure
+    report = json.loads(
+        harness.s3.get_object(Bucket="personalize-dev-results-123456789012-us-east-1", Key=f"KR/{SUNDAY}/report.json")[
+            "Body"
+        ].read()
+    )
+    assert "Data views: 259960 of 260000 rows kept; dropped: unparsable_timestamp 40" in report["notes"]
+    assert any(
+        n.startswith("Freshness reflects exploration of new titles: user-personalization") for n in report["notes"]
+    )

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from common import clients, clock
 from common.aws_errors import transient_errors_named
-from common.recipes import Recipe, user_list_recipe
+from common.recipes import Recipe, spec, user_list_recipe
 from dataprep.s3_outputs import split_uri
 from evaluation.decision import TREND_RUNS, TrendPoint, trend_from_documents
 from evaluation.page import render
@@ -32,6 +32,7 @@ from pipeline import cold_start, ledger
 from pipeline.errors import ReportFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
 from pipeline.model import Job, RunState
+from pipeline.notify import data_quality_lines
 
 STEP = "report"
 DONE, FAILED = "SUCCEEDED", ("FAILED", "CANCELLED")
@@ -166,6 +167,7 @@ def _write_report(state: RunState, jobs: dict[str, Job]) -> str:
         options=report_options(state),
     )
     report.trend = _trend(settings.results_bucket, settings.country, str(state.run.run_date), report.trend)
+    report.notes.extend(run_context_notes(state))
     if "cold_start" in state.prepared:  # prepared by runs since the fallback exists
         state.cold_start = cold_start.publish(state)
         report.recommenders.append(cold_start.report_row(state.cold_start))
@@ -207,3 +209,19 @@ def build_report(state: RunState) -> RunState:
     else:
         next_poll(step, first_wait=30, max_wait=300)
     return state
+
+
+def run_context_notes(state: RunState) -> list[str]:
+    """What the reader needs next to the figures: the exploration behind the freshness figure, and what the
+    run's raw data lost (the same lines as the notification)."""
+    notes = []
+    explored = [r.value for r in state.settings.recipes if spec(r).exploration]
+    if explored:
+        e = state.settings.exploration
+        notes.append(
+            f"Freshness reflects exploration of new titles: {', '.join(explored)} explores items created within "
+            f"{e.item_age_cutoff_days:g} days with weight {e.weight:g} (itemExplorationConfig on campaigns and "
+            "batch jobs)."
+        )
+    notes.extend(line.strip() for line in data_quality_lines(state.data_quality or {}))
+    return notes
