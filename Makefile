@@ -31,7 +31,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock pypr
 
 node_modules/.installed: package.json package-lock.json
 	@echo "== Installing the pinned CDK CLI (package-lock.json) =="
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --no-update-notifier --loglevel=error
 	@touch $@
 
 bootstrap: $(VENV)/.installed node_modules/.installed
