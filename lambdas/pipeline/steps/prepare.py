@@ -19,12 +19,12 @@ from dataprep.quality import DataQuality, DataQualityError, check
 from dataprep.queries import Output, athena_statements
 from dataprep.s3_outputs import assemble_csv, publish_genre_mapping, split_uri
 from pipeline import ledger
+from pipeline.athena_jobs import DONE, refresh_queries
 from pipeline.errors import DataQualityFailed, PreparationFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
 from pipeline.model import Guard, Job, RunState
 
 STEP = "prepare"
-DONE, FAILED = "SUCCEEDED", ("FAILED", "CANCELLED")
 
 
 def _prefix(state: RunState, attempt: int) -> str:
@@ -68,23 +68,6 @@ def _start(state: RunState, attempt: int) -> dict[str, Job]:
             detail={"attempt": attempt, **statement.model_dump(exclude={"sql", "output"})},
         )
     return jobs
-
-
-def _refresh(state: RunState, jobs: dict[str, Job]) -> None:
-    for output, job in jobs.items():
-        if job.status == DONE:
-            continue
-        with transient_errors_named():
-            execution = clients.athena().get_query_execution(QueryExecutionId=job.arn)["QueryExecution"]
-        status = execution["Status"]["State"]
-        if status in FAILED:
-            reason = execution["Status"].get("StateChangeReason") or status
-            if not ledger.was_reported(state.settings.country, state.run.run_date, job.arn):
-                ledger.mark_reported(state.settings.country, state.run.run_date, job.arn)
-                raise PreparationFailed(STEP, f"{output} query {status}: {reason}", query=job.arn)
-            job.status = "FAILED"
-        else:
-            job.status = DONE if status == DONE else "RUNNING"
 
 
 def _collect(state: RunState, jobs: dict[str, Job]) -> bool:
@@ -134,7 +117,7 @@ def prepare(state: RunState) -> RunState:
     if not step.jobs:
         step.jobs = _start(state, attempt=1)
     else:
-        _refresh(state, step.jobs)
+        refresh_queries(state, step.jobs, PreparationFailed, STEP)
         if any(job.status == "FAILED" for job in step.jobs.values()):
             # A reported failure met again: this is a replay asking for another attempt.
             attempt = next(iter(step.jobs.values())).detail["attempt"] + 1

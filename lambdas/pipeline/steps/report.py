@@ -28,14 +28,14 @@ from evaluation.page import render
 from evaluation.queries import ReportOutput, ReportQueryParams, athena_statements
 from evaluation.report import ReportOptions
 from evaluation.sql_report import build_report_from_outputs, inputs_from_rows, parse_json_lines
-from pipeline import cold_start, ledger
+from pipeline import cold_start
+from pipeline.athena_jobs import DONE, refresh_queries
 from pipeline.errors import ReportFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
 from pipeline.model import Job, RunState
 from pipeline.notify import data_quality_lines
 
 STEP = "report"
-DONE, FAILED = "SUCCEEDED", ("FAILED", "CANCELLED")
 QUERY_KIND = "athena-query"
 _RUN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -96,26 +96,6 @@ def _start(state: RunState, attempt: int) -> dict[str, Job]:
             detail={"attempt": attempt, "location": statement.location},
         )
     return jobs
-
-
-def _refresh(state: RunState, jobs: dict[str, Job]) -> None:
-    for output, job in jobs.items():
-        if job.status == DONE:
-            continue
-        with transient_errors_named():
-            execution = clients.athena().get_query_execution(QueryExecutionId=job.arn)["QueryExecution"]
-        status = execution["Status"]["State"]
-        if status in FAILED:
-            reason = execution["Status"].get("StateChangeReason") or status
-            if not ledger.was_reported(state.settings.country, state.run.run_date, job.arn):
-                ledger.mark_reported(state.settings.country, state.run.run_date, job.arn)
-                raise ReportFailed(STEP, f"{output} query {status}: {reason}", query=job.arn)
-            job.status = "FAILED"
-        else:
-            job.status = DONE if status == DONE else "RUNNING"
-            engine_ms = execution.get("Statistics", {}).get("EngineExecutionTimeInMillis")
-            if engine_ms is not None:
-                job.detail["engine_seconds"] = engine_ms / 1000
 
 
 def _read_outputs(jobs: dict[str, Job]) -> tuple[dict[ReportOutput, list[dict]], int]:
@@ -200,7 +180,7 @@ def build_report(state: RunState) -> RunState:
     if not step.jobs:
         step.jobs = _start(state, attempt=1)
     else:
-        _refresh(state, step.jobs)
+        refresh_queries(state, step.jobs, ReportFailed, STEP)
         if any(job.status == "FAILED" for job in step.jobs.values()):
             # A reported failure met again: a replay asking for another attempt.
             step.jobs = _start(state, next(iter(step.jobs.values())).detail["attempt"] + 1)

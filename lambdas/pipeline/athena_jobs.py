@@ -1,0 +1,35 @@
+"""Athena queries as pipeline jobs: the polling the Prepare and Report steps share.
+
+A failed query fails its step once (the ledger remembers it was reported), so a redrive or rerun starts the
+step's next attempt instead of failing on the same query again.
+"""
+
+from __future__ import annotations
+
+from common import clients
+from common.aws_errors import transient_errors_named
+from pipeline import ledger
+from pipeline.model import Job, RunState
+
+DONE, FAILED = "SUCCEEDED", ("FAILED", "CANCELLED")
+
+
+def refresh_queries(state: RunState, jobs: dict[str, Job], error: type[Exception], step: str) -> None:
+    """Describe every unfinished query; raise `error(step, reason, query=...)` for one that failed."""
+    for output, job in jobs.items():
+        if job.status == DONE:
+            continue
+        with transient_errors_named():
+            execution = clients.athena().get_query_execution(QueryExecutionId=job.arn)["QueryExecution"]
+        status = execution["Status"]["State"]
+        if status in FAILED:
+            reason = execution["Status"].get("StateChangeReason") or status
+            if not ledger.was_reported(state.settings.country, state.run.run_date, job.arn):
+                ledger.mark_reported(state.settings.country, state.run.run_date, job.arn)
+                raise error(step, f"{output} query {status}: {reason}", query=job.arn)
+            job.status = "FAILED"
+        else:
+            job.status = DONE if status == DONE else "RUNNING"
+            engine_ms = execution.get("Statistics", {}).get("EngineExecutionTimeInMillis")
+            if engine_ms is not None:
+                job.detail["engine_seconds"] = engine_ms / 1000
