@@ -246,7 +246,7 @@ def _epoch(day: date) -> int:
     return timegm(day.timetuple())
 
 
-def _string_literal(value: str) -> str:
+def sql_string_literal(value: str) -> str:
     # Values reaching here are validated (country pattern, ISO dates, fixed constants); doubling quotes is
     # the belt to those braces.
     return "'" + value.replace("'", "''") + "'"
@@ -257,7 +257,7 @@ def _sql_file(name: str) -> str:
     return (SQL_DIR / name).read_text(encoding="utf-8")
 
 
-def _strip_header_comments(sql: str) -> str:
+def strip_header_comments(sql: str) -> str:
     """Leading `--` comment lines of a fragment document it in the file; they are not part of the SQL."""
     lines = sql.splitlines()
     while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
@@ -273,7 +273,7 @@ def _substitute(sql: str, values: dict[str, str]) -> str:
                 raise ValueError(f"epoch_seconds needs a column name, got {argument!r}")
             return (
                 "("
-                + _substitute(_strip_header_comments(_sql_file("_epoch_seconds.sql")), {"value": argument})
+                + _substitute(strip_header_comments(_sql_file("_epoch_seconds.sql")), {"value": argument})
                 + ")"
             )
         if argument is not None or name not in values:
@@ -287,25 +287,25 @@ def render(output: Output | str, params: PrepareParams) -> str:
     """The output's SELECT (Athena dialect) with every placeholder replaced."""
     output = Output(output)
     values = {
-        "country": _string_literal(params.country),
-        "run_date": _string_literal(params.run_date.isoformat()),
-        "window_start": _string_literal(params.window_start.isoformat()),
-        "changes_since": _string_literal(params.changes_since.isoformat()),
-        "import_since": _string_literal(params.import_since.isoformat()),
-        "unknown": _string_literal(UNKNOWN),
+        "country": sql_string_literal(params.country),
+        "run_date": sql_string_literal(params.run_date.isoformat()),
+        "window_start": sql_string_literal(params.window_start.isoformat()),
+        "changes_since": sql_string_literal(params.changes_since.isoformat()),
+        "import_since": sql_string_literal(params.import_since.isoformat()),
+        "unknown": sql_string_literal(UNKNOWN),
         # Integers from validated dates and a bounded int: rendered as bare numeric literals.
         "window_start_epoch": str(_epoch(params.window_start)),
         "run_date_epoch": str(_epoch(params.run_date)),
         "ranking_candidates": str(int(params.ranking_candidates)),
         "cold_start_list_size": str(COLD_START_LIST_SIZE),
         "cold_start_min_users": str(int(params.cold_start_min_users)),
-        "last_day": _string_literal((params.run_date - timedelta(days=1)).isoformat()),
-        "day_before": _string_literal((params.run_date - timedelta(days=2)).isoformat()),
+        "last_day": sql_string_literal((params.run_date - timedelta(days=1)).isoformat()),
+        "day_before": sql_string_literal((params.run_date - timedelta(days=2)).isoformat()),
         "max_listed_files": str(MAX_LISTED_FILES),
     }
     for table, columns in RAW_TABLES.items():
-        values[f"{table}_record"] = _string_literal(csv_record_pattern(len(columns)))
-    values["base"] = _substitute(_strip_header_comments(_sql_file("_base.sql")), values)
+        values[f"{table}_record"] = sql_string_literal(csv_record_pattern(len(columns)))
+    values["base"] = _substitute(strip_header_comments(_sql_file("_base.sql")), values)
     sql = _substitute(_sql_file(f"{output.value}.sql"), values)
     if "{{" in sql or "}}" in sql:
         raise ValueError(f"unresolved placeholder left in {output.value}.sql")
@@ -416,7 +416,7 @@ def athena_statements(
             continue
         location = f"{prefix}/{output.value}/"
         unload = (
-            f"UNLOAD (\n{line_select(output, params)}\n)\nTO {_string_literal(location)}\n"
+            f"UNLOAD (\n{line_select(output, params)}\n)\nTO {sql_string_literal(location)}\n"
             "WITH (format = 'TEXTFILE', compression = 'NONE')"
         )
         csv_spec = CSV_OUTPUTS.get(output)

@@ -21,6 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.schemas import dataset_fields
+from dataprep.queries import sql_string_literal, strip_header_comments
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 DAY = 86_400
@@ -93,20 +94,9 @@ class ReportQueryParams(BaseModel):
         return self.end_epoch - self.truth_days * DAY
 
 
-def _string_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 @cache
 def _sql_file(name: str) -> str:
     return (SQL_DIR / name).read_text(encoding="utf-8")
-
-
-def _strip_header_comments(sql: str) -> str:
-    lines = sql.splitlines()
-    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
-        lines.pop(0)
-    return "\n".join(lines).strip()
 
 
 def _substitute(sql: str, values: dict[str, str]) -> str:
@@ -121,11 +111,11 @@ def _substitute(sql: str, values: dict[str, str]) -> str:
 def _values(params: ReportQueryParams) -> dict[str, str]:
     p = params
     return {
-        "country": _string_literal(p.country),
-        "run_date": _string_literal(p.run_date.isoformat()),
-        "execution": _string_literal(p.execution),
-        "attempt": _string_literal(p.attempt),
-        "personalize_recipe": _string_literal(p.personalize_recipe),
+        "country": sql_string_literal(p.country),
+        "run_date": sql_string_literal(p.run_date.isoformat()),
+        "execution": sql_string_literal(p.execution),
+        "attempt": sql_string_literal(p.attempt),
+        "personalize_recipe": sql_string_literal(p.personalize_recipe),
         "with_personalize": "true" if p.with_personalize else "false",
         # Integers from validated fields, rendered as bare numeric literals.
         "end_epoch": str(p.end_epoch),
@@ -150,7 +140,7 @@ def _values(params: ReportQueryParams) -> dict[str, str]:
 
 def base_ctes(params: ReportQueryParams) -> str:
     """The shared CTEs (`name AS (...)`, comma separated), rendered: what every output's `WITH` starts with."""
-    return _substitute(_strip_header_comments(_sql_file("_report_base.sql")), _values(params))
+    return _substitute(strip_header_comments(_sql_file("_report_base.sql")), _values(params))
 
 
 def render(output: ReportOutput | str, params: ReportQueryParams) -> str:
@@ -183,7 +173,7 @@ def athena_statements(params: ReportQueryParams, output_prefix: str) -> dict[Rep
     for output in ReportOutput:
         location = f"{prefix}/{output.value}/"
         sql = (
-            f"UNLOAD (\n{render(output, params)}\n)\nTO {_string_literal(location)}\n"
+            f"UNLOAD (\n{render(output, params)}\n)\nTO {sql_string_literal(location)}\n"
             "WITH (format = 'JSON', compression = 'NONE')"
         )
         statements[output] = ReportStatement(output=output, sql=sql, location=location)

@@ -26,7 +26,15 @@ from typing import Any
 from botocore import xform_name
 from botocore.client import BaseClient
 
-from tests.iam.policy import ACCOUNT, REGION, Assembly, Principal, Request, has_resource_level_permissions
+from tests.iam.policy import (
+    ACCOUNT,
+    REGION,
+    Assembly,
+    NotModelled,
+    Principal,
+    Request,
+    has_resource_level_permissions,
+)
 
 
 @dataclass(frozen=True)
@@ -327,20 +335,20 @@ class CallMap:
         handler = getattr(self, f"_{call.service.replace('-', '_')}", None)
         out = Requests()
         if handler is None:
-            raise NotImplementedError(f"no IAM mapping for {call.service} calls ({call.operation})")
+            raise NotModelled(f"no IAM mapping for {call.service} calls ({call.operation})")
         handler(out, call.operation, call.params)
         for request in out.caller:
             if request.action == "s3:PutObject" and request.resources[0].startswith("arn:aws:s3:::"):
                 self.written_objects.append(request.resources[0].removeprefix("arn:aws:s3:::"))
         if not out.caller and not out.services and not out.assumes:
-            raise NotImplementedError(f"no IAM mapping for {call.service}:{call.operation}")
+            raise NotModelled(f"no IAM mapping for {call.service}:{call.operation}")
         return out
 
     def _dynamodb(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
         table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{p['TableName']}"
         resource = f"{table}/index/{p['IndexName']}" if p.get("IndexName") else table
         if operation not in {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "DescribeTable"}:
-            raise NotImplementedError(f"dynamodb:{operation}")
+            raise NotModelled(f"dynamodb:{operation}")
         out.add(f"dynamodb:{operation}", [resource])
         # DynamoDB decrypts the table key with the caller's credentials; encryption context per
         # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.howitworks.html
@@ -382,11 +390,11 @@ class CallMap:
         elif operation == "GetBucketLocation":
             out.add("s3:GetBucketLocation", [bucket_arn(bucket)])
         else:
-            raise NotImplementedError(f"s3:{operation}")
+            raise NotModelled(f"s3:{operation}")
 
     def _sns(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
         if operation != "Publish":
-            raise NotImplementedError(f"sns:{operation}")
+            raise NotModelled(f"sns:{operation}")
         topic = self.deployed(p["TopicArn"])
         out.add("sns:Publish", [topic])
         # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html: publishers need both
@@ -394,7 +402,7 @@ class CallMap:
 
     def _events(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
         if operation != "PutEvents":
-            raise NotImplementedError(f"events:{operation}")
+            raise NotModelled(f"events:{operation}")
         for entry in p["Entries"]:
             bus = entry.get("EventBusName", "default")
             bus_arn = bus if bus.startswith("arn:") else f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
@@ -412,7 +420,7 @@ class CallMap:
             "GetQueueAttributes": "sqs:GetQueueAttributes",
         }
         if operation not in actions:
-            raise NotImplementedError(f"sqs:{operation}")
+            raise NotModelled(f"sqs:{operation}")
         out.add(actions[operation], [queue])
         # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
         kms = ("kms:GenerateDataKey", "kms:Decrypt") if actions[operation] == "sqs:SendMessage" else ("kms:Decrypt",)
@@ -474,7 +482,7 @@ class CallMap:
         elif operation == "ListSchedules":
             out.add("scheduler:ListSchedules", ["*"])
         else:
-            raise NotImplementedError(f"scheduler:{operation}")
+            raise NotModelled(f"scheduler:{operation}")
 
     def _lambda(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
         if operation == "_AssumeExecutionRole":
@@ -482,7 +490,7 @@ class CallMap:
             out.assume(p["RoleArn"], "lambda.amazonaws.com", {})
             return
         if operation != "Invoke":
-            raise NotImplementedError(f"lambda:{operation}")
+            raise NotModelled(f"lambda:{operation}")
         name = p["FunctionName"]
         arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
         out.add("lambda:InvokeFunction", [arn])
@@ -490,15 +498,15 @@ class CallMap:
     def _ssm(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
         names = p.get("Names") or [p["Name"]]
         if operation not in ("GetParameter", "GetParameters", "PutParameter", "DeleteParameter"):
-            raise NotImplementedError(f"ssm:{operation}")
+            raise NotModelled(f"ssm:{operation}")
         # a parameter ARN names the parameter without its leading "/"
         out.add(f"ssm:{operation}", [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{n.lstrip('/')}" for n in names])
         if p.get("Type") == "SecureString" or p.get("KeyId"):
-            raise NotImplementedError("SecureString parameters (KMS through SSM) are not modelled")
+            raise NotModelled("SecureString parameters (KMS through SSM) are not modelled")
 
     def _logs(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
         if operation not in ("CreateLogStream", "PutLogEvents"):
-            raise NotImplementedError(f"logs:{operation}")
+            raise NotModelled(f"logs:{operation}")
         group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{p['logGroupName']}"
         out.add(f"logs:{operation}", [f"{group}:log-stream:{p['logStreamName']}"])
         key = self.encrypted.get(f"{group}:*")
@@ -511,7 +519,7 @@ class CallMap:
 
     def _cloudformation(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
         if operation != "DescribeStacks":
-            raise NotImplementedError(f"cloudformation:{operation}")
+            raise NotModelled(f"cloudformation:{operation}")
         # A stack ARN ends in the id CloudFormation assigned at creation.
         stack = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{p['StackName']}/5e9ad5a0-c7e1-11ee-9a52-0a1b2c3d4e5f"
         out.add("cloudformation:DescribeStacks", [stack])
@@ -552,7 +560,7 @@ class CallMap:
         elif not has_resource_level_permissions(action):
             out.add(action, ["*"])
         else:
-            raise NotImplementedError(action)
+            raise NotModelled(action)
         if "roleArn" in p:
             out.add("iam:PassRole", [p["roleArn"]], {"iam:PassedToService": "personalize.amazonaws.com"})
             self._personalize_on_behalf(out, operation, p)
