@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help synth test bench deploy diff smoke lint lock clean prepare sample-data report runs bootstrap
+.PHONY: help synth test bench deploy diff smoke lint asl lock clean prepare sample-data report runs bootstrap
 
 ## help: this list (every target sets up the .venv and the pinned CDK CLI itself on first use)
 help:
@@ -48,11 +48,15 @@ test: bootstrap
 
 ## bench: speed figures, one per line as `name: value unit`
 bench: bootstrap
-	PYTHONPATH=lambdas $(PY) -m bench.run
+	$(PY) -m bench.run
 
 ## lint: ruff (CI runs it after the tests)
 lint: bootstrap
 	$(VENV)/bin/ruff check .
+
+## asl: regenerate statemachines/pipeline.asl.json from the step declarations (stacks/pipeline_steps.py)
+asl: bootstrap
+	$(PY) -m stacks.state_machine_definition --write
 
 ## deploy: deploy every stack of config/$(ENV).yaml (needs AWS credentials for its account, and Docker)
 deploy: bootstrap
@@ -86,17 +90,17 @@ example_RUN_DATE := 2025-07-01
 ## prepare: run the Athena SQL locally on DuckDB (issue 3); exits 1 when the data breaks a quality threshold
 prepare: bootstrap
 	@$(call need,RAW OUT COUNTRY RUN_DATE) $(out_outside_repo)
-	PYTHONPATH=lambdas $(PY) -m dataprep.local --raw "$(RAW)" --out "$(OUT)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)" $(if $(RECIPES),--recipes $(RECIPES))
+	$(PY) -m dataprep.local --raw "$(RAW)" --out "$(OUT)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)" $(if $(RECIPES),--recipes $(RECIPES))
 
 ## sample-data: deterministic synthetic raw exports (issue 3)
 sample-data: bootstrap
 	@$(call need,OUT) $(out_outside_repo)
-	PYTHONPATH=lambdas $(PY) -m dataprep.sample_data --out "$(OUT)" $(if $(USERS),--users $(USERS)) $(if $(ITEMS),--items $(ITEMS)) $(if $(DAYS),--days $(DAYS)) $(if $(SEED),--seed $(SEED)) $(if $(END_DATE),--end-date $(END_DATE))
+	$(PY) -m dataprep.sample_data --out "$(OUT)" $(if $(USERS),--users $(USERS)) $(if $(ITEMS),--items $(ITEMS)) $(if $(DAYS),--days $(DAYS)) $(if $(SEED),--seed $(SEED)) $(if $(END_DATE),--end-date $(END_DATE))
 
 ## report: heavy-user comparison page (issue 7)
 report: bootstrap
 	@$(call need,RAW COUNTRY RUN_DATE OUT) $(out_outside_repo)
-	OPENBLAS_NUM_THREADS=1 PYTHONPATH=lambdas $(PY) -m evaluation.report_local --raw "$(RAW)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)" --out "$(OUT)" $(if $(RESULTS),--results "$(RESULTS)") $(if $(TOP_USERS),--top-users $(TOP_USERS))
+	OPENBLAS_NUM_THREADS=1 $(PY) -m evaluation.report_local --raw "$(RAW)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)" --out "$(OUT)" $(if $(RESULTS),--results "$(RESULTS)") $(if $(TOP_USERS),--top-users $(TOP_USERS))
 
 ## runs: the operators' replay tool, e.g. make runs ARGS="list --env prod --status FAILED"
 runs: bootstrap

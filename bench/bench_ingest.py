@@ -30,7 +30,6 @@ from itertools import groupby
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 
 RECORDS = 10_000
 COUNTRIES = ("KR", "JP", "US")
@@ -188,7 +187,8 @@ def shard_throughput(
 ) -> tuple[float, int]:
     """Records/s draining `payloads` as one shard's backlog, and the PutEvents calls it took."""
     from common.observability import metrics
-    from ingest.handler import IngestSettings, process_batch
+    from ingest.handler import process_batch
+    from ingest.settings import IngestSettings
 
     config = IngestSettings.model_validate(
         {
@@ -317,7 +317,8 @@ def figures():
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Bench")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     from common.observability import logger, metrics
-    from ingest.handler import IngestSettings, process_batch
+    from ingest.handler import process_batch
+    from ingest.settings import IngestSettings
 
     logger.setLevel("WARNING")  # keep per-batch info lines out of the figures
     payloads = _payloads(random.Random(SEED))

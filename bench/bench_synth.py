@@ -26,9 +26,8 @@ TEN_COUNTRIES = [
 
 # Runs in a fresh interpreter, like `cdk synth` does: config loading + build + synth, cdk-nag included.
 _SYNTH = """
-import sys, time
+import time
 from pathlib import Path
-sys.path.insert(0, {root!r})
 start = time.perf_counter()
 import aws_cdk as cdk
 import json

@@ -24,17 +24,10 @@ from __future__ import annotations
 import base64
 import json
 import random
-import sys
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-ROOT = Path(__file__).resolve().parent.parent
-for path in (str(ROOT), str(ROOT / "lambdas")):
-    if path not in sys.path:
-        sys.path.insert(0, path)
 
 COUNTRIES = ("KR", "JP", "US")
 TRACKING_IDS = {country: f"trk-{country.lower()}" for country in COUNTRIES}
@@ -267,7 +260,8 @@ def simulate(scenario: Scenario = Scenario()) -> OutageResult:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     from common.observability import logger, metrics
     from ingest.delivery import Delivery, InboundRecord, SqsDeadLetterQueue
-    from ingest.handler import IngestSettings, process_batch
+    from ingest.handler import process_batch
+    from ingest.settings import IngestSettings
     from tools.replay.events import REPLAY_RATE_PER_S
 
     logger.setLevel("ERROR")  # one warning per batch with a retry would dominate the run

@@ -24,7 +24,12 @@ from pydantic import (
     model_validator,
 )
 
-from common.recipes import Recipe  # noqa: E402  (lambdas/ is on sys.path via stacks/__init__)
+from common.recipes import Recipe
+from dataprep.quality import QualityThresholds
+
+# The settings blocks the Lambdas read are the runtime's own models (one set of rules on both sides); this file
+# adds what only the deployment needs (countries, env, schedules).
+from pipeline.model import ExplorationSettings, FilterSettings, GateSettings, StepTimeouts
 from stacks import sizing
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -100,78 +105,6 @@ class Campaign(_Strict):
     min_tps: Annotated[int, Field(ge=1, le=500)] = 1
 
 
-class Exploration(_Strict):
-    """New-item exploration (itemExplorationConfig) on campaigns and batch jobs, where the recipe takes it
-    (`spec(recipe).exploration`). The API's defaults are explorationWeight 0.3 and explorationItemAgeCutOff 30
-    days; the trial's problem was new titles never surfacing, so the default here explores more (0.5) over
-    the same 30 days the report's freshness figure counts as new (docs/personalize-behaviour.md)."""
-
-    weight: Annotated[float, Field(ge=0, le=1)] = 0.5
-    item_age_cutoff_days: Annotated[float, Field(gt=0, le=3650)] = 30
-
-
-# Personalize's filter expressions name values in double quotes; a quote or backslash would break the expression.
-_FILTER_VALUE = re.compile(r'^[^"\\]{1,100}$')
-
-
-class Filters(_Strict):
-    """Filters the pipeline creates per country, applied to batch jobs and published for the app's own
-    GetRecommendations calls (SSM /personalize/<env>/<country>/filters/<name>)."""
-
-    exclude_purchased: bool = True  # EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")
-    exclude_genres: tuple[str, ...] = ()  # EXCLUDE ItemID WHERE Items.GENRES IN (...)
-    # INCLUDE ItemID WHERE Items.CREATION_TIMESTAMP > $CREATED_AFTER: published for real-time calls only (a
-    # placeholder needs filterValues on every batch input line); None: no such filter.
-    max_item_age_days: Annotated[int, Field(ge=1, le=3650)] | None = None
-
-    @field_validator("exclude_genres")
-    @classmethod
-    def _quotable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for genre in value:
-            if not _FILTER_VALUE.fullmatch(genre):
-                raise ValueError(f"genre {genre!r} must be 1-100 characters without double quotes or backslashes")
-        return value
-
-
-MetricName = str
-GATE_METRICS = (
-    "normalized_discounted_cumulative_gain_at_10",
-    "precision_at_10",
-    "mean_reciprocal_rank_at_25",
-    "coverage",
-)
-
-
-class MetricGate(_Strict):
-    """A new version is promoted only if no metric drops more than `tolerance` (relative) below the promoted one."""
-
-    tolerance: dict[MetricName, Annotated[float, Field(ge=0, le=1)]] = Field(
-        default_factory=lambda: {m: 0.05 for m in GATE_METRICS}
-    )
-    # Floors for the very first version of a solution, which has nothing to compare with.
-    floors: dict[MetricName, Annotated[float, Field(ge=0, le=1)]] = Field(
-        default_factory=lambda: {"normalized_discounted_cumulative_gain_at_10": 0.01, "coverage": 0.01}
-    )
-    # Recipes without offline metrics (spec(recipe).metrics false, e.g. trending-now) are gated on this instead:
-    # the version is ACTIVE and the run prepared at least this many interactions (Personalize's own minimum).
-    min_interactions: Annotated[int, Field(ge=1000)] = 1000
-
-    @field_validator("tolerance", "floors")
-    @classmethod
-    def _known_metrics(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - set(GATE_METRICS))
-        if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; known: {list(GATE_METRICS)}")
-        return value
-
-    @field_validator("tolerance")
-    @classmethod
-    def _compares_something(cls, value: dict[str, float]) -> dict[str, float]:
-        if not value:
-            raise ValueError(f"is empty: the gate would compare nothing; set a tolerance for some of {GATE_METRICS}")
-        return value
-
-
 class CountryData(_Strict):
     # Users the comparison page evaluates (a deterministic sample by user-id hash, plus the heaviest users): it
     # bounds what the report Lambda reads, whatever the country's size, and sizes its memory (stacks/sizing.py).
@@ -191,9 +124,9 @@ class CountrySettings(_Strict):
     training: TrainingPolicy = TrainingPolicy()
     batch_inference: BatchMode = BatchMode.CHANGED_USERS
     campaign: Campaign = Campaign()
-    gate: MetricGate = MetricGate()
-    exploration: Exploration = Exploration()
-    filters: Filters = Filters()
+    gate: GateSettings = GateSettings()
+    exploration: ExplorationSettings = ExplorationSettings()
+    filters: FilterSettings = FilterSettings()
     run_time: time = time(3, 0)
     data: CountryData = CountryData()
 
@@ -265,26 +198,11 @@ class Country(CountrySettings):
         return self.code.lower()
 
 
-class QualitySettings(_Strict):
-    """Thresholds that fail the Prepare step (dataprep.quality.QualityThresholds, same names and defaults)."""
-
-    max_dropped_share: Annotated[float, Field(ge=0, le=1)] = 0.02  # per raw table, duplicates not counted
-    fail_on_file_not_fully_read: bool = True  # a raw file whose lines the CSV reader did not all turn into rows
-    fail_on_missing_day: bool = True  # the country had rows the day before the last day, and none on it
-
-
 class DataSettings(_Strict):
     window_days: Annotated[int, Field(ge=7, le=730)] = 183
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
     athena_bytes_scanned_cutoff_gb: Annotated[int, Field(ge=1, le=10_000)] = 100
-    quality: QualitySettings = QualitySettings()
-
-
-class StepTimeouts(_Strict):
-    prepare_minutes: Annotated[int, Field(ge=5)] = 120
-    import_hours: Annotated[float, Field(gt=0)] = 12
-    campaign_hours: Annotated[float, Field(gt=0)] = 6
-    batch_hours: Annotated[float, Field(gt=0)] = 24
+    quality: QualityThresholds = QualityThresholds()
 
 
 class RealtimeSettings(_Strict):

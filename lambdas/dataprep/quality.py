@@ -28,13 +28,15 @@ DEFAULT_MAX_DROPPED_SHARE = 0.02
 
 
 class QualityThresholds(BaseModel):
-    """`data.quality` of the env config (stacks.config.QualitySettings renders these)."""
+    """Thresholds that fail the Prepare step: `data.quality` of the env config (stacks/config.py declares it
+    with this model) and `settings.quality` of the run."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # per raw table, duplicates not counted
     max_dropped_share: float = Field(default=DEFAULT_MAX_DROPPED_SHARE, ge=0, le=1)
-    fail_on_file_not_fully_read: bool = True
-    fail_on_missing_day: bool = True
+    fail_on_file_not_fully_read: bool = True  # a raw file whose lines the CSV reader did not all turn into rows
+    fail_on_missing_day: bool = True  # the country had rows the day before the last day, and none on it
 
 
 class FileQuality(BaseModel):

@@ -9,9 +9,7 @@ once, and each record is marked success or failure so powertools builds `batchIt
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Mapping
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,12 +18,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
-from pydantic import BaseModel, ConfigDict, Field, Json, StringConstraints
 
 from common.observability import logger, metrics, tracer
 from ingest.delivery import (
-    DEFAULT_CONCURRENCY,
-    PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP,
     Clock,
     Delivery,
     DeliveryReport,
@@ -33,45 +28,10 @@ from ingest.delivery import (
     S3PayloadStore,
     SqsDeadLetterQueue,
 )
+from ingest.settings import IngestSettings
 
 # Used only when there is no Lambda context (local runs): a conservative invocation budget.
 _DEFAULT_TIME_LEFT_S = 30.0
-
-
-class IngestSettings(BaseModel):
-    """Environment of the ingest function, set by stacks/constructs/realtime_ingest.py."""
-
-    model_config = ConfigDict(frozen=True)
-
-    tracking_ids: Json[
-        dict[
-            Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")],
-            Annotated[str, StringConstraints(min_length=1, max_length=256)],
-        ]
-    ] = Field(alias="TRACKING_IDS", description='{"KR": "<tracking id>", ...}: country -> event tracker')
-    dlq_url: Annotated[str, StringConstraints(pattern=r"^https://")] = Field(alias="DLQ_URL")
-    dead_letter_bucket: Annotated[str, StringConstraints(min_length=3, max_length=63)] | None = Field(
-        None, alias="DEAD_LETTER_BUCKET", description="bucket for dead letters above the SQS message bound"
-    )
-    delivery_concurrency: int = Field(
-        DEFAULT_CONCURRENCY, ge=1, le=64, alias="DELIVERY_CONCURRENCY", description="sessions sent at once"
-    )
-    put_events_rate_per_s: float = Field(
-        PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP,
-        gt=0,
-        le=PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP,
-        alias="PUT_EVENTS_RATE_PER_S",
-        description="this invocation's share of the PutEvents quota, per tracker (= dataset group)",
-    )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
-        env = os.environ if environ is None else environ
-        names = ("TRACKING_IDS", "DLQ_URL", "DEAD_LETTER_BUCKET", "DELIVERY_CONCURRENCY", "PUT_EVENTS_RATE_PER_S")
-        settings = cls.model_validate({key: env[key] for key in names if key in env})
-        if not settings.tracking_ids:
-            raise ValueError("TRACKING_IDS maps no country to an event tracker")
-        return settings
 
 
 class Clients(NamedTuple):

@@ -17,7 +17,6 @@ Items (pk, sk):
 from __future__ import annotations
 
 import json
-import os
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common import clients, clock
+from pipeline.environment import environment
 
 FINAL_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED", "FAILED", "TIMED_OUT", "ABORTED"})
 DONE_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED"})
@@ -32,10 +32,7 @@ USABLE_BASE = frozenset({"SUCCEEDED", "REJECTED"})  # runs whose imports and bat
 
 
 def table_name() -> str:
-    name = os.environ.get("LEDGER_TABLE")
-    if not name:
-        raise RuntimeError("pipeline function misconfigured: environment variable LEDGER_TABLE is not set")
-    return name
+    return environment().ledger_table
 
 
 def _to_dynamo(value: Any) -> dict[str, Any]:

@@ -8,11 +8,12 @@ step handler receives whole and returns updated. Choice states read only a few f
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from common.recipes import Recipe
 from dataprep.quality import QualityThresholds
@@ -22,25 +23,72 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Timeouts(_Model):
-    prepare_minutes: int = 120
-    import_hours: float = 12
-    training_hours: float = 48
-    campaign_hours: float = 6
-    batch_hours: float = 24
+class _Setting(BaseModel):
+    """A settings block: the env config (stacks/config.py) declares its fields with these models, and the
+    Lambdas parse the same models from the schedule's input, so both sides validate with one set of rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class GateSettings(_Model):
-    tolerance: dict[str, float]
-    floors: dict[str, float]
-    min_interactions: int = 1000  # gate of recipes without offline metrics (stacks/config.py MetricGate)
+class StepTimeouts(_Setting):
+    """`timeouts:` of the env config: how long a step may poll its jobs before the run fails."""
+
+    prepare_minutes: Annotated[int, Field(ge=5)] = 120
+    import_hours: Annotated[float, Field(gt=0)] = 12
+    campaign_hours: Annotated[float, Field(gt=0)] = 6
+    batch_hours: Annotated[float, Field(gt=0)] = 24
 
 
-class ExplorationSettings(_Model):
-    """itemExplorationConfig for recipes that take it (stacks/config.py Exploration)."""
+class Timeouts(StepTimeouts):
+    training_hours: Annotated[float, Field(gt=0, le=168)] = 48  # per country: its training.timeout_hours
 
-    weight: float = 0.5
-    item_age_cutoff_days: float = 30
+
+GATE_METRICS = (
+    "normalized_discounted_cumulative_gain_at_10",
+    "precision_at_10",
+    "mean_reciprocal_rank_at_25",
+    "coverage",
+)
+
+
+class GateSettings(_Setting):
+    """A new version is promoted only if no metric drops more than `tolerance` (relative) below the promoted one."""
+
+    tolerance: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: {m: 0.05 for m in GATE_METRICS}
+    )
+    # Floors for the very first version of a solution, which has nothing to compare with.
+    floors: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: {"normalized_discounted_cumulative_gain_at_10": 0.01, "coverage": 0.01}
+    )
+    # Recipes without offline metrics (spec(recipe).metrics false, e.g. trending-now) are gated on this instead:
+    # the version is ACTIVE and the run prepared at least this many interactions (Personalize's own minimum).
+    min_interactions: Annotated[int, Field(ge=1000)] = 1000
+
+    @field_validator("tolerance", "floors")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(GATE_METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; known: {list(GATE_METRICS)}")
+        return value
+
+    @field_validator("tolerance")
+    @classmethod
+    def _compares_something(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError(f"is empty: the gate would compare nothing; set a tolerance for some of {GATE_METRICS}")
+        return value
+
+
+class ExplorationSettings(_Setting):
+    """New-item exploration (itemExplorationConfig) on campaigns and batch jobs, where the recipe takes it
+    (`spec(recipe).exploration`). The API's defaults are explorationWeight 0.3 and explorationItemAgeCutOff 30
+    days; the trial's problem was new titles never surfacing, so the default here explores more (0.5) over
+    the same 30 days the report's freshness figure counts as new (docs/personalize-behaviour.md)."""
+
+    weight: Annotated[float, Field(ge=0, le=1)] = 0.5
+    item_age_cutoff_days: Annotated[float, Field(gt=0, le=3650)] = 30
 
     def item_exploration_config(self) -> dict[str, str]:
         # The API's HyperParameters map is string -> string (botocore model), so the numbers go as strings.
@@ -50,10 +98,27 @@ class ExplorationSettings(_Model):
         }
 
 
-class FilterSettings(_Model):
-    exclude_purchased: bool = True
-    exclude_genres: list[str] = Field(default_factory=list)
-    max_item_age_days: int | None = None
+# Personalize's filter expressions name values in double quotes; a quote or backslash would break the expression.
+_FILTER_VALUE = re.compile(r'^[^"\\]{1,100}$')
+
+
+class FilterSettings(_Setting):
+    """Filters the pipeline creates per country, applied to batch jobs and published for the app's own
+    GetRecommendations calls (SSM /personalize/<env>/<country>/filters/<name>)."""
+
+    exclude_purchased: bool = True  # EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")
+    exclude_genres: tuple[str, ...] = ()  # EXCLUDE ItemID WHERE Items.GENRES IN (...)
+    # INCLUDE ItemID WHERE Items.CREATION_TIMESTAMP > $CREATED_AFTER: published for real-time calls only (a
+    # placeholder needs filterValues on every batch input line); None: no such filter.
+    max_item_age_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+    @field_validator("exclude_genres")
+    @classmethod
+    def _quotable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for genre in value:
+            if not _FILTER_VALUE.fullmatch(genre):
+                raise ValueError(f"genre {genre!r} must be 1-100 characters without double quotes or backslashes")
+        return value
 
 
 class RunSettings(_Model):

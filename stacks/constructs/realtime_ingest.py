@@ -25,10 +25,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ingest.delivery import (  # lambdas/ is on sys.path via stacks/
+from common.environment import render
+from ingest.delivery import (
     DEAD_LETTER_PAYLOAD_PREFIX,
     PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP,
 )
+from ingest.settings import IngestSettings
 from stacks.constructs.lambda_function import PythonFunction
 from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept, accept_wildcards
@@ -161,14 +163,15 @@ class RealtimeIngest(Construct):
             # ~250 calls/s per invocation (bench_ingest); 256 MB (~0.15 vCPU) would cap it near 60.
             memory_size=memory_size,
             encryption_key=encryption_key,
-            environment={
+            environment=render(
+                IngestSettings,
                 # Tokens (CfnEventTracker.attr_tracking_id) resolve inside the JSON at deploy time.
-                "TRACKING_IDS": Stack.of(self).to_json_string(tracking_ids),
-                "DLQ_URL": self.dlq.queue_url,
-                "DELIVERY_CONCURRENCY": str(delivery_concurrency),
-                "PUT_EVENTS_RATE_PER_S": str(put_events_rate_per_invocation(shard_count, parallelization_factor)),
-                **({"DEAD_LETTER_BUCKET": dead_letter_bucket.bucket_name} if dead_letter_bucket else {}),
-            },
+                tracking_ids=Stack.of(self).to_json_string(tracking_ids),
+                dlq_url=self.dlq.queue_url,
+                delivery_concurrency=delivery_concurrency,
+                put_events_rate_per_s=put_events_rate_per_invocation(shard_count, parallelization_factor),
+                dead_letter_bucket=dead_letter_bucket.bucket_name if dead_letter_bucket else None,
+            ),
         )
         self.function: lambda_.Function = self.handler.function
 

@@ -120,7 +120,7 @@ def test_event_source_settings_and_delivery_pool_are_the_measured_ones_and_split
     """Issue 14: a shard drains >= 1,000 records/s with 20 ms PutEvents calls only if parallelization x pool
     keeps enough calls in flight (each invocation's batches run one after another); and every invocation
     that can run at once shares PutEvents' 1,000 requests/s per dataset group."""
-    from ingest.handler import IngestSettings
+    from ingest.settings import IngestSettings
 
     mapping = next(iter(synthesised["on_demand"].find_resources("AWS::Lambda::EventSourceMapping").values()))
     props = mapping["Properties"]

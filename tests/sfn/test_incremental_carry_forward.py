@@ -60,6 +60,7 @@ def test_a_skipped_increment_is_imported_with_the_next_one(harness, monkeypatch)
         f"interactions not imported: 400 new < 1000; carried forward (the next increment starts at partition {SUNDAY})"
     )
     monkeypatch.setenv("LEDGER_TABLE", harness.ledger_table)
+    monkeypatch.setenv("ENV_NAME", "dev")
     assert ledger.last_import("KR", "Interactions")["run_date"] == SUNDAY  # the mark stayed on Sunday's import
     harness.clock.advance_to(datetime(2026, 11, 16, 18, 0, tzinfo=UTC))
     calls = len(harness.personalize.calls)

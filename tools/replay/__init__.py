@@ -4,5 +4,3 @@ Layout: `cli` (arguments, output, exit codes) over `runs` (reading runs: ledger 
 `actions` (redrive, rerun, waiting); `aws` makes the clients (replaceable in tests), `env` names an env's
 resources, `errors` maps every problem to one line and an exit code.
 """
-
-import stacks  # noqa: F401  (puts lambdas/ on sys.path: the tool reads the pipeline's own models and ledger)

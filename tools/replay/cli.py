@@ -191,7 +191,7 @@ class Session:
     """One command's env, clients and output."""
 
     def __init__(self, args: argparse.Namespace, runtime: Runtime) -> None:
-        from tools.replay.env import Env  # loads the config model (and puts lambdas/ on sys.path)
+        from tools.replay.env import Env  # loads the config model (CDK imports: only for commands that need it)
 
         self.args = args
         self.runtime = runtime

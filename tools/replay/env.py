@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stacks.config import ConfigError, EnvironmentConfig, load_config  # also puts lambdas/ on sys.path
+from stacks.config import ConfigError, EnvironmentConfig, load_config
 from tools.replay.errors import UsageError
 
 

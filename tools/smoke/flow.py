@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from stacks.config import Country, EnvironmentConfig  # also puts lambdas/ on sys.path
+from stacks.config import Country, EnvironmentConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 CDK = str(ROOT / "node_modules" / ".bin" / "cdk")
