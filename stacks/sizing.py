@@ -5,7 +5,10 @@ What each step holds (lambdas/pipeline/steps/):
   lambdas/evaluation/sql/); the Lambda reads only those results, whose size is bounded by the number of
   evaluated users (a deterministic sample, `data.report_evaluated_users`), not by the country's data: 14.5 MB
   of results at 1 M interactions and 14.6 MB at 30 M for 20,000 users (bench/bench_report.py), i.e. ~0.75 KB of
-  input per evaluated user, held in memory as Python lists (~20x) next to numpy/scipy and the open baseline.
+  input per evaluated user, held in memory as Python lists (~20x) next to numpy/scipy. The open baseline adds its
+  training history (report_history.sql): at most max(BASELINE_TRAINING_PAIRS, shown users x BASELINE_HISTORY_ITEMS)
+  (user, item) pairs (evaluation.queries explains both bounds), measured at ~160 B per pair at its peak (the
+  parsed JSON rows, the index arrays, the BM25-weighted copies implicit makes while fitting), sized at 200 B.
 - prepare: assembles UNLOAD parts with a multipart upload; large parts are copied server side, so it holds at
   most two S3 parts (`dataprep.s3_outputs.MIN_PART`, 5 MiB) at once and writes nothing to /tmp. Its size
   does not depend on the data.
@@ -34,6 +37,12 @@ REPORT_MEMORY_PER_EVALUATED_USER_MB = 0.02
 REPORT_DISK_PER_EVALUATED_USER_MB = 0.002  # the downloaded results (~0.75 KB per user) and the page, x2
 REPORT_DISK_SLACK_MB = 64
 DEFAULT_EVALUATED_USERS = 20_000  # = evaluation.queries.DEFAULT_MAX_EVALUATED_USERS (a test keeps them equal)
+# The open baseline's history bounds (= evaluation.queries.DEFAULT_BASELINE_*: tests/evaluation keeps them equal);
+# the heavy users shown beside the sample (ReportOptions.top_users' default) have their history read too.
+BASELINE_HISTORY_ITEMS = 100
+BASELINE_TRAINING_PAIRS = 2_000_000
+REPORT_SHOWN_HEAVY_USERS = 10
+REPORT_MEMORY_PER_HISTORY_PAIR_MB = 200 / 2**20
 
 # prepare: two 5 MiB parts in flight, a small file (< 5 MiB) assembled in memory, boto3 and the run state.
 PREPARE_MEMORY_MB = 512
@@ -58,10 +67,20 @@ def _round_up(value: float, step: int = 64) -> int:
     return int(math.ceil(value / step) * step)
 
 
+def baseline_history_pairs(evaluated_users: int) -> int:
+    """The most (user, item) pairs report_history can hold for this sample (its bound, evaluation.queries)."""
+    return max(BASELINE_TRAINING_PAIRS, (evaluated_users + REPORT_SHOWN_HEAVY_USERS) * BASELINE_HISTORY_ITEMS)
+
+
 def report_step(evaluated_users: int = DEFAULT_EVALUATED_USERS) -> StepSize:
     """Memory and /tmp of the report step for a country whose report evaluates `evaluated_users` users."""
     memory = max(
-        _round_up(REPORT_BASE_MEMORY_MB + REPORT_MEMORY_PER_EVALUATED_USER_MB * evaluated_users), LAMBDA_MIN_MEMORY_MB
+        _round_up(
+            REPORT_BASE_MEMORY_MB
+            + REPORT_MEMORY_PER_EVALUATED_USER_MB * evaluated_users
+            + REPORT_MEMORY_PER_HISTORY_PAIR_MB * baseline_history_pairs(evaluated_users)
+        ),
+        LAMBDA_MIN_MEMORY_MB,
     )
     disk = max(
         _round_up(REPORT_DISK_PER_EVALUATED_USER_MB * evaluated_users + REPORT_DISK_SLACK_MB), LAMBDA_MIN_EPHEMERAL_MB
@@ -80,7 +99,11 @@ def report_step(evaluated_users: int = DEFAULT_EVALUATED_USERS) -> StepSize:
 
 def max_report_evaluated_users() -> int:
     """The most evaluated users the report step can hold within Lambda's limits."""
-    by_memory = (LAMBDA_MAX_MEMORY_MB - 64 - REPORT_BASE_MEMORY_MB) / REPORT_MEMORY_PER_EVALUATED_USER_MB
+    # Past BASELINE_TRAINING_PAIRS / BASELINE_HISTORY_ITEMS users the shown users' history is the larger bound.
+    per_user = REPORT_MEMORY_PER_EVALUATED_USER_MB + REPORT_MEMORY_PER_HISTORY_PAIR_MB * BASELINE_HISTORY_ITEMS
+    heavy_users_history = REPORT_MEMORY_PER_HISTORY_PAIR_MB * REPORT_SHOWN_HEAVY_USERS * BASELINE_HISTORY_ITEMS
+    fixed = REPORT_BASE_MEMORY_MB + heavy_users_history
+    by_memory = (LAMBDA_MAX_MEMORY_MB - 64 - fixed) / per_user
     by_disk = (LAMBDA_MAX_EPHEMERAL_MB - 64 - REPORT_DISK_SLACK_MB) / REPORT_DISK_PER_EVALUATED_USER_MB
     return int(min(by_memory, by_disk) // 1000 * 1000)
 

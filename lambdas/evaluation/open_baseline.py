@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 # implicit warns (and slows down) when OpenBLAS runs its own threads beside implicit's. OpenBLAS reads this when
@@ -101,6 +101,39 @@ def train_and_recommend(
             recommend_seconds=round(time.perf_counter() - started, 4),
             users_trained=int((history > 0).sum()),
         ),
+    )
+
+
+def from_history(
+    rows: Iterable[Mapping],
+    catalogue: Iterable[str],
+    popular: Sequence[str],
+    list_length: int,
+    for_users: Iterable[str],
+) -> OpenBaseline:
+    """Train on the report SQL's history rows (report_history: `user_id`, `items`), lists for `for_users`.
+
+    `catalogue` (report_items) gives the item dimension, which BM25's weights depend on (its item count and mean
+    item length), so the model equals the one trained on the full data when the history bounds did not bind.
+    Ids are indexed in sorted order, as evaluation.data's, so ties break the same way.
+    """
+    history = [(str(row["user_id"]), [str(item) for item in row.get("items") or ()]) for row in rows]
+    targets = set(map(str, for_users))
+    item_ids = sorted(set(catalogue).union(*(items for _, items in history), popular))
+    user_ids = sorted({user for user, _ in history} | targets)
+    item_index = {item: n for n, item in enumerate(item_ids)}
+    user_index = {user: n for n, user in enumerate(user_ids)}
+    pairs = sum(len(items) for _, items in history)
+    users = np.fromiter((user_index[user] for user, items in history for _ in items), dtype=np.int32, count=pairs)
+    items = np.fromiter((item_index[item] for _, its in history for item in its), dtype=np.int32, count=pairs)
+    return train_and_recommend(
+        users,
+        items,
+        user_ids,
+        item_ids,
+        [item_index[item] for item in popular],
+        list_length,
+        for_users=sorted(user_index[user] for user in targets),
     )
 
 

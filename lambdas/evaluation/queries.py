@@ -33,6 +33,16 @@ DEFAULT_MAX_EVALUATED_USERS = 20_000
 # Like recent_items (the items whose neighbours the curation merges): a heavy user adds at most 10 x 9 pairs.
 DEFAULT_COOCCURRENCE_ITEMS = 10
 PERSONALIZE_RECIPE = "user-personalization"
+# The open baseline's training history (report_history.sql), bounded so the report Lambda can hold and train it
+# whatever the country's size: each user's newest distinct history items up to BASELINE_HISTORY_ITEMS (about four
+# titles a week over the six-month window; beyond it a heavy user's oldest titles are neither trained on nor kept
+# out of their list, and the page says how many users that concerns), every shown user, then further users with
+# history (md5 order, the sample's draw) while the running total stays within BASELINE_TRAINING_PAIRS. So the
+# output holds at most max(BASELINE_TRAINING_PAIRS, shown users x BASELINE_HISTORY_ITEMS) pairs; stacks/sizing.py
+# sizes the Lambda for that. Measured (implicit 0.7.3 item-item BM25, 2 loaded cores): 1.6 M pairs of 100,000 users
+# read, trained and listed for 20,000 users in 13 s and ~160 B per pair; 3.3 M pairs of 20,000 users in 32 s.
+DEFAULT_BASELINE_HISTORY_ITEMS = 100
+DEFAULT_BASELINE_TRAINING_PAIRS = 2_000_000
 
 # Glue tables the report reads (stacks/constructs/report_catalog.py defines them; evaluation.local_sql loads the
 # same names into DuckDB). Prepared tables carry the prepare step's UNLOAD parts of one run attempt.
@@ -58,6 +68,7 @@ class ReportOutput(StrEnum):
     SUMMARY = "report_summary"
     POPULARITY = "report_popularity"
     ITEMS = "report_items"
+    HISTORY = "report_history"
 
 
 class ReportQueryParams(BaseModel):
@@ -83,6 +94,8 @@ class ReportQueryParams(BaseModel):
     cooccurrence_items: int = Field(DEFAULT_COOCCURRENCE_ITEMS, ge=1, le=1000)
     max_evaluated_users: int = Field(DEFAULT_MAX_EVALUATED_USERS, ge=1, le=1_000_000)
     shown_items: int = Field(10, ge=1, le=100)
+    baseline_history_items: int = Field(DEFAULT_BASELINE_HISTORY_ITEMS, ge=1, le=10_000)
+    baseline_training_pairs: int = Field(DEFAULT_BASELINE_TRAINING_PAIRS, ge=1, le=50_000_000)
 
     @property
     def end_epoch(self) -> int:
@@ -133,6 +146,8 @@ def _values(params: ReportQueryParams) -> dict[str, str]:
                 "cooccurrence_items",
                 "max_evaluated_users",
                 "shown_items",
+                "baseline_history_items",
+                "baseline_training_pairs",
             )
         },
     }

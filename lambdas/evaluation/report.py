@@ -26,7 +26,12 @@ from evaluation import metrics as m
 from evaluation.data import DAY, BatchOutput, Dataset, time_split, window_end
 from evaluation.open_baseline import NAME as OPEN_BASELINE
 from evaluation.open_baseline import OpenBaselineInfo, train_and_recommend
-from evaluation.queries import DEFAULT_COOCCURRENCE_ITEMS, DEFAULT_MAX_EVALUATED_USERS
+from evaluation.queries import (
+    DEFAULT_BASELINE_HISTORY_ITEMS,
+    DEFAULT_BASELINE_TRAINING_PAIRS,
+    DEFAULT_COOCCURRENCE_ITEMS,
+    DEFAULT_MAX_EVALUATED_USERS,
+)
 from evaluation.recommenders import curation_lists, popularity_ranking, recent_items_matrix
 from evaluation.similarity import binary_matrix, choose_neighbours, user_hashes
 
@@ -58,6 +63,13 @@ class ReportOptions(BaseModel):
     )
     max_evaluated_users: int = Field(
         DEFAULT_MAX_EVALUATED_USERS, ge=1, le=1_000_000, description="evaluated users, sampled by md5 of the id"
+    )
+    # Bounds of the open baseline's training history on the SQL path (evaluation.queries explains both).
+    baseline_history_items: int = Field(
+        DEFAULT_BASELINE_HISTORY_ITEMS, ge=1, le=10_000, description="newest distinct history items per user"
+    )
+    baseline_training_pairs: int = Field(
+        DEFAULT_BASELINE_TRAINING_PAIRS, ge=1, le=50_000_000, description="history pairs the baseline trains on"
     )
 
 

@@ -13,7 +13,6 @@ from datetime import date
 from pathlib import Path
 
 from evaluation.data import load_prepared, read_batch_output
-from evaluation.open_baseline import from_dataset
 from evaluation.page import render
 from evaluation.queries import ReportQueryParams
 from evaluation.report import Report, ReportOptions, build_report
@@ -78,7 +77,7 @@ def report_from_prepared_sql(
 ) -> Report:
     """The report SQL on DuckDB over a prepared folder (outputs under out_dir/sql/), then the page."""
     from evaluation.local_sql import report_outputs  # DuckDB: not in the report step's image
-    from evaluation.sql_report import build_report_from_outputs, read_output_folder
+    from evaluation.sql_report import build_report_from_outputs, read_output_folder, train_open_baseline
 
     opts = options or ReportOptions()
     params = sql_params(country, run_date, batch_files is not None, opts)
@@ -88,10 +87,9 @@ def report_from_prepared_sql(
     inputs = read_output_folder(outputs)
     inputs.query_seconds = time.perf_counter() - started
     with_personalize = batch_files is not None
-    # The open baseline trains on the prepared history here (in the pipeline it needs the history too).
-    baseline = from_dataset(
-        load_prepared(prepared_dir), run_date, opts.list_length, opts.truth_days, opts.popularity_days
-    )
+    # The open baseline trains on the report SQL's bounded history output, exactly as the report step does.
+    baseline, notes = train_open_baseline(inputs, opts)
+    inputs.notes.extend(notes)
     report = build_report_from_outputs(
         inputs, country, run_date, with_personalize=with_personalize, options=opts, open_baseline=baseline
     )

@@ -6,7 +6,9 @@ Athena (or DuckDB locally); this module reads only their small outputs, JSON lin
 - report_users: one row per sampled evaluated user and per heavy user: truth, curation and Personalize lists,
   and for heavy users the newest history items (`history_items`, `history_ts`);
 - report_summary: one row of integer counts (ratios are taken here, so figures equal the in-memory reference's);
-- report_popularity: the popularity list; report_items: the catalogue with titles, genres and release times.
+- report_popularity: the popularity list (deeper than a list: the open baseline's fill needs more); report_items:
+  the catalogue with titles, genres and release times;
+- report_history: the open baseline's bounded training history, one row per training user (`train_open_baseline`).
 
 Recommenders are columns of report_users named in RECOMMENDER_COLUMNS (popularity is one list for everyone):
 another per-user recommender is one more column and one more entry.
@@ -24,7 +26,7 @@ from typing import Any
 from evaluation import metrics as m
 from evaluation.data import DAY, InputError, ItemInfo, window_end
 from evaluation.open_baseline import NAME as OPEN_BASELINE
-from evaluation.open_baseline import OpenBaseline
+from evaluation.open_baseline import OpenBaseline, from_history
 from evaluation.queries import ReportOutput
 from evaluation.report import (
     LABELS,
@@ -54,6 +56,8 @@ class ReportInputs:
     users: list[dict[str, Any]]
     popularity: list[str]
     items: dict[str, ItemInfo | None]  # catalogue; None = an interacted item missing from the items dataset
+    # report_history rows: user_id, shown, distinct_items (the whole history's), items (newest first, capped)
+    history: list[dict[str, Any]] = field(default_factory=list)
     input_bytes: int = 0
     query_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -93,8 +97,54 @@ def inputs_from_rows(rows: Mapping[ReportOutput, list[dict[str, Any]]], input_by
         users=rows[ReportOutput.USERS],
         popularity=[str(r["item_id"]) for r in popularity],
         items={str(r["item_id"]): _item_info(r) for r in rows[ReportOutput.ITEMS]},
+        history=rows.get(ReportOutput.HISTORY, []),
         input_bytes=input_bytes,
     )
+
+
+# What makes training fail on the data rather than on the code or the image (numpy/scipy/implicit raise these
+# on inconsistent indices or shapes); anything else (an ImportError of implicit) fails the step.
+_DATA_ERRORS = (ValueError, IndexError, KeyError, TypeError, InputError)
+
+
+def train_open_baseline(
+    inputs: ReportInputs, options: ReportOptions | None = None
+) -> tuple[OpenBaseline | None, list[str]]:
+    """The open baseline trained on report_history, with lists for the shown users (report_users), and the notes
+    the page needs: why it is missing (no history, a data error), or that its history bounds bound.
+
+    One function for Athena's outputs (pipeline.steps.report) and DuckDB's (`make report`), so both train alike."""
+    opts = options or ReportOptions()
+    history_users = _int(inputs.summary, "history_users")
+    if not inputs.history:
+        return None, [
+            "No open baseline: the history before the cutoff is empty (report_history returned no rows), so there "
+            "is nothing to train on."
+        ]
+    try:
+        baseline = from_history(
+            inputs.history,
+            inputs.items,
+            inputs.popularity,
+            opts.list_length,
+            (row["user_id"] for row in inputs.users),
+        )
+    except _DATA_ERRORS as error:
+        return None, [f"No open baseline: training on report_history failed ({type(error).__name__}: {error})."]
+    notes = []
+    if baseline.info.users_trained < history_users:
+        notes.append(
+            f"The open baseline trained on the history of {baseline.info.users_trained:,} of the "
+            f"{history_users:,} users with history (every evaluated user, then others drawn by a hash of the user "
+            f"id, up to {opts.baseline_training_pairs:,} (user, item) pairs) to fit the report step's memory."
+        )
+    capped = sum(int(row.get("distinct_items") or 0) > len(row.get("items") or ()) for row in inputs.history)
+    if capped:
+        notes.append(
+            f"The open baseline saw the newest {opts.baseline_history_items} distinct titles of {capped:,} user(s) "
+            "with longer histories; their older titles were neither trained on nor kept out of their lists."
+        )
+    return baseline, notes
 
 
 def read_output_folder(folder: Path | str) -> ReportInputs:
@@ -218,9 +268,10 @@ def build_report_from_outputs(
     }
     with_lists = {"curation": n_users, "popularity": n_users, "personalize": _int(s, "personalize_users")}
     if open_baseline is not None:
-        # Every user with no history gets the popularity list: one list, as for the curation.
+        # Every user with no history gets the popularity list: one list, as for the curation; and, like the
+        # curation's, every user has a list (only the shown users' are computed).
         cold[OPEN_BASELINE] = cold_popularity
-        with_lists[OPEN_BASELINE] = len(open_baseline.lists)
+        with_lists[OPEN_BASELINE] = n_users
     results = [
         RecommenderResult(
             name=name,

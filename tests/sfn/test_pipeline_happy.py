@@ -88,7 +88,7 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
     # built on the query engine: the report SQL ran (on DuckDB in FakeAthena) over the prepared parts
     started = [p["QueryString"] for op, p in harness.athena.calls if op == "StartQueryExecution"]
     report_queries = [sql for sql in started if "/athena/reports/" in sql]
-    assert len(report_queries) == 4 and "report SQL" in report["curation"]["reason"]
+    assert len(report_queries) == 5 and "report SQL" in report["curation"]["reason"]
     assert report["counts"]["interactions"] > 0
     # the fake batch jobs write no output: the page says so instead of dropping the Personalize column
     assert report["notes"][0] == "Personalize batch output was expected but no output file was found."
@@ -195,6 +195,7 @@ def test_a_second_execution_while_one_runs_is_not_admitted(harness, monkeypatch)
     from pipeline.steps import begin
 
     monkeypatch.setenv("LEDGER_TABLE", harness.ledger_table)
+    monkeypatch.setenv("ENV_NAME", "dev")
     other = "arn:aws:states:us-east-1:123456789012:execution:personalize-dev-pipeline:other"
     assert ledger.claim_run("KR", begin.date.fromisoformat(SUNDAY), other, lambda arn: False) == (True, "")
     monkeypatch.setattr(begin, "_execution_running", lambda arn: arn == other)

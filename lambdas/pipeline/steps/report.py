@@ -1,11 +1,13 @@
 """The run's comparison page: current curation vs Personalize vs popularity, computed where the data lives.
 
 The first invocation starts the report's Athena queries (evaluation.queries: neighbours, every user's curation
-list, popularity, a sample of evaluated users, counts) over the Glue tables of this run's prepared outputs and
-the batch output (stacks/constructs/report_catalog.py); later invocations poll them (Wait -> Report -> Choice,
-like every long step). When all succeeded, the Lambda reads only their small JSON-lines outputs
-(evaluation.sql_report: the sample and the catalogue decide their size, not the interactions), builds the
-report and writes report.html + report.json under results/<country>/<run_date>/; the notification links the page.
+list, popularity, a sample of evaluated users, counts, the open baseline's bounded training history) over the
+Glue tables of this run's prepared outputs and the batch output (stacks/constructs/report_catalog.py); later
+invocations poll them (Wait -> Report -> Choice, like every long step). When all succeeded, the Lambda reads only
+their small JSON-lines outputs (evaluation.sql_report: the sample, the history bounds and the catalogue decide
+their size, not the interactions), trains the open baseline (implicit's item-item BM25) on the history output,
+builds the report and writes report.html + report.json under results/<country>/<run_date>/; the notification
+links the page.
 A query failure fails the step once (ReportFailed); a replay starts the next attempt under a new prefix.
 """
 
@@ -27,7 +29,7 @@ from evaluation.decision import TREND_RUNS, TrendPoint, trend_from_documents
 from evaluation.page import render
 from evaluation.queries import ReportOutput, ReportQueryParams, athena_statements
 from evaluation.report import ReportOptions
-from evaluation.sql_report import build_report_from_outputs, inputs_from_rows, parse_json_lines
+from evaluation.sql_report import build_report_from_outputs, inputs_from_rows, parse_json_lines, train_open_baseline
 from pipeline import cold_start
 from pipeline.athena_jobs import DONE, refresh_queries
 from pipeline.errors import ReportFailed
@@ -139,12 +141,18 @@ def _write_report(state: RunState, jobs: dict[str, Job]) -> str:
     rows, size = _read_outputs(jobs)
     inputs = inputs_from_rows(rows, size)
     inputs.query_seconds = sum(job.detail.get("engine_seconds", 0.0) for job in jobs.values())
+    options = report_options(state)
+    # Trained here on report_history (the bounded history: evaluation.queries), as `make report` does locally;
+    # without history or on a data error the page has no open_baseline column and its notes say why.
+    baseline, baseline_notes = train_open_baseline(inputs, options)
+    inputs.notes.extend(baseline_notes)
     report = build_report_from_outputs(
         inputs,
         settings.country,
         state.run.run_date,
         with_personalize=with_personalize(state),
-        options=report_options(state),
+        options=options,
+        open_baseline=baseline,
     )
     report.trend = _trend(settings.results_bucket, settings.country, str(state.run.run_date), report.trend)
     report.notes.extend(run_context_notes(state))
