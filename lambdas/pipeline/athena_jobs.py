@@ -6,19 +6,26 @@ step's next attempt instead of failing on the same query again.
 
 from __future__ import annotations
 
+import hashlib
+
 from common import clients
 from common.aws_errors import transient_errors_named
 from pipeline import ledger
+from pipeline.errors import PipelineFailure
 from pipeline.model import Job, RunState
 
 DONE, FAILED = "SUCCEEDED", ("FAILED", "CANCELLED")
 
 
-def refresh_queries(state: RunState, jobs: dict[str, Job], error: type[Exception], step: str) -> None:
+def refresh_queries(state: RunState, jobs: dict[str, Job], error: type[PipelineFailure], step: str) -> None:
     """Describe every unfinished query; raise `error(step, reason, query=...)` for one that failed."""
     for output, job in jobs.items():
         if job.status == DONE:
             continue
+        if job.arn is None:
+            # A query job is recorded only once Athena has given it an execution id: this state was not written
+            # by this step.
+            raise error(step, f"{output} query has no Athena execution id")
         with transient_errors_named():
             execution = clients.athena().get_query_execution(QueryExecutionId=job.arn)["QueryExecution"]
         status = execution["Status"]["State"]
@@ -33,3 +40,16 @@ def refresh_queries(state: RunState, jobs: dict[str, Job], error: type[Exception
             engine_ms = execution.get("Statistics", {}).get("EngineExecutionTimeInMillis")
             if engine_ms is not None:
                 job.detail["engine_seconds"] = engine_ms / 1000
+
+
+def start_query(state: RunState, sql: str, *, token_key: str) -> str:
+    """Start one query in the run's workgroup and return its execution id. The idempotency token is derived from
+    the execution and `token_key`, so a retried invocation gets the query it already started, not a second one."""
+    token = hashlib.sha256(f"{state.run.execution_arn}/{token_key}".encode()).hexdigest()[:64]
+    with transient_errors_named():
+        return clients.athena().start_query_execution(
+            QueryString=sql,
+            QueryExecutionContext={"Database": state.settings.athena_database},
+            WorkGroup=state.settings.athena_workgroup,
+            ClientRequestToken=token,
+        )["QueryExecutionId"]

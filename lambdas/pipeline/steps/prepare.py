@@ -9,7 +9,6 @@ result goes to `state.data_quality`; a broken `data.quality` threshold fails the
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 
 from common import clients
@@ -19,7 +18,7 @@ from dataprep.quality import DataQuality, DataQualityError, check
 from dataprep.queries import Output, athena_statements
 from dataprep.s3_outputs import assemble_csv, publish_genre_mapping, split_uri
 from pipeline import ledger
-from pipeline.athena_jobs import DONE, refresh_queries
+from pipeline.athena_jobs import DONE, refresh_queries, start_query
 from pipeline.errors import DataQualityFailed, PreparationFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
 from pipeline.model import Guard, Job, RunState
@@ -50,15 +49,7 @@ def _start(state: RunState, attempt: int) -> dict[str, Job]:
     publish_genre_mapping(clients.s3(), *split_uri(settings.genre_mapping_uri))
     jobs = {}
     for output, statement in statements.items():
-        # Same token for the same execution, attempt and output: a retried invocation reuses the query.
-        token = hashlib.sha256(f"{state.run.execution_arn}/a{attempt}/{output.value}".encode()).hexdigest()[:64]
-        with transient_errors_named():
-            query_id = clients.athena().start_query_execution(
-                QueryString=statement.sql,
-                QueryExecutionContext={"Database": settings.athena_database},
-                WorkGroup=settings.athena_workgroup,
-                ClientRequestToken=token,
-            )["QueryExecutionId"]
+        query_id = start_query(state, statement.sql, token_key=f"a{attempt}/{output.value}")
         jobs[output.value] = Job(
             kind="athena-query",
             name=output.value,

@@ -14,7 +14,6 @@ A query failure fails the step once (ReportFailed); a replay starts the next att
 from __future__ import annotations
 
 import gzip
-import hashlib
 import re
 import time
 from datetime import timedelta
@@ -22,7 +21,6 @@ from datetime import timedelta
 from botocore.exceptions import ClientError
 
 from common import clients, clock
-from common.aws_errors import transient_errors_named
 from common.recipes import Recipe, spec, user_list_recipe
 from dataprep.s3_outputs import split_uri
 from evaluation.decision import TREND_RUNS, TrendPoint, trend_from_documents
@@ -31,7 +29,7 @@ from evaluation.queries import ReportOutput, ReportQueryParams, athena_statement
 from evaluation.report import ReportOptions
 from evaluation.sql_report import build_report_from_outputs, inputs_from_rows, parse_json_lines, train_open_baseline
 from pipeline import cold_start
-from pipeline.athena_jobs import DONE, refresh_queries
+from pipeline.athena_jobs import DONE, refresh_queries, start_query
 from pipeline.errors import ReportFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
 from pipeline.model import Job, RunState
@@ -77,18 +75,9 @@ def query_params(state: RunState, options: ReportOptions | None = None) -> Repor
 
 
 def _start(state: RunState, attempt: int) -> dict[str, Job]:
-    settings = state.settings
     jobs = {}
     for output, statement in athena_statements(query_params(state), _prefix(state, attempt)).items():
-        # Same token for the same execution, attempt and output: a retried invocation reuses the query.
-        token = hashlib.sha256(f"{state.run.execution_arn}/report/r{attempt}/{output.value}".encode()).hexdigest()[:64]
-        with transient_errors_named():
-            query_id = clients.athena().start_query_execution(
-                QueryString=statement.sql,
-                QueryExecutionContext={"Database": settings.athena_database},
-                WorkGroup=settings.athena_workgroup,
-                ClientRequestToken=token,
-            )["QueryExecutionId"]
+        query_id = start_query(state, statement.sql, token_key=f"report/r{attempt}/{output.value}")
         jobs[output.value] = Job(
             kind=QUERY_KIND,
             name=output.value,
