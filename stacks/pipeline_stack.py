@@ -1,7 +1,8 @@
 """The daily pipeline of one environment: one state machine, run once per country per day by EventBridge
 Scheduler in the country's time zone, its step Lambdas, the run ledger, notifications and monitoring.
 
-The definition lives in statemachines/pipeline.asl.json; this stack only substitutes ARNs into it.
+The steps are declared in stacks/pipeline_steps.py; the definition generated from them is checked in as
+statemachines/pipeline.asl.json (stacks/state_machine_definition.py), and this stack substitutes ARNs into it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from cdk_monitoring_constructs import (
 )
 from constructs import Construct
 
-from dataprep.queries import RAW_TABLES
+from pipeline.model import RunSettings, Timeouts
 from stacks import sizing
 from stacks.config import Country, EnvironmentConfig
 from stacks.constructs.pipeline_step import PipelineStep
@@ -46,12 +47,21 @@ from stacks.constructs.report_catalog import ReportCatalog
 from stacks.country_stack import CountryStack
 from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept, accept_wildcards
-from stacks.names import bucket_arn, bucket_name, ledger_table_name, personalize_arn, state_machine_name
+from stacks.names import bucket_arn, bucket_name, ledger_table_name, state_machine_name
+from stacks.pipeline_steps import PIPELINE_STEPS, StepContext
 from stacks.retention import data_removal_policy
+from stacks.state_machine_definition import (
+    ASL_FILE,
+    EVENT_BUS,
+    NOTIFICATION_METRIC_NAMESPACE,
+    NOTIFICATION_TOPIC,
+    REGENERATE,
+    definition,
+    function_arn_substitution,
+    render,
+)
 
-ASL_FILE = Path(__file__).resolve().parent.parent / "statemachines" / "pipeline.asl.json"
-# The ASL's CountNotificationFailure state puts NotificationsFailed (dimension StateMachine) in this namespace.
-NOTIFICATION_METRIC_NAMESPACE = "PersonalizeRecommendations"
+DATASET_TYPES = ("Interactions", "Users", "Items")
 
 
 def run_settings(
@@ -62,46 +72,38 @@ def run_settings(
     personalize_role_arn: str,
     catalog: RawCatalog,
 ) -> dict[str, Any]:
-    """The country's settings as the pipeline reads them (pipeline.model.RunSettings)."""
-    return {
-        "env": config.env,
-        "name_prefix": config.name_prefix,
-        "country": country.code,
-        "time_zone": country.time_zone,
-        "recipes": [r.value for r in country.recipes],
-        "full_training_weekday": country.training.full_training_weekday.iso,
-        "other_days": country.training.other_days.value,
-        "auto_training": country.training.auto_training,
-        "batch_mode": country.batch_inference.value,
-        "campaign_enabled": country.campaign.enabled,
-        "campaign_min_tps": country.campaign.min_tps,
-        "gate": {
-            "tolerance": dict(country.gate.tolerance),
-            "floors": dict(country.gate.floors),
-            "min_interactions": country.gate.min_interactions,
-        },
-        "exploration": country.exploration.model_dump(),
-        "filters": {**country.filters.model_dump(), "exclude_genres": list(country.filters.exclude_genres)},
-        "window_days": config.data.window_days,
-        "report_evaluated_users": country.data.report_evaluated_users,
-        "quality": config.data.quality.model_dump(),
-        "timeouts": {
-            "prepare_minutes": config.timeouts.prepare_minutes,
-            "import_hours": config.timeouts.import_hours,
-            "training_hours": country.training.timeout_hours,
-            "campaign_hours": config.timeouts.campaign_hours,
-            "batch_hours": config.timeouts.batch_hours,
-        },
-        "dataset_group_arn": country_stack.dataset_group_arn,
-        "dataset_arns": {t: country_stack.dataset_arn(t) for t in ("Interactions", "Users", "Items")},
-        "schema_digests": {t: country_stack.schema_digest(t) for t in ("Interactions", "Users", "Items")},
-        "personalize_role_arn": personalize_role_arn,
-        "prepared_bucket": bucket_name(config, "prepared"),
-        "results_bucket": bucket_name(config, "results"),
-        "genre_mapping_uri": f"s3://{bucket_name(config, 'raw')}/{catalog.genre_mapping_key}",
-        "athena_database": catalog.database_name,
-        "athena_workgroup": catalog.workgroup_name,
-    }
+    """The country's settings as the pipeline reads them: built as the runtime's own model (so a field the
+    Lambdas would refuse fails the synth, not the first run) and rendered as JSON into the schedule's input."""
+    settings = RunSettings(
+        env=config.env,
+        name_prefix=config.name_prefix,
+        country=country.code,
+        time_zone=country.time_zone,
+        recipes=list(country.recipes),
+        full_training_weekday=country.training.full_training_weekday.iso,
+        other_days=country.training.other_days.value,
+        auto_training=country.training.auto_training,
+        batch_mode=country.batch_inference.value,
+        campaign_enabled=country.campaign.enabled,
+        campaign_min_tps=country.campaign.min_tps,
+        gate=country.gate,
+        exploration=country.exploration,
+        filters=country.filters,
+        window_days=config.data.window_days,
+        report_evaluated_users=country.data.report_evaluated_users,
+        quality=config.data.quality,
+        timeouts=Timeouts(**config.timeouts.model_dump(), training_hours=country.training.timeout_hours),
+        dataset_group_arn=country_stack.dataset_group_arn,
+        dataset_arns={t: country_stack.dataset_arn(t) for t in DATASET_TYPES},
+        schema_digests={t: country_stack.schema_digest(t) for t in DATASET_TYPES},
+        personalize_role_arn=personalize_role_arn,
+        prepared_bucket=bucket_name(config, "prepared"),
+        results_bucket=bucket_name(config, "results"),
+        genre_mapping_uri=f"s3://{bucket_name(config, 'raw')}/{catalog.genre_mapping_key}",
+        athena_database=catalog.database_name,
+        athena_workgroup=catalog.workgroup_name,
+    )
+    return settings.model_dump(mode="json")
 
 
 @jsii.implements(lambda_.IDestination)
@@ -219,7 +221,7 @@ class PipelineStack(Stack):
             substitution=substitution,
             ledger=self.ledger,
             ledger_access=ledger_access,
-            environment={"ENV_NAME": self.config.env, **(environment or {})},
+            environment={"env_name": self.config.env, **(environment or {})},
             timeout=timeout,
             memory_size=memory_size,
             ephemeral_storage_mb=ephemeral_storage_mb,
@@ -230,197 +232,42 @@ class PipelineStack(Stack):
     def _steps(
         self, config: EnvironmentConfig, key: kms.IKey, personalize_role: iam.IRole, prepared: s3.IBucket
     ) -> dict[str, PipelineStep]:
-        prefix = config.name_prefix
-        arn = lambda kind, name: personalize_arn(self, kind, name)  # noqa: E731
-        run_resources = f"{prefix}-*"
-        pass_role = iam.PolicyStatement(
-            actions=["iam:PassRole"],
-            resources=[personalize_role.role_arn],
-            conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
+        """One function and role per declared step (stacks/pipeline_steps.py), in pipeline order."""
+        context = StepContext(
+            stack=self,
+            config=config,
+            key=key,
+            personalize_role=personalize_role,
+            prepared=prepared,
+            catalog=self.catalog,
+            report_catalog=self.report_catalog,
+            state_machine_arn=self.state_machine_arn_of(config),
         )
         steps: dict[str, PipelineStep] = {}
-
-        begin = self._step(
-            "BeginRun", "begin_run", "Admit a run: date, mode, (country, date) lock", "BeginRunFunctionArn"
-        )
-        begin.allow(
-            ["states:DescribeExecution"],
-            [
-                self.format_arn(
-                    service="states",
-                    resource="execution",
-                    resource_name=f"{state_machine_name(config)}:*",
-                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                )
-            ],
-            wildcard_reason="Executions of this env's pipeline only; their names are chosen at start.",
-        )
-        # DescribeExecution returns the execution's input, encrypted with the state machine's key.
-        begin.role.add_to_policy(
-            key_statement(
-                self.key, service="states", actions=["kms:Decrypt"], resources=[self.state_machine_arn_of(config)]
+        for declaration in PIPELINE_STEPS:
+            memory, storage = declaration.memory_mb, declaration.ephemeral_storage_mb
+            step = self._step(
+                declaration.name.state,
+                declaration.handler,
+                declaration.description,
+                function_arn_substitution(declaration.name.state),
+                ledger_access=declaration.ledger_access,
+                timeout=declaration.timeout,
+                memory_size=memory(config) if memory else sizing.DEFAULT_MEMORY_MB,
+                ephemeral_storage_mb=storage(config) if storage else None,
+                dockerfile=declaration.dockerfile,
             )
-        )
-        steps["begin"] = begin
-
-        prepare = self._step(
-            "Prepare",
-            "prepare_data",
-            "Athena preparation queries, assembly and counts",
-            "PrepareFunctionArn",
-            timeout=Duration.minutes(15),
-            memory_size=sizing.prepare_step().memory_mb,
-        )
-        self.catalog.grant_query(prepare.role)
-        self.catalog.grant_publish_genre_mapping(prepare.role)
-        # The same ARN expressions RawCatalog.grant_query used, so the findings' ids match in any env.
-        accept_wildcards(
-            prepare.role,
-            resources=[
-                *(self.catalog.raw_bucket.arn_for_objects(f"{table}/*") for table in RAW_TABLES),
-                prepared.arn_for_objects(f"{self.catalog.results_prefix}*"),
-            ],
-            reason="Athena reads every dt partition of a raw export and writes per-query objects under athena/.",
-        )
-        steps["prepare"] = prepare
-
-        imports = self._step(
-            "Import", "import_data", "Dataset import jobs (describe-or-create, poll)", "ImportFunctionArn"
-        )
-        # The SAR scopes both actions to the import job only (not the dataset it imports into).
-        imports.allow(
-            ["personalize:CreateDatasetImportJob", "personalize:DescribeDatasetImportJob"],
-            [arn("dataset-import-job", run_resources)],
-            wildcard_reason="Import jobs are named per country and run date under this env's prefix.",
-        )
-        imports.role.add_to_policy(pass_role)
-        steps["import"] = imports
-
-        train = self._step(
-            "Train", "train", "Solutions and solution versions (describe-or-create, poll)", "TrainFunctionArn"
-        )
-        # The SAR scopes these to the solution (a version is solution/<name>/<id>), not to the dataset group or
-        # recipe they name.
-        train.allow(
-            [
-                "personalize:CreateSolution",
-                "personalize:DescribeSolution",
-                "personalize:UpdateSolution",
-                "personalize:CreateSolutionVersion",
-                "personalize:DescribeSolutionVersion",
-                # A training past its timeout is stopped, not left running and billing.
-                "personalize:StopSolutionVersionCreation",
-            ],
-            [arn("solution", run_resources), arn("solution", f"{prefix}-*/*")],
-            wildcard_reason="Solutions and their versions are named under this env's prefix; version ids are random.",
-        )
-        train.allow_unscoped(
-            ["personalize:ListSolutionVersions"],
-            reason="ListSolutionVersions has no resource-level permissions (Service Authorization Reference), "
-            "so it is granted on * alone; the train step lists only its own solutions' versions.",
-        )
-        steps["train"] = train
-
-        gate = self._step(
-            "Gate",
-            "gate",
-            "Compare new solution versions' metrics with the promoted ones",
-            "GateFunctionArn",
-            ledger_access="read",
-        )
-        gate.allow(
-            ["personalize:GetSolutionMetrics"],
-            [arn("solution", f"{prefix}-*/*")],
-            wildcard_reason="Solution version ARNs end in a random id under this env's solutions.",
-        )
-        steps["gate"] = gate
-
-        promote = self._step(
-            "Promote", "promote", "Create or update campaigns to the approved versions", "PromoteFunctionArn"
-        )
-        promote.allow(
-            ["personalize:CreateCampaign", "personalize:DescribeCampaign", "personalize:UpdateCampaign"],
-            [arn("campaign", run_resources)],
-            wildcard_reason="Campaigns are named per country and recipe under this env's prefix.",
-        )
-        # The country's filters are made before Batch (lambdas/pipeline/filters.py) and published for the app.
-        promote.allow(
-            ["personalize:CreateFilter", "personalize:DescribeFilter"],
-            [arn("filter", run_resources)],
-            wildcard_reason="Filters are named per country and expression digest under this env's prefix.",
-        )
-        promote.allow(
-            ["ssm:PutParameter"],
-            [
-                self.format_arn(
-                    service="ssm",
-                    resource="parameter",
-                    resource_name=f"personalize/{config.env}/{country.code.lower()}/filters/*",
-                )
-                for country in config.countries
-            ],
-            wildcard_reason="One parameter per configured filter under each country's filters/ path.",
-        )
-        steps["promote"] = promote
-
-        batch = self._step(
-            "Batch", "batch_inference", "Batch inference jobs (describe-or-create, poll)", "BatchFunctionArn"
-        )
-        batch.allow(
-            ["personalize:CreateBatchInferenceJob", "personalize:DescribeBatchInferenceJob"],
-            [arn("batch-inference-job", run_resources)],
-            wildcard_reason="Batch jobs are named per country and run date under this env's prefix.",
-        )
-        batch.role.add_to_policy(pass_role)
-        steps["batch"] = batch
-
-        # One function serves every country: sized for the largest (config validation refused what cannot fit).
-        report_size = sizing.report_step(max(c.data.report_evaluated_users for c in config.countries))
-        report = self._step(
-            "Report",
-            "pipeline.report_handler.report_page",
-            "Comparison page: current curation vs Personalize vs popularity",
-            "ReportFunctionArn",
-            ledger_access="read",
-            timeout=Duration.minutes(15),
-            memory_size=report_size.memory_mb,
-            ephemeral_storage_mb=report_size.ephemeral_storage_mb,
-            dockerfile="Dockerfile.report",
-        )
-        # The heavy part runs on Athena (evaluation/sql over the report catalogue's tables); the Lambda reads the
-        # queries' small outputs and writes the page.
-        self.report_catalog.grant_query(report.role)
-        report.allow(
-            ["s3:PutObject"],
-            [bucket_arn(config, "results", "/*/report.*"), bucket_arn(config, "results", "/*/cold_start/*")],
-            wildcard_reason="Writes report.html, report.json and the cold-start fallback (cold_start/) under "
-            "<country>/<run_date>/ of any country and run.",
-        )
-        # The trend chart: earlier runs' report.json, found by listing <country>/ (issue 15).
-        report.allow(
-            ["s3:GetObject"],
-            [bucket_arn(config, "results", "/*/report.json")],
-            wildcard_reason="Reads the earlier runs' report.json (<country>/<run_date>/) for the trend chart.",
-        )
-        report.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[bucket_arn(config, "results")],
-                conditions={"StringLike": {"s3:prefix": [f"{c.code}/" for c in config.countries]}},
-            )
-        )
-        steps["report"] = report
-
-        finish = self._step("Finish", "finish_run", "Write the run record and the notification", "FinishFunctionArn")
-        steps["finish"] = finish
+            if declaration.grants:
+                declaration.grants(step, context)
+            steps[declaration.key] = step
         return steps
 
     # --------------------------------------------------------------------------------- state machine
 
     def _state_machine(self, config: EnvironmentConfig) -> sfn.StateMachine:
         substitutions = {step.substitution: step.function.function_arn for step in self.steps.values()}
-        substitutions["NotificationTopicArn"] = self.topic.topic_arn
-        substitutions["EventBusName"] = "default"
+        substitutions[NOTIFICATION_TOPIC] = self.topic.topic_arn
+        substitutions[EVENT_BUS] = "default"
         log_group = logs.LogGroup(
             self,
             "PipelineLogs",
@@ -446,7 +293,7 @@ class PipelineStack(Stack):
             "Pipeline",
             role=machine_role,
             state_machine_name=state_machine_name(config),
-            definition_body=sfn.DefinitionBody.from_file(str(ASL_FILE)),
+            definition_body=sfn.DefinitionBody.from_file(str(self._checked_in_definition())),
             definition_substitutions=substitutions,
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
@@ -487,6 +334,16 @@ class PipelineStack(Stack):
         )
         return machine
 
+    @staticmethod
+    def _checked_in_definition() -> Path:
+        """The reviewed file is what deploys; it must be what the step declarations generate."""
+        if not ASL_FILE.exists() or ASL_FILE.read_text() != render(definition(PIPELINE_STEPS)):
+            raise RuntimeError(
+                f"{ASL_FILE.relative_to(ASL_FILE.parents[1])} is not what stacks/pipeline_steps.py generates: "
+                f"run `{REGENERATE}` and review the diff"
+            )
+        return ASL_FILE
+
     def state_machine_arn_of(self, config: EnvironmentConfig) -> str:
         return self.format_arn(
             service="states",
@@ -514,7 +371,7 @@ class PipelineStack(Stack):
             "record_failure",
             "Ledger record and notification for failed, timed-out or aborted runs",
             "RecordFailureFunctionArn",
-            environment={"TOPIC_ARN": self.topic.topic_arn, "EVENT_BUS_NAME": "default"},
+            environment={"topic_arn": self.topic.topic_arn, "event_bus_name": "default"},
         )
         recorder.allow(
             ["states:GetExecutionHistory"],
@@ -806,7 +663,7 @@ class PipelineStack(Stack):
             )
         for key, step in self.steps.items():
             # A recorder error is a failed run nobody may have heard of (its event waits in the queue above).
-            recorder_alarm = (
+            recorder_alarm: dict[str, Any] = (
                 {"add_fault_count_alarm": {"Any": ErrorCountThreshold(max_error_count=0)}}
                 if key == "record_failure"
                 else {}

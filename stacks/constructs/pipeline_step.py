@@ -1,7 +1,8 @@
 """A pipeline step: one Lambda, its own role, and exactly the permissions that step's code uses.
 
-The state machine invokes the function; its ARN is substituted into `statemachines/pipeline.asl.json`
-under the step's substitution name.
+Built from the step's declaration (stacks/pipeline_steps.py) by PipelineStack. The state machine invokes the
+function; its ARN is substituted into `statemachines/pipeline.asl.json` under the step's substitution name
+(`<State>FunctionArn`, stacks/state_machine_definition.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from common.environment import render
+from pipeline.environment import PipelineEnvironment
 from stacks.constructs.lambda_function import PythonFunction
 from stacks.key_grants import grant_key_via
 from stacks.nag import accept, accept_wildcards
@@ -29,7 +32,7 @@ class PipelineStep(Construct):
         substitution: str,
         ledger: dynamodb.ITable,
         ledger_access: str,  # "read" | "write"
-        environment: dict[str, str] | None = None,
+        environment: dict[str, str] | None = None,  # pipeline.environment.PipelineEnvironment fields
         timeout: Duration = Duration.minutes(5),
         memory_size: int = 512,
         ephemeral_storage_mb: int | None = None,
@@ -44,7 +47,7 @@ class PipelineStep(Construct):
             handler=handler,
             service="personalize-pipeline",
             description=description,
-            environment={"LEDGER_TABLE": ledger.table_name, **(environment or {})},
+            environment=render(PipelineEnvironment, ledger_table=ledger.table_name, **(environment or {})),
             timeout=timeout,
             memory_size=memory_size,
             ephemeral_storage_mb=ephemeral_storage_mb,

@@ -19,6 +19,7 @@ from constructs import Construct
 
 # Same definitions the SQL and the local runner use: one source for table and column names.
 from dataprep.queries import GENRE_MAPPING_COLUMNS, GENRE_MAPPING_TABLE, LINE_COLUMN, RAW_TABLES, lines_table
+from stacks.constructs.glue_table import text_table
 from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept, arn_token
 
@@ -153,29 +154,17 @@ class RawCatalog(Construct):
         extra_parameters: dict[str, str],
         serde: glue.CfnTable.SerdeInfoProperty = _OPEN_CSV_SERDE,
     ) -> glue.CfnTable:
-        table = glue.CfnTable(
+        return text_table(
             self,
-            f"Table{''.join(part.title() for part in name.split('_'))}",
-            catalog_id=Aws.ACCOUNT_ID,
-            database_name=self.database_name,
-            table_input=glue.CfnTable.TableInputProperty(
-                name=name,
-                table_type="EXTERNAL_TABLE",
-                parameters={"classification": "csv", "skip.header.line.count": "1", **extra_parameters},
-                partition_keys=[glue.CfnTable.ColumnProperty(name="dt", type="string")]
-                if partitioned
-                else None,
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    columns=[glue.CfnTable.ColumnProperty(name=column, type="string") for column in columns],
-                    location=location,
-                    input_format="org.apache.hadoop.mapred.TextInputFormat",
-                    output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-                    serde_info=serde,
-                ),
-            ),
+            self.database,
+            self.database_name,
+            name,
+            columns=[(column, "string") for column in columns],
+            partitions=("dt",) if partitioned else (),
+            location=location,
+            serde=serde,
+            parameters={"classification": "csv", "skip.header.line.count": "1", **extra_parameters},
         )
-        table.node.add_dependency(self.database)
-        return table
 
     # ---- permissions ---------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ run in the raw catalogue's workgroup, which caps the bytes scanned per query.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -25,6 +25,7 @@ from evaluation.queries import (
     PREPARED_PARTITIONS,
     PREPARED_TABLES,
 )
+from stacks.constructs.glue_table import text_table
 from stacks.constructs.raw_catalog import RESULTS_PREFIX, RawCatalog
 from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept_wildcards
@@ -101,27 +102,17 @@ class ReportCatalog(Construct):
         serde: glue.CfnTable.SerdeInfoProperty,
         classification: str,
     ) -> glue.CfnTable:
-        table = glue.CfnTable(
+        return text_table(
             self,
-            f"Table{''.join(part.title() for part in name.split('_'))}",
-            catalog_id=Aws.ACCOUNT_ID,
-            database_name=self.database_name,
-            table_input=glue.CfnTable.TableInputProperty(
-                name=name,
-                table_type="EXTERNAL_TABLE",
-                parameters={"classification": classification, **parameters},
-                partition_keys=[glue.CfnTable.ColumnProperty(name=c, type="string") for c in partitions],
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    columns=[glue.CfnTable.ColumnProperty(name=c, type=t) for c, t in columns],
-                    location=location,
-                    input_format="org.apache.hadoop.mapred.TextInputFormat",
-                    output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-                    serde_info=serde,
-                ),
-            ),
+            self.raw_catalog.database,
+            self.database_name,
+            name,
+            columns=columns,
+            partitions=partitions,
+            location=location,
+            serde=serde,
+            parameters={"classification": classification, **parameters},
         )
-        table.node.add_dependency(self.raw_catalog.database)
-        return table
 
     def grant_query(self, grantee: iam.IGrantable) -> None:
         """What the report step needs to run its queries in the workgroup: these tables only, read the prepared

@@ -401,3 +401,23 @@ def test_schedules_share_one_role_that_can_start_the_pipeline_and_dead_letter(pi
     assert {"states:StartExecution", "sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"} <= _actions(statements)
     trust = pipeline["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"} and "aws:SourceAccount" in json.dumps(trust)
+
+
+def test_every_pipeline_function_sets_exactly_the_variables_its_model_parses(pipeline):
+    """The stack renders the pipeline functions' environment from pipeline.environment.PipelineEnvironment: each
+    sets every required variable of it and nothing it does not know (powertools' own variables aside)."""
+    from common.environment import variable_names
+    from pipeline.environment import PipelineEnvironment
+
+    variables = variable_names(PipelineEnvironment)
+    names = set(variables.values())
+    required = {variables[n] for n, f in PipelineEnvironment.model_fields.items() if f.is_required()}
+    functions = [
+        f["Properties"]
+        for f in resources(pipeline, "AWS::Lambda::Function").values()
+        if "LEDGER_TABLE" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    assert len(functions) >= 10  # the nine steps and the failure recorder
+    for function in functions:
+        own = {v for v in function["Environment"]["Variables"] if not v.startswith("POWERTOOLS_")}
+        assert required <= own <= names, function.get("Description")

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from pipeline.ledger import DONE_STATUSES
 from pipeline.model import PipelineInput
+from pipeline.step_names import step_key
 from pipeline.steps.begin import run_date_of
 from pipeline.steps.failure import failure_from_history
 from tools.replay.aws import AwsClients, error_code
@@ -52,11 +53,6 @@ def utc(value: Any) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def step_key(state_name: str) -> str:
-    """The run state's step key of a Task state (BeginRun -> begin, Train -> train)."""
-    return "begin" if state_name == "BeginRun" else state_name.lower()
 
 
 @dataclass

@@ -19,6 +19,7 @@ from common import clients, clock
 from pipeline import ledger
 from pipeline.model import PipelineInput
 from pipeline.notify import notification
+from pipeline.step_names import step_key
 from pipeline.steps.begin import run_date_of
 
 FAILED_EVENT_TYPES = {
@@ -69,7 +70,8 @@ def _parse_cause(cause: str | None) -> dict[str, Any]:
 
 
 def failure_from_history(events: list[dict[str, Any]], status: str) -> dict[str, Any]:
-    """{step, state, error, reason} of a stopped execution; `events` newest first.
+    """{step, state, error, reason} of a stopped execution; `events` newest first. `step` is the run-state key
+    (pipeline/step_names.py), or the state's own name for a state that is no step's (Notify, ...).
 
     FAILED: the newest task/state failure (the one retries did not absorb) and the state it happened in.
     TIMED_OUT / ABORTED: the execution event itself, and the state that was running then.
@@ -96,7 +98,8 @@ def failure_from_history(events: list[dict[str, Any]], status: str) -> dict[str,
                 failure["state"] = earlier["stateEnteredEventDetails"]["name"]
                 break
         break
-    failure["step"] = failure["step"] or failure["state"]
+    # A step that crashed (no JSON cause naming it) or a stop while it waited: the step its state belongs to.
+    failure["step"] = failure["step"] or (step_key(failure["state"]) if failure["state"] else None)
     return failure
 
 

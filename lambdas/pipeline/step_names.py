@@ -1,0 +1,59 @@
+"""The pipeline's steps by name: the run-state key each step writes (`steps.<key>` in the run state and the
+ledger) and the states it owns in the state machine. The one place that maps one to the other.
+
+The stack's step declarations (stacks/pipeline_steps.py) name their states from here, so the state machine
+definition generated from them uses these names; the failure recorder and the replay tool read a failed or
+running state back to its step here. No CDK import: this runs inside the Lambdas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StepName:
+    key: str  # run state / ledger key, and the step modules' STEP
+    state: str  # the step's Task state; its Lambda's construct id and `${<state>FunctionArn}` substitution
+    wait_state: str | None = None  # polling steps only: the Wait state between two polls
+
+    @property
+    def polls(self) -> bool:
+        return self.wait_state is not None
+
+    @property
+    def choice_state(self) -> str | None:
+        """The Choice that loops a polling step back through its Wait state while the step is RUNNING."""
+        return f"{self.state}Finished?" if self.polls else None
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.state, self.choice_state, self.wait_state) if s)
+
+
+# Pipeline order.
+BEGIN = StepName("begin", "BeginRun")
+PREPARE = StepName("prepare", "Prepare", "WaitForPreparation")
+IMPORT = StepName("import", "Import", "WaitForImport")
+TRAIN = StepName("train", "Train", "WaitForTraining")
+GATE = StepName("gate", "Gate")
+PROMOTE = StepName("promote", "Promote", "WaitForPromotion")
+BATCH = StepName("batch", "Batch", "WaitForBatch")
+REPORT = StepName("report", "Report", "WaitForReport")
+FINISH = StepName("finish", "Finish")
+PIPELINE_STEPS: tuple[StepName, ...] = (BEGIN, PREPARE, IMPORT, TRAIN, GATE, PROMOTE, BATCH, REPORT, FINISH)
+
+BY_KEY = {step.key: step for step in PIPELINE_STEPS}
+_STEP_OF_STATE = {state: step for step in PIPELINE_STEPS for state in step.states}
+
+
+def step_of_state(state_name: str | None) -> StepName | None:
+    """The step a state belongs to (its Task, Choice or Wait state), None for the fixed states (Notify, ...)."""
+    return _STEP_OF_STATE.get(state_name or "")
+
+
+def step_key(state_name: str) -> str:
+    """The step key of a state (Train, TrainFinished?, WaitForTraining -> train); a state that is no step's
+    (Notify, Announce, CountNotificationFailure) keeps its own name."""
+    step = step_of_state(state_name)
+    return step.key if step else state_name

@@ -1,0 +1,46 @@
+"""One way to declare an external Glue table over text files in S3 (CSV, lines or JSON lines), shared by the raw
+catalogue and the report catalogue: the storage formats, the construct id scheme and the database dependency."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import Aws
+from aws_cdk import aws_glue as glue
+from constructs import Construct
+
+
+def text_table(
+    scope: Construct,
+    database: glue.CfnDatabase,
+    database_name: str,
+    name: str,
+    *,
+    columns: Sequence[tuple[str, str]],
+    partitions: Sequence[str],
+    location: str,
+    serde: glue.CfnTable.SerdeInfoProperty,
+    parameters: Mapping[str, str],
+) -> glue.CfnTable:
+    """An EXTERNAL_TABLE `name` (construct id Table<Name>) with string partition columns `partitions`."""
+    table = glue.CfnTable(
+        scope,
+        f"Table{''.join(part.title() for part in name.split('_'))}",
+        catalog_id=Aws.ACCOUNT_ID,
+        database_name=database_name,
+        table_input=glue.CfnTable.TableInputProperty(
+            name=name,
+            table_type="EXTERNAL_TABLE",
+            parameters=dict(parameters),
+            partition_keys=[glue.CfnTable.ColumnProperty(name=c, type="string") for c in partitions] or None,
+            storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                columns=[glue.CfnTable.ColumnProperty(name=c, type=t) for c, t in columns],
+                location=location,
+                input_format="org.apache.hadoop.mapred.TextInputFormat",
+                output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                serde_info=serde,
+            ),
+        ),
+    )
+    table.node.add_dependency(database)
+    return table
