@@ -68,7 +68,7 @@ class _StubSqs:
 
 def _payloads(rng: random.Random) -> list[dict]:
     """Sessions of 1-40 events in three countries; a third start anonymous and log in part-way."""
-    sessions = []
+    sessions: list[list[dict]] = []
     total = 0
     while total < RECORDS:
         length = min(rng.randint(1, 40), RECORDS - total)

@@ -18,12 +18,14 @@ import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from dataprep.local import prepare
 from dataprep.sample_data import generate
 
 ROOT = Path(__file__).resolve().parent.parent / ".bench"
-PARAMS = {"users": 380_000, "items": 10_000, "days": 190, "seed": 42, "end_date": "2025-07-01"}
+# Keyword arguments of sample_data.generate (and the cache folder's name).
+PARAMS: dict[str, Any] = {"users": 380_000, "items": 10_000, "days": 190, "seed": 42, "end_date": "2025-07-01"}
 MIN_ROWS = 10_000_000
 
 

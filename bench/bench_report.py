@@ -143,7 +143,7 @@ def _tables_read(sql: str) -> set[str]:
     tree = sqlglot.parse_one(sql, read="athena")
     ctes = {cte.alias_or_name: cte.this for cte in tree.find_all(exp.CTE)}
 
-    def direct(node: exp.Expression) -> set[str]:
+    def direct(node: exp.Expr) -> set[str]:
         return {t.name for t in node.find_all(exp.Table)}
 
     main = tree.copy()

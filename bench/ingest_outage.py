@@ -27,7 +27,7 @@ import random
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 COUNTRIES = ("KR", "JP", "US")
 TRACKING_IDS = {country: f"trk-{country.lower()}" for country in COUNTRIES}
@@ -300,6 +300,7 @@ def simulate(scenario: Scenario = Scenario()) -> OutageResult:
         invocations += 1
         response = process_batch(
             _event(stream, checkpoint, stop),
+            # A simulated-clock stand-in with the LambdaContext attributes the handler and powertools read.
             _Context(clock, scenario.function_timeout_s),  # type: ignore[arg-type]
             config=config,
             personalize_events=personalize,
@@ -307,7 +308,8 @@ def simulate(scenario: Scenario = Scenario()) -> OutageResult:
             clock=clock,
         )
         metrics.clear_metrics()
-        failures = [index_of[f["itemIdentifier"]] for f in response["batchItemFailures"]]
+        # A Kinesis batch names each failed record by its sequence number, a str (only Kafka's is a dict).
+        failures = [index_of[cast(str, f["itemIdentifier"])] for f in response["batchItemFailures"]]
         clock.sleep(scenario.invocation_overhead_s)
         if not failures:
             checkpoint, retries = stop, 0
@@ -365,8 +367,9 @@ def _account(
             replayed += 1
         else:
             lost += 1
-        if event_id is not None and stream.sessions[i] is not None:
-            expected[stream.sessions[i]].append(event_id)
+        session = stream.sessions[i]
+        if event_id is not None and session is not None:
+            expected[session].append(event_id)
     violations = sum(1 for session, ids in expected.items() if personalize.first_order.get(session, []) != ids)
     reasons: dict[str, int] = defaultdict(int)
     for reason in sqs.letters.values():

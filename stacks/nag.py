@@ -39,8 +39,10 @@ def accepted_findings(root: IConstruct) -> list[tuple[str, str, str]]:
 
 def arn_token(resource: IConstruct, suffix: str = "") -> str:
     """How cdk-nag names `resource`'s ARN in a finding, e.g. '<Prepared9D5FCEAD.Arn>/*' for suffix '/*'."""
-    default_child = resource.node.default_child or resource
-    logical_id = cdk.Stack.of(resource).resolve(default_child.logical_id)  # type: ignore[attr-defined]
+    element = resource.node.default_child or resource
+    if not isinstance(element, cdk.CfnElement):
+        raise TypeError(f"{resource.node.path} is not a CloudFormation resource and has none as its default child")
+    logical_id = cdk.Stack.of(resource).resolve(element.logical_id)
     return f"<{logical_id}.Arn>{suffix}"
 
 

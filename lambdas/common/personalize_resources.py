@@ -95,7 +95,11 @@ def stable_name(env: str, country: str, purpose: str) -> str:
 
 
 def attempt_name(name: str, attempt: int) -> str:
-    """Name of the n-th attempt at a run's resource. Attempt 1 is the plain name (see ``ensure``)."""
+    """Name of the n-th attempt at a run's resource. Attempt 1 is the plain name.
+
+    A failed job's name cannot be reused (import and batch jobs cannot be deleted), so a replay that must redo
+    a failed step ensures the next attempt's name (``pipeline.jobs.ensure_job`` walks them).
+    """
     if attempt < 1:
         raise ValueError("attempts count from 1")
     return name if attempt == 1 else fit_name(f"{name}-r{attempt}")
@@ -289,18 +293,6 @@ class EnsureResult:
     def failure_reason(self) -> str | None:
         return self.status.failure_reason
 
-    def to_output(self) -> dict[str, Any]:
-        """JSON-safe summary for a step's output (descriptions hold datetimes; Step Functions wants JSON)."""
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "arn": self.arn,
-            "status": self.status.phase.value,
-            "rawStatus": self.status.raw,
-            "failureReason": self.status.failure_reason,
-            "created": self.created,
-        }
-
 
 _CREATED = Status(Phase.PENDING, "CREATE PENDING")
 
@@ -388,9 +380,6 @@ def ensure(
     *,
     name: str,
     create_args: dict[str, Any],
-    arn: str | None = None,
-    replace_failed: bool = False,
-    max_attempts: int = 3,
     not_before: datetime | None = None,
 ) -> EnsureResult:
     """Describe the resource called ``name``; create it with ``create_args`` only if it does not exist.
@@ -401,10 +390,7 @@ def ensure(
       what the other run made; ResourceInUse with nothing to describe (e.g. the parent is not ACTIVE yet)
       raises PersonalizeResourceInUse. Throttling and quotas raise PersonalizeThrottled /
       PersonalizeLimitExceeded for the state machine to retry.
-    - ``replace_failed``: a failed job's name cannot be reused (import and batch jobs cannot be deleted),
-      so a replay that must redo a failed step moves on to ``<name>-r2``, ``-r3`` ... up to
-      ``max_attempts``, describing each first, so replays stay idempotent. When every attempt has
-      failed, the last failure is returned.
+    - A failed resource is returned as it is (phase FAILED); to redo it, ensure the next ``attempt_name``.
     - ``not_before`` bounds the solution-version lookup (see ``find_solution_version``).
     """
     spec = kind_spec(kind)
@@ -414,22 +400,10 @@ def ensure(
         raise ValueError(f"create_args[{spec.name_param!r}]={given!r} contradicts name={name!r}")
     if spec.parent_param not in create_args:
         raise ValueError(f"create_args for {spec.kind} need {spec.parent_param!r}")
-    if arn is not None and replace_failed:
-        raise ValueError("replace_failed derives each attempt's ARN; do not pass arn with it")
-    attempts = max_attempts if replace_failed else 1
-    result: EnsureResult | None = None
-    for attempt in range(1, attempts + 1):
-        this_name = attempt_name(name, attempt)
-        args = {**create_args, spec.name_param: this_name}
-        if spec.deterministic_arn:
-            this_arn = arn or arn_for(spec, this_name, like=args[spec.parent_param])
-            result = _ensure_named(client, spec, this_name, args, this_arn)
-        else:
-            result = _ensure_solution_version(client, spec, this_name, args, not_before)
-        if result.phase is not Phase.FAILED:
-            return result
-    assert result is not None
-    return result
+    args = {**create_args, spec.name_param: name}
+    if spec.deterministic_arn:
+        return _ensure_named(client, spec, name, args, arn_for(spec, name, like=args[spec.parent_param]))
+    return _ensure_solution_version(client, spec, name, args, not_before)
 
 
 def _create(client: Any, spec: ResourceKind, args: dict[str, Any]) -> tuple[str | None, ClientError | None]:

@@ -137,10 +137,8 @@ def with_capability(capability: str) -> frozenset[Recipe]:
 # Derived views (the table above is the source).
 RECIPE_ARNS = {r: s.arn for r, s in RECIPES.items()}
 SHORT_NAMES = {r: s.short_name for r, s in RECIPES.items()}
-UPDATE_CAPABLE = with_capability("update_training")
 BATCH_CAPABLE = with_capability("batch")
 CAMPAIGN_RECIPES = with_capability("campaign")
-TEXT_RECIPES = with_capability("reads_text")
 
 
 def user_list_recipe(recipes) -> Recipe | None:

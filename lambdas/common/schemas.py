@@ -11,12 +11,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from common.recipes import TEXT_RECIPES
-
-# Recipes whose models read the items' unstructured `textual` field (TITLE); the others ignore it.
-RECIPES_USING_TEXT = frozenset(r.value for r in TEXT_RECIPES)
-
-EVENT_TYPES = ("purchase", "view")
 UNKNOWN = "none"  # value for missing categorical metadata: Personalize ignores nulls in categoricals
 
 
@@ -190,15 +184,6 @@ def dataset_fields(dataset_type: str, recipes: object = ()) -> tuple[Field, ...]
     """
     del recipes
     return schema_versions(dataset_type)[-1].fields
-
-
-def items_fields(recipes: object = ()) -> tuple[Field, ...]:
-    return dataset_fields("Items", recipes)
-
-
-def avro_schema(dataset_type: str, recipes: object = ()) -> str:
-    """The Avro JSON of the dataset's current schema."""
-    return avro_json(dataset_type, dataset_fields(dataset_type, recipes))
 
 
 def csv_header(dataset_type: str, recipes: object = ()) -> list[str]:

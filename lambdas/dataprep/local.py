@@ -20,7 +20,7 @@ import sys
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import duckdb
 import sqlglot
@@ -277,8 +277,8 @@ def prepare_with_quality(
         for output, spec in CSV_OUTPUTS.items():
             sql = to_duckdb(line_select(output, params))
             _write_lines(con, sql, out_dir / spec.file_name, csv_header_line(output, params.recipes))
-        for output, spec in JSONL_OUTPUTS.items():
-            _write_lines(con, to_duckdb(line_select(output, params)), out_dir / spec.file_name, None)
+        for output, jsonl_spec in JSONL_OUTPUTS.items():
+            _write_lines(con, to_duckdb(line_select(output, params)), out_dir / jsonl_spec.file_name, None)
     finally:
         con.close()
 
@@ -295,7 +295,7 @@ def prepare(*args: Any, **kwargs: Any) -> Counts:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         # One clear line (no usage block) and exit code 2, like any bad-argument error of this tool.
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(2)

@@ -39,7 +39,7 @@ DEFAULT_COLD_START_MIN_USERS = 20
 # in its input list (50 when metadata is returned), the bound applied here.
 DEFAULT_RANKING_CANDIDATES = 50
 MAX_RANKING_CANDIDATES = 500
-# Recipes named as in common.schemas.RECIPES_USING_TEXT; the default enables the text field (TITLE).
+# Recipe names as in common.recipes; the default includes recipes that read the text field (TITLE, `reads_text`).
 DEFAULT_RECIPES: tuple[str, ...] = ("user-personalization", "similar-items")
 
 # Glue/DuckDB table names and their raw CSV columns, in file order (docs/data-layout.md).

@@ -41,7 +41,7 @@ def read_segments(s3: Any, parts_uri: str) -> list[dict[str, Any]]:
 def figure(segments: list[dict[str, Any]]) -> dict[str, Any]:
     """The report's cold-start figure for this fallback: among users without a list, how many distinct lists
     they get and the most common list's share (one list and share 1.0: every new user sees the same thing)."""
-    served = Counter()
+    served: Counter[tuple[str, ...]] = Counter()
     for line in segments:
         if line.get("coldUsers"):
             served[tuple(line["itemIds"])] += int(line["coldUsers"])

@@ -24,9 +24,7 @@ GENRES = "exclude-genres"
 RECENT = "recent-items"
 # What a user-keyed batch job applies (a batch job takes one filterArn): the static filters chained.
 BATCH_USERS = "batch-users"
-# Related-items jobs (input: itemId, no user) get only the item-metadata part: an interactions filter needs a user.
-BATCH_ITEMS = "batch-items"
-PURCHASE_EVENT = "purchase"  # common.schemas.EVENT_TYPES
+PURCHASE_EVENT = "purchase"  # an event_type of the contract (ingest.events) and of the interactions data
 # Placeholder of the age filter: the app passes the cutoff (epoch seconds) as filterValues at request time.
 CREATED_AFTER = "CREATED_AFTER"
 

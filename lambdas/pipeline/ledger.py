@@ -26,7 +26,6 @@ from botocore.exceptions import ClientError
 from common import clients, clock
 from pipeline.environment import environment
 
-FINAL_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED", "FAILED", "TIMED_OUT", "ABORTED"})
 DONE_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED"})
 USABLE_BASE = frozenset({"SUCCEEDED", "REJECTED"})  # runs whose imports and batch outputs completed
 

@@ -7,6 +7,7 @@ exactly the calls it makes. Logs go to a dedicated, encrypted log group with a r
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -35,7 +36,8 @@ def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
     stack = Stack.of(scope)
     existing = stack.node.try_find_child("PowertoolsLayer")
     if existing is not None:
-        return existing  # type: ignore[return-value]
+        # The only child of that id is the layer reference made below, by an earlier call for this stack.
+        return cast(lambda_.ILayerVersion, existing)
     arn = ssm.StringParameter.value_for_string_parameter(stack, POWERTOOLS_LAYER_PARAMETER)
     return lambda_.LayerVersion.from_layer_version_arn(stack, "PowertoolsLayer", arn)
 
@@ -76,7 +78,8 @@ class PythonFunction(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{service}: {description}"[:1000],
         )
-        common = dict(
+        # Keyword arguments both function kinds share; each value's type is checked where it is passed on.
+        common: dict[str, Any] = dict(
             architecture=ARCHITECTURE,
             description=description,
             role=self.role,

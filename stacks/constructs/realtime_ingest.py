@@ -12,6 +12,8 @@ Two queues, two kinds of failure:
 
 from __future__ import annotations
 
+from typing import cast
+
 import jsii
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -237,8 +239,9 @@ class RealtimeIngest(Construct):
         )
         if retry_attempts == -1:
             # Explicit rather than CloudFormation's default (also -1), so the template says what is meant.
-            mapping = self.event_source_mapping.node.default_child
-            mapping.add_property_override("MaximumRetryAttempts", -1)  # type: ignore[union-attr]
+            # An EventSourceMapping's default child is always its CfnEventSourceMapping.
+            mapping = cast(lambda_.CfnEventSourceMapping, self.event_source_mapping.node.default_child)
+            mapping.add_property_override("MaximumRetryAttempts", -1)
         # Lambda checks the role's stream permissions when it creates the mapping: the policy must exist first.
         self.event_source_mapping.node.add_dependency(self.handler.role)
 

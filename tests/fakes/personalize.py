@@ -268,7 +268,7 @@ class FakePersonalize:
         self._failures: list[tuple[str, _Rule]] = []
         self._duration_rules: list[tuple[str, _Rule]] = []
         self._metrics_rules: list[_Rule] = []
-        self._occupied: dict[str, list[tuple[int, datetime | None]]] = {"import": [], "batch": []}
+        self._occupied: dict[str, list[tuple[int, datetime | None]]] = {"import": []}
 
     # ------------------------------------------------------------------------------------ plumbing
 
@@ -535,9 +535,6 @@ class FakePersonalize:
         """Other countries' import jobs hold ``n`` of the region's 5 slots until ``until`` (datetime or
         seconds from now; None = for good)."""
         self._occupied["import"].append((n, self._until(until)))
-
-    def occupy_batch_slots(self, n: int, until: datetime | float | None = None) -> None:
-        self._occupied["batch"].append((n, self._until(until)))
 
     def _until(self, until: datetime | float | None) -> datetime | None:
         if until is None or isinstance(until, datetime):
@@ -975,18 +972,6 @@ class FakePersonalize:
         updates.append(self._new_job("campaign-update", campaign.name, campaign.arn, data))
         return {"campaignArn": campaign.arn}
 
-    def _list_campaigns(self, p: dict[str, Any]) -> dict[str, Any]:
-        now = self.clock.now()
-        campaigns = [
-            c
-            for c in self._jobs["campaign"].values()
-            if p.get("solutionArn") is None or c.data["solutionVersionArn"].startswith(p["solutionArn"] + "/")
-        ]
-        items = [
-            {"name": c.name, "campaignArn": c.arn, **c.stamp(now)} for c in self._newest_first(campaigns)
-        ]
-        return self._page("ListCampaigns", p, items, "campaigns")
-
     def serving(self, campaign_name: str) -> str | None:
         """Test helper: the solution version the campaign serves now (None if no such campaign)."""
         campaign = self._by_name("campaign", campaign_name)
@@ -1016,7 +1001,7 @@ class FakePersonalize:
                 # A placeholder needs filterValues on every input line ("Providing filter values in your input
                 # JSON"); the pipeline's batch inputs carry none.
                 raise self._error(api, "InvalidInputException", "Filter has placeholders but input has no values.")
-        if self._running("batch-inference-job") + self._occupied_slots("batch") >= BATCH_JOB_QUOTA:
+        if self._running("batch-inference-job") >= BATCH_JOB_QUOTA:
             raise self._error(
                 api, "LimitExceededException", f"Limit of {BATCH_JOB_QUOTA} batch jobs in progress."
             )
@@ -1040,25 +1025,6 @@ class FakePersonalize:
     def _describe_batch_inference_job(self, p: dict[str, Any]) -> dict[str, Any]:
         job = self._get("DescribeBatchInferenceJob", "batch-inference-job", p["batchInferenceJobArn"])
         return {"batchInferenceJob": {**job.data, **job.stamp(self.clock.now())}}
-
-    def _list_batch_inference_jobs(self, p: dict[str, Any]) -> dict[str, Any]:
-        now = self.clock.now()
-        jobs = [
-            j
-            for j in self._jobs["batch-inference-job"].values()
-            if p.get("solutionVersionArn") in (None, j.data["solutionVersionArn"])
-        ]
-        items = [
-            {
-                "batchInferenceJobArn": j.arn,
-                "jobName": j.name,
-                "solutionVersionArn": j.data["solutionVersionArn"],
-                "batchInferenceJobMode": j.data["batchInferenceJobMode"],
-                **j.stamp(now),
-            }
-            for j in self._newest_first(jobs)
-        ]
-        return self._page("ListBatchInferenceJobs", p, items, "batchInferenceJobs")
 
     # ---------------------------------------------------------------------------------- filters
 
@@ -1111,8 +1077,8 @@ SUPPORTED_OPERATIONS = (
     "CreateSolution", "DescribeSolution", "UpdateSolution", "ListSolutions",
     "CreateSolutionVersion", "DescribeSolutionVersion", "ListSolutionVersions", "GetSolutionMetrics",
     "StopSolutionVersionCreation",
-    "CreateCampaign", "DescribeCampaign", "UpdateCampaign", "ListCampaigns",
-    "CreateBatchInferenceJob", "DescribeBatchInferenceJob", "ListBatchInferenceJobs",
+    "CreateCampaign", "DescribeCampaign", "UpdateCampaign",
+    "CreateBatchInferenceJob", "DescribeBatchInferenceJob",
     "CreateFilter", "DescribeFilter",
     "DescribeDatasetGroup", "DescribeDataset", "ListDatasets", "DescribeEventTracker",
 )  # fmt: skip

@@ -11,9 +11,9 @@ from dataclasses import replace
 import pytest
 
 from pipeline import step_names
+from pipeline.runs import failure_from_history
 from pipeline.step_names import StepName, step_key, step_of_state
 from pipeline.steps import batch, imports, prepare, promotion, report, training
-from pipeline.steps.failure import failure_from_history
 from stacks import state_machine_definition as asl
 from stacks.pipeline_stack import PipelineStack
 from stacks.pipeline_steps import PIPELINE_STEPS, StepDeclaration

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from pipeline.ledger import DONE_STATUSES
 from pipeline.model import PipelineInput
-from pipeline.steps.failure import failure_from_history
+from pipeline.runs import failure_from_history
 from tools.replay.aws import error_code
 from tools.replay.errors import NotFound, OperationFailed, Refused, UsageError
 from tools.replay.runs import ACTIVE, UNSUCCESSFUL, Run, Runs, utc

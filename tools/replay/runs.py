@@ -20,9 +20,8 @@ from pydantic import ValidationError
 
 from pipeline.ledger import DONE_STATUSES
 from pipeline.model import PipelineInput
+from pipeline.runs import failure_from_history, run_date_of
 from pipeline.step_names import step_key
-from pipeline.steps.begin import run_date_of
-from pipeline.steps.failure import failure_from_history
 from tools.replay.aws import AwsClients, error_code
 from tools.replay.env import Env
 from tools.replay.errors import NotFound, UsageError

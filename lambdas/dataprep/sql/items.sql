@@ -1,6 +1,6 @@
 -- Items dataset (shared catalogue): GENRES consolidated through genre_mapping, distinct, sorted, '|'-joined.
 -- TITLE is selected always and always written (the Items schema does not depend on the recipes)
--- (common.schemas.items_fields).
+-- (common.schemas.dataset_fields("Items")).
 WITH
 {{ base }}
 SELECT

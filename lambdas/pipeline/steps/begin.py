@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -12,14 +11,7 @@ from common import clients, clock
 from pipeline import ledger
 from pipeline.errors import InvalidRunInput
 from pipeline.model import Admission, Mode, PipelineInput, RunInfo, RunSettings, RunState
-
-
-def run_date_of(request: PipelineInput) -> date:
-    """An explicit date wins; otherwise the schedule's fire time read in the country's own time zone."""
-    if request.run_date:
-        return request.run_date
-    moment = request.scheduled_time or clock.now()
-    return moment.astimezone(ZoneInfo(request.settings.time_zone)).date()
+from pipeline.runs import run_date_of
 
 
 def choose_mode(settings: RunSettings, run_date: date) -> Mode:
