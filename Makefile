@@ -50,9 +50,10 @@ test: bootstrap
 bench: bootstrap
 	$(PY) -m bench.run
 
-## lint: ruff (CI runs it after the tests)
+## lint: ruff, then mypy with the pydantic plugin (CI runs it after the tests; mypy's first run takes ~3 min)
 lint: bootstrap
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 ## asl: regenerate statemachines/pipeline.asl.json from the step declarations (stacks/pipeline_steps.py)
 asl: bootstrap
