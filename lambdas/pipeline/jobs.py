@@ -21,6 +21,7 @@ from common.personalize_resources import Phase, attempt_name, ensure
 from pipeline import ledger
 from pipeline.errors import PersonalizeJobFailed, StepTimedOut
 from pipeline.model import Job, RunState, Step, StepStatus
+from pipeline.step_names import StepName
 
 MAX_ATTEMPTS = 3
 
@@ -71,9 +72,12 @@ def check_timeout(
     )
 
 
-def next_poll(step: Step, *, first_wait: int, max_wait: int) -> None:
-    """Growing intervals: first_wait, 2x, 4x ... capped at max_wait (few transitions for day-long jobs)."""
-    step.wait_seconds = int(min(max_wait, first_wait * 2 ** min(step.polls, 20)))
+def next_poll(step: Step, name: StepName) -> None:
+    """Growing intervals from the step's poll bounds (pipeline.step_names): first wait, 2x, 4x ... capped at its
+    maximum (few transitions for day-long jobs)."""
+    if not name.polls:
+        raise ValueError(f"step {name.key} does not poll: it has no Wait state")
+    step.wait_seconds = int(min(name.max_wait_s, name.first_wait_s * 2 ** min(step.polls, 20)))
     step.polls += 1
 
 

@@ -16,6 +16,10 @@ class StepName:
     key: str  # run state / ledger key, and the step modules' STEP
     state: str  # the step's Task state; its Lambda's construct id and `${<state>FunctionArn}` substitution
     wait_state: str | None = None  # polling steps only: the Wait state between two polls
+    # Polling steps: the first wait and the cap of the growing interval between polls (pipeline.jobs.next_poll),
+    # chosen from how long the step's jobs take: minutes for queries, hours for trainings.
+    first_wait_s: int = 0
+    max_wait_s: int = 0
 
     @property
     def polls(self) -> bool:
@@ -33,13 +37,13 @@ class StepName:
 
 # Pipeline order.
 BEGIN = StepName("begin", "BeginRun")
-PREPARE = StepName("prepare", "Prepare", "WaitForPreparation")
-IMPORT = StepName("import", "Import", "WaitForImport")
-TRAIN = StepName("train", "Train", "WaitForTraining")
+PREPARE = StepName("prepare", "Prepare", "WaitForPreparation", first_wait_s=30, max_wait_s=300)
+IMPORT = StepName("import", "Import", "WaitForImport", first_wait_s=120, max_wait_s=900)
+TRAIN = StepName("train", "Train", "WaitForTraining", first_wait_s=300, max_wait_s=3600)
 GATE = StepName("gate", "Gate")
-PROMOTE = StepName("promote", "Promote", "WaitForPromotion")
-BATCH = StepName("batch", "Batch", "WaitForBatch")
-REPORT = StepName("report", "Report", "WaitForReport")
+PROMOTE = StepName("promote", "Promote", "WaitForPromotion", first_wait_s=60, max_wait_s=600)
+BATCH = StepName("batch", "Batch", "WaitForBatch", first_wait_s=300, max_wait_s=1800)
+REPORT = StepName("report", "Report", "WaitForReport", first_wait_s=30, max_wait_s=300)
 FINISH = StepName("finish", "Finish")
 PIPELINE_STEPS: tuple[StepName, ...] = (BEGIN, PREPARE, IMPORT, TRAIN, GATE, PROMOTE, BATCH, REPORT, FINISH)
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from common import clients
 from common.personalize_resources import resource_name
 from common.recipes import Recipe, spec
-from pipeline import filters
+from pipeline import filters, step_names
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Mode, RunState, StepStatus
 
@@ -89,5 +89,5 @@ def run_batch(state: RunState) -> RunState:
     if all_succeeded(step.jobs):
         finish_step(step, note="; ".join(notes))
     else:
-        next_poll(step, first_wait=300, max_wait=1800)
+        next_poll(step, step_names.BATCH)
     return state

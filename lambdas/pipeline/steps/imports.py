@@ -7,7 +7,7 @@ from datetime import timedelta
 from common import clients
 from common.personalize_resources import resource_name
 from dataprep.counts import MIN_INTERACTIONS
-from pipeline import ledger
+from pipeline import ledger, step_names
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Mode, RunState
 
@@ -73,5 +73,5 @@ def run_imports(state: RunState) -> RunState:
             )
         finish_step(step, note="; ".join(notes))
     else:
-        next_poll(step, first_wait=120, max_wait=900)
+        next_poll(step, step_names.IMPORT)
     return state

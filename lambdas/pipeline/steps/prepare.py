@@ -17,7 +17,7 @@ from dataprep.counts import Counts
 from dataprep.quality import DataQuality, DataQualityError, check
 from dataprep.queries import Output, athena_statements
 from dataprep.s3_outputs import assemble_csv, publish_genre_mapping, split_uri
-from pipeline import ledger
+from pipeline import ledger, step_names
 from pipeline.athena_jobs import DONE, refresh_queries, start_query
 from pipeline.errors import DataQualityFailed, PreparationFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
@@ -118,7 +118,7 @@ def prepare(state: RunState) -> RunState:
             finish_step(step, note=state.guard.reason if state.guard else "")
             return state
         step.jobs = _start(state, next(iter(step.jobs.values())).detail["attempt"] + 1)
-        next_poll(step, first_wait=30, max_wait=300)
+        next_poll(step, step_names.PREPARE)
     else:
-        next_poll(step, first_wait=30, max_wait=300)
+        next_poll(step, step_names.PREPARE)
     return state

@@ -12,7 +12,7 @@ from common import clients
 from common.aws_errors import transient_errors_named
 from common.personalize_resources import Phase, current, ensure_campaign_serves, stable_name
 from common.recipes import Recipe, spec
-from pipeline import filters, ledger
+from pipeline import filters, ledger, step_names
 from pipeline.errors import PersonalizeJobFailed
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Job, RunState, StepStatus
@@ -103,7 +103,7 @@ def promote(state: RunState) -> RunState:
                     step.jobs.get(decision.recipe.value),
                 )
     if not all_succeeded(step.jobs):
-        next_poll(step, first_wait=60, max_wait=600)
+        next_poll(step, step_names.PROMOTE)
         return state
     for decision in approved:
         ledger.set_promoted(

@@ -28,7 +28,7 @@ from evaluation.page import render
 from evaluation.queries import ReportOutput, ReportQueryParams, athena_statements
 from evaluation.report import ReportOptions
 from evaluation.sql_report import build_report_from_outputs, inputs_from_rows, parse_json_lines, train_open_baseline
-from pipeline import cold_start
+from pipeline import cold_start, step_names
 from pipeline.athena_jobs import DONE, refresh_queries, start_query
 from pipeline.errors import ReportFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
@@ -184,7 +184,7 @@ def build_report(state: RunState) -> RunState:
     if all(job.status == DONE for job in step.jobs.values()):
         finish_step(step, note=_write_report(state, step.jobs))
     else:
-        next_poll(step, first_wait=30, max_wait=300)
+        next_poll(step, step_names.REPORT)
     return state
 
 

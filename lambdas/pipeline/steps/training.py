@@ -14,7 +14,7 @@ from common import clients
 from common.aws_errors import is_in_use, is_not_found, transient_errors_named
 from common.personalize_resources import Phase, ensure, resource_name, stable_name
 from common.recipes import RECIPE_ARNS, SHORT_NAMES, Recipe, spec
-from pipeline import ledger
+from pipeline import ledger, step_names
 from pipeline.errors import PersonalizeJobFailed
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Job, Mode, RunSettings, RunState, StepStatus, TrainingChoice
@@ -158,5 +158,5 @@ def train(state: RunState) -> RunState:
         finish_step(step)
     else:
         # Trainings take hours (sometimes more than a day): start at 5 min, back off to hourly checks.
-        next_poll(step, first_wait=300, max_wait=3600)
+        next_poll(step, step_names.TRAIN)
     return state
