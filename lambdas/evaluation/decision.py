@@ -127,6 +127,8 @@ def _phrase(
             f"{label} finds {hits_rec:.1f} of {what} per 100 users; {against} finds none.",
         )
     r, lo, hi = interval.ratio, interval.low, interval.high
+    # The interval comes from bootstrap_ratio (verdict), which sets ratio, low and high together: all None or none.
+    assert lo is not None and hi is not None
     ci = f"95 % CI {lo:.2f}-{hi:.2f}x" if np.isfinite(hi) else f"95 % CI from {lo:.2f}x"
     if lo > 1:
         return "better", f"{label} finds {r:.1f}x more of {what} than {against} ({ci})."

@@ -310,7 +310,7 @@ def build_report(
             title=info.title,
             genres=list(info.genres),
             new=item in new_items,
-            hit=bool(truth) and item in truth,
+            hit=truth is not None and item in truth,
             when=_iso(when) if when is not None else None,
         )
 

@@ -15,6 +15,7 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 from pydantic import ValidationError
 
@@ -25,7 +26,7 @@ from evaluation.run import report_from_prepared, report_from_prepared_sql, write
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one clear line and exit 2, not argparse's usage block
+    def error(self, message: str) -> NoReturn:  # one clear line and exit 2, not argparse's usage block
         print(f"report_local: error: {message}", file=sys.stderr)
         raise SystemExit(2)
 

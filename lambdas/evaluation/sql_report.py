@@ -17,7 +17,7 @@ another per-user recommender is one more column and one more entry.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -168,6 +168,174 @@ def _share(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
+def _notes(inputs: ReportInputs, opts: ReportOptions, *, with_personalize: bool, evaluated: Sequence[str]) -> list[str]:
+    """What the page must say about its inputs, in page order: the Personalize output, popularity, the truth's
+    re-watches, the users left out or sampled, and an empty evaluation."""
+    s = inputs.summary
+    notes = (
+        _personalize_notes(s, opts)
+        if with_personalize
+        else ["No Personalize batch output was given: only the current curation and popularity are compared."]
+    )
+    if not inputs.popularity:
+        notes.append(f"No interactions in the last {opts.popularity_days} days of the history: popularity is empty.")
+    if pairs := _int(s, "truth_pairs"):
+        notes.append(
+            f"{_int(s, 'truth_repeats') / pairs:.1%} of the truth (user, item) pairs are items the user had already "
+            "interacted with before: the current curation never recommends those, the other lists can."
+        )
+    evaluable = _int(s, "evaluable_users")
+    if with_personalize and (missing := _int(s, "truth_users") - evaluable):
+        notes.append(
+            f"{missing} user(s) with truth interactions have no Personalize list and are left out of "
+            "every recommender's metrics, so all are scored on the same users."
+        )
+    if evaluable > opts.max_evaluated_users:
+        notes.append(sample_note(opts.max_evaluated_users, evaluable))
+    if not evaluated:
+        notes.append("No user has interactions in the truth period: metrics are empty.")
+    return notes
+
+
+def _personalize_notes(summary: Mapping[str, Any], opts: ReportOptions) -> list[str]:
+    """The batch output's problems (missing, error or malformed lines) and the optimism caveat."""
+    notes = []
+    if _int(summary, "batch_lines") == 0:
+        notes.append("Personalize batch output was expected but no output file was found.")
+    if errors := _int(summary, "batch_error_lines"):
+        notes.append(f"{errors} batch output line(s) carried an error from Personalize")
+    if malformed := _int(summary, "batch_malformed_lines"):
+        notes.append(f"{malformed} batch output line(s) were not valid JSON lines and were skipped")
+    notes.append(
+        f"Personalize lists are scored against the last {opts.truth_days} days as given: if the solution "
+        "version behind them was trained on interactions from those days, its metrics are optimistic."
+    )
+    return notes
+
+
+def _recommender_lists(
+    inputs: ReportInputs, names: Sequence[str], popularity: Sequence[str], open_baseline: OpenBaseline | None
+) -> dict[str, Mapping[str, Sequence[str]]]:
+    """Recommender name -> user -> list, for every name in `names`: the report_users columns (RECOMMENDER_COLUMNS),
+    the open baseline's lists and the one popularity list."""
+    columns = {name: column for column, name in RECOMMENDER_COLUMNS.items()}
+    lists: dict[str, Mapping[str, Sequence[str]]] = {
+        name: _column_lists(inputs.users, name, columns[name], popularity)
+        for name in names
+        if name not in ("popularity", OPEN_BASELINE)
+    }
+    if open_baseline is not None:
+        lists[OPEN_BASELINE] = open_baseline.lists
+    lists["popularity"] = {row["user_id"]: popularity for row in inputs.users}
+    return lists
+
+
+def _column_lists(
+    users: Iterable[Mapping[str, Any]], name: str, column: str, popularity: Sequence[str]
+) -> dict[str, Sequence[str]]:
+    """User -> list from one report_users column. The curation has a list for every user, and users without
+    history get the popularity list from it; another recommender has lists only where its column is set."""
+    lists: dict[str, Sequence[str]] = {
+        row["user_id"]: row.get(column) or () for row in users if name == "curation" or row.get(column) is not None
+    }
+    if name == "curation":
+        for row in users:
+            if not row.get("history_interactions"):
+                lists[row["user_id"]] = popularity
+    return lists
+
+
+def _cold_starts(summary: Mapping[str, Any], cold_users: int, with_open_baseline: bool) -> dict[str, ColdStart]:
+    """Recommender name -> its cold-start figures."""
+    # Every user without history gets the one popularity list, from the curation as from popularity (and from the
+    # open baseline).
+    cold_popularity = (
+        ColdStart(users=cold_users, distinct_lists=1, most_common_list_share=1.0)
+        if cold_users
+        else ColdStart(users=0, distinct_lists=0, most_common_list_share=None)
+    )
+    personalize_cold = _int(summary, "personalize_cold_users")
+    cold = {
+        "curation": cold_popularity,
+        "popularity": cold_popularity,
+        "personalize": ColdStart(
+            users=personalize_cold,
+            distinct_lists=_int(summary, "personalize_cold_lists"),
+            most_common_list_share=_share(_int(summary, "personalize_cold_most_common"), personalize_cold),
+        ),
+    }
+    if with_open_baseline:
+        cold[OPEN_BASELINE] = cold_popularity
+    return cold
+
+
+def _users_with_lists(summary: Mapping[str, Any], n_users: int, with_open_baseline: bool) -> dict[str, int]:
+    """Recommender name -> how many users have a list from it."""
+    with_lists = {"curation": n_users, "popularity": n_users, "personalize": _int(summary, "personalize_users")}
+    if with_open_baseline:
+        # Like the curation's, every user has a list (only the shown users' are computed).
+        with_lists[OPEN_BASELINE] = n_users
+    return with_lists
+
+
+def _heavy_users(
+    inputs: ReportInputs,
+    names: Sequence[str],
+    lists: Mapping[str, Mapping[str, Sequence[str]]],
+    truth: Mapping[str, set[str]],
+    new_items: Collection[str],
+    shown_items: int,
+) -> list[HeavyUser]:
+    """The heavy users (report_users rows with a heavy_rank, in rank order): history, truth and every list."""
+
+    def entry(item: str, hits: set[str] | None = None, when: int | None = None) -> ItemEntry:
+        info = inputs.items.get(item) or ItemInfo(title=item, genres=(), created=None)
+        return ItemEntry(
+            item_id=item,
+            title=info.title,
+            genres=list(info.genres),
+            new=item in new_items,
+            hit=hits is not None and item in hits,
+            when=_iso(when) if when is not None else None,
+        )
+
+    heavy = []
+    for row in sorted((r for r in inputs.users if r.get("heavy_rank") is not None), key=lambda r: int(r["heavy_rank"])):
+        user = row["user_id"]
+        hits = truth[user]
+        history = zip(row.get("history_items") or (), row.get("history_ts") or (), strict=True)
+        heavy.append(
+            HeavyUser(
+                user_id=user,
+                history_interactions=int(row["history_interactions"]),
+                history=[entry(item, when=int(ts)) for item, ts in history][:shown_items],
+                truth=[entry(item) for item in sorted(hits)[:shown_items]],
+                lists={
+                    name: [entry(item, hits) for item in list(lists[name].get(user, ()))[:shown_items]]
+                    for name in names
+                },
+            )
+        )
+    return heavy
+
+
+def _curation_info(opts: ReportOptions, query_seconds: float) -> CurationInfo:
+    return CurationInfo(
+        method="exact",
+        reason=(
+            f"exact Jaccard top-{opts.neighbours} over each user's {opts.cooccurrence_items} most recent items, "
+            "computed by the report SQL (evaluation/sql) on the query engine"
+        ),
+        neighbours_k=opts.neighbours,
+        recent_items=opts.recent_items,
+        exact_seconds=round(query_seconds, 4),
+        exact_seconds_extrapolated=False,
+        minhash_seconds=0.0,
+        minhash_top10_recall=1.0,
+        sample_items=0,
+    )
+
+
 def build_report_from_outputs(
     inputs: ReportInputs,
     country: str,
@@ -192,86 +360,20 @@ def build_report_from_outputs(
         for item, info in inputs.items.items()
         if info is not None and info.created is not None and fresh_from <= info.created <= end
     }
-    notes: list[str] = []
-    if with_personalize and _int(s, "batch_lines") == 0:
-        notes.append("Personalize batch output was expected but no output file was found.")
-    if with_personalize:
-        if errors := _int(s, "batch_error_lines"):
-            notes.append(f"{errors} batch output line(s) carried an error from Personalize")
-        if malformed := _int(s, "batch_malformed_lines"):
-            notes.append(f"{malformed} batch output line(s) were not valid JSON lines and were skipped")
-        notes.append(
-            f"Personalize lists are scored against the last {opts.truth_days} days as given: if the solution "
-            "version behind them was trained on interactions from those days, its metrics are optimistic."
-        )
-    else:
-        notes.append("No Personalize batch output was given: only the current curation and popularity are compared.")
-    if not inputs.popularity:
-        notes.append(f"No interactions in the last {opts.popularity_days} days of the history: popularity is empty.")
-    if pairs := _int(s, "truth_pairs"):
-        notes.append(
-            f"{_int(s, 'truth_repeats') / pairs:.1%} of the truth (user, item) pairs are items the user had already "
-            "interacted with before: the current curation never recommends those, the other lists can."
-        )
-    evaluable = _int(s, "evaluable_users")
-    if with_personalize and (missing := _int(s, "truth_users") - evaluable):
-        notes.append(
-            f"{missing} user(s) with truth interactions have no Personalize list and are left out of "
-            "every recommender's metrics, so all are scored on the same users."
-        )
-    if evaluable > opts.max_evaluated_users:
-        notes.append(sample_note(opts.max_evaluated_users, evaluable))
     sampled = sorted((row for row in inputs.users if row.get("sampled")), key=lambda row: row["user_id"])
     evaluated = [row["user_id"] for row in sampled]
-    if not evaluated:
-        notes.append("No user has interactions in the truth period: metrics are empty.")
+    notes = _notes(inputs, opts, with_personalize=with_personalize, evaluated=evaluated)
 
     truth = {row["user_id"]: set(row.get("truth") or ()) for row in inputs.users}
-    popularity = inputs.popularity[: opts.list_length]
     names = [
         "curation",
         *(["personalize"] if with_personalize else []),
         *([OPEN_BASELINE] if open_baseline is not None else []),
         "popularity",
     ]
-    columns = {name: column for column, name in RECOMMENDER_COLUMNS.items()}
-    lists: dict[str, dict[str, Sequence[str]]] = {
-        name: {
-            row["user_id"]: row.get(columns[name]) or ()
-            for row in inputs.users
-            if name == "curation" or row.get(columns[name]) is not None
-        }
-        for name in names
-        if name not in ("popularity", OPEN_BASELINE)
-    }
-    if open_baseline is not None:
-        lists[OPEN_BASELINE] = open_baseline.lists
-    lists["popularity"] = {row["user_id"]: popularity for row in inputs.users}
-    for row in inputs.users:  # users without history get the popularity list from the curation too
-        if not row.get("history_interactions"):
-            lists["curation"][row["user_id"]] = popularity
-
-    # Every user without history gets the one popularity list, from the curation as from popularity.
-    cold_popularity = (
-        ColdStart(users=cold_users, distinct_lists=1, most_common_list_share=1.0)
-        if cold_users
-        else ColdStart(users=0, distinct_lists=0, most_common_list_share=None)
-    )
-    cold = {
-        "curation": cold_popularity,
-        "popularity": cold_popularity,
-        "personalize": ColdStart(
-            users=_int(s, "personalize_cold_users"),
-            distinct_lists=_int(s, "personalize_cold_lists"),
-            most_common_list_share=_share(_int(s, "personalize_cold_most_common"), _int(s, "personalize_cold_users")),
-        ),
-    }
-    with_lists = {"curation": n_users, "popularity": n_users, "personalize": _int(s, "personalize_users")}
-    if open_baseline is not None:
-        # Every user with no history gets the popularity list: one list, as for the curation; and, like the
-        # curation's, every user has a list (only the shown users' are computed).
-        cold[OPEN_BASELINE] = cold_popularity
-        with_lists[OPEN_BASELINE] = n_users
+    lists = _recommender_lists(inputs, names, inputs.popularity[: opts.list_length], open_baseline)
+    cold = _cold_starts(s, cold_users, with_open_baseline=open_baseline is not None)
+    with_lists = _users_with_lists(s, n_users, with_open_baseline=open_baseline is not None)
     results = [
         RecommenderResult(
             name=name,
@@ -284,35 +386,6 @@ def build_report_from_outputs(
         )
         for name in names
     ]
-
-    def entry(item: str, hits: set[str] | None = None, when: int | None = None) -> ItemEntry:
-        info = inputs.items.get(item) or ItemInfo(title=item, genres=(), created=None)
-        return ItemEntry(
-            item_id=item,
-            title=info.title,
-            genres=list(info.genres),
-            new=item in new_items,
-            hit=bool(hits) and item in hits,
-            when=_iso(when) if when is not None else None,
-        )
-
-    heavy = []
-    for row in sorted((r for r in inputs.users if r.get("heavy_rank") is not None), key=lambda r: int(r["heavy_rank"])):
-        user = row["user_id"]
-        hits = truth[user]
-        history = zip(row.get("history_items") or (), row.get("history_ts") or (), strict=True)
-        heavy.append(
-            HeavyUser(
-                user_id=user,
-                history_interactions=int(row["history_interactions"]),
-                history=[entry(item, when=int(ts)) for item, ts in history][: opts.shown_items],
-                truth=[entry(item) for item in sorted(hits)[: opts.shown_items]],
-                lists={
-                    name: [entry(item, hits) for item in list(lists[name].get(user, ()))[: opts.shown_items]]
-                    for name in names
-                },
-            )
-        )
 
     first_ts = s.get("first_ts")
     report = Report(
@@ -337,22 +410,9 @@ def build_report_from_outputs(
             cold_users=cold_users,
             new_items=_int(s, "new_items"),
         ),
-        curation=CurationInfo(
-            method="exact",
-            reason=(
-                f"exact Jaccard top-{opts.neighbours} over each user's {opts.cooccurrence_items} most recent items, "
-                "computed by the report SQL (evaluation/sql) on the query engine"
-            ),
-            neighbours_k=opts.neighbours,
-            recent_items=opts.recent_items,
-            exact_seconds=round(inputs.query_seconds, 4),
-            exact_seconds_extrapolated=False,
-            minhash_seconds=0.0,
-            minhash_top10_recall=1.0,
-            sample_items=0,
-        ),
+        curation=_curation_info(opts, inputs.query_seconds),
         recommenders=results,
-        heavy_users=heavy,
+        heavy_users=_heavy_users(inputs, names, lists, truth, new_items, opts.shown_items),
         notes=notes + inputs.notes,
         open_baseline=open_baseline.info if open_baseline is not None else None,
     )

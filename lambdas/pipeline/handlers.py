@@ -62,6 +62,8 @@ batch_inference = step_handler("batch", batch.run_batch)
 def finish_run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = finish.finish(RunState.model_validate(event))
     logger.append_keys(country=state.settings.country, run_date=str(state.run.run_date), step="finish")
+    if state.outcome is None:
+        raise RuntimeError("finish returned a run state without an outcome: the run's metric cannot be counted")
     metrics.add_dimension(name="country", value=state.settings.country)
     metrics.add_metric(name=f"Runs{state.outcome.status.title()}", unit=MetricUnit.Count, value=1)
     return state.dump()

@@ -34,6 +34,7 @@ MAX_NAME_ATTEMPTS = 20
 @dataclass
 class RedrivePlan:
     run: Run
+    execution_arn: str  # the run's execution, which plan_redrive found in Step Functions
     resume_state: str | None
     failure: dict[str, Any] | None
     client_token: str
@@ -44,7 +45,7 @@ class RedrivePlan:
             "action": "redrive",
             "country": self.run.country,
             "run_date": str(self.run.run_date),
-            "execution_arn": self.run.execution_arn,
+            "execution_arn": self.execution_arn,
             "status": execution.get("status"),
             "resume_state": self.resume_state,
             "failure": self.failure,
@@ -60,13 +61,18 @@ def rerun_hint(runs: Runs, run: Run, *, force: bool = False) -> str:
 
 def plan_redrive(runs: Runs, run: Run) -> RedrivePlan:
     """Every reason Step Functions (or the ledger) would refuse, checked before asking anything."""
-    execution = run.execution
+    arn, execution = run.execution_arn, run.execution
+    if arn is None:
+        raise NotFound(
+            f"the ledger's record of {run.label} names no execution: there is nothing to redrive; start a new run "
+            f"instead: {rerun_hint(runs, run)}"
+        )
     if execution is None:
         raise NotFound(
             f"the execution of {run.label} ({run.execution_arn}) is no longer kept by Step Functions; "
             f"start a new run instead: {rerun_hint(runs, run)}"
         )
-    arn, status = run.execution_arn, execution["status"]
+    status = execution["status"]
     if status in ACTIVE:
         raise Refused(
             f"{run.label} is still running ({arn}); nothing to redrive. Follow it with: "
@@ -118,18 +124,18 @@ def plan_redrive(runs: Runs, run: Run) -> RedrivePlan:
     # Same token for the same attempt: running the command twice within 15 minutes redrives once.
     attempt = execution.get("redriveCount", 0) + 1
     token = f"personalize-runs-{attempt}-{hashlib.sha256(arn.encode()).hexdigest()[:32]}"
-    return RedrivePlan(run, resume, failure, token)
+    return RedrivePlan(run, arn, resume, failure, token)
 
 
 def apply_redrive(runs: Runs, plan: RedrivePlan) -> dict[str, Any]:
     try:
-        response = runs.sfn.redrive_execution(executionArn=plan.run.execution_arn, clientToken=plan.client_token)
+        response = runs.sfn.redrive_execution(executionArn=plan.execution_arn, clientToken=plan.client_token)
     except ClientError as error:
         code = error_code(error)
         if code == "ExecutionNotRedrivable":
             message = error.response.get("Error", {}).get("Message", "")
             raise Refused(
-                f"Step Functions refused to redrive {plan.run.execution_arn}: {message}. Start a new "
+                f"Step Functions refused to redrive {plan.execution_arn}: {message}. Start a new "
                 f"run instead: {rerun_hint(runs, plan.run)}"
             ) from None
         raise
@@ -256,12 +262,23 @@ def _decide(runs: Runs, country: str, run_date: date, force: bool) -> RerunItem:
     )
 
 
+def _rerun_name_prefix(country: str, run_date: date) -> str:
+    return f"{country}-{run_date}-rerun-"
+
+
 def execution_name(country: str, run_date: date, n: int) -> str:
-    return f"{country}-{run_date}-rerun-{n}"
+    return f"{_rerun_name_prefix(country, run_date)}{n}"
 
 
-def start_rerun(runs: Runs, plan: RerunPlan, item: RerunItem) -> RerunItem:
-    """Start one date under the next free `<CC>-<date>-rerun-<n>` name (execution names stay taken 90 days)."""
+def execution_name_pattern(country: str, run_date: date) -> str:
+    """The name a rerun of the date will get, `<n>` standing for the number start_rerun picks (for dry runs)."""
+    return f"{_rerun_name_prefix(country, run_date)}<n>"
+
+
+def start_rerun(runs: Runs, plan: RerunPlan, item: RerunItem) -> str:
+    """Start one date under the next free `<CC>-<date>-rerun-<n>` name (execution names stay taken 90 days).
+
+    Records the name, ARN and RUNNING on `item`; returns the started execution's ARN."""
     prefix = plan.state_machine_arn.replace(":stateMachine:", ":execution:", 1)
     request = {**plan.request, "run_date": str(item.run_date)}
     if plan.force:
@@ -280,8 +297,9 @@ def start_rerun(runs: Runs, plan: RerunPlan, item: RerunItem) -> RerunItem:
                 n += 1
                 continue
             raise
-        item.execution_name, item.execution_arn, item.status = name, started["executionArn"], "RUNNING"
-        return item
+        arn: str = started["executionArn"]
+        item.execution_name, item.execution_arn, item.status = name, arn, "RUNNING"
+        return arn
     raise OperationFailed(f"no free execution name for {plan.country} {item.run_date} after {MAX_NAME_ATTEMPTS} tries")
 
 

@@ -385,7 +385,7 @@ def cmd_redrive(session: Session) -> int:
     if args.wait:
         final = wait(
             session.runs,
-            run.execution_arn,
+            plan.execution_arn,
             run.label,
             progress=session.progress,
             poll_seconds=session.runtime.poll_seconds,
@@ -436,13 +436,13 @@ def cmd_rerun(session: Session) -> int:
         session.emit(document({"started": 0}), plan_text + "\nnothing to start")
         return OK
     if args.dry_run:
-        from tools.replay.actions import execution_name
+        from tools.replay.actions import execution_name_pattern
 
         session.emit(
             document({"dry_run": True}),
             plan_text
             + "\ndry run: nothing changed (would start "
-            + ", ".join(execution_name(country, i.run_date, "<n>") for i in to_start)
+            + ", ".join(execution_name_pattern(country, i.run_date) for i in to_start)
             + ")",
         )
         return OK
@@ -461,12 +461,12 @@ def cmd_rerun(session: Session) -> int:
         )
     code = OK
     for index, item in enumerate(to_start):
-        start_rerun(session.runs, plan, item)
-        session.progress(f"started {item.execution_name}: {item.execution_arn}")
+        execution_arn = start_rerun(session.runs, plan, item)
+        session.progress(f"started {item.execution_name}: {execution_arn}")
         if args.wait or sequential:
             final = wait(
                 session.runs,
-                item.execution_arn,
+                execution_arn,
                 f"{country} {item.run_date}",
                 progress=session.progress,
                 poll_seconds=session.runtime.poll_seconds,

@@ -110,7 +110,7 @@ class Run:
 
     @property
     def ledger_is_ours(self) -> bool:
-        return bool(self.record) and self.record.get("execution_arn") == self.execution_arn
+        return bool(self.record and self.record.get("execution_arn") == self.execution_arn)
 
     @property
     def status(self) -> str:
@@ -189,6 +189,8 @@ class Runs:
                 raise NotFound(f"execution {ref.execution_arn} was not started with a run request; it is not a run")
             country, run_date = asked
             return Run(country, run_date, ref.execution_arn, self.ledger.get_run(country, run_date), execution)
+        if ref.country is None or ref.run_date is None:
+            raise UsageError(f"RUN {ref.text!r} names neither an execution ARN nor a country and date (CC:YYYY-MM-DD)")
         record = self.ledger.get_run(ref.country, ref.run_date)
         if record is None:
             raise NotFound(
@@ -256,7 +258,7 @@ class Runs:
 
     def details(self, run: Run) -> dict[str, Any]:
         execution = run.execution or {}
-        events = self.history(run.execution_arn) if run.execution else []
+        events = self.history(run.execution_arn) if run.execution and run.execution_arn else []
         record = run.record if run.ledger_is_ours else None
         state = latest_run_state(events) or {}
         status = run.status
@@ -389,7 +391,8 @@ def steps_of(
                 "failure_reason": job.get("failure_reason"),
             }
             detail = (failure or {}).get("detail") or {}
-            if failed_here and detail.get("job") == job_key:  # the run state predates the failure: the job failed
+            # The run state predates the failure: the job failed.
+            if failure is not None and failed_here and detail.get("job") == job_key:
                 row.update(status="FAILED", arn=detail.get("arn") or row["arn"], failure_reason=failure.get("reason"))
             jobs.append(row)
         rows.append(
