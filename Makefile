@@ -44,7 +44,7 @@ synth: bootstrap
 ## test: the whole test suite (what CI runs); installs Debian's chromium for the report page test
 test: bootstrap
 	bash tools/ensure-chromium.sh
-	$(PY) -m pytest -n 2 --dist loadgroup -q
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n 2 --dist loadgroup -q
 
 ## bench: speed figures, one per line as `name: value unit`
 bench: bootstrap

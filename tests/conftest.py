@@ -136,3 +136,32 @@ def prod_like_app(tmp_path_factory) -> SynthesisedApp:
     folder = tmp_path_factory.mktemp("prod-like")
     write_prod_like_env(folder)
     return synthesise(config=load_config(PROD_LIKE_ENV, config_dir=folder), outdir=folder / "out")
+
+
+def pytest_itemcollected(item):
+    """Under `--dist loadgroup` each test goes to whichever worker is free, so a module-scoped fixture (an
+    executed pipeline, a synthesised stack) would be built again on every worker that runs one of its tests:
+    the tests of a module that share such a fixture form one xdist group. Explicit groups stay as they are."""
+    if item.get_closest_marker("xdist_group"):
+        return
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info else ()
+    if any(defs and defs[-1].scope in ("module", "class", "package") for defs in definitions):
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """pytest-xdist 3.8 sends a group to one worker by suffixing the test's nodeid with `@<group>`, but it does
+    so by setting `item._nodeid`, which pytest 9 no longer reads (the nodeid derives from `item._id`): without
+    this, no xdist_group (prod_like included) was honoured. Done here the way pytest 9 builds nodeids."""
+    if not config.getvalue("loadgroup"):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        names = sorted(
+            {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+        )
+        if names and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(names)}")

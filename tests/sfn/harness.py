@@ -12,10 +12,13 @@ training take well under a second; the fakes read the same clock.
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import json
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -23,9 +26,17 @@ from typing import Any
 
 import boto3
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.s3.models import S3Backend
+from moto.sns.models import Subscription
+from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.string import string_expression
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval import states as eval_states
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.utils import boto_client as engine_boto_client
+from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from common import clients
@@ -73,6 +84,59 @@ _PARSE = AmazonStateLanguageParser.parse
 @functools.lru_cache(maxsize=32)
 def _cached_parse(definition: str):
     return _PARSE(definition)
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def copy_json_tree(value: Any) -> Any:
+    """copy.deepcopy for the JSON documents Step Functions passes between states, several times faster.
+
+    moto's engine deep-copies a state's whole input several times per state (path evaluation, ResultPath,
+    the task frame): ~400 copies of the run state per execution. A state's data is JSON (in AWS it is text
+    between states), so dicts, lists and scalars are copied directly; anything else goes to copy.deepcopy.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_json_tree(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_json_tree(item) for item in value]
+    if kind in _JSON_SCALARS:
+        return value
+    return copy.deepcopy(value)
+
+
+_ENGINE_COPY = SimpleNamespace(deepcopy=copy_json_tree)
+# moto parses (ply yacc) each InputPath/OutputPath/ResultPath expression at every use; a parsed expression
+# holds no state, so each is parsed once.
+_parse_json_path = functools.lru_cache(maxsize=None)(json_path.parse)
+_parse_result_path = functools.lru_cache(maxsize=None)(result_path.parse)
+
+
+_new_signing_key = Subscription.private_key
+
+
+@functools.cache
+def _signing_key():
+    """The key moto's SNS signs each message delivered to SQS with (it generated a new RSA-2048 key per message)."""
+    return _new_signing_key(None)
+
+
+_new_engine_client = engine_boto_client.boto_client_for
+
+
+def _engine_clients() -> Callable[..., Any]:
+    """moto's engine builds a new boto3 client for every task (~15 ms each); its arguments ignore the state's
+    credentials, so one client per (region, service) within a harness makes the same calls."""
+    made: dict[tuple[str, str], Any] = {}
+    original = _new_engine_client
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if (region, service) not in made:
+            made[region, service] = original(region, service, state_credentials)
+        return made[region, service]
+
+    return boto_client_for
 
 
 def synthesised_definition(outdir, machine: dict, refs: dict[str, Any]) -> str:
@@ -228,6 +292,19 @@ class PipelineHarness:
         self.monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(_cached_parse))
         self.monkeypatch.setattr(WaitFunction, "_wait_interval", wait)
         self.monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=self.clock.advance))
+        for engine_module in (eval_states, string_expression, result_path, execute_state):
+            self.monkeypatch.setattr(engine_module, "copy", _ENGINE_COPY)
+        self.monkeypatch.setattr(json_path, "parse", _parse_json_path)
+        self.monkeypatch.setattr(result_path, "parse", _parse_result_path)
+        boto_client_for = _engine_clients()
+        for name, module in list(sys.modules.items()):
+            if name.startswith("moto.stepfunctions.parser") and hasattr(module, "boto_client_for"):
+                self.monkeypatch.setattr(module, "boto_client_for", boto_client_for)
+        self.monkeypatch.setattr(Subscription, "private_key", lambda subscription: _signing_key())
+        # moto reloads its S3 URL module on every S3 request, in case its settings changed; no test changes
+        # them while a harness exists, so the module is loaded once.
+        s3_urls = S3Backend._url_module.fget(None)
+        self.monkeypatch.setattr(S3Backend, "_url_module", property(lambda backend: s3_urls))
 
     def _invoke(self, logical_id: str, body: Any, response_headers: dict) -> bytes:
         handler_path = self.handlers[logical_id]
@@ -445,6 +522,7 @@ class PipelineHarness:
         from pipeline import ledger
 
         self.monkeypatch.setenv("LEDGER_TABLE", self.ledger_table)
+        self.monkeypatch.setenv("ENV_NAME", "dev")
         return ledger.get_run(country, run_date)
 
     def creates(self) -> dict[str, int]:
