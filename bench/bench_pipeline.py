@@ -1,5 +1,5 @@
 """State transitions and Lambda invocations of a full-day run whose training takes 26 hours (goal: <= 250
-transitions). Executes the synthesised definition exactly as the pipeline tests do (tests/sfn/harness.py)."""
+transitions). Executes the synthesised definition exactly as the pipeline tests do (testkit/pipeline_harness.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 from _pytest.monkeypatch import MonkeyPatch
 from moto import mock_aws
 
-from tests.conftest import synthesise
-from tests.sfn.harness import MOTO_CONFIG, PipelineHarness
+from testkit.pipeline_harness import MOTO_CONFIG, PipelineHarness
+from testkit.synth import synthesise
 
 
 def figures():

@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.conftest import write_env_from_dev
+from testkit.synth import write_env_from_dev
 
 ROOT = Path(__file__).resolve().parent.parent
 TEN_COUNTRIES = [

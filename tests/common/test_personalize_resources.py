@@ -14,8 +14,8 @@ from common import aws_errors
 from common import personalize_resources as pr
 from common.aws_errors import PersonalizeLimitExceeded, PersonalizeResourceInUse, PersonalizeThrottled
 from common.personalize_resources import Phase
-from tests.fakes.clock import SimClock
-from tests.fakes.personalize import HOUR, MINUTE, FakePersonalize
+from testkit.fakes.clock import SimClock
+from testkit.fakes.personalize import HOUR, MINUTE, FakePersonalize
 
 MODEL = botocore.session.get_session().get_service_model("personalize")
 ROLE = "arn:aws:iam::123456789012:role/personalize"

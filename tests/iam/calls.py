@@ -84,8 +84,8 @@ class CallRecorder:
 
     def install(self, monkeypatch) -> None:
         """Hook botocore and the fakes for the rest of the test."""
-        from tests.fakes.athena import FakeAthena
-        from tests.fakes.personalize import FakePersonalize, api_name
+        from testkit.fakes.athena import FakeAthena
+        from testkit.fakes.personalize import FakePersonalize, api_name
 
         recorder = self
         original_call = BaseClient._make_api_call

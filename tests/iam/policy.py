@@ -1,7 +1,7 @@
 """An IAM evaluator over the synthesised templates: who may make which request, as IAM decides it.
 
 The cloud assembly's templates are read as CloudFormation would deploy them in one fixed account and region
-(those of tests/sfn/harness.py): every intrinsic (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::Select, Fn::Split,
+(those of testkit/pipeline_harness.py): every intrinsic (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::Select, Fn::Split,
 Fn::ImportValue, pseudo parameters) resolves to a concrete name or ARN, so a granted ARN is compared with the
 ARN a real call would name. Physical names are the templates' own (TableName, BucketName, ...); a resource
 without one is named after its logical id, as the pipeline harness names its moto stand-ins.
@@ -32,7 +32,7 @@ from typing import Any
 
 from policy_sentry.querying.actions import get_action_data
 
-from tests.sfn.harness import ACCOUNT, REGION
+from testkit.pipeline_harness import ACCOUNT, REGION
 
 PSEUDO = {
     "AWS::Partition": "aws",

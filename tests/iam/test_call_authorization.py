@@ -18,9 +18,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from testkit.pipeline_harness import MOTO_CONFIG, PIPELINE_STACK, REGION, PipelineHarness, resources_of
 from tests.iam.calls import Call, Caller, CallMap, CallRecorder, check, lambda_runtime_calls, state_machine_calls
 from tests.iam.policy import Assembly, Request
-from tests.sfn.harness import MOTO_CONFIG, PIPELINE_STACK, REGION, PipelineHarness, resources_of
 
 REALTIME_STACK = "Personalize-dev-Realtime"
 OPERATOR_POLICY = "personalize-dev-run-operator"

@@ -16,7 +16,7 @@ import pytest
 from common import schemas
 from common.schemas import Field, SchemaChangeRefused, avro_json, check_schema_history, schema_digest
 from stacks.config import load_config
-from tests.conftest import synthesise, write_env_from_dev
+from testkit.synth import synthesise, write_env_from_dev
 from tests.infra.replacements import PROTECTED_TYPES, changes, load_assembly, unsafe_changes
 
 ENV = "chg"

@@ -237,7 +237,7 @@ def test_items_schema_keeps_title_whatever_the_recipes():
 
 def test_physical_names_derive_from_env_and_country_only(dev_app, tmp_path):
     """A second synth gives identical templates: no random or time-based names or ids."""
-    from tests.conftest import synthesise
+    from testkit.synth import synthesise
 
     again = synthesise("dev", tmp_path / "again")
     for name in COUNTRY_STACKS + [DATA]:

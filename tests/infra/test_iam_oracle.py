@@ -133,7 +133,7 @@ def test_the_oracle_finds_what_aws_would_deny():
 
 def test_env_names_with_a_dash_are_refused(tmp_path):
     from stacks.config import ConfigError, load_config
-    from tests.conftest import write_env_from_dev
+    from testkit.synth import write_env_from_dev
 
     write_env_from_dev(tmp_path, "dev-eu", account="000000000000", region="eu-west-1")
     with pytest.raises(ConfigError, match="no '-'"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from moto import mock_aws
 
-from tests.sfn.harness import MOTO_CONFIG, PipelineHarness
+from testkit.pipeline_harness import MOTO_CONFIG, PipelineHarness
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ import boto3
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
 from common import clients
-from tests.fakes.redrive import RedrivableStepFunctions
-from tests.sfn.harness import REGION, PipelineHarness, resources_of
+from testkit.fakes.redrive import RedrivableStepFunctions
+from testkit.pipeline_harness import REGION, PipelineHarness, resources_of
 from tools.replay import cli
 from tools.replay.aws import AwsClients
 

@@ -1,4 +1,4 @@
-"""The redrive fake itself (tests/fakes/redrive.py) against AWS's documented RedriveExecution behaviour."""
+"""The redrive fake itself (testkit/fakes/redrive.py) against AWS's documented RedriveExecution behaviour."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.fakes.redrive import RedrivableStepFunctions
+from testkit.fakes.redrive import RedrivableStepFunctions
 
 # A task that fails until its table exists, and writes the execution's own ARN (a context-object path) when
 # it succeeds: redrive must resume at this task and show it the original ARN.

@@ -2,14 +2,14 @@
 
 EventBridge hands a failed execution's status change to Lambda asynchronously; what Lambda then does (retries,
 invocation record to the on-failure destination) is simulated from the synthesised EventInvokeConfig by
-tests/fakes/async_invoke.py, running the real recorder in-process.
+testkit/fakes/async_invoke.py, running the real recorder in-process.
 """
 
 from __future__ import annotations
 
 import json
 
-from tests.fakes.async_invoke import AsyncLambda
+from testkit.fakes.async_invoke import AsyncLambda
 
 SUNDAY = "2026-11-15"
 

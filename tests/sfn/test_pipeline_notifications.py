@@ -14,7 +14,7 @@ import pytest
 from moto.sns import models as sns_models
 from moto.sns.exceptions import SNSException
 
-from tests.sfn.harness import REGION, resources_of
+from testkit.pipeline_harness import REGION, resources_of
 
 SUNDAY = "2026-11-15"
 

@@ -8,7 +8,7 @@ import boto3
 
 from common.recipes import RECIPES, Recipe, spec
 from pipeline import filters
-from tests.sfn.harness import REGION
+from testkit.pipeline_harness import REGION
 
 SUNDAY = "2026-11-15"  # KR trains FULL on Sundays (config/dev.yaml)
 PURCHASED_EXPRESSION = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")'
@@ -139,6 +139,6 @@ def test_a_version_without_metrics_is_rejected_with_the_reason(harness):
 
 
 def test_every_offered_recipe_is_known_to_the_fake():
-    from tests.fakes.personalize import KNOWN_RECIPES
+    from testkit.fakes.personalize import KNOWN_RECIPES
 
     assert {s.arn.rsplit("/", 1)[1] for s in RECIPES.values()} <= KNOWN_RECIPES

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from evaluation.open_baseline import NAME as OPEN_BASELINE
 from evaluation.queries import DEFAULT_BASELINE_HISTORY_ITEMS, DEFAULT_BASELINE_TRAINING_PAIRS, ReportOutput
 from evaluation.sql_report import parse_json_lines
-from tests.fakes import athena as fake_athena
+from testkit.fakes import athena as fake_athena
 
 SUNDAY = "2026-11-15"
 RESULTS = "personalize-dev-results-123456789012-us-east-1"

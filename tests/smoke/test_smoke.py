@@ -1,6 +1,6 @@
 """`make smoke` offline: the whole flow against moto (s3, kinesis, stepfunctions, dynamodb, scheduler, sqs, sns,
 cloudwatch) and the fake Personalize, with the synthesised dev pipeline executing on moto's Step Functions
-(tests/sfn/harness.py) and the cdk deploy/destroy commands recorded by a fake runner."""
+(testkit/pipeline_harness.py) and the cdk deploy/destroy commands recorded by a fake runner."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.fakes.personalize import FakePersonalize
-from tests.sfn.harness import ACCOUNT, MOTO_CONFIG, REGION, PipelineHarness, resources_of
+from testkit.fakes.personalize import FakePersonalize
+from testkit.pipeline_harness import ACCOUNT, MOTO_CONFIG, REGION, PipelineHarness, resources_of
 from tools.smoke import cli
 from tools.smoke.flow import CDK, INGEST_SERVICE, METRICS_NAMESPACE, Seams, interactions_per_country
 

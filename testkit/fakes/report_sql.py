@@ -28,7 +28,10 @@ def _objects(s3: Any, bucket: str, prefix: str) -> list[bytes]:
 
 
 def report_unload(s3: Any, sql: str, prepared_bucket: str) -> bytes:
-    country, run_date, execution, attempt = _RUN.search(sql).groups()
+    run = _RUN.search(sql)
+    if run is None:
+        raise ValueError(f"not a report query over one prepared run (no {_RUN.pattern} in it): {sql[:200]}")
+    country, run_date, execution, attempt = run.groups()
     params = ReportQueryParams(country=country, run_date=run_date, execution=execution, attempt=attempt)
     run_prefix = f"athena/runs/{country}/{run_date}/{execution}/{attempt}"
     # Bucket names follow stacks.names.bucket_name: personalize-<env>-<kind>-<account>-<region>.
@@ -50,7 +53,10 @@ def report_unload(s3: Any, sql: str, prepared_bucket: str) -> bytes:
             load_prepared_tables(con, folder, params)
             load_batch_output(con, batch, params)
             target = folder / "out.json"
-            select = to_duckdb(_UNLOAD.match(sql).group(1))
+            unload = _UNLOAD.match(sql)
+            if unload is None:
+                raise ValueError(f"not an UNLOAD statement: {sql[:200]}")
+            select = to_duckdb(unload.group(1))
             con.execute(f"COPY ({select}) TO '{target}' (FORMAT json)")
         finally:
             con.close()

@@ -72,7 +72,7 @@ class AsyncLambda:
     on the harness clock and sends the invocation record of an event that failed every attempt to the
     destination queue (a moto queue named after the destination's logical id)."""
 
-    harness: Any  # tests.sfn.harness.PipelineHarness
+    harness: Any  # testkit.pipeline_harness.PipelineHarness
     config: AsyncInvokeConfig
     attempts: list[str] = field(default_factory=list)  # "ok" or the error type, per attempt
 

@@ -19,8 +19,8 @@ import botocore.session
 from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 
-from tests.fakes.clock import SimClock
-from tests.fakes.report_sql import REPORT_OUTPUTS, report_unload
+from testkit.fakes.clock import SimClock
+from testkit.fakes.report_sql import REPORT_OUTPUTS, report_unload
 
 _MODEL = botocore.session.get_session().get_service_model("athena")
 _UNLOAD_TARGET = re.compile(r"\bTO\s+'(s3://[^']+)'", re.IGNORECASE)
@@ -63,7 +63,7 @@ _REPORT_RESULTS: dict[tuple[Any, ...], bytes] = {}
 
 def _report_unload_once(s3: Any, sql: str, prepared_bucket: str) -> bytes:
     """report_unload, computed once per statement and input. It reads only the prepared and results buckets
-    (tests/fakes/report_sql.py), so the key holds every object there by ETag (the MD5 of its content)."""
+    (testkit/fakes/report_sql.py), so the key holds every object there by ETag (the MD5 of its content)."""
     buckets = (prepared_bucket, prepared_bucket.replace("-prepared-", "-results-", 1))
     objects = tuple(
         (bucket, o["Key"], o["ETag"])
@@ -196,7 +196,7 @@ class FakeAthena:
             bucket, _, prefix = query.target.removeprefix("s3://").partition("/")
             output = prefix.rstrip("/").rsplit("/", 1)[-1]
             # One part file, as an UNLOAD of a small result writes, with lines shaped like that output's; the
-            # report's queries really run, on DuckDB over what the prepare UNLOADs wrote (tests/fakes/report_sql.py).
+            # report's queries really run, on DuckDB over what the prepare UNLOADs wrote (testkit/fakes/report_sql.py).
             if output in REPORT_OUTPUTS:
                 body = _report_unload_once(self.s3, query.sql, bucket)
             else:

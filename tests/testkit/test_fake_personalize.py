@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
-from tests.fakes.clock import SimClock
-from tests.fakes.personalize import HOUR, MINUTE, FakePersonalize
+from testkit.fakes.clock import SimClock
+from testkit.fakes.personalize import HOUR, MINUTE, FakePersonalize
 
 ROLE = "arn:aws:iam::123456789012:role/personalize"
 UP_V1 = "arn:aws:personalize:::recipe/aws-user-personalization"

@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.paginate import Paginator
 from botocore.validate import validate_parameters
 
-from tests.fakes.clock import SimClock
+from testkit.fakes.clock import SimClock
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -194,10 +194,12 @@ class _Job:
 
     def last_updated(self, now: datetime) -> datetime:
         phase = self.phase(now)
-        if phase == "stopping":
-            return self.stop_requested  # type: ignore[return-value]
-        if phase == "stopped":
-            return self.stop_requested + timedelta(seconds=self.stop_seconds)  # type: ignore[operator]
+        if phase in ("stopping", "stopped"):
+            # A job is stopping or stopped only once a stop was requested (phase() reads stop_requested).
+            assert self.stop_requested is not None
+            if phase == "stopping":
+                return self.stop_requested
+            return self.stop_requested + timedelta(seconds=self.stop_seconds)
         return {"pending": self.created, "running": self.started}.get(phase, self.finished)
 
     def stamp(self, now: datetime) -> dict[str, Any]:
@@ -217,6 +219,15 @@ class _Rule:
     matcher: Callable[[str], bool]
     value: Any
     times: int | None  # None = unlimited
+
+
+@dataclass
+class _FailureRule:
+    """fail_job's rule: the next `times` matching jobs fail with `reason`."""
+
+    matcher: Callable[[str], bool]
+    reason: str
+    times: int
 
 
 @dataclass
@@ -265,7 +276,7 @@ class FakePersonalize:
         self._solution_updates: dict[str, list[_Job]] = {}
         self._scripted_errors: dict[str, list[list[Any]]] = {}  # api name -> [[code, message, times]]
         self._before: dict[str, list[_Rule]] = {}
-        self._failures: list[tuple[str, _Rule]] = []
+        self._failures: list[tuple[str, _FailureRule]] = []
         self._duration_rules: list[tuple[str, _Rule]] = []
         self._metrics_rules: list[_Rule] = []
         self._occupied: dict[str, list[tuple[int, datetime | None]]] = {"import": []}
@@ -370,10 +381,10 @@ class FakePersonalize:
                 duration = rule.value
                 break
         job = _Job(kind, name, arn, self.clock.now(), self.pending_seconds, duration, self._next_seq(), data)
-        for rule_kind, rule in self._failures:
-            if rule_kind == kind and rule.matcher(subject):
-                job.failure_reason = rule.value
-                rule.times -= 1
+        for failure_kind, failure in self._failures:
+            if failure_kind == kind and failure.matcher(subject):
+                job.failure_reason = failure.reason
+                failure.times -= 1
                 break
         self._failures = [(k, r) for k, r in self._failures if r.times > 0]
         return job
@@ -486,7 +497,7 @@ class FakePersonalize:
         """
         if kind not in DEFAULT_DURATIONS:
             raise ValueError(f"unknown kind {kind!r}")
-        rule = _Rule(self._matcher(name_contains), reason, times)
+        rule = _FailureRule(self._matcher(name_contains), reason, times)
         now = self.clock.now()
         running = [job for job in self._all_jobs(kind) if job.running(now) and rule.matcher(job.name)]
         for job in self._newest_first(running)[: rule.times]:
@@ -562,9 +573,9 @@ class FakePersonalize:
     def created_names(self, kind: str) -> list[str]:
         """Names of ``kind`` resources successfully created, in order (campaign updates: campaign ARNs)."""
         key = {"campaign-update": "campaignArn", "solution-update": "solutionArn"}.get(kind)
-        names = []
+        names: list[str] = []
         for call in self.create_calls(kind, "ok"):
-            names.append(call.kwargs.get(key) if key else call.kwargs.get("jobName", call.kwargs.get("name")))
+            names.append(str(call.kwargs[key] if key else call.kwargs.get("jobName", call.kwargs.get("name"))))
         return names
 
     def duplicate_create_attempts(self) -> list[Call]:

@@ -41,9 +41,9 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from common import clients
 from common import clock as clock_module
-from tests.fakes.athena import FakeAthena
-from tests.fakes.clock import SimClock
-from tests.fakes.personalize import FakePersonalize
+from testkit.fakes.athena import FakeAthena
+from testkit.fakes.clock import SimClock
+from testkit.fakes.personalize import FakePersonalize
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 PIPELINE_STACK = "Personalize-dev-Pipeline"
@@ -303,7 +303,7 @@ class PipelineHarness:
         self.monkeypatch.setattr(Subscription, "private_key", lambda subscription: _signing_key())
         # moto reloads its S3 URL module on every S3 request, in case its settings changed; no test changes
         # them while a harness exists, so the module is loaded once.
-        s3_urls = S3Backend._url_module.fget(None)
+        s3_urls = S3Backend.__dict__["_url_module"].fget(None)  # the property object (its getter ignores self)
         self.monkeypatch.setattr(S3Backend, "_url_module", property(lambda backend: s3_urls))
 
     def _invoke(self, logical_id: str, body: Any, response_headers: dict) -> bytes:
@@ -500,7 +500,7 @@ class PipelineHarness:
     # ------------------------------------------------------------------------------------ reading
 
     def _drain(self, queue_url: str) -> list[dict[str, Any]]:
-        messages = []
+        messages: list[dict[str, Any]] = []
         while True:
             batch = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not batch:
@@ -509,7 +509,7 @@ class PipelineHarness:
                 messages.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def notifications(self) -> list[dict[str, str]]:
+    def notifications(self) -> list[dict[str, Any]]:  # subject: None when the message had none
         return [
             {"subject": m.get("Subject"), "message": m["Message"]}
             for m in self._drain(self.notifications_queue)
