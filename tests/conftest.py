@@ -97,7 +97,7 @@ def pytest_collection_modifyitems(config, items):
     """pytest-xdist 3.8 sends a group to one worker by suffixing the test's nodeid with `@<group>`, but it does
     so by setting `item._nodeid`, which pytest 9 no longer reads (the nodeid derives from `item._id`): without
     this, no xdist_group (prod_like included) was honoured. Done here the way pytest 9 builds nodeids."""
-    if not config.getvalue("loadgroup"):
+    if not getattr(config.option, "loadgroup", False):  # set by pytest-xdist for --dist loadgroup
         return
     from _pytest.nodeid import coerce_node_id
 

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 
 from testkit.fakes.clock import SimClock
-from testkit.fakes.report_sql import REPORT_OUTPUTS, report_unload
+from testkit.fakes.report_sql import REPORT_OUTPUTS, report_inputs, report_unload
 
 _MODEL = botocore.session.get_session().get_service_model("athena")
 _UNLOAD_TARGET = re.compile(r"\bTO\s+'(s3://[^']+)'", re.IGNORECASE)
@@ -56,22 +56,14 @@ DEFAULT_QUALITY_ROWS = [
 ]  # fmt: skip
 
 
-# (statement, the objects of the buckets it can read) -> what report_unload wrote: each costs ~0.3 s of DuckDB
+# report_inputs (the statement and every object it reads) -> what report_unload wrote: each costs ~0.3 s of DuckDB
 # and sqlglot, and the pipeline tests run the same report over the same fake data many times.
 _REPORT_RESULTS: dict[tuple[Any, ...], bytes] = {}
 
 
 def _report_unload_once(s3: Any, sql: str, prepared_bucket: str) -> bytes:
-    """report_unload, computed once per statement and input. It reads only the prepared and results buckets
-    (testkit/fakes/report_sql.py), so the key holds every object there by ETag (the MD5 of its content)."""
-    buckets = (prepared_bucket, prepared_bucket.replace("-prepared-", "-results-", 1))
-    objects = tuple(
-        (bucket, o["Key"], o["ETag"])
-        for bucket in buckets
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-        for o in page.get("Contents", [])
-    )
-    key = (report_unload, sql, objects)
+    """report_unload, computed once per statement and input (testkit/fakes/report_sql.report_inputs)."""
+    key = report_inputs(s3, sql, prepared_bucket)
     if key not in _REPORT_RESULTS:
         _REPORT_RESULTS[key] = report_unload(s3, sql, prepared_bucket)
     return _REPORT_RESULTS[key]

@@ -20,6 +20,7 @@ _RUN = re.compile(
     r"country = '([A-Z]{2})' AND run_date = '([0-9-]{10})' AND execution = '([^']+)'\s+AND attempt = '(a[0-9]+)'"
 )
 _UNLOAD = re.compile(r"^UNLOAD \(\n(.*)\n\)\nTO '", re.DOTALL)
+_UNLOAD_TARGET = re.compile(r"\nTO '[^']*'")
 
 
 def _objects(s3: Any, bucket: str, prefix: str) -> list[bytes]:
@@ -27,15 +28,40 @@ def _objects(s3: Any, bucket: str, prefix: str) -> list[bytes]:
     return [s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed]
 
 
-def report_unload(s3: Any, sql: str, prepared_bucket: str) -> bytes:
+def _run(sql: str) -> tuple[str, str, str, str]:
     run = _RUN.search(sql)
     if run is None:
         raise ValueError(f"not a report query over one prepared run (no {_RUN.pattern} in it): {sql[:200]}")
     country, run_date, execution, attempt = run.groups()
+    return country, run_date, execution, attempt
+
+
+def _results_bucket(prepared_bucket: str) -> str:
+    # Bucket names follow stacks.names.bucket_name: personalize-<env>-<kind>-<account>-<region>.
+    return prepared_bucket.replace("-prepared-", "-results-", 1)
+
+
+def report_inputs(s3: Any, sql: str, prepared_bucket: str) -> tuple[Any, ...]:
+    """Everything report_unload's result depends on: the statement without its run's execution name and its
+    output location (which select nothing), and every object it reads, by key under its prefix and ETag (the MD5
+    of its content). Two executions over the same data give the same inputs, hence the same result."""
+    country, run_date, execution, attempt = _run(sql)
+    run_prefix = f"athena/runs/{country}/{run_date}/{execution}/{attempt}/"
+    batch_prefix = f"{country}/{run_date}/{PERSONALIZE_RECIPE}/"
+    statement = _UNLOAD_TARGET.sub("TO '<output>'", sql).replace(execution, "<execution>")
+
+    def listed(bucket: str, prefix: str) -> tuple[tuple[str, str], ...]:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return tuple((o["Key"].removeprefix(prefix), o["ETag"]) for page in pages for o in page.get("Contents", []))
+
+    return statement, listed(prepared_bucket, run_prefix), listed(_results_bucket(prepared_bucket), batch_prefix)
+
+
+def report_unload(s3: Any, sql: str, prepared_bucket: str) -> bytes:
+    country, run_date, execution, attempt = _run(sql)
     params = ReportQueryParams(country=country, run_date=run_date, execution=execution, attempt=attempt)
     run_prefix = f"athena/runs/{country}/{run_date}/{execution}/{attempt}"
-    # Bucket names follow stacks.names.bucket_name: personalize-<env>-<kind>-<account>-<region>.
-    results = [prepared_bucket.replace("-prepared-", "-results-", 1)]
+    results = [_results_bucket(prepared_bucket)]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for table, output in PREPARED_OUTPUTS.items():
