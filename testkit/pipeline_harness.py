@@ -16,9 +16,10 @@ import copy
 import functools
 import importlib
 import json
+import marshal
+import os
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -26,14 +27,17 @@ from typing import Any
 
 import boto3
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core import serialize as moto_serialize
 from moto.s3.models import S3Backend
 from moto.sns.models import Subscription
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval import states as eval_states
+from moto.stepfunctions.parser.asl.eval.event import event_manager
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client as engine_boto_client
 from moto.stepfunctions.parser.asl.utils import json_path
@@ -106,7 +110,16 @@ def copy_json_tree(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-_ENGINE_COPY = SimpleNamespace(deepcopy=copy_json_tree)
+def copy_state_data(value: Any) -> Any:
+    """copy_json_tree at C speed: marshal round-trips exactly the JSON types (dict key order included) and
+    refuses anything else, even a subclass of str or int, which then goes to copy_json_tree."""
+    try:
+        return marshal.loads(marshal.dumps(value))
+    except ValueError:
+        return copy_json_tree(value)
+
+
+_ENGINE_COPY = SimpleNamespace(deepcopy=copy_state_data)
 # moto parses (ply yacc) each InputPath/OutputPath/ResultPath expression at every use; a parsed expression
 # holds no state, so each is parsed once.
 _parse_json_path = functools.lru_cache(maxsize=None)(json_path.parse)
@@ -123,20 +136,61 @@ def _signing_key():
 
 
 _new_engine_client = engine_boto_client.boto_client_for
+# (region, service) -> the engine's client, shared by every harness of the test run
+_ENGINE_CLIENTS: dict[tuple[str, str], Any] = {}
 
 
-def _engine_clients() -> Callable[..., Any]:
+def _engine_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
     """moto's engine builds a new boto3 client for every task (~15 ms each); its arguments ignore the state's
-    credentials, so one client per (region, service) within a harness makes the same calls."""
-    made: dict[tuple[str, str], Any] = {}
-    original = _new_engine_client
+    credentials, so one client per (region, service) makes the same calls. A client created under an earlier
+    mock_aws still reaches moto: moto's stubber is one of botocore's built-in handlers of every client."""
+    if (region, service) not in _ENGINE_CLIENTS:
+        _ENGINE_CLIENTS[region, service] = _new_engine_client(region, service, state_credentials)
+    return _ENGINE_CLIENTS[region, service]
 
-    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        if (region, service) not in made:
-            made[region, service] = original(region, service, state_credentials)
-        return made[region, service]
 
-    return boto_client_for
+# (service, region) -> a harness's own client; (service, default region from the environment) -> a handler's
+_HARNESS_CLIENTS: dict[tuple[str, str], Any] = {}
+_HANDLER_CLIENTS: dict[tuple[str, str | None, str | None], Any] = {}
+_new_handler_client = clients.client.__wrapped__
+
+
+def _harness_client(service: str) -> Any:
+    """boto3.client for the harness, made once per test run: mock_aws gives each test a fresh default session,
+    so every new client reloads botocore's service model (~30 ms), and the clients hold no per-test state."""
+    if (service, REGION) not in _HARNESS_CLIENTS:
+        _HARNESS_CLIENTS[service, REGION] = boto3.client(service, region_name=REGION)
+    return _HARNESS_CLIENTS[service, REGION]
+
+
+def _handler_client(service: str) -> Any:
+    """common.clients.client made once per test run for the environment's region (what boto3 resolves it from)."""
+    key = (service, os.environ.get("AWS_REGION"), os.environ.get("AWS_DEFAULT_REGION"))
+    if key not in _HANDLER_CLIENTS:
+        _HANDLER_CLIENTS[key] = _new_handler_client(service)
+    return _HANDLER_CLIENTS[key]
+
+
+_possible_keys = moto_serialize.XFormedAttributePicker.get_possible_keys
+_POSSIBLE_KEYS: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+
+def _cached_possible_keys(picker, context) -> Any:
+    """The attribute names moto's response serialiser tries for a shape member, computed once per member.
+
+    moto recomputes them (six alias providers) for every member of every object it serialises: 50,000 times
+    for one execution's history. With the default providers they depend only on the object's class (unless
+    it has a Meta class of explicit aliases), the key, the member's shape and its parent shape; botocore's
+    shapes are cached per service model, so the same shape objects come back for every response.
+    """
+    obj, shape = context.obj, context.shape
+    if picker.alias_providers is not moto_serialize.DEFAULT_ALIAS_PROVIDERS or hasattr(obj, "Meta"):
+        return _possible_keys(picker, context)
+    key = (type(obj), context.key, shape, getattr(shape, "parent", None))
+    keys = _POSSIBLE_KEYS.get(key)
+    if keys is None:
+        keys = _POSSIBLE_KEYS[key] = tuple(_possible_keys(picker, context))
+    return iter(keys)
 
 
 def synthesised_definition(outdir, machine: dict, refs: dict[str, Any]) -> str:
@@ -202,14 +256,15 @@ class PipelineHarness:
 
     def _setup_aws(self) -> None:
         clients.client.cache_clear()
-        self.sfn = boto3.client("stepfunctions", region_name=REGION)
-        self.s3 = boto3.client("s3", region_name=REGION)
-        self.ddb = boto3.client("dynamodb", region_name=REGION)
-        self.sqs = boto3.client("sqs", region_name=REGION)
-        sns = boto3.client("sns", region_name=REGION)
-        events = boto3.client("events", region_name=REGION)
-        lambda_client = boto3.client("lambda", region_name=REGION)
-        iam = boto3.client("iam", region_name=REGION)
+        self.monkeypatch.setattr(clients, "client", _handler_client)
+        self.sfn = _harness_client("stepfunctions")
+        self.s3 = _harness_client("s3")
+        self.ddb = _harness_client("dynamodb")
+        self.sqs = _harness_client("sqs")
+        sns = _harness_client("sns")
+        events = _harness_client("events")
+        lambda_client = _harness_client("lambda")
+        iam = _harness_client("iam")
         role_arn = iam.create_role(RoleName="harness", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         self.role_arn = role_arn
         refs: dict[str, Any] = dict(PSEUDO)
@@ -292,14 +347,15 @@ class PipelineHarness:
         self.monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(_cached_parse))
         self.monkeypatch.setattr(WaitFunction, "_wait_interval", wait)
         self.monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=self.clock.advance))
-        for engine_module in (eval_states, string_expression, result_path, execute_state):
+        copying = (eval_states, string_expression, result_path, execute_state, state_task_service, event_manager)
+        for engine_module in copying:
             self.monkeypatch.setattr(engine_module, "copy", _ENGINE_COPY)
         self.monkeypatch.setattr(json_path, "parse", _parse_json_path)
         self.monkeypatch.setattr(result_path, "parse", _parse_result_path)
-        boto_client_for = _engine_clients()
         for name, module in list(sys.modules.items()):
             if name.startswith("moto.stepfunctions.parser") and hasattr(module, "boto_client_for"):
-                self.monkeypatch.setattr(module, "boto_client_for", boto_client_for)
+                self.monkeypatch.setattr(module, "boto_client_for", _engine_client_for)
+        self.monkeypatch.setattr(moto_serialize.XFormedAttributePicker, "get_possible_keys", _cached_possible_keys)
         self.monkeypatch.setattr(Subscription, "private_key", lambda subscription: _signing_key())
         # moto reloads its S3 URL module on every S3 request, in case its settings changed; no test changes
         # them while a harness exists, so the module is loaded once.
