@@ -43,12 +43,25 @@ DEFAULT_WAIT_COMMENT = "Interval chosen by the step: grows from minutes to an ho
 State = dict[str, Any]
 States = dict[str, State]
 
+
+def _transient(errors: list[str], *, max_attempts: int = 6, max_delay_seconds: int = 300) -> dict[str, Any]:
+    """Retry `errors` after 5 s, doubling, with full jitter: what a transient error of any integration gets."""
+    return {
+        "ErrorEquals": errors,
+        "IntervalSeconds": 5,
+        "BackoffRate": 2.0,
+        "MaxAttempts": max_attempts,
+        "MaxDelaySeconds": max_delay_seconds,
+        "JitterStrategy": "FULL",
+    }
+
+
 # The one retry policy of every Lambda task (the error names: tests/infra/test_pipeline_stack.py quotes the
 # Step Functions guide). Step failures are not caught: the execution fails at the step, so redrive resumes there.
 LAMBDA_TASK_RETRY: list[dict[str, Any]] = [
-    {
-        # Our handlers' own transient errors (their class names) and Lambda's service errors and throttling.
-        "ErrorEquals": [
+    # Our handlers' own transient errors (their class names) and Lambda's service errors and throttling.
+    _transient(
+        [
             "PersonalizeThrottled",
             "PersonalizeResourceInUse",
             "Lambda.ServiceException",
@@ -56,13 +69,8 @@ LAMBDA_TASK_RETRY: list[dict[str, Any]] = [
             "Lambda.SdkClientException",
             "Lambda.TooManyRequestsException",
             "Lambda.ClientExecutionTimeoutException",
-        ],
-        "IntervalSeconds": 5,
-        "BackoffRate": 2.0,
-        "MaxAttempts": 6,
-        "MaxDelaySeconds": 300,
-        "JitterStrategy": "FULL",
-    },
+        ]
+    ),
     {
         # A full Personalize quota (e.g. 5 running import jobs per region, not adjustable) means wait, not fail.
         "ErrorEquals": ["PersonalizeLimitExceeded"],
@@ -82,35 +90,12 @@ LAMBDA_TASK_RETRY: list[dict[str, Any]] = [
     },
 ]
 SNS_PUBLISH_RETRY: list[dict[str, Any]] = [
-    {
-        "ErrorEquals": ["SNS.ThrottledException", "SNS.KMSThrottlingException", "SNS.InternalErrorException"],
-        "IntervalSeconds": 5,
-        "BackoffRate": 2.0,
-        "MaxAttempts": 6,
-        "MaxDelaySeconds": 300,
-        "JitterStrategy": "FULL",
-    }
+    _transient(["SNS.ThrottledException", "SNS.KMSThrottlingException", "SNS.InternalErrorException"])
 ]
 EVENTBRIDGE_PUT_EVENTS_RETRY: list[dict[str, Any]] = [
-    {
-        "ErrorEquals": ["EventBridge.FailedEntry", "EventBridge.ThrottlingException", "EventBridge.InternalException"],
-        "IntervalSeconds": 5,
-        "BackoffRate": 2.0,
-        "MaxAttempts": 6,
-        "MaxDelaySeconds": 300,
-        "JitterStrategy": "FULL",
-    }
+    _transient(["EventBridge.FailedEntry", "EventBridge.ThrottlingException", "EventBridge.InternalException"])
 ]
-PUT_METRIC_DATA_RETRY: list[dict[str, Any]] = [
-    {
-        "ErrorEquals": ["States.TaskFailed"],
-        "IntervalSeconds": 5,
-        "BackoffRate": 2.0,
-        "MaxAttempts": 3,
-        "MaxDelaySeconds": 60,
-        "JitterStrategy": "FULL",
-    }
-]
+PUT_METRIC_DATA_RETRY: list[dict[str, Any]] = [_transient(["States.TaskFailed"], max_attempts=3, max_delay_seconds=60)]
 
 # A guard between a step and the next: (the next step's state, the last step's state) -> its states, the
 # first of which is the one entered.

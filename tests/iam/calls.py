@@ -655,6 +655,19 @@ class CallMap:
 # ------------------------------------------------------------------------------------ Lambda on our behalf
 
 
+def function_by_handler(assembly: Assembly, stack: str, handler_prefix: str) -> tuple[str, dict[str, str], Caller]:
+    """The one function of `stack` whose handler starts with `handler_prefix`: its logical id, its environment
+    variables (intrinsics resolved) and the caller its role makes."""
+    (function_id,) = [
+        k
+        for k, f in assembly.resources(stack, "AWS::Lambda::Function").items()
+        if f["Properties"].get("Handler", "").startswith(handler_prefix)
+    ]
+    function = assembly.templates[stack]["Resources"][function_id]
+    environment = assembly.resolve(stack, function["Properties"]["Environment"]["Variables"])
+    return function_id, environment, Caller(function_id, assembly.role_of_function(stack, function_id))
+
+
 def lambda_runtime_calls(assembly: Assembly, stack: str, function_id: str, caller: Caller) -> list[Call]:
     """What Lambda does with the function's execution role for every invocation: write its logs
     (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html#monitoring-cloudwatchlogs-prereqs)."""

@@ -19,7 +19,16 @@ import pytest
 from moto import mock_aws
 
 from testkit.pipeline_harness import MOTO_CONFIG, PIPELINE_STACK, REGION, PipelineHarness, resources_of
-from tests.iam.calls import Call, Caller, CallMap, CallRecorder, check, lambda_runtime_calls, state_machine_calls
+from tests.iam.calls import (
+    Call,
+    Caller,
+    CallMap,
+    CallRecorder,
+    check,
+    function_by_handler,
+    lambda_runtime_calls,
+    state_machine_calls,
+)
 from tests.iam.policy import Assembly, Request
 
 REALTIME_STACK = "Personalize-dev-Realtime"
@@ -169,14 +178,7 @@ def ingest(assembly) -> Recorded:
     from tests.iam.calls import event_source_calls
     from tests.ingest.ingest_fakes import FakeClock, FakeContext, FakePersonalizeEvents, event, kinesis_event, record
 
-    (function_id,) = [
-        k
-        for k, f in assembly.resources(REALTIME_STACK, "AWS::Lambda::Function").items()
-        if f["Properties"].get("Handler", "").startswith("ingest.")
-    ]
-    function = assembly.templates[REALTIME_STACK]["Resources"][function_id]
-    environment = assembly.resolve(REALTIME_STACK, function["Properties"]["Environment"]["Variables"])
-    caller = Caller(function_id, assembly.role_of_function(REALTIME_STACK, function_id))
+    function_id, environment, caller = function_by_handler(assembly, REALTIME_STACK, "ingest.")
     recorder = CallRecorder()
     fake = FakePersonalizeEvents()
     with pytest.MonkeyPatch.context() as monkeypatch, mock_aws():

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 from moto import mock_aws
 
-from tests.iam.calls import Call, Caller, CallMap, CallRecorder, check
+from tests.iam.calls import Call, Caller, CallMap, CallRecorder, check, function_by_handler
 from tests.iam.policy import Assembly
 from tests.ingest.ingest_fakes import client_error, event
 from tools.replay import events
@@ -126,14 +126,7 @@ def test_the_ingest_function_may_write_an_oversized_dead_letter_to_its_prefix_on
     from ingest import handler as ingest_handler
     from tests.ingest.ingest_fakes import FakeClock, FakeContext, FakePersonalizeEvents, kinesis_event, record
 
-    (function_id,) = [
-        k
-        for k, f in assembly.resources(REALTIME_STACK, "AWS::Lambda::Function").items()
-        if f["Properties"].get("Handler", "").startswith("ingest.")
-    ]
-    function = assembly.templates[REALTIME_STACK]["Resources"][function_id]
-    environment = assembly.resolve(REALTIME_STACK, function["Properties"]["Environment"]["Variables"])
-    caller = Caller(function_id, assembly.role_of_function(REALTIME_STACK, function_id))
+    function_id, environment, caller = function_by_handler(assembly, REALTIME_STACK, "ingest.")
     recorder = CallRecorder()
     country = sorted(json.loads(environment["TRACKING_IDS"]))[0]
     huge = record({**event(1, country=country), **{f"unknown_{i}": "x" * 20 for i in range(1200)}})
