@@ -26,13 +26,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import botocore.parsers
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core import serialize as moto_serialize
+from moto.stepfunctions.responses import StepFunctionResponse
 from moto.s3.models import S3Backend
 from moto.sns.models import Subscription
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
+from moto.stepfunctions.parser.asl.component.program import program as program_module
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
@@ -120,6 +123,31 @@ def copy_state_data(value: Any) -> Any:
 
 
 _ENGINE_COPY = SimpleNamespace(deepcopy=copy_state_data)
+
+
+class InlineThread:
+    """A Thread that runs its target inside start(), for moto's engine under the harness.
+
+    moto runs the whole program in one thread (to enforce the definition's TimeoutSeconds) and every Task
+    state in another (for the task's TimeoutSeconds), each joined with a wall-clock timeout. Under the
+    harness time is the SimClock's, so those wall-clock timeouts can never fire: running the target in the
+    caller's thread is the same behaviour without two thread start-ups per state, and lets a profiler see it.
+    """
+
+    def __init__(self, target, args=(), kwargs=None, daemon=None) -> None:
+        self._run = functools.partial(target, *args, **(kwargs or {}))
+
+    def start(self) -> None:
+        run, self._run = self._run, None  # moto keeps every thread it made (TMP_THREADS): drop the frames
+        if run is not None:
+            run()
+
+    def join(self, timeout: float | None = None) -> None:
+        return None
+
+    def is_alive(self) -> bool:
+        return False
+
 # moto parses (ply yacc) each InputPath/OutputPath/ResultPath expression at every use; a parsed expression
 # holds no state, so each is parsed once.
 _parse_json_path = functools.lru_cache(maxsize=None)(json_path.parse)
@@ -191,6 +219,29 @@ def _cached_possible_keys(picker, context) -> Any:
     if keys is None:
         keys = _POSSIBLE_KEYS[key] = tuple(_possible_keys(picker, context))
     return iter(keys)
+
+
+MOTO_EXECUTION_HISTORY = StepFunctionResponse.get_execution_history  # moto's own, for the comparison test
+_parse_timestamp = functools.lru_cache(maxsize=1 << 16)(botocore.parsers.DEFAULT_TIMESTAMP_PARSER)
+_epoch_seconds = moto_serialize.TimestampSerializer._timestamp_unixtimestamp
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _epoch_seconds(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def history_as_json(response: StepFunctionResponse) -> str:
+    """GetExecutionHistory's body as moto answers it, written with json.dumps instead of moto's serialiser.
+
+    moto's serialiser walks the botocore output shape member by member (~40 ms for one execution's history)
+    and the tests read histories ~300 times (the harness, the failure recorder, the redrive fake, the replay
+    CLI). The events moto keeps are already in the API's shape, so the same body (timestamps as moto's
+    epoch seconds) comes out of json.dumps; tests/testkit/test_pipeline_harness.py compares the two.
+    """
+    output = response.stepfunction_backend.get_execution_history(response._get_param("executionArn"))
+    return json.dumps(output, default=_json_default)
 
 
 def synthesised_definition(outdir, machine: dict, refs: dict[str, Any]) -> str:
@@ -343,6 +394,8 @@ class PipelineHarness:
         # Run each execution to its end inside StartExecution (moto's own SyncExecutionWorker does the same):
         # no worker thread to poll, and the handlers run in the test's thread.
         self.monkeypatch.setattr(ExecutionWorker, "start", lambda worker: worker._execution_logic())
+        self.monkeypatch.setattr(program_module, "threading", SimpleNamespace(Thread=InlineThread))
+        self.monkeypatch.setattr(execute_state, "Thread", InlineThread)
         # The definition is parsed (antlr) once per test run instead of at every create and execution.
         self.monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(_cached_parse))
         self.monkeypatch.setattr(WaitFunction, "_wait_interval", wait)
@@ -356,6 +409,10 @@ class PipelineHarness:
             if name.startswith("moto.stepfunctions.parser") and hasattr(module, "boto_client_for"):
                 self.monkeypatch.setattr(module, "boto_client_for", _engine_client_for)
         self.monkeypatch.setattr(moto_serialize.XFormedAttributePicker, "get_possible_keys", _cached_possible_keys)
+        self.monkeypatch.setattr(StepFunctionResponse, "get_execution_history", history_as_json)
+        # botocore turns every timestamp of every response into a datetime with a new dateutil tzlocal(); the
+        # same timestamps come back many times (a history is read again at each poll), and a datetime is immutable.
+        self.monkeypatch.setattr(botocore.parsers, "DEFAULT_TIMESTAMP_PARSER", _parse_timestamp)
         self.monkeypatch.setattr(Subscription, "private_key", lambda subscription: _signing_key())
         # moto reloads its S3 URL module on every S3 request, in case its settings changed; no test changes
         # them while a harness exists, so the module is loaded once.

@@ -83,8 +83,11 @@ class _Query:
 
 
 def _lines(output: str, now: float) -> bytes:
-    """A few rows per output: 6 users x 8 items over the last 20 days (enough for the report to rank)."""
+    """A few rows per output: 6 users x 8 items over the 20 days before the query's day (enough for the report to
+    rank). Timestamps count from the start of that UTC day, not from the query's second, so the prepare queries of
+    any run on that day write the same bytes and the report over them is computed once (_report_unload_once)."""
     day = 86_400
+    now = now // day * day
     if output.startswith("interactions"):
         rows = [
             f"u{u},i{(u * 3 + k) % 8},{int(now) - (20 - k) * day},view,1.0"
