@@ -39,6 +39,7 @@ REDRIVABLE_PERIOD = timedelta(days=14)
 MAX_OPEN_TIME = timedelta(days=365)
 HISTORY_EVENT_LIMIT = 25_000
 CLIENT_TOKEN_LIFETIME = timedelta(minutes=15)
+_EXECUTION_ENDED = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"})
 REMEMBERED_TOKENS = 10
 
 # The context-object values a resumed state may read; replaced by the original execution's own.
@@ -83,6 +84,7 @@ class RedrivableStepFunctions:
         self._redriven: dict[str, _Redriven] = {}
         self._shadows: set[str] = set()  # shadow state machine ARNs (hidden from list_state_machines)
         self._reported: set[tuple[str, int]] = set()  # (execution ARN, redrive count) already delivered
+        self._ended_histories: dict[tuple[str, int], list[dict[str, Any]]] = {}  # (ARN, attempts) -> events
         self._lock = threading.Lock()
         self.redrive_calls: list[dict[str, Any]] = []  # every RedriveExecution request, for assertions
 
@@ -160,7 +162,21 @@ class RedrivableStepFunctions:
         self._on_status_change(described["executionArn"], described["status"])
 
     def _events(self, execution_arn: str) -> list[dict[str, Any]]:
-        """The whole history of an execution, redrives included, with ids renumbered as one sequence."""
+        """The whole history of an execution, redrives included, with ids renumbered as one sequence.
+
+        An execution that has ended keeps its history until it is redriven (a new attempt), so that history
+        is read from moto once per attempt: describe_execution reads it for redriveStatus at every poll."""
+        redriven = self._redriven.get(execution_arn)
+        key = (execution_arn, len(redriven.attempts) if redriven else 0)
+        ended = self._ended_histories.get(key)
+        if ended is None:
+            events = self._read_events(execution_arn)
+            if not events or events[-1]["type"] not in _EXECUTION_ENDED:
+                return events
+            ended = self._ended_histories[key] = events
+        return [dict(event) for event in ended]  # callers may change what they get
+
+    def _read_events(self, execution_arn: str) -> list[dict[str, Any]]:
         events = [
             dict(e) for e in self._client.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
         ]

@@ -16,7 +16,7 @@ from botocore.validate import validate_parameters
 
 from tests.ingest.ingest_fakes import FakeClock, FakePersonalizeEvents
 from tools.replay import cli
-from tools.replay.aws import AwsClients
+from testkit.shared_clients import SharedClients
 
 REGION = "us-east-1"
 STACK = "Personalize-dev-Realtime"
@@ -50,7 +50,7 @@ class FakeCloudFormation:
         return {"Stacks": [{"StackName": name, "StackStatus": "UPDATE_COMPLETE", "Outputs": outputs}]}
 
 
-class EventsClients(AwsClients):
+class EventsClients(SharedClients):
     """moto for Kinesis, SQS and S3; fakes for personalize-events (moto has none) and CloudFormation."""
 
     def __init__(self, profile: str | None, region: str | None, *, fakes: dict[str, Any]) -> None:

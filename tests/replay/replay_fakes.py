@@ -24,8 +24,9 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from common import clients
 from testkit.fakes.redrive import RedrivableStepFunctions
 from testkit.pipeline_harness import REGION, PipelineHarness, resources_of
-from tools.replay import cli
+from testkit.shared_clients import SharedClients
 from tools.replay.aws import AwsClients
+from tools.replay import cli
 
 SUNDAY = "2026-11-15"  # a full-training day for every country of the dev config
 UNSUCCESSFUL = ("FAILED", "TIMED_OUT", "ABORTED")
@@ -79,7 +80,7 @@ def invoke(argv: list[str], *, clients: Any = AwsClients, stdin: io.StringIO | N
     return Result(code, out.getvalue(), err.getvalue())
 
 
-class ReplayClients(AwsClients):
+class ReplayClients(SharedClients):
     """The CLI's client factory with Step Functions replaced by the redrive fake (moto underneath)."""
 
     def __init__(self, profile: str | None, region: str | None, *, sfn: RedrivableStepFunctions) -> None:

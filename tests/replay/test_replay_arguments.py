@@ -26,7 +26,14 @@ def one_line(result, code: int, message: str) -> None:
     assert message in result.err, result.err
 
 
-# Refused before any AWS call: no moto needed, the default client factory is never used for a request.
+class NoClients(AwsClients):
+    """The CLI's client factory, failing the test if the command makes any client."""
+
+    def client(self, service: str):
+        pytest.fail(f"a command refused for its arguments made a {service} client")
+
+
+# Refused before any AWS call: no moto needed, no client is made.
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
@@ -72,7 +79,7 @@ def one_line(result, code: int, message: str) -> None:
     ],
 )
 def test_bad_arguments(argv, code, message):
-    result = invoke([*argv, "--region", "us-east-1"] if "--region" not in argv and argv else argv)
+    result = invoke([*argv, "--region", "us-east-1"] if "--region" not in argv and argv else argv, clients=NoClients)
 
     one_line(result, code, message)
 

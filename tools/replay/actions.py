@@ -193,7 +193,10 @@ def date_range(first: date, last: date | None) -> list[date]:
     return [first + timedelta(days=offset) for offset in range(days)]
 
 
-def plan_rerun(runs: Runs, scheduler: Any, country: str, dates: list[date], *, force: bool) -> RerunPlan:
+def plan_rerun(
+    runs: Runs, scheduler: Callable[[], Any], country: str, dates: list[date], *, force: bool
+) -> RerunPlan:
+    """`scheduler` makes the Scheduler client, once the dates are known to be valid."""
     env = runs.env
     zone = env.config.country(country).time_zone
     today = runs.now().astimezone(ZoneInfo(zone)).date()
@@ -202,7 +205,7 @@ def plan_rerun(runs: Runs, scheduler: Any, country: str, dates: list[date], *, f
         raise UsageError(f"{future[0]} is in the future for {country} (today in {zone} is {today})")
     name = env.schedule(country)
     try:
-        schedule = scheduler.get_schedule(Name=name)
+        schedule = scheduler().get_schedule(Name=name)
     except ClientError as error:
         if error_code(error) == "ResourceNotFoundException":
             raise NotFound(

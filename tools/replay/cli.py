@@ -419,7 +419,7 @@ def cmd_rerun(session: Session) -> int:
     first = parse_date(args.date, "--date")
     last = parse_date(args.to, "--to") if args.to else None
     dates = date_range(first, last)
-    plan = plan_rerun(session.runs, session.clients.scheduler(), country, dates, force=args.force)
+    plan = plan_rerun(session.runs, session.clients.scheduler, country, dates, force=args.force)
     to_start = plan.to_start
     plan_text = render.table([(str(i.run_date), i.action, i.reason) for i in plan.items], ("RUN DATE", "ACTION", "WHY"))
 

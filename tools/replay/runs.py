@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -137,10 +138,18 @@ def effective_status(record: dict[str, Any] | None, execution: dict[str, Any] | 
 class Runs:
     def __init__(self, env: Env, clients: AwsClients, now: Callable[[], datetime]) -> None:
         self.env = env
-        self.sfn = clients.stepfunctions()
-        self.ledger = Ledger(clients.dynamodb(), env.ledger_table, clients.where)
+        self._clients = clients
         self.where = clients.where
         self.now = now
+
+    # Made at first use, so a command refused for its arguments makes no client (and looks up no credentials).
+    @cached_property
+    def sfn(self) -> Any:
+        return self._clients.stepfunctions()
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self._clients.dynamodb(), self.env.ledger_table, self.where)
 
     # ----------------------------------------------------------------------------- executions
 
