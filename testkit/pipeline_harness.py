@@ -29,7 +29,6 @@ import boto3
 import botocore.parsers
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core import serialize as moto_serialize
-from moto.stepfunctions.responses import StepFunctionResponse
 from moto.s3.models import S3Backend
 from moto.sns.models import Subscription
 from moto.stepfunctions.parser.asl.component.common.path import result_path
@@ -45,6 +44,7 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.utils import boto_client as engine_boto_client
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from common import clients
 from common import clock as clock_module

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import marshal
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -13,9 +14,15 @@ ROOT = Path(__file__).resolve().parent.parent
 class SynthesisedApp:
     application: object  # stacks.application.Application
     outdir: Path
+    _templates: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def template_json(self, stack_name: str) -> dict:
-        return json.loads((self.outdir / f"{stack_name}.template.json").read_text())
+        """The stack's template, a new copy at each call (callers may change it). The assembly does not change
+        once synthesised, and every pipeline harness reads every template: each is parsed once."""
+        if stack_name not in self._templates:
+            document = json.loads((self.outdir / f"{stack_name}.template.json").read_text())
+            self._templates[stack_name] = marshal.dumps(document)
+        return marshal.loads(self._templates[stack_name])
 
     def template(self, stack_name: str):
         from aws_cdk.assertions import Template

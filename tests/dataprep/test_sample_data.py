@@ -51,9 +51,16 @@ def test_raw_layout_headers_and_date_range(sample):
     )
 
 
-def test_countries_new_items_and_malformed_rows_reach_preparation(sample, tmp_path):
+@pytest.fixture(scope="module")
+def prepared(sample, tmp_path_factory):
+    """Each dev country prepared from the sample once: (summary, output folder) per country."""
     root, _ = sample
-    per_country = {cc: prepare(root, tmp_path / cc, cc, END.isoformat()) for cc in ("KR", "JP", "US")}
+    out = tmp_path_factory.mktemp("prepared")
+    return {cc: (prepare(root, out / cc, cc, END.isoformat()), out / cc) for cc in ("KR", "JP", "US")}
+
+
+def test_countries_new_items_and_malformed_rows_reach_preparation(prepared):
+    per_country = {cc: summary for cc, (summary, _) in prepared.items()}
     assert all(c.interactions > 1000 for c in per_country.values())
     kr = per_country["KR"]
     assert (
@@ -62,16 +69,14 @@ def test_countries_new_items_and_malformed_rows_reach_preparation(sample, tmp_pa
     assert kr.items_dropped_unparsable_timestamp == 1
     # Registered users without history exist, and some items were released in the last 30 days.
     assert kr.country_users > kr.users
-    with (tmp_path / "KR" / "items.csv").open(encoding="utf-8") as f:
+    with (prepared["KR"][1] / "items.csv").open(encoding="utf-8") as f:
         created = [int(r["CREATION_TIMESTAMP"]) for r in csv.DictReader(f)]
     cutoff = ((END - timedelta(days=30)) - date(1970, 1, 1)).days * 86400
     assert sum(c >= cutoff for c in created) >= 3
 
 
-def test_taste_structure_users_concentrate_on_few_genres(sample, tmp_path):
-    root, _ = sample
-    out = tmp_path / "kr"
-    prepare(root, out, "KR", END.isoformat())
+def test_taste_structure_users_concentrate_on_few_genres(prepared):
+    out = prepared["KR"][1]
     with (out / "items.csv").open(encoding="utf-8") as f:
         genre = {r["ITEM_ID"]: r["GENRES"].split("|")[0] for r in csv.DictReader(f)}
     per_user: dict[str, Counter] = defaultdict(Counter)

@@ -14,9 +14,9 @@ import botocore.session
 from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 
+from testkit.shared_clients import SharedClients
 from tests.ingest.ingest_fakes import FakeClock, FakePersonalizeEvents
 from tools.replay import cli
-from testkit.shared_clients import SharedClients
 
 REGION = "us-east-1"
 STACK = "Personalize-dev-Realtime"

@@ -25,8 +25,8 @@ from common import clients
 from testkit.fakes.redrive import RedrivableStepFunctions
 from testkit.pipeline_harness import REGION, PipelineHarness, resources_of
 from testkit.shared_clients import SharedClients
-from tools.replay.aws import AwsClients
 from tools.replay import cli
+from tools.replay.aws import AwsClients
 
 SUNDAY = "2026-11-15"  # a full-training day for every country of the dev config
 UNSUCCESSFUL = ("FAILED", "TIMED_OUT", "ABORTED")

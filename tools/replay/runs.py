@@ -12,8 +12,8 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 
 from botocore.exceptions import ClientError
