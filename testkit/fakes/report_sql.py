@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.s3.models import s3_backends
 
 from dataprep.local import to_duckdb
 from evaluation.local_sql import PREPARED_FILES, load_batch_output, load_prepared_tables
@@ -50,11 +52,14 @@ def report_inputs(s3: Any, sql: str, prepared_bucket: str) -> tuple[Any, ...]:
     batch_prefix = f"{country}/{run_date}/{PERSONALIZE_RECIPE}/"
     statement = _UNLOAD_TARGET.sub("TO '<output>'", sql).replace(execution, "<execution>")
 
-    def listed(bucket: str, prefix: str) -> tuple[tuple[str, str], ...]:
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        return tuple((o["Key"].removeprefix(prefix), o["ETag"]) for page in pages for o in page.get("Contents", []))
+    return statement, _listed(prepared_bucket, run_prefix), _listed(_results_bucket(prepared_bucket), batch_prefix)
 
-    return statement, listed(prepared_bucket, run_prefix), listed(_results_bucket(prepared_bucket), batch_prefix)
+
+def _listed(bucket: str, prefix: str) -> tuple[tuple[str, str], ...]:
+    """(key under prefix, ETag) of every object, in key order, as ListObjectsV2 gives them, read from moto's S3
+    backend directly: every report query asks, and through the API each listing costs a request round trip."""
+    keys = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_bucket(bucket).keys
+    return tuple(sorted((name.removeprefix(prefix), key.etag) for name, key in keys.items() if name.startswith(prefix)))
 
 
 def report_unload(s3: Any, sql: str, prepared_bucket: str) -> bytes:
