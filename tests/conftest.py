@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,14 @@ def pytest_collection_modifyitems(config, items):
         )
         if names and "@" not in item.nodeid:
             item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(names)}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """An xdist worker has sent its last report by now (pytest_sessionfinish): it ends here instead of running
+    its exit handlers and interpreter teardown, which the run waits for and which took ~4 s (the jsii kernel
+    stopping its node process, freeing every moto backend). The node process ends when its stdin closes."""
+    if hasattr(config, "workerinput"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
