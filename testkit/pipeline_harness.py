@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import functools
 import importlib
+import io
 import json
 import marshal
 import os
@@ -36,6 +37,7 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.component.program import program as program_module
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval import states as eval_states
@@ -221,6 +223,9 @@ def _cached_possible_keys(picker, context) -> Any:
     return iter(keys)
 
 
+MOTO_INVOKE_LAMBDA_FUNCTION = lambda_eval_utils._invoke_lambda_function  # the engine's Lambda call, through moto
+# moto's Invoke: a payload above this (sys.getsizeof) becomes a Function.ResponseSizeTooLarge error
+_MOTO_RESPONSE_LIMIT = 6_000_000
 MOTO_EXECUTION_HISTORY = StepFunctionResponse.get_execution_history  # moto's own, for the comparison test
 _parse_timestamp = functools.lru_cache(maxsize=1 << 16)(botocore.parsers.DEFAULT_TIMESTAMP_PARSER)
 _epoch_seconds = moto_serialize.TimestampSerializer._timestamp_unixtimestamp
@@ -391,6 +396,29 @@ class PipelineHarness:
             harness.clock.advance(wait_seconds)
 
         self.monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
+
+        def invoke_task(parameters, region, state_credentials):
+            """The engine's lambda:invoke task without the request round trip through boto3 and moto (~4 ms a
+            task): the handler's result as moto's Invoke would return it to the engine (status 200, the
+            X-Amz-Function-Error header as FunctionError, the payload parsed). tests/testkit/test_pipeline_harness.py
+            runs the same executions both ways and compares their histories."""
+            headers: dict[str, str] = {}
+            logical_id = parameters["FunctionName"].rsplit(":", 1)[-1]
+            body = harness._invoke(logical_id, parameters.get("Payload"), headers)
+            if sys.getsizeof(body) > _MOTO_RESPONSE_LIMIT:
+                headers = {"X-Amz-Function-Error": "Unhandled"}
+                body = json.dumps(
+                    {
+                        "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                        "errorType": "Function.ResponseSizeTooLarge",
+                    }
+                ).encode()
+            response: dict[str, Any] = {"StatusCode": 200, "Payload": lambda_eval_utils._from_payload(io.BytesIO(body))}
+            if "X-Amz-Function-Error" in headers:
+                response["FunctionError"] = headers["X-Amz-Function-Error"]
+            return response
+
+        self.monkeypatch.setattr(lambda_eval_utils, "_invoke_lambda_function", invoke_task)
         # Run each execution to its end inside StartExecution (moto's own SyncExecutionWorker does the same):
         # no worker thread to poll, and the handlers run in the test's thread.
         self.monkeypatch.setattr(ExecutionWorker, "start", lambda worker: worker._execution_logic())
