@@ -21,6 +21,7 @@ import marshal
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -137,7 +138,7 @@ class InlineThread:
     """
 
     def __init__(self, target, args=(), kwargs=None, daemon=None) -> None:
-        self._run = functools.partial(target, *args, **(kwargs or {}))
+        self._run: Callable[[], Any] | None = functools.partial(target, *args, **(kwargs or {}))
 
     def start(self) -> None:
         run, self._run = self._run, None  # moto keeps every thread it made (TMP_THREADS): drop the frames
@@ -397,7 +398,7 @@ class PipelineHarness:
 
         self.monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
 
-        def invoke_task(parameters, region, state_credentials):
+        def invoke_task(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
             """The engine's lambda:invoke task without the request round trip through boto3 and moto (~4 ms a
             task): the handler's result as moto's Invoke would return it to the engine (status 200, the
             X-Amz-Function-Error header as FunctionError, the payload parsed). tests/testkit/test_pipeline_harness.py
