@@ -1,11 +1,15 @@
 """State transitions and Lambda invocations of a full-day run whose training takes 26 hours (goal: <= 250
-transitions). Executes the synthesised definition exactly as the pipeline tests do (testkit/pipeline_harness.py)."""
+transitions). Executes the synthesised definition exactly as the pipeline tests do (testkit/pipeline_harness.py).
+
+Also the wall time of one such test-sized run (a fresh moto account and harness, a full Sunday run), the unit
+most of the test suite's time is spent in (the suite's goal: 2 minutes on 2 cores)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -35,5 +39,24 @@ def figures():
                     raise RuntimeError(f"bench run did not succeed: {execution.error} {execution.cause}")
         finally:
             patch.undo()
+        seconds = [_one_test_run(app) for _ in range(6)][1:]  # the first run also warms imports and clients
     yield "pipeline_transitions_26h", execution.transitions, "transitions"
     yield "pipeline_lambda_invocations_26h", execution.lambda_invocations, "invocations"
+    # the fastest of five: on a shared machine one run varies twofold with the others' load
+    yield "pipeline_harness_seconds_per_run", min(seconds), "s"
+
+
+def _one_test_run(app) -> float:
+    """What a pipeline test does: a new moto account, a harness, one full run; its wall time."""
+    patch = MonkeyPatch()
+    try:
+        with mock_aws(config=MOTO_CONFIG), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            started = time.perf_counter()
+            execution = PipelineHarness(app, patch).run("KR", run_date="2026-11-15")
+            elapsed = time.perf_counter() - started
+            if execution.status != "SUCCEEDED":
+                raise RuntimeError(f"bench run did not succeed: {execution.error} {execution.cause}")
+            return elapsed
+    finally:
+        patch.undo()

@@ -459,7 +459,9 @@ class PipelineHarness:
             invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}",
             get_remaining_time_in_millis=lambda: 300_000,
         )
-        for name, value in self.environments[logical_id].items():
+        # What the Lambda runtime sets for every function, then the function's own variables.
+        runtime = {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_LAMBDA_FUNCTION_NAME": logical_id}
+        for name, value in {**runtime, **self.environments[logical_id]}.items():
             self.monkeypatch.setenv(name, value)
         try:
             scripted = self.crash_next.get(function_name)
