@@ -31,6 +31,7 @@ import boto3
 import botocore.parsers
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core import serialize as moto_serialize
+from moto.core.config import DefaultConfig
 from moto.s3.models import S3Backend
 from moto.sns.models import Subscription
 from moto.stepfunctions.parser.asl.component.common.path import result_path
@@ -63,7 +64,7 @@ PSEUDO = {
     "AWS::AccountId": ACCOUNT,
     "AWS::URLSuffix": "amazonaws.com",
 }
-MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
 def resources_of(template: dict, type_name: str) -> dict[str, dict]:
