@@ -63,7 +63,7 @@ _REPORT_RESULTS: dict[tuple[Any, ...], bytes] = {}
 
 def _report_unload_once(s3: Any, sql: str, prepared_bucket: str) -> bytes:
     """report_unload, computed once per statement and input (testkit/fakes/report_sql.report_inputs)."""
-    key = report_inputs(s3, sql, prepared_bucket)
+    key = report_inputs(sql, prepared_bucket)
     if key not in _REPORT_RESULTS:
         _REPORT_RESULTS[key] = report_unload(s3, sql, prepared_bucket)
     return _REPORT_RESULTS[key]

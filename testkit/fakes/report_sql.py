@@ -43,7 +43,7 @@ def _results_bucket(prepared_bucket: str) -> str:
     return prepared_bucket.replace("-prepared-", "-results-", 1)
 
 
-def report_inputs(s3: Any, sql: str, prepared_bucket: str) -> tuple[Any, ...]:
+def report_inputs(sql: str, prepared_bucket: str) -> tuple[Any, ...]:
     """Everything report_unload's result depends on: the statement without its run's execution name and its
     output location (which select nothing), and every object it reads, by key under its prefix and ETag (the MD5
     of its content). Two executions over the same data give the same inputs, hence the same result."""

@@ -38,6 +38,6 @@ def test_two_executions_over_the_same_data_share_a_key_and_a_result_and_other_da
     first, second = _prepare(s3, "exec-1", interactions), _prepare(s3, "exec-2", interactions)
     other = _prepare(s3, "exec-3", interactions + b"u5,i7,1751241600,view,1.0\n")
     for a, b, c in zip(first, second, other, strict=True):
-        assert report_inputs(s3, a, PREPARED) == report_inputs(s3, b, PREPARED)
+        assert report_inputs(a, PREPARED) == report_inputs(b, PREPARED)
         assert report_unload(s3, a, PREPARED) == report_unload(s3, b, PREPARED)
-        assert report_inputs(s3, c, PREPARED) != report_inputs(s3, a, PREPARED)
+        assert report_inputs(c, PREPARED) != report_inputs(a, PREPARED)
