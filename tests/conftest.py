@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.botocore_models import share_loaded_models
 from testkit.synth import SynthesisedApp, synthesise, write_env_from_dev
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -23,6 +24,7 @@ for _name, _value in {
 }.items():
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)
+share_loaded_models()
 
 
 def cfn_lint(template_dir: Path):
