@@ -64,8 +64,9 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 def to_duckdb(sql: str) -> str:
     """Athena (Trino) SQL -> DuckDB SQL, by sqlglot's parser and generator, never by string edits.
 
-    Kept per statement text: translating takes ~70 ms, and the local runner (and the report's fake Athena)
-    run the same rendered statements again for each country, attempt and report."""
+    Kept per statement text: translating one prepare statement takes ~10 ms (sqlglotc's compiled parser;
+    ~25 ms in pure Python), and the local runner (and the report's fake Athena) run the same rendered
+    statements again for each country, attempt and report."""
     statements = sqlglot.transpile(
         sql, read=SOURCE_DIALECT, write="duckdb", unsupported_level=sqlglot.ErrorLevel.RAISE
     )
