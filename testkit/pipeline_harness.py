@@ -496,29 +496,18 @@ class PipelineHarness:
         """Cross-stack exports -> the seeded fake's ARNs (dataset group, datasets) or stand-ins."""
         group = self.groups[country]
         imports: dict[str, str] = {}
-        for stack_name in self.synthesised.stack_names:
-            template = self.synthesised.template_json(stack_name)
-            for output in template.get("Outputs", {}).values():
-                export = output.get("Export", {}).get("Name")
-                if not export:
-                    continue
-                value = output["Value"]
-                logical_id, attribute = (
-                    value["Fn::GetAtt"] if "Fn::GetAtt" in value else (value.get("Ref"), "Ref")
-                )
-                resource = template["Resources"].get(logical_id, {})
-                props = resource.get("Properties", {})
-                kind = resource.get("Type")
-                if kind == "AWS::Personalize::DatasetGroup" and props.get("Name") == group.name:
-                    imports[f"import:{export}"] = group.dataset_group_arn
-                elif kind == "AWS::Personalize::Dataset" and props.get("Name", "").startswith(
-                    group.name + "-"
-                ):
-                    imports[f"import:{export}"] = group.dataset_arns[props["DatasetType"].upper()]
-                elif kind == "AWS::IAM::Role":
-                    imports[f"import:{export}"] = f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
-                else:
-                    imports[f"import:{export}"] = f"arn:aws:fake:{REGION}:{ACCOUNT}:{logical_id}/{attribute}"
+        for export in self.synthesised.exports():
+            props, key = export.properties, f"import:{export.name}"
+            if export.resource_type == "AWS::Personalize::DatasetGroup" and props.get("Name") == group.name:
+                imports[key] = group.dataset_group_arn
+            elif export.resource_type == "AWS::Personalize::Dataset" and props.get("Name", "").startswith(
+                group.name + "-"
+            ):
+                imports[key] = group.dataset_arns[props["DatasetType"].upper()]
+            elif export.resource_type == "AWS::IAM::Role":
+                imports[key] = f"arn:aws:iam::{ACCOUNT}:role/{export.logical_id}"
+            else:
+                imports[key] = f"arn:aws:fake:{REGION}:{ACCOUNT}:{export.logical_id}/{export.attribute}"
         return imports
 
     def start(

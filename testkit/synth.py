@@ -10,11 +10,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@dataclass(frozen=True)
+class Export:
+    """A stack output's export and the resource it names (properties shared: read, never change them)."""
+
+    name: str
+    logical_id: str
+    attribute: str
+    resource_type: str | None
+    properties: dict
+
+
 @dataclass
 class SynthesisedApp:
     application: object  # stacks.application.Application
     outdir: Path
     _templates: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    _exports: list[Export] | None = field(default=None, repr=False, compare=False)
 
     def template_json(self, stack_name: str) -> dict:
         """The stack's template, a new copy at each call (callers may change it). The assembly does not change
@@ -23,6 +35,24 @@ class SynthesisedApp:
             document = json.loads((self.outdir / f"{stack_name}.template.json").read_text())
             self._templates[stack_name] = marshal.dumps(document)
         return marshal.loads(self._templates[stack_name])
+
+    def exports(self) -> list[Export]:
+        """Every exported stack output and the resource it names, read once (every pipeline start maps them)."""
+        if self._exports is None:
+            self._exports = []
+            for stack_name in self.stack_names:
+                template = self.template_json(stack_name)
+                for output in template.get("Outputs", {}).values():
+                    name = output.get("Export", {}).get("Name")
+                    if not name:
+                        continue
+                    value = output["Value"]
+                    logical_id, attribute = value["Fn::GetAtt"] if "Fn::GetAtt" in value else (value.get("Ref"), "Ref")
+                    resource = template["Resources"].get(logical_id, {})
+                    self._exports.append(
+                        Export(name, logical_id, attribute, resource.get("Type"), resource.get("Properties", {}))
+                    )
+        return self._exports
 
     def template(self, stack_name: str):
         from aws_cdk.assertions import Template
