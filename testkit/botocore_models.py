@@ -27,4 +27,4 @@ def _init_sharing_cache(self: loaders.Loader, *args: Any, **kwargs: Any) -> None
 
 def share_loaded_models() -> None:
     """Idempotent: every Loader made after this shares one cache per search path."""
-    loaders.Loader.__init__ = _init_sharing_cache  # type: ignore[method-assign]
+    loaders.Loader.__init__ = _init_sharing_cache
