@@ -16,11 +16,13 @@ from pathlib import Path
 from _pytest.monkeypatch import MonkeyPatch
 from moto import mock_aws
 
+from testkit.botocore_models import share_loaded_models
 from testkit.pipeline_harness import MOTO_CONFIG, PipelineHarness
 from testkit.synth import synthesise
 
 
 def figures():
+    share_loaded_models()  # as tests/conftest.py does: one botocore model cache for every moto session
     with tempfile.TemporaryDirectory() as tmp:
         app = synthesise("dev", Path(tmp) / "cdk.out")
         patch = MonkeyPatch()
