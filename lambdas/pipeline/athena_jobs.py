@@ -7,14 +7,37 @@ step's next attempt instead of failing on the same query again.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from common import clients
 from common.aws_errors import transient_errors_named
 from pipeline import ledger
 from pipeline.errors import PipelineFailure
-from pipeline.model import Job, RunState
+from pipeline.model import Job, RunState, Step
 
 DONE, FAILED = "SUCCEEDED", ("FAILED", "CANCELLED")
+
+
+def attempt_of(jobs: dict[str, Job]) -> int:
+    """The attempt a step's queries belong to (every query of one attempt carries it in its detail)."""
+    return next(iter(jobs.values())).detail["attempt"]
+
+
+def advance_queries(
+    state: RunState,
+    step: Step,
+    start: Callable[[RunState, int], dict[str, Job]],
+    error: type[PipelineFailure],
+    name: str,
+) -> None:
+    """Start the step's first attempt, or refresh its queries. A failed query met again (reported already: a
+    replay asking for another attempt) starts the next attempt; one failing for the first time raises `error`."""
+    if not step.jobs:
+        step.jobs = start(state, 1)
+        return
+    refresh_queries(state, step.jobs, error, name)
+    if any(job.status == "FAILED" for job in step.jobs.values()):
+        step.jobs = start(state, attempt_of(step.jobs) + 1)
 
 
 def refresh_queries(state: RunState, jobs: dict[str, Job], error: type[PipelineFailure], step: str) -> None:

@@ -18,7 +18,7 @@ from dataprep.quality import DataQuality, DataQualityError, check
 from dataprep.queries import Output, athena_statements
 from dataprep.s3_outputs import assemble_csv, publish_genre_mapping, split_uri
 from pipeline import ledger, step_names
-from pipeline.athena_jobs import DONE, refresh_queries, start_query
+from pipeline.athena_jobs import DONE, advance_queries, attempt_of, start_query
 from pipeline.errors import DataQualityFailed, PreparationFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
 from pipeline.model import Guard, Job, RunState
@@ -64,7 +64,7 @@ def _start(state: RunState, attempt: int) -> dict[str, Job]:
 def _collect(state: RunState, jobs: dict[str, Job]) -> bool:
     """Assemble the outputs and read counts and quality; False when a reported quality failure is met again
     (a redrive: the caller starts the next attempt on the data as it is now)."""
-    attempt = next(iter(jobs.values())).detail["attempt"]
+    attempt = attempt_of(jobs)
     prepared = {}
     for output, job in jobs.items():
         if job.detail.get("kind") != "unload":
@@ -105,20 +105,12 @@ def _collect(state: RunState, jobs: dict[str, Job]) -> bool:
 def prepare(state: RunState) -> RunState:
     step = start_step(state, STEP)
     check_timeout(state, STEP, timedelta(minutes=state.settings.timeouts.prepare_minutes))
-    if not step.jobs:
-        step.jobs = _start(state, attempt=1)
-    else:
-        refresh_queries(state, step.jobs, PreparationFailed, STEP)
-        if any(job.status == "FAILED" for job in step.jobs.values()):
-            # A reported failure met again: this is a replay asking for another attempt.
-            attempt = next(iter(step.jobs.values())).detail["attempt"] + 1
-            step.jobs = _start(state, attempt)
+    advance_queries(state, step, _start, PreparationFailed, STEP)
     if all(job.status == DONE for job in step.jobs.values()):
         if _collect(state, step.jobs):
             finish_step(step, note=state.guard.reason if state.guard else "")
             return state
-        step.jobs = _start(state, next(iter(step.jobs.values())).detail["attempt"] + 1)
-        next_poll(step, step_names.PREPARE)
-    else:
-        next_poll(step, step_names.PREPARE)
+        # A reported quality failure met again (a replay): the next attempt prepares the data as it is now.
+        step.jobs = _start(state, attempt_of(step.jobs) + 1)
+    next_poll(step, step_names.PREPARE)
     return state

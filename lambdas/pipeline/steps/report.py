@@ -29,7 +29,7 @@ from evaluation.queries import ReportOutput, ReportQueryParams, athena_statement
 from evaluation.report import ReportOptions
 from evaluation.sql_report import build_report_from_outputs, inputs_from_rows, parse_json_lines, train_open_baseline
 from pipeline import cold_start, step_names
-from pipeline.athena_jobs import DONE, refresh_queries, start_query
+from pipeline.athena_jobs import DONE, advance_queries, attempt_of, start_query
 from pipeline.errors import ReportFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
 from pipeline.model import Job, RunState
@@ -62,7 +62,7 @@ def report_options(state: RunState) -> ReportOptions:
 def query_params(state: RunState, options: ReportOptions | None = None) -> ReportQueryParams:
     opts = options or report_options(state)
     prepare = state.steps["prepare"]
-    attempt = next(iter(prepare.jobs.values())).detail["attempt"]
+    attempt = attempt_of(prepare.jobs)
     return ReportQueryParams(
         country=state.settings.country,
         run_date=state.run.run_date,
@@ -174,13 +174,7 @@ def build_report(state: RunState) -> RunState:
     step = start_step(state, STEP)
     # The queries read prepared data, like the prepare step's: the same bound applies.
     check_timeout(state, STEP, timedelta(minutes=state.settings.timeouts.prepare_minutes))
-    if not step.jobs:
-        step.jobs = _start(state, attempt=1)
-    else:
-        refresh_queries(state, step.jobs, ReportFailed, STEP)
-        if any(job.status == "FAILED" for job in step.jobs.values()):
-            # A reported failure met again: a replay asking for another attempt.
-            step.jobs = _start(state, next(iter(step.jobs.values())).detail["attempt"] + 1)
+    advance_queries(state, step, _start, ReportFailed, STEP)
     if all(job.status == DONE for job in step.jobs.values()):
         finish_step(step, note=_write_report(state, step.jobs))
     else:
