@@ -459,7 +459,10 @@ class PipelineStack(Stack):
             self,
             "SchedulerRole",
             description=f"EventBridge Scheduler starts the {config.env} pipeline per country",
-            # Scheduler sends the schedule group as aws:SourceArn (its confused-deputy guidance).
+            # Scheduler sends the schedule group as aws:SourceArn. Its confused-deputy page (Scheduler User Guide,
+            # cross-service-confused-deputy-prevention): "The value of aws:SourceArn must be your EventBridge
+            # Scheduler schedule group ARN ... Do not scope the aws:SourceArn statement to a specific schedule or a
+            # schedule name prefix." Our schedules are in the default group.
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com",
                 conditions={
