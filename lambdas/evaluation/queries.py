@@ -180,9 +180,9 @@ def athena_statements(params: ReportQueryParams, output_prefix: str) -> dict[Rep
     """One UNLOAD (JSON lines, uncompressed) per output, to `<output_prefix>/<output>/`.
 
     UNLOAD fails when the target already holds objects: give every attempt its own prefix.
-    Athena's UNLOAD page: "Supported formats for UNLOAD include Apache Parquet, ORC, Apache Avro, and JSON" and
-    "the TO destination must specify a location in Amazon S3 that has no data"; its Hive compression table
-    (engine version 3) lists NONE for the text formats, JSON included (the default would be GZIP).
+    Athena's UNLOAD page: "Supported formats for UNLOAD include Apache Parquet, ORC, Apache Avro, and JSON", and
+    except when writing partitions the TO location must hold no data; its Hive compression table (engine
+    version 3) lists NONE for the text formats, JSON included (the default would be GZIP).
     """
     if not _S3_PREFIX.match(output_prefix):
         raise ValueError(f"output_prefix must look like s3://bucket/some/prefix, got {output_prefix!r}")
