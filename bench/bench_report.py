@@ -38,7 +38,7 @@ from evaluation.report import ReportOptions
 from evaluation.sql_report import build_report_from_outputs, read_output_folder
 
 CACHE = Path(__file__).resolve().parent.parent / ".bench"
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 RUN_DATE = date(2026, 11, 1)
 DAYS = 183
 ITEMS = 20_000
@@ -103,10 +103,12 @@ def _generate(con: duckdb.DuckDBPyConnection, rows: int, users: int) -> None:
     con.execute(
         f"""CREATE TABLE batch_output AS
         SELECT 'KR' AS country, '2026-11-01' AS run_date, '{PERSONALIZE_RECIPE}' AS recipe,
-            {{'userid': 'u' || lpad(CAST(n AS VARCHAR), 7, '0')}} AS "input",
-            {{'recommendeditems': list_transform(range(25),
-                lambda j: 'i' || lpad(CAST((n * 7 + j * 13) % {ITEMS} AS VARCHAR), 6, '0'))}} AS "output",
-            CAST(NULL AS VARCHAR) AS error
+            CAST(to_json({{
+                'input': {{'userId': 'u' || lpad(CAST(n AS VARCHAR), 7, '0')}},
+                'output': {{'recommendedItems': list_transform(range(25),
+                    lambda j: 'i' || lpad(CAST((n * 7 + j * 13) % {ITEMS} AS VARCHAR), 6, '0'))}},
+                'error': NULL
+            }}) AS VARCHAR) AS line
         FROM range({users}) AS t(n)"""
     )
 

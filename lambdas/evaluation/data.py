@@ -210,7 +210,10 @@ def read_batch_output(paths: Sequence[Path | str]) -> BatchOutput:
                     if record.get("error"):
                         errors += 1
                         continue
-                    items = [str(i) for i in record["output"]["recommendedItems"]]
+                    recommended = record["output"]["recommendedItems"]
+                    if not isinstance(recommended, list):  # as the report SQL: a list or malformed
+                        raise TypeError("recommendedItems is not a list")
+                    items = [str(i) for i in recommended]
                 except (ValueError, KeyError, TypeError):
                     malformed += 1
                     continue

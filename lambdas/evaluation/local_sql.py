@@ -8,8 +8,6 @@ into `<out>/<output>/part-0.json`, the layout UNLOAD gives, and evaluation.sql_r
 
 from __future__ import annotations
 
-import json
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,12 +29,6 @@ PREPARED_FILES = {
     "prepared_users": "users.csv",
     "prepared_items": "items.csv",
 }
-BATCH_OUTPUT_COLUMNS = (
-    "{'country': 'VARCHAR', 'run_date': 'VARCHAR', 'recipe': 'VARCHAR', "
-    "'input': 'STRUCT(userid VARCHAR)', 'output': 'STRUCT(recommendeditems VARCHAR[])', 'error': 'VARCHAR'}"
-)
-
-
 def _text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -69,37 +61,22 @@ def load_prepared_tables(con: duckdb.DuckDBPyConnection, prepared_dir: Path | st
 def load_batch_output(
     con: duckdb.DuckDBPyConnection, files: Sequence[Path | str] | None, params: ReportQueryParams
 ) -> None:
-    """batch_output from Personalize's JSON lines; a line that is not JSON becomes an all-NULL row, as the Glue
-    table's JSON SerDe (ignore.malformed.json) reads it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        normalised = Path(tmp) / "batch.jsonl"
-        with normalised.open("w", encoding="utf-8") as out:
-            for path in files or ():
-                for line in Path(path).read_text(encoding="utf-8").splitlines():
-                    if not line.strip():
-                        continue
-                    row: dict = {"country": params.country, "run_date": params.run_date.isoformat()}
-                    row["recipe"] = PERSONALIZE_RECIPE
-                    try:
-                        record = json.loads(line)
-                    except ValueError:
-                        record = None
-                    if isinstance(record, dict):
-                        given = record.get("input")
-                        result = record.get("output")
-                        items = result.get("recommendedItems") if isinstance(result, dict) else None
-                        user = given.get("userId") if isinstance(given, dict) else None
-                        row["input"] = {"userid": None if user is None else str(user)}
-                        row["output"] = {
-                            "recommendeditems": [str(i) for i in items] if isinstance(items, list) else None
-                        }
-                        error = record.get("error")
-                        row["error"] = None if error is None else str(error)
-                    out.write(json.dumps(row) + "\n")
-        con.execute(
-            f"""CREATE OR REPLACE TABLE {BATCH_OUTPUT_TABLE} AS SELECT *
-            FROM read_json({_text(str(normalised))}, format = 'newline_delimited', columns = {BATCH_OUTPUT_COLUMNS})"""
-        )
+    """batch_output as the Glue table reads it: one row per line of Personalize's output files, the text as is
+    (the report SQL parses it)."""
+    values = {"country": params.country, "run_date": params.run_date.isoformat(), "recipe": PERSONALIZE_RECIPE}
+    partition = ", ".join(f"{_text(value)} AS {column}" for column, value in values.items())
+    paths = [str(p) for p in files or ()]
+    if not paths:
+        con.execute(f"CREATE OR REPLACE TABLE {BATCH_OUTPUT_TABLE} AS SELECT {partition}, '' AS line WHERE false")
+        return
+    # \x01 as the delimiter and no quoting: each line whole, as LazySimpleSerDe reads it (JSON text never holds
+    # a raw \x01; a line that did would keep its first field, as in Athena).
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {BATCH_OUTPUT_TABLE} AS SELECT {partition}, line
+        FROM read_csv([{", ".join(_text(p) for p in paths)}], delim = chr(1), quote = '', escape = '',
+            header = false, columns = {{'line': 'VARCHAR'}}, auto_detect = false, strict_mode = false,
+            null_padding = true)"""
+    )
 
 
 def run_report_queries(

@@ -9,6 +9,14 @@ from aws_cdk import Aws
 from aws_cdk import aws_glue as glue
 from constructs import Construct
 
+# Each physical line as one string column: LazySimpleSerDe with field delimiter \x01, a byte neither the raw
+# exports nor JSON text contain (JSON escapes control characters), so nothing splits a line and nothing parses
+# it: the SQL does (quality.sql compares lines with parsed rows; the report parses batch-output JSON lines).
+LINES_SERDE = glue.CfnTable.SerdeInfoProperty(
+    serialization_library="org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+    parameters={"field.delim": "\u0001"},
+)
+
 
 def text_table(
     scope: Construct,

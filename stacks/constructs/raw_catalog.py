@@ -19,7 +19,7 @@ from constructs import Construct
 
 # Same definitions the SQL and the local runner use: one source for table and column names.
 from dataprep.queries import GENRE_MAPPING_COLUMNS, GENRE_MAPPING_TABLE, LINE_COLUMN, RAW_TABLES, lines_table
-from stacks.constructs.glue_table import text_table
+from stacks.constructs.glue_table import LINES_SERDE, text_table
 from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept, arn_token
 
@@ -33,14 +33,6 @@ _OPEN_CSV_SERDE = glue.CfnTable.SerdeInfoProperty(
     # Quoted fields may contain commas; every column is read as a string and parsed in SQL.
     parameters={"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
 )
-# `<table>_lines`: the same files, each physical line as one string (LazySimpleSerDe, field delimiter \x01, a
-# byte the exports never contain), so quality.sql can compare lines with parsed rows per "$path".
-_LINES_SERDE = glue.CfnTable.SerdeInfoProperty(
-    serialization_library="org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
-    parameters={"field.delim": "\u0001"},
-)
-
-
 class RawCatalog(Construct):
     """Glue database + one table per raw export + genre mapping table + Athena workgroup."""
 
@@ -102,7 +94,7 @@ class RawCatalog(Construct):
                 location,
                 partitioned=True,
                 extra_parameters=projection,
-                serde=_LINES_SERDE,
+                serde=LINES_SERDE,
             )
         # The mapping file ships in the Lambda package (lambdas/dataprep/genre_mapping.csv); the prepare step
         # publishes it to this key before its queries (dataprep.s3_outputs.publish_genre_mapping), so the

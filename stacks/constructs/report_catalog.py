@@ -25,7 +25,7 @@ from evaluation.queries import (
     PREPARED_PARTITIONS,
     PREPARED_TABLES,
 )
-from stacks.constructs.glue_table import text_table
+from stacks.constructs.glue_table import LINES_SERDE, text_table
 from stacks.constructs.raw_catalog import RESULTS_PREFIX, RawCatalog
 from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept_wildcards
@@ -37,18 +37,13 @@ _CSV_SERDE = glue.CfnTable.SerdeInfoProperty(
     serialization_library="org.apache.hadoop.hive.serde2.OpenCSVSerde",
     parameters={"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
 )
-# A line that is not JSON becomes a row of NULLs (counted as malformed by report_summary.sql), not a failed query.
-_JSON_SERDE = glue.CfnTable.SerdeInfoProperty(
-    serialization_library="org.openx.data.jsonserde.JsonSerDe",
-    parameters={"ignore.malformed.json": "true", "case.insensitive": "true"},
-)
-# Personalize's batch output line: {"input": {"userId"|"itemId": ...}, "output": {"recommendedItems": [...],
-# "scores": [...]}, "error": ...} (developer guide, "Getting batch recommendations").
-_BATCH_COLUMNS = (
-    ("input", "struct<userid:string,itemid:string>"),
-    ("output", "struct<recommendeditems:array<string>,scores:array<double>>"),
-    ("error", "string"),
-)
+# Personalize's batch output, one row per line (`line`), parsed by the report SQL (evaluation/sql/_report_base.sql)
+# rather than by a JSON SerDe. Athena's OpenX JSON SerDe page: "the number of results and their values can be
+# non-deterministic. The results can contain more rows than expected, fewer rows than expected, or unexpected
+# null values when none are present in the underlying data. To work around this issue, use the Hive JSON SerDe,
+# or rewrite the data to another file format type"; and the Hive JSON SerDe fails the whole query on one line
+# that is not JSON. Read as text, every line is counted and a malformed one is reported, not fatal.
+_BATCH_COLUMNS = (("line", "string"),)
 
 
 def _injected(columns: tuple[str, ...], template: str) -> dict[str, str]:
@@ -88,7 +83,7 @@ class ReportCatalog(Construct):
             BATCH_OUTPUT_PARTITIONS,
             results,
             _injected(BATCH_OUTPUT_PARTITIONS, results + "/".join(f"${{{c}}}" for c in BATCH_OUTPUT_PARTITIONS) + "/"),
-            _JSON_SERDE,
+            LINES_SERDE,
             "json",
         )
 

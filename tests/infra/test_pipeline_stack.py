@@ -421,3 +421,20 @@ def test_every_pipeline_function_sets_exactly_the_variables_its_model_parses(pip
     for function in functions:
         own = {v for v in function["Environment"]["Variables"] if not v.startswith("POWERTOOLS_")}
         assert required <= own <= names, function.get("Description")
+
+
+def test_the_report_reads_personalize_batch_output_as_text_lines_not_through_a_json_serde(dev_app):
+    """Athena's OpenX JSON SerDe page warns its results can be non-deterministic (report_catalog.py quotes it);
+    the Hive JSON SerDe fails a query on one malformed line: the batch output is one string per line and the
+    report SQL parses it (tests/evaluation/test_eval_batch_lines.py)."""
+    tables = {
+        t["Properties"]["TableInput"]["Name"]: t["Properties"]["TableInput"]
+        for name in dev_app.stack_names
+        for t in resources(dev_app.template_json(name), "AWS::Glue::Table").values()
+    }
+    batch = tables["batch_output"]["StorageDescriptor"]
+    assert batch["Columns"] == [{"Name": "line", "Type": "string"}]
+    assert batch["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+    assert batch["SerdeInfo"]["Parameters"] == {"field.delim": "\u0001"}
+    libraries = {t["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] for t in tables.values()}
+    assert not {lib for lib in libraries if "json" in lib.lower()}, libraries

@@ -80,12 +80,28 @@ popularity AS (
     GROUP BY item_id
 ),
 
+-- Personalize's batch output, one row per non-blank line, parsed here (the Glue table reads each line as text:
+-- stacks/constructs/report_catalog.py says why). A line that is not JSON, or whose fields have other types, gives
+-- NULLs (counted as malformed in report_summary) instead of failing the query. Keys are Personalize's, case and
+-- all: {"input": {"userId": ...}, "output": {"recommendedItems": [...], "scores": [...]}, "error": ...}.
+batch_records AS (
+    SELECT
+        json_extract_scalar(record, '$.input.userId') AS user_id,
+        try(CAST(json_extract(record, '$.output.recommendedItems') AS ARRAY(VARCHAR))) AS items,
+        json_extract_scalar(record, '$.error') AS error
+    FROM (
+        SELECT try(json_parse(line)) AS record
+        FROM batch_output
+        WHERE country = {{ country }} AND run_date = {{ run_date }} AND recipe = {{ personalize_recipe }}
+            AND trim(line) <> ''
+    ) AS parsed
+),
+
 -- Personalize's lists: lines without an error and with recommendedItems (others are counted in report_summary).
 personalize_lists AS (
-    SELECT "input".userid AS user_id, "output".recommendeditems AS items
-    FROM batch_output
-    WHERE country = {{ country }} AND run_date = {{ run_date }} AND recipe = {{ personalize_recipe }}
-        AND "input".userid IS NOT NULL AND COALESCE(error, '') = '' AND "output".recommendeditems IS NOT NULL
+    SELECT user_id, items
+    FROM batch_records
+    WHERE user_id IS NOT NULL AND COALESCE(error, '') = '' AND items IS NOT NULL
 ),
 
 -- Evaluated users: a truth interaction (and a Personalize list when Personalize output is compared), at most

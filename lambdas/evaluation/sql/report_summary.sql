@@ -38,12 +38,9 @@ personalize_cold AS (
 batch_lines AS (
     SELECT
         count(*) AS lines,
-        count_if("input".userid IS NOT NULL AND COALESCE(error, '') <> '') AS error_lines,
-        count_if(
-            "input".userid IS NULL OR (COALESCE(error, '') = '' AND "output".recommendeditems IS NULL)
-        ) AS malformed_lines
-    FROM batch_output
-    WHERE country = {{ country }} AND run_date = {{ run_date }} AND recipe = {{ personalize_recipe }}
+        count_if(user_id IS NOT NULL AND COALESCE(error, '') <> '') AS error_lines,
+        count_if(user_id IS NULL OR (COALESCE(error, '') = '' AND items IS NULL)) AS malformed_lines
+    FROM batch_records
 ),
 
 truth_pairs AS (
