@@ -178,14 +178,20 @@ def _promote(step: PipelineStep, ctx: StepContext) -> None:
         [ctx.personalize_arn("campaign", ctx.run_resources)],
         wildcard_reason="Campaigns are named per country and recipe under this env's prefix.",
     )
-    # The country's filters are made before Batch (lambdas/pipeline/filters.py) and published for the app.
+    # The country's filters are made before Batch (lambdas/pipeline/filters.py) and published for the app; the
+    # ones they replaced are deleted a day later (only names under this env's prefix).
     step.allow(
-        ["personalize:CreateFilter", "personalize:DescribeFilter"],
+        ["personalize:CreateFilter", "personalize:DescribeFilter", "personalize:DeleteFilter"],
         [ctx.personalize_arn("filter", ctx.run_resources)],
         wildcard_reason="Filters are named per country and expression digest under this env's prefix.",
     )
+    step.allow_unscoped(
+        ["personalize:ListFilters"],
+        reason="ListFilters has no resource-level permissions (Service Authorization Reference), so it is "
+        "granted on * alone; the promote step lists only its own dataset group's filters.",
+    )
     step.allow(
-        ["ssm:PutParameter"],
+        ["ssm:PutParameter", "ssm:GetParameter"],
         [
             ctx.stack.format_arn(
                 service="ssm",

@@ -300,6 +300,8 @@ class PipelineHarness:
         # handler name -> error types its next invocations report instead of running (a crashed runtime,
         # a Lambda service error): e.g. {"train": ["Runtime.ExitError"]}
         self.crash_next: dict[str, list[str]] = {}
+        # A config change as the schedules render it: these fields of every country's settings replaced.
+        self.settings_changes: dict[str, Any] = {}
         self._setup_aws()
         self.personalize = FakePersonalize(self.clock, region=REGION, account=ACCOUNT)
         self.athena = FakeAthena(self.clock, self.s3)
@@ -489,7 +491,9 @@ class PipelineHarness:
         for schedule in resources_of(self.template, "AWS::Scheduler::Schedule").values():
             if schedule["Properties"]["Name"].endswith(f"-{country.lower()}-daily"):
                 raw = schedule["Properties"]["Target"]["Input"]
-                return json.loads(resolve(raw, {**self.refs, **self._imports(country)}))
+                payload = json.loads(resolve(raw, {**self.refs, **self._imports(country)}))
+                payload["settings"].update(self.settings_changes)
+                return payload
         raise KeyError(country)
 
     def _imports(self, country: str) -> dict[str, str]:

@@ -329,6 +329,20 @@ def _result(
     return EnsureResult(spec.kind, name, arn, status, created, description)
 
 
+def list_all(client: Any, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+    """Every summary a Personalize List* operation returns (`key` of each page), all pages of 100."""
+    method = getattr(client, operation)
+    summaries: list[dict[str, Any]] = []
+    params = {"maxResults": 100, **params}
+    with transient_errors_named():
+        while True:
+            page = method(**params)
+            summaries.extend(page.get(key, []))
+            if not page.get("nextToken"):
+                return summaries
+            params["nextToken"] = page["nextToken"]
+
+
 def find_solution_version(
     client: Any,
     solution_arn: str,
@@ -346,20 +360,12 @@ def find_solution_version(
     be older); and at most ``max_describes`` are described. All list pages are read because the API does
     not document an order (pages are cheap: 100 summaries each).
     """
-    summaries: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"solutionArn": solution_arn, "maxResults": 100}
-    with transient_errors_named():
-        while True:
-            try:
-                page = client.list_solution_versions(**kwargs)
-            except ClientError as error:
-                if is_not_found(error):
-                    return None
-                raise
-            summaries.extend(page.get("solutionVersions", []))
-            if not page.get("nextToken"):
-                break
-            kwargs["nextToken"] = page["nextToken"]
+    try:
+        summaries = list_all(client, "list_solution_versions", "solutionVersions", solutionArn=solution_arn)
+    except ClientError as error:
+        if is_not_found(error):
+            return None
+        raise
     candidates = [
         summary
         for summary in summaries

@@ -7,13 +7,18 @@ item metadata as `Items.<FIELD> IN (...)` / `Items.CREATION_TIMESTAMP > $DATE`, 
 Interaction and Item datasets in one expression ... you must chain two or more expressions together" (` | `).
 
 A filter's expression cannot be changed after creation, so each name carries a digest of its expression: a
-changed config creates a new filter and the SSM parameter moves to it.
+changed config creates a new filter and the SSM parameter moves to it. The filter it replaced is deleted a day
+later (`superseded`): a dataset group holds at most 30 filters, and an app that cached the old ARN has had a
+day to read the new one from SSM (docs/personalize-behaviour.md, "Filters").
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from common.personalize_resources import stable_name
 from common.recipes import Recipe, spec
@@ -27,6 +32,9 @@ BATCH_USERS = "batch-users"
 PURCHASE_EVENT = "purchase"  # an event_type of the contract (ingest.events) and of the interactions data
 # Placeholder of the age filter: the app passes the cutoff (epoch seconds) as filterValues at request time.
 CREATED_AFTER = "CREATED_AFTER"
+# How long a replaced filter outlives the creation of the one that replaced it (published the same run).
+RETIRE_AFTER = timedelta(days=1)
+_DIGEST = 6
 
 
 @dataclass(frozen=True)
@@ -75,9 +83,42 @@ def batch_filter_key(recipe: Recipe, defined: dict[str, FilterDefinition]) -> st
     return None
 
 
+def _digest(expression: str) -> str:
+    return hashlib.sha256(expression.encode()).hexdigest()[:_DIGEST]
+
+
 def filter_name(settings: RunSettings, definition: FilterDefinition) -> str:
-    digest = hashlib.sha256(definition.expression.encode()).hexdigest()[:6]
+    digest = _digest(definition.expression)
     return stable_name(settings.name_prefix, settings.country, f"filter-{definition.key}-{digest}")
+
+
+def superseded(
+    settings: RunSettings, listed: Iterable[dict], now: datetime, published_before: Iterable[str]
+) -> list[str]:
+    """ARNs of the country's filters that a filter of the same key, with another expression, replaced at least
+    RETIRE_AFTER ago. `listed`: ListFilters' summaries of the dataset group (name, filterArn, creationDateTime);
+    `published_before`: the keys whose SSM parameter already held the current filter before this run (so no
+    app can have been given the old ARN by this run).
+
+    Only names this module makes for a configured key are candidates: a filter someone made by hand, or one of
+    a key no longer configured (its SSM parameter is left as it was, and may still be read), is never deleted.
+    A name shortened to fit Personalize's limit has no readable key: its key is skipped."""
+    summaries = list(listed)
+    created = {s["name"]: s["creationDateTime"] for s in summaries}
+    settled = set(published_before)
+    retired: list[str] = []
+    for key, definition in definitions(settings).items():
+        if definition.published and key not in settled:
+            continue
+        name = filter_name(settings, definition)
+        base = name[: -(_DIGEST + 1)]
+        if name != f"{base}-{_digest(definition.expression)}":  # shortened: the suffix is fit_name's hash
+            continue
+        if name not in created or now - created[name] < RETIRE_AFTER:
+            continue
+        same_key = re.compile(re.escape(base) + f"-[0-9a-f]{{{_DIGEST}}}")
+        retired.extend(s["filterArn"] for s in summaries if s["name"] != name and same_key.fullmatch(s["name"]))
+    return sorted(retired)
 
 
 def parameter_name(settings: RunSettings, key: str) -> str:

@@ -1068,6 +1068,27 @@ class FakePersonalize:
         job = self._get("DescribeFilter", "filter", p["filterArn"])
         return {"filter": {**job.data, **job.stamp(self.clock.now())}}
 
+    def _list_filters(self, p: dict[str, Any]) -> dict[str, Any]:
+        now = self.clock.now()
+        found = [
+            f for f in self._jobs["filter"].values() if p.get("datasetGroupArn") in (None, f.data["datasetGroupArn"])
+        ]
+        items = [
+            {"name": f.name, "filterArn": f.arn, "datasetGroupArn": f.data["datasetGroupArn"], **f.stamp(now)}
+            for f in self._newest_first(found)
+        ]
+        return self._page("ListFilters", p, items, "Filters")
+
+    def _delete_filter(self, p: dict[str, Any]) -> dict[str, Any]:
+        api = "DeleteFilter"
+        job = self._get(api, "filter", p["filterArn"])
+        now = self.clock.now()
+        batch_jobs = self._jobs["batch-inference-job"].values()
+        if any(b.data.get("filterArn") == job.arn and b.running(now) for b in batch_jobs):
+            raise self._error(api, "ResourceInUseException", f"Filter {job.name} is used by a running batch job.")
+        del self._jobs["filter"][job.arn]
+        return {}
+
 
 def _public_method(api: str) -> Callable[..., dict[str, Any]]:
     snake = xform_name(api)
@@ -1090,7 +1111,7 @@ SUPPORTED_OPERATIONS = (
     "StopSolutionVersionCreation",
     "CreateCampaign", "DescribeCampaign", "UpdateCampaign",
     "CreateBatchInferenceJob", "DescribeBatchInferenceJob",
-    "CreateFilter", "DescribeFilter",
+    "CreateFilter", "DescribeFilter", "ListFilters", "DeleteFilter",
     "DescribeDatasetGroup", "DescribeDataset", "ListDatasets", "DescribeEventTracker",
 )  # fmt: skip
 

@@ -545,6 +545,7 @@ class CallMap:
         "DescribeDatasetImportJob": "datasetImportJobArn",
         "DescribeBatchInferenceJob": "batchInferenceJobArn",
         "DescribeFilter": "filterArn",
+        "DeleteFilter": "filterArn",
         "DescribeDatasetGroup": "datasetGroupArn",
         "DescribeDataset": "datasetArn",
         "DescribeEventTracker": "eventTrackerArn",

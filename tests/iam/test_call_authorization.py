@@ -166,6 +166,32 @@ def test_personalize_reads_the_prepared_files_and_writes_batch_output_through_it
     assert_all_allowed(pipeline, jobs)
 
 
+@pytest.fixture(scope="module")
+def filter_retirement(dev_app, assembly) -> Recorded:
+    """Three KR days, the genre filter changed on the second: the third run deletes the filters it replaced."""
+    from datetime import UTC, datetime
+
+    recorder = CallRecorder()
+    with pytest.MonkeyPatch.context() as monkeypatch, mock_aws(config=MOTO_CONFIG):
+        recorder.install(monkeypatch)
+        attribute_invocations(monkeypatch, recorder, assembly)
+        harness = PipelineHarness(dev_app, monkeypatch)
+        for day, genres in ((15, ["Horror"]), (16, ["Horror", "Adult"]), (17, ["Horror", "Adult"])):
+            harness.settings_changes["filters"] = {"exclude_purchased": True, "exclude_genres": genres}
+            harness.clock.advance_to(datetime(2026, 11, day - 1, 18, 0, tzinfo=UTC))
+            execution = run_as_scheduled(harness, recorder, assembly, "KR", f"2026-11-{day}")
+            assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    return Recorded(assembly, CallMap(assembly), recorder.calls)
+
+
+def test_the_promote_step_may_list_and_delete_the_filters_it_replaced(filter_retirement):
+    deleting = {c.caller.label for c in filter_retirement.calls if c.operation == "DeleteFilter"}
+    assert len(deleting) == 1, deleting  # one function: the promote step's
+    calls = filter_retirement.by(deleting.pop())
+    assert {c.operation for c in calls} >= {"ListFilters", "DeleteFilter", "GetParameter", "PutParameter"}
+    assert_all_allowed(filter_retirement, calls)
+
+
 # ------------------------------------------------------------------------------------------------ ingest
 
 
@@ -362,3 +388,10 @@ def test_a_service_assumes_a_role_only_for_the_resource_its_trust_policy_names(a
     assert not refused.allowed and "aws:SourceArn" in refused.why
     by_lambda = assembly.evaluate_assume(role, "lambda.amazonaws.com", Request.of("sts:AssumeRole", [role], context))
     assert not by_lambda.allowed
+
+
+def test_without_the_delete_filter_grant_the_promote_step_is_refused(filter_retirement):
+    (promote,) = {c.caller.label for c in filter_retirement.calls if c.operation == "DeleteFilter"}
+    refused = filter_retirement.refusals(_without(filter_retirement, promote, "personalize:DeleteFilter"))
+    # the statement that grants it grants Create/DescribeFilter too: those go with it
+    assert [line for line in refused if ": personalize:DeleteFilter on " in line], refused

@@ -18,19 +18,6 @@ def _calls(harness, operation: str) -> list[dict]:
     return [c.kwargs for c in harness.personalize.calls if c.operation == operation and c.outcome == "ok"]
 
 
-def _with_settings(harness, monkeypatch, **changes) -> None:
-    """Run the country with changed deployed settings (what a config change renders into the schedule)."""
-    original = harness.schedule_input
-
-    def changed(country: str) -> dict:
-        payload = original(country)
-        for key, value in changes.items():
-            payload["settings"][key] = value
-        return payload
-
-    monkeypatch.setattr(harness, "schedule_input", changed)
-
-
 def test_exploration_and_the_purchase_filter_reach_campaigns_and_batch_jobs(harness):
     execution = harness.run("KR", run_date=SUNDAY)
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
@@ -65,10 +52,8 @@ def test_exploration_and_the_purchase_filter_reach_campaigns_and_batch_jobs(harn
     }
 
 
-def test_configured_exploration_genres_and_item_age(harness, monkeypatch):
-    _with_settings(
-        harness,
-        monkeypatch,
+def test_configured_exploration_genres_and_item_age(harness):
+    harness.settings_changes.update(
         exploration={"weight": 0.8, "item_age_cutoff_days": 14},
         filters={"exclude_purchased": True, "exclude_genres": ["Horror", "Adult"], "max_item_age_days": 90},
     )
@@ -96,8 +81,8 @@ def test_configured_exploration_genres_and_item_age(harness, monkeypatch):
     assert {p["Name"].rsplit("/", 1)[1] for p in published} == {"exclude-purchased", "exclude-genres", "recent-items"}
 
 
-def test_v2_recipes_train_serve_and_batch_as_the_table_says(harness, monkeypatch):
-    _with_settings(harness, monkeypatch, recipes=["user-personalization-v2", "personalized-ranking-v2"])
+def test_v2_recipes_train_serve_and_batch_as_the_table_says(harness):
+    harness.settings_changes.update(recipes=["user-personalization-v2", "personalized-ranking-v2"])
     execution = harness.run("KR", run_date=SUNDAY)
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
 
@@ -142,3 +127,46 @@ def test_every_offered_recipe_is_known_to_the_fake():
     from testkit.fakes.personalize import KNOWN_RECIPES
 
     assert {s.arn.rsplit("/", 1)[1] for s in RECIPES.values()} <= KNOWN_RECIPES
+
+
+def test_a_replaced_filter_is_deleted_a_day_after_its_replacement_was_published(harness):
+    from datetime import UTC, datetime
+
+    ssm = boto3.client("ssm", region_name=REGION)
+    parameter = "/personalize/dev/kr/filters/exclude-genres"
+
+    def run_on(day: int, genres: list[str]):
+        harness.settings_changes.update(filters={"exclude_purchased": True, "exclude_genres": genres})
+        harness.clock.advance_to(datetime(2026, 11, day - 1, 18, 0, tzinfo=UTC))  # 03:00 in Seoul
+        execution = harness.run("KR", run_date=f"2026-11-{day}")
+        assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+        return execution
+
+    def genre_filters() -> set[str]:
+        listed = harness.personalize.list_filters(datasetGroupArn=harness.groups["KR"].dataset_group_arn)
+        return {f["filterArn"] for f in listed["Filters"] if "filter-exclude-genres-" in f["name"]}
+
+    day_one = run_on(15, ["Horror"]).output["filters"]
+    old = day_one[filters.GENRES]
+    # The config changes: new filters (the genres one and the batch jobs' chain that includes it), the genres
+    # one published at once; the old ones stay (an app may hold the old ARN).
+    day_two = run_on(16, ["Horror", "Adult"]).output["filters"]
+    new = day_two[filters.GENRES]
+    assert new != old and genre_filters() == {old, new}
+    assert ssm.get_parameter(Name=parameter)["Parameter"]["Value"] == new
+    assert harness.personalize.count("DeleteFilter") == 0
+    # The next day the replacements have been published for a day: the filters they replaced are deleted, and
+    # only those (the purchase filter did not change). Housekeeping never fails a run: a filter Personalize
+    # refuses to delete today stays, recorded, and goes the next day.
+    harness.personalize.inject_error("DeleteFilter", "ResourceInUseException")
+    third = run_on(17, ["Horror", "Adult"])
+    assert third.output["filters"] == day_two and day_two[filters.PURCHASED] == day_one[filters.PURCHASED]
+    assert harness.ledger_run("KR", "2026-11-17")["steps"]["promote"]["jobs"]["filters:retired"]["status"] == (
+        "SUCCEEDED"
+    )
+    assert harness.personalize.count("DeleteFilter", "ok") == 1
+    run_on(18, ["Horror", "Adult"])
+    assert genre_filters() == {new}
+    deleted = [c.kwargs["filterArn"] for c in harness.personalize.calls if c.operation == "delete_filter"]
+    assert sorted(set(deleted)) == sorted([old, day_one[filters.BATCH_USERS]])
+    assert harness.personalize.count("DeleteFilter", "ok") == 2

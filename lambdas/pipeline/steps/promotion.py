@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from common import clients
+from botocore.exceptions import ClientError
+
+from common import clients, clock
 from common.aws_errors import transient_errors_named
-from common.personalize_resources import Phase, current, ensure_campaign_serves, stable_name
+from common.observability import logger
+from common.personalize_resources import Phase, current, ensure_campaign_serves, list_all, stable_name
 from common.recipes import Recipe, spec
 from pipeline import filters, ledger, step_names
 from pipeline.errors import PersonalizeJobFailed
@@ -58,31 +61,83 @@ def _campaign(client, state: RunState, recipe: Recipe, version_arn: str, tracked
 
 
 FILTER_JOB = "filter:"
+RETIRED_FILTERS_JOB = "filters:retired"
 
 
 def _filters(client, state: RunState, step) -> None:
-    """Describe-or-create every configured filter; publish each one that is ACTIVE (idempotent overwrite)."""
+    """Describe-or-create every configured filter; publish each one once it is ACTIVE; then delete the filters
+    they replaced a day or more ago (pipeline.filters.superseded)."""
     settings = state.settings
     for key, definition in filters.definitions(settings).items():
+        job_key = f"{FILTER_JOB}{key}"
+        previous = step.jobs.get(job_key)
         job = ensure_job(
             client,
             state,
             step=STEP,
-            key=f"{FILTER_JOB}{key}",
+            key=job_key,
             kind="filter",
             name=filters.filter_name(settings, definition),
             create_args={"datasetGroupArn": settings.dataset_group_arn, "filterExpression": definition.expression},
         )
         job.detail["expression"] = definition.expression
-        step.jobs[f"{FILTER_JOB}{key}"] = job
+        step.jobs[job_key] = job
         if job.status != "SUCCEEDED" or not job.arn:
             continue
         state.filters[key] = job.arn
-        if definition.published:
-            parameter = filters.parameter_name(settings, key)
-            with transient_errors_named():
-                clients.ssm().put_parameter(Name=parameter, Value=job.arn, Type="String", Overwrite=True)
-            job.detail["parameter"] = parameter
+        if not definition.published:
+            continue
+        if previous is not None and "parameter" in previous.detail:  # published on an earlier poll of this run
+            job.detail.update({k: previous.detail[k] for k in ("parameter", "published_before")})
+            continue
+        parameter = filters.parameter_name(settings, key)
+        job.detail["published_before"] = _parameter_value(parameter) == job.arn
+        with transient_errors_named():
+            clients.ssm().put_parameter(Name=parameter, Value=job.arn, Type="String", Overwrite=True)
+        job.detail["parameter"] = parameter
+    filter_jobs = {k: j for k, j in step.jobs.items() if k.startswith(FILTER_JOB)}
+    if RETIRED_FILTERS_JOB not in step.jobs and all_succeeded(filter_jobs):
+        step.jobs[RETIRED_FILTERS_JOB] = _retire_replaced_filters(client, state, filter_jobs)
+
+
+def _parameter_value(name: str) -> str | None:
+    try:
+        with transient_errors_named():
+            return clients.ssm().get_parameter(Name=name)["Parameter"]["Value"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ParameterNotFound":
+            return None
+        raise
+
+
+def _retire_replaced_filters(client, state: RunState, filter_jobs: dict[str, Job]) -> Job:
+    """Delete what `filters.superseded` names; once per run. Housekeeping never fails the run: a filter that
+    could not be deleted is recorded (with the error code) and tried again by the next run."""
+    settings = state.settings
+    published_before = [
+        key.removeprefix(FILTER_JOB) for key, job in filter_jobs.items() if job.detail.get("published_before")
+    ]
+    job = Job(kind="filter-retirement", name="replaced filters", status="SUCCEEDED")
+    try:
+        listed = list_all(client, "list_filters", "Filters", datasetGroupArn=settings.dataset_group_arn)
+    except ClientError as error:
+        job.detail["not_listed"] = error.response["Error"]["Code"]
+        logger.warning("filters not listed: replaced filters stay until the next run", extra={"error": str(error)})
+        return job
+    deleted, kept = [], {}
+    for arn in filters.superseded(settings, listed, clock.now(), published_before):
+        try:
+            client.delete_filter(filterArn=arn)
+            deleted.append(arn)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code == "ResourceNotFoundException":
+                deleted.append(arn)
+            else:
+                kept[arn] = code
+                logger.warning("replaced filter not deleted", extra={"filter_arn": arn, "error": str(error)})
+    job.detail.update(deleted=deleted, kept=kept)
+    return job
 
 
 def promote(state: RunState) -> RunState:
