@@ -134,6 +134,8 @@ class TokenBucket:
         while True:
             with self._lock:
                 now = self.clock.now()
+                if now >= deadline:  # a wait that ended late (the thread ran late): no call starts past it
+                    return False
                 self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
                 self._updated = now
                 if self._tokens >= 1 - 1e-9:

@@ -237,6 +237,19 @@ def test_token_bucket_waits_for_the_next_token_and_refuses_one_due_after_the_dea
         TokenBucket(0, clock)
 
 
+def test_token_bucket_refuses_when_its_wait_ended_past_the_deadline():
+    class LateWaking(FakeClock):  # a loaded machine: the thread runs again 0.2 s after its wait was due
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds + 0.2)
+
+    clock = LateWaking()
+    bucket = TokenBucket(10, clock, burst=1)
+    assert bucket.acquire(deadline=clock.now() + 5)
+    deadline = clock.now() + 0.15  # the next token is due in 0.1 s, before it: worth waiting for
+    assert not bucket.acquire(deadline=deadline)
+    assert clock.sleeps == [pytest.approx(0.3)] and clock.now() > deadline
+
+
 # ---------------------------------------------------------------- the invocation's deadline
 
 
@@ -260,9 +273,10 @@ class _ReadingClock(SystemClock):
 
 
 def test_running_out_of_time_on_the_pool_reports_the_rest_and_starts_no_call_late(run):
-    # 200 sessions x 30 ms calls on 16 workers need ~0.4 s; the budget leaves 0.3 s for PutEvents.
+    # 200 sessions x 100 ms calls on 16 workers need ~1.3 s; the budget leaves 0.9 s for PutEvents (a real
+    # clock: at 30 ms a call and 0.3 s, a loaded machine sometimes delivered nothing in time).
     records = [record(event(n, session_id=f"s{n}")) for n in range(200)]
-    client = SlowPersonalizeEvents(lambda params: 0.03)
+    client = SlowPersonalizeEvents(lambda params: 0.1)
     clock = _ReadingClock()
     decided_at: list[float] = []  # the clock reading each call was started on
     put_events = client.put_events
@@ -272,10 +286,10 @@ def test_running_out_of_time_on_the_pool_reports_the_rest_and_starts_no_call_lat
         return put_events(**params)
 
     client.put_events = recording_put_events  # type: ignore[method-assign]
-    out = run(records, client, clock=clock, budget_s=0.4)
+    out = run(records, client, clock=clock, budget_s=1.2)
     assert clock.first is not None
     assert out.delivered and out.retried
-    put_deadline = clock.first + 0.4 - 0.1  # reserve: a quarter of a budget this small
+    put_deadline = clock.first + 1.2 - 0.3  # reserve: a quarter of a budget this small
     # Judged on the reading the check made, not on when the thread got to run next (a loaded machine's
     # thread switches took more than 20 ms).
     assert len(decided_at) == len(client.started)
