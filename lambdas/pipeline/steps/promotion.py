@@ -88,7 +88,11 @@ def _filters(client, state: RunState, step) -> None:
         if not definition.published:
             continue
         if previous is not None and "parameter" in previous.detail:  # published on an earlier poll of this run
-            job.detail.update({k: previous.detail[k] for k in ("parameter", "published_before")})
+            # (a run state written before published_before existed counts as just published)
+            job.detail.update(
+                parameter=previous.detail["parameter"],
+                published_before=previous.detail.get("published_before", False),
+            )
             continue
         parameter = filters.parameter_name(settings, key)
         job.detail["published_before"] = _parameter_value(parameter) == job.arn
@@ -111,8 +115,9 @@ def _parameter_value(name: str) -> str | None:
 
 
 def _retire_replaced_filters(client, state: RunState, filter_jobs: dict[str, Job]) -> Job:
-    """Delete what `filters.superseded` names; once per run. Housekeeping never fails the run: a filter that
-    could not be deleted is recorded (with the error code) and tried again by the next run."""
+    """Delete what `filters.superseded` names; once per run. A listing or a delete Personalize refuses does not
+    fail the run: it is recorded (with the error code) and the next run tries again. A throttled listing is
+    raised as every other call of the step is (the state machine retries the step)."""
     settings = state.settings
     published_before = [
         key.removeprefix(FILTER_JOB) for key, job in filter_jobs.items() if job.detail.get("published_before")
