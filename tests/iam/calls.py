@@ -33,8 +33,8 @@ from tests.iam.policy import (
     NotModelled,
     Principal,
     Request,
-    has_resource_level_permissions,
 )
+from tests.infra.iam_oracle import has_resource_level_permissions
 
 
 @dataclass(frozen=True)

@@ -73,20 +73,6 @@ class Request:
 
 
 @functools.cache
-def resource_formats(action: str) -> tuple[str, ...]:
-    """The ARN formats the Service Authorization Reference lists for `action` ("*" = no resource type)."""
-    service, name = action.split(":", 1)
-    data = get_action_data(service.lower(), name)
-    if not data:
-        raise KeyError(f"{action} is not an action in the Service Authorization Reference")
-    rows = next(iter(data.values()))
-    return tuple(row["resource_arn_format"] for row in rows)
-
-
-def has_resource_level_permissions(action: str) -> bool:
-    return any(fmt != "*" for fmt in resource_formats(action))
-
-
 def canonical_action(action: str) -> str:
     """The action as AWS's reference spells it (fails loudly on a name that does not exist)."""
     service, name = action.split(":", 1)

@@ -221,7 +221,7 @@ def resource_formats(action: str) -> tuple[str, ...]:
     service, name = action.split(":", 1)
     rows = get_action_data(service, name).get(service, [])
     if not rows:
-        raise KeyError(action)
+        raise KeyError(f"{action} is not an action in the Service Authorization Reference")
     formats = tuple(dict.fromkeys(r["resource_arn_format"] for r in rows))
     typed = tuple(f for f in formats if f != "*")
     return typed or ("*",)
