@@ -161,10 +161,11 @@ def test_a_replaced_filter_is_deleted_a_day_after_its_replacement_was_published(
     harness.personalize.inject_error("DeleteFilter", "ResourceInUseException")
     third = run_on(17, ["Horror", "Adult"])
     assert third.output["filters"] == day_two and day_two[filters.PURCHASED] == day_one[filters.PURCHASED]
-    assert harness.ledger_run("KR", "2026-11-17")["steps"]["promote"]["jobs"]["filters:retired"]["status"] == (
-        "SUCCEEDED"
-    )
+    promote = harness.ledger_run("KR", "2026-11-17")["steps"]["promote"]
+    assert promote["status"] == "SUCCEEDED" and promote["jobs"]["filters:retired"]["status"] == "SUCCEEDED"
     assert harness.personalize.count("DeleteFilter", "ok") == 1
+    assert "replaced filters deleted: personalize-dev-kr-filter-" in promote["note"]
+    assert "not deleted (ResourceInUseException): the next run tries again" in promote["note"]
     run_on(18, ["Horror", "Adult"])
     assert genre_filters() == {new}
     deleted = [c.kwargs["filterArn"] for c in harness.personalize.calls if c.operation == "delete_filter"]

@@ -145,6 +145,20 @@ def _retire_replaced_filters(client, state: RunState, filter_jobs: dict[str, Job
     return job
 
 
+def _retirement_notes(job: Job | None) -> list[str]:
+    """What the run record says of the replaced filters (the record keeps a job's status, not its detail)."""
+    if job is None:
+        return []
+    notes = []
+    if job.detail.get("not_listed"):
+        notes.append(f"filters not listed ({job.detail['not_listed']}): replaced filters kept until the next run")
+    if job.detail.get("deleted"):
+        notes.append(f"replaced filters deleted: {', '.join(a.rsplit('/', 1)[-1] for a in job.detail['deleted'])}")
+    for arn, code in job.detail.get("kept", {}).items():
+        notes.append(f"replaced filter {arn.rsplit('/', 1)[-1]} not deleted ({code}): the next run tries again")
+    return notes
+
+
 def promote(state: RunState) -> RunState:
     settings = state.settings
     step = start_step(state, STEP)
@@ -178,6 +192,7 @@ def promote(state: RunState) -> RunState:
         record = ledger.promoted(settings.country, recipe.value)
         if record:
             state.promoted[recipe.value] = record["solution_version_arn"]
-    note = "" if approved else "no version approved"
+    notes = ([] if approved else ["no version approved"]) + _retirement_notes(step.jobs.get(RETIRED_FILTERS_JOB))
+    note = "; ".join(notes)
     finish_step(step, StepStatus.SUCCEEDED if approved or not state.gate else StepStatus.SKIPPED, note=note)
     return state
