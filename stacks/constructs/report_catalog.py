@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from dataprep.queries import LINE_COLUMN
 from evaluation.queries import (
     BATCH_OUTPUT_PARTITIONS,
     BATCH_OUTPUT_TABLE,
@@ -43,7 +44,7 @@ _CSV_SERDE = glue.CfnTable.SerdeInfoProperty(
 # null values when none are present in the underlying data. To work around this issue, use the Hive JSON SerDe,
 # or rewrite the data to another file format type"; and the Hive JSON SerDe fails the whole query on one line
 # that is not JSON. Read as text, every line is counted and a malformed one is reported, not fatal.
-_BATCH_COLUMNS = (("line", "string"),)
+_BATCH_COLUMNS = ((LINE_COLUMN, "string"),)
 
 
 def _injected(columns: tuple[str, ...], template: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from botocore.exceptions import ClientError
 
 from common import clients, clock
-from common.aws_errors import transient_errors_named
+from common.aws_errors import error_code, is_not_found, transient_errors_named
 from common.observability import logger
 from common.personalize_resources import Phase, current, ensure_campaign_serves, list_all, stable_name
 from common.recipes import Recipe, spec
@@ -109,7 +109,7 @@ def _parameter_value(name: str) -> str | None:
         with transient_errors_named():
             return clients.ssm().get_parameter(Name=name)["Parameter"]["Value"]
     except ClientError as error:
-        if error.response["Error"]["Code"] == "ParameterNotFound":
+        if error_code(error) == "ParameterNotFound":
             return None
         raise
 
@@ -126,7 +126,7 @@ def _retire_replaced_filters(client, state: RunState, filter_jobs: dict[str, Job
     try:
         listed = list_all(client, "list_filters", "Filters", datasetGroupArn=settings.dataset_group_arn)
     except ClientError as error:
-        job.detail["not_listed"] = error.response["Error"]["Code"]
+        job.detail["not_listed"] = error_code(error)
         logger.warning("filters not listed: replaced filters stay until the next run", extra={"error": str(error)})
         return job
     deleted, kept = [], {}
@@ -135,11 +135,10 @@ def _retire_replaced_filters(client, state: RunState, filter_jobs: dict[str, Job
             client.delete_filter(filterArn=arn)
             deleted.append(arn)
         except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code == "ResourceNotFoundException":
+            if is_not_found(error):
                 deleted.append(arn)
             else:
-                kept[arn] = code
+                kept[arn] = error_code(error)
                 logger.warning("replaced filter not deleted", extra={"filter_arn": arn, "error": str(error)})
     job.detail.update(deleted=deleted, kept=kept)
     return job
