@@ -8,8 +8,12 @@ batches of `batch_size` from the checkpoint, a partial batch response moves the 
 reported sequence number and everything after it comes again, retries are unlimited (MaximumRetryAttempts
 -1) until a record is older than `max_record_age_s`, when the expired records go to the failure queue as a
 descriptor. PutEvents answers with throttling, 5xx, client-side read timeouts (5 s each) and, for one
-country's tracker, a 15-minute outage (503 for every call). What ends in the failure queue is replayed
-afterwards with the replay command's delivery (tools/replay/events.py settings) on a healthy tracker.
+country's tracker, a 15-minute outage (503 for every call). With `build_requests`, every call is first built
+into a request by botocore's own validator and serialiser (`ingest.request_building`), raising what a boto3
+client raises before it sends; `poison_records` mixes in events botocore cannot build a request from (a
+timestamp whose UTC date is past year 9999), spread evenly through the stream. What ends in the failure
+queue is replayed afterwards with the replay command's delivery (tools/replay/events.py settings) on a
+healthy tracker.
 
 Every sleep and every call's latency advances the simulated clock only: a run takes seconds of CPU for an
 hour of stream. The delivery pool runs with one worker so that the simulated time is exact (the pool's
@@ -34,6 +38,8 @@ TRACKING_IDS = {country: f"trk-{country.lower()}" for country in COUNTRIES}
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/events"
 SHARD = "shardId-000000000000"
 READ_TIMEOUT_S = 5.0  # ingest.handler's botocore read_timeout
+# Valid for the contract's types, but year 9999 at UTC-5 is year 10000 in UTC: botocore raises OverflowError.
+POISON_TIMESTAMP = "9999-12-31T23:59:59-05:00"
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,8 @@ class Scenario:
     max_record_age_s: float = 3600.0
     retry_attempts: int = -1  # -1: until the record age (the deployed setting); N: N retries of a batch
     invocation_overhead_s: float = 0.05  # between two invocations of the mapping
+    poison_records: int = 0
+    build_requests: bool = False  # ~80 us of CPU per call: off for the outage runs, which never need it
 
 
 @dataclass
@@ -110,8 +118,12 @@ class FaultyPersonalize:
     def put_events(self, **params: Any) -> dict[str, Any]:
         from botocore.exceptions import ReadTimeoutError
 
+        from ingest.request_building import build_put_events
+
         s = self.scenario
         self.calls += 1
+        if s.build_requests:
+            build_put_events(params)  # raises before anything is sent, as the client does
         self.clock.sleep(s.call_latency_s)
         if not self.healthy:
             now = self.clock.t
@@ -157,7 +169,7 @@ class _Stream:
     keys: list[str]
     arrivals: list[float]
     event_ids: list[str | None]  # None for malformed records
-    sessions: list[str | None]
+    sessions: list[str | None]  # None for records that can never be delivered (malformed, poison)
 
 
 def _stream(scenario: Scenario, rng: random.Random) -> _Stream:
@@ -165,6 +177,7 @@ def _stream(scenario: Scenario, rng: random.Random) -> _Stream:
     stream = _Stream([], [], [], [], [], [])
     live: list[list[Any]] = []  # [session_id, country, user, events_left, login_at, count]
     next_session = 0
+    poison_at = {(k + 1) * scenario.records // (scenario.poison_records + 1) for k in range(scenario.poison_records)}
     for n in range(scenario.records):
         if not live or (len(live) < 400 and rng.random() < 0.3):
             length = rng.randint(1, 30)
@@ -202,6 +215,8 @@ def _stream(scenario: Scenario, rng: random.Random) -> _Stream:
         }
         if session[5] >= session[4]:
             payload["user_id"] = session[2]
+        if n in poison_at:
+            payload["timestamp"] = POISON_TIMESTAMP
         session[5] += 1
         session[3] -= 1
         if session[3] <= 0:
@@ -212,7 +227,7 @@ def _stream(scenario: Scenario, rng: random.Random) -> _Stream:
         stream.keys.append(session[0])
         stream.arrivals.append(arrival)
         stream.event_ids.append(payload["event_id"])
-        stream.sessions.append(session[0])
+        stream.sessions.append(None if n in poison_at else session[0])
     return stream
 
 

@@ -5,9 +5,9 @@ Every input record ends in exactly one of three places, which `DeliveryReport` l
 - delivered: PutEvents accepted it (once: no record is sent twice in one invocation);
 - retry: reported to Lambda as a batch item failure, so Kinesis redelivers it (throttling, 5xx, a tracker
   that is unavailable, the invocation running out of time, or a dead-letter send that failed);
-- dead-lettered: it can never succeed (bad payload, unknown country, too large, rejected by Personalize),
-  so it is stored in the SQS dead-letter queue with its reason and original data instead of blocking
-  the shard.
+- dead-lettered: it can never succeed (bad payload, unknown country, too large, a request the SDK cannot
+  build from it, rejected by Personalize), so it is stored in the SQS dead-letter queue with its reason and
+  original data instead of blocking the shard.
 
 Ordering: records are grouped by (event tracker, session) in stream order; a PutEvents call carries one
 session and one userId, so a group is cut into runs of the same userId (the anonymous -> logged-in switch
@@ -27,7 +27,9 @@ Other trackers carry on: one country's outage must not hold back the others' eve
 only after every worker has returned, so no record is reported while its call is still in flight.
 
 No AWS SDK here beyond the clients passed in: errors are classified from the ClientError `response` shape
-and time comes from an injected clock, so tests run instantly and without AWS.
+and time comes from an injected clock, so tests run instantly and without AWS. A call that failed without a
+service response is checked offline (`ingest.request_building`): if botocore cannot build that request, the
+error is about the call's events (one of them is dead-lettered, the others delivered), never an outage.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from ingest.events import MAX_EVENTS_PER_CALL, RecordRejected, RejectReason, parse_record, to_put_event
+from ingest.request_building import build_error
 
 # Error codes seen from AWS APIs under load. PutEvents models only InvalidInputException; throttling
 # arrives as ThrottlingException (HTTP 400) from the service front end.
@@ -83,6 +86,9 @@ PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP = 1000
 # Sessions delivered at once. Measured with every call taking 20 ms (bench/bench_ingest.py): see the
 # construct for the settings chosen with it.
 DEFAULT_CONCURRENCY = 16
+# Backoff steps double per attempt up to a cap, but the exponent stops growing here: `2 ** 1024` times a float
+# raises OverflowError, and 64 doublings already take any base of a nanosecond or more past any cap.
+MAX_BACKOFF_EXPONENT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,12 +173,17 @@ class RetryPolicy:
     outage_max_delay_s: float = 15.0
 
     def delay(self, attempt: int, uniform: float) -> float:
-        return uniform * min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        return uniform * _step(self.base_delay_s, self.max_delay_s, attempt)
 
     def outage_delay(self, attempt: int, uniform: float) -> float:
         """Equal jitter: at least half the step, so a probe really waits for the tracker to recover."""
-        step = min(self.outage_max_delay_s, self.outage_base_delay_s * 2 ** (attempt - 1))
+        step = _step(self.outage_base_delay_s, self.outage_max_delay_s, attempt)
         return step / 2 + uniform * step / 2
+
+
+def _step(base: float, cap: float, attempt: int) -> float:
+    """base, 2 x base, 4 x base ... up to cap, for any attempt number (the exponent is bounded)."""
+    return min(cap, base * 2.0 ** min(max(attempt - 1, 0), MAX_BACKOFF_EXPONENT))
 
 
 @dataclass(frozen=True)
@@ -199,9 +210,21 @@ class _Kind(Enum):
     TRANSIENT = "transient"  # retry with backoff
     SYSTEMIC = "systemic"  # not this record's fault, not fixed by waiting a second (access, missing tracker)
     REJECTED = "rejected"  # this request can never succeed
+    UNSENDABLE = RejectReason.UNSENDABLE.value  # the SDK could not build this request: waiting changes nothing
+
+
+class RequestNotBuilt(Exception):
+    """The SDK raised while building the request (validation, serialisation): the events are the cause."""
+
+    def __init__(self, error: Exception) -> None:
+        # The type only: botocore's messages can quote the values, and event fields are personal data.
+        super().__init__(f"{type(error).__name__} while the SDK built the PutEvents request")
+        self.error = error
 
 
 def classify(error: Exception) -> tuple[_Kind, str]:
+    if isinstance(error, RequestNotBuilt):
+        return _Kind.UNSENDABLE, str(error)
     response = getattr(error, "response", None)
     if isinstance(response, dict):
         code = str(response.get("Error", {}).get("Code", ""))
@@ -218,8 +241,9 @@ def classify(error: Exception) -> tuple[_Kind, str]:
 @dataclass(frozen=True)
 class _Outcome:
     ok: bool
-    rejected: bool = False
+    rejected: bool = False  # the call's events are the cause; `reason` says which way
     cause: str = ""
+    reason: RejectReason = RejectReason.REJECTED_BY_PERSONALIZE
 
 
 _OK = _Outcome(ok=True)
@@ -257,6 +281,8 @@ class Retrier:
                 kind, code = classify(error)
                 if kind is _Kind.REJECTED:
                     return _Outcome(ok=False, rejected=True, cause=f"{code}: {error}")
+                if kind is _Kind.UNSENDABLE:
+                    return _Outcome(ok=False, rejected=True, cause=code, reason=RejectReason.UNSENDABLE)
                 if kind is _Kind.SYSTEMIC:
                     return _Outcome(ok=False, cause=code)
                 with self._lock:
@@ -735,9 +761,7 @@ class Delivery:
             if outcome.rejected:
                 if len(call) == 1:
                     item = call[0]
-                    result.rejected.append(
-                        DeadLetter(item.record, RejectReason.REJECTED_BY_PERSONALIZE, outcome.cause, item.country)
-                    )
+                    result.rejected.append(DeadLetter(item.record, outcome.reason, outcome.cause, item.country))
                 else:
                     # Find the bad event(s): resend one by one, keeping the session's order.
                     queue.extendleft(reversed([[item] for item in call]))
@@ -781,6 +805,15 @@ class Delivery:
 
         def send() -> None:
             result.put_events_calls += 1
-            self.personalize.put_events(**params)
+            try:
+                self.personalize.put_events(**params)
+            except Exception as error:
+                # No service response: it may not have been sent at all. If botocore cannot build this request
+                # offline either, the events are the cause (one event, once the call is split), not the tracker.
+                if getattr(error, "response", None) is None:
+                    unbuildable = build_error(params)
+                    if unbuildable is not None:
+                        raise RequestNotBuilt(unbuildable) from error
+                raise
 
         return retrier.run(send, deadline, gate)

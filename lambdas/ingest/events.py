@@ -26,7 +26,14 @@ MAX_IMPRESSIONS = 25
 # junk multi-megabyte record from being parsed at all.
 MAX_RAW_RECORD_BYTES = 64 * 1024
 
-# Epoch seconds before 2000 or above 1e11 (year 5138) are unit mistakes: 0, or milliseconds.
+# The window for `timestamp`, both forms, in epoch seconds: [2000-01-01, 5138-11-16T09:46:40Z).
+# PutEvents documents `sentAt` only as "The timestamp (in Unix time) on the client side when the event
+# occurred" (API reference, Event), and the developer guide's data formatting page says timestamp data "must be
+# in Unix epoch time format in seconds": epoch values before 2000 or from 1e11 on are unit mistakes (0, ms).
+# The window is also what botocore can send. Its validator and serialiser both call
+# `botocore.utils.parse_to_aware_datetime`, which does `datetime_obj.astimezone(tzutc())`: an instant whose UTC
+# date is past year 9999 (e.g. 9999-12-31T23:59:59-05:00) raises OverflowError while the request is built.
+# Bounding the ISO form by the same epoch window keeps every accepted event within what botocore converts.
 _MIN_EPOCH_S = 946_684_800
 _MAX_EPOCH_S = 100_000_000_000
 
@@ -39,6 +46,7 @@ class RejectReason(StrEnum):
     INVALID_FIELD = "invalid_field"
     UNKNOWN_COUNTRY = "unknown_country"
     TOO_LARGE = "too_large"
+    UNSENDABLE = "unsendable"  # the SDK raised while building the PutEvents request for this event
     REJECTED_BY_PERSONALIZE = "rejected_by_personalize"
 
 
@@ -69,8 +77,9 @@ def _parse_timestamp(value: Any) -> datetime:
         if parsed.tzinfo is None:
             # A local time would be read differently depending on where the Lambda runs.
             raise ValueError("ISO 8601 date-time needs a time zone (Z or +hh:mm)")
-        if parsed.timestamp() < _MIN_EPOCH_S:
-            raise ValueError("before 2000-01-01")
+        # timestamp() of an aware datetime subtracts offsets without building a UTC datetime: it cannot overflow.
+        if not _MIN_EPOCH_S <= parsed.timestamp() < _MAX_EPOCH_S:
+            raise ValueError("outside 2000-01-01T00:00:00Z .. 5138-11-16T09:46:40Z (what PutEvents can be sent)")
         return parsed
     raise ValueError("must be an ISO 8601 string with a time zone or epoch seconds")
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.session
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 
@@ -78,6 +79,38 @@ class FakePersonalizeEvents:
 
     def accepted_event_ids(self) -> list[str]:
         return [event["eventId"] for call in self.accepted for event in call["eventList"]]
+
+
+class RealRequestBuilding:
+    """Wraps a fake's put_events in a real botocore personalize-events client first: its own parameter validation,
+    rest-json serialisation and request signing run, and only the HTTP send is replaced (a `before-send` hook
+    answers 200). What botocore cannot build raises here exactly as in the Lambda; what it builds goes on to the
+    wrapped fake, which records it and plays its script. Every other attribute is the fake's.
+    """
+
+    def __init__(self, inner: FakePersonalizeEvents) -> None:
+        self.inner = inner
+        self.client = botocore.session.get_session().create_client(
+            "personalize-events",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        self.client.meta.events.register("before-send.personalize-events.PutEvents", self._answer)
+        self.built = 0
+
+    def _answer(self, request: Any, **_: Any) -> AWSResponse:
+        self.built += 1
+        response = AWSResponse(request.url, 200, {}, None)
+        response._content = b"{}"  # read by botocore's parser instead of a socket
+        return response
+
+    def put_events(self, **params: Any) -> dict[str, Any]:
+        self.client.put_events(**params)
+        return self.inner.put_events(**params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 class FakeClock:
