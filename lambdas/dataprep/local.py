@@ -21,17 +21,29 @@ import sys
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import duckdb
 import sqlglot
 from pydantic import ValidationError
 
 from dataprep.counts import Counts
+from dataprep.headers import check_headers, local_files
+from dataprep.local_args import (
+    REPOSITORY,
+    OneLineParser,
+    RawDataError,
+    check_out,
+    check_raw_layout,
+    one_line,
+    refuse_raw_data,
+    run_params,
+)
 from dataprep.quality import (
     DEFAULT_MAX_DROPPED_SHARE,
     DROP_REASONS,
     DataQuality,
+    DataQualityError,
     QualityThresholds,
     assess,
 )
@@ -46,6 +58,7 @@ from dataprep.queries import (
     GENRE_MAPPING_TABLE,
     JSONL_OUTPUTS,
     LINE_COLUMN,
+    LINE_REST_COLUMN,
     RAW_TABLES,
     Output,
     PrepareParams,
@@ -56,8 +69,7 @@ from dataprep.queries import (
 )
 
 SOURCE_DIALECT = "athena"
-# The checkout this module lives in (lambdas/dataprep/local.py): local runs never write into it.
-REPOSITORY = Path(__file__).resolve().parents[2]
+__all__ = ["REPOSITORY", "RawDataError", "main", "prepare", "prepare_with_quality", "to_duckdb"]
 
 
 @functools.lru_cache(maxsize=512)
@@ -79,52 +91,35 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _readable_mirror(raw_dir: Path, mirror: Path) -> None:
+    """Give `mirror` the raw layout: a link to every raw file that is UTF-8 and, for any other, a copy whose bytes
+    that are not UTF-8 are decoded to U+FFFD (the replacement character). DuckDB's CSV reader stops the whole run at
+    the first such byte; from the copy the row is read, and the SQL counts it as invalid_utf8 (_byte_problem.sql)."""
+    for table in RAW_TABLES:
+        for path in (raw_dir / table).glob("dt=*/*.csv"):
+            target = mirror / path.relative_to(raw_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = path.read_bytes()
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                target.write_bytes(data.decode("utf-8", errors="replace").encode("utf-8"))
+            else:
+                target.symlink_to(path.resolve())
+
+
 def _load_raw_tables(con: duckdb.DuckDBPyConnection, raw_dir: Path, genre_mapping: Path) -> None:
     """One table per raw export, columns by position like Athena's OpenCSVSerDe (header skipped), plus its
-    `<table>_lines` twin (each physical line as one string). Both carry the file name as "$path", the
-    column Athena's tables have as a pseudo-column, so quality.sql runs unchanged."""
-    for table, columns in RAW_TABLES.items():
-        files = sorted((raw_dir / table).glob("dt=*/*.csv"))
-        lines = lines_table(table)
-        if not files:
-            # A country or table with no export yet is data below the minimum, not an error.
-            column_list = ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in (*columns, "dt", "$path"))
-            con.execute(f'CREATE TABLE "{table}" AS SELECT {column_list} WHERE false')
-            con.execute(
-                f'CREATE TABLE "{lines}" AS SELECT CAST(NULL AS VARCHAR) AS "{LINE_COLUMN}", '
-                'CAST(NULL AS VARCHAR) AS dt, CAST(NULL AS VARCHAR) AS "$path" WHERE false'
-            )
-            continue
-        glob = _sql_text(str(raw_dir / table / "dt=*" / "*.csv"))
-        column_types = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in columns) + "}"
-        # ignore_errors: a line the reader cannot parse is skipped instead of stopping the run; quality.sql
-        # compares the rows with the physical lines per file, so the loss is counted and named either way.
-        con.execute(
-            f"""
-            CREATE TABLE "{table}" AS
-            SELECT {", ".join(f'"{c}"' for c in columns)}, dt, filename AS "$path"
-            FROM read_csv(
-                {glob},
-                auto_detect = false, header = true, delim = ',', columns = {column_types},
-                hive_partitioning = true, filename = true,
-                hive_types = {{'dt': 'VARCHAR'}}, quote = '"', escape = '"',
-                ignore_errors = true
-            )
-            """
-        )
-        # No quote character and a delimiter the exports never contain: every physical line is one value.
-        con.execute(
-            f"""
-            CREATE TABLE "{lines}" AS
-            SELECT "{LINE_COLUMN}", dt, filename AS "$path"
-            FROM read_csv(
-                {glob},
-                auto_detect = false, header = true, delim = '\x01', quote = '', escape = '',
-                columns = {{{_sql_text(LINE_COLUMN)}: 'VARCHAR'}},
-                hive_partitioning = true, filename = true, hive_types = {{'dt': 'VARCHAR'}}
-            )
-            """
-        )
+    `<table>_lines` twin (each physical line, split at \\x01 like the Glue lines table's LazySimpleSerDe). Both
+    carry the raw file's name as "$path", the column Athena's tables have as a pseudo-column, so quality.sql runs
+    unchanged. Files are read through a mirror (_readable_mirror) so no byte stops the run."""
+    with tempfile.TemporaryDirectory(prefix="raw-mirror-") as tmp:
+        mirror = Path(tmp)
+        _readable_mirror(raw_dir, mirror)
+        # The mirror's path -> the raw file's path, for every name a quality line shows.
+        raw_path = f"{_sql_text(str(raw_dir))} || substr(filename, {len(str(mirror)) + 1})"
+        for table, columns in RAW_TABLES.items():
+            _load_raw_table(con, table, columns, mirror, raw_path)
     mapping_types = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in GENRE_MAPPING_COLUMNS) + "}"
     con.execute(
         f"""
@@ -133,6 +128,66 @@ def _load_raw_tables(con: duckdb.DuckDBPyConnection, raw_dir: Path, genre_mappin
             {_sql_text(str(genre_mapping))},
             auto_detect = false, header = true, delim = ',', columns = {mapping_types}
         )
+        """
+    )
+
+
+def _load_raw_table(
+    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], mirror: Path, raw_path: str
+) -> None:
+    lines = lines_table(table)
+    if not any((mirror / table).glob("dt=*/*.csv")):
+        # A country or table with no export yet is data below the minimum, not an error.
+        column_list = ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in (*columns, "dt", "$path"))
+        con.execute(f'CREATE TABLE "{table}" AS SELECT {column_list} WHERE false')
+        line_columns = (LINE_COLUMN, LINE_REST_COLUMN, "dt", "$path")
+        con.execute(
+            f'CREATE TABLE "{lines}" AS SELECT '
+            + ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in line_columns)
+            + " WHERE false"
+        )
+        return
+    glob = _sql_text(str(mirror / table / "dt=*" / "*.csv"))
+    column_types = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in columns) + "}"
+    # ignore_errors: a line the reader cannot parse is skipped instead of stopping the run; quality.sql
+    # compares the rows with the physical lines per file, so the loss is counted and named either way.
+    con.execute(
+        f"""
+        CREATE TABLE "{table}" AS
+        SELECT {", ".join(f'"{c}"' for c in columns)}, dt, {raw_path} AS "$path"
+        FROM read_csv(
+            {glob},
+            auto_detect = false, header = true, delim = ',', columns = {column_types},
+            hive_partitioning = true, filename = true,
+            hive_types = {{'dt': 'VARCHAR'}}, quote = '"', escape = '"',
+            ignore_errors = true
+        )
+        """
+    )
+    # Every physical line after the header, whatever it holds (no CSV reader in between): the text up to a \x01 is
+    # the line, what follows it the second column, as the Glue lines table reads it; a line's trailing CR is
+    # dropped like Hadoop's line reader does, and the empty string after a final line break is no line.
+    con.execute(
+        f"""
+        CREATE TABLE "{lines}" AS
+        WITH files AS (
+            SELECT filename, string_split(content, chr(10)) AS parts, suffix(content, chr(10)) AS ends_with_break
+            FROM read_text({glob})
+        ),
+        physical AS (
+            SELECT
+                filename,
+                regexp_replace(
+                    unnest(list_slice(parts, 2, len(parts) - CASE WHEN ends_with_break THEN 1 ELSE 0 END)), '\\r$', ''
+                ) AS text
+            FROM files
+        )
+        SELECT
+            split_part(text, chr(1), 1) AS "{LINE_COLUMN}",
+            CASE WHEN strpos(text, chr(1)) > 0 THEN split_part(text, chr(1), 2) END AS "{LINE_REST_COLUMN}",
+            regexp_extract(filename, 'dt=([^/]*)/[^/]*$', 1) AS dt,
+            {raw_path} AS "$path"
+        FROM physical
         """
     )
 
@@ -158,37 +213,6 @@ def _write_lines(con: duckdb.DuckDBPyConnection, sql: str, target: Path, header:
                 out.write(header.encode("utf-8") + b"\n")
             with part.open("rb") as lines:
                 shutil.copyfileobj(lines, out, length=1 << 20)
-
-
-class RawDataError(ValueError):
-    """Raw data or arguments that cannot give a meaningful run; `variable` names the make variable to fix."""
-
-    def __init__(self, variable: str, message: str) -> None:
-        self.variable = variable
-        super().__init__(f"{variable}: {message}")
-
-
-def check_raw_layout(raw_dir: Path) -> None:
-    """RAW must be the export root (`<table>/dt=YYYY-MM-DD/*.csv`), not a table's folder nor its parent."""
-    if not raw_dir.is_dir():
-        raise RawDataError("RAW", f"{str(raw_dir)!r} is not a folder")
-    if any(any((raw_dir / table).glob("dt=*/*.csv")) for table in RAW_TABLES):
-        return
-    if any(raw_dir.glob("*.csv")) or any(raw_dir.glob("dt=*/*.csv")):
-        root = raw_dir.parent.parent if any(raw_dir.glob("*.csv")) else raw_dir.parent
-        raise RawDataError(
-            "RAW", f"{raw_dir} is inside one table's folder; use the export root RAW={root} ({', '.join(RAW_TABLES)})"
-        )
-    nested = sorted(
-        child
-        for child in raw_dir.iterdir()
-        if child.is_dir() and any(any((child / table).glob("dt=*/*.csv")) for table in RAW_TABLES)
-    )
-    if nested:
-        raise RawDataError("RAW", f"{raw_dir} holds the exports one level down; use RAW={nested[0]}")
-    raise RawDataError(
-        "RAW", f"{raw_dir} holds no raw exports (expected <table>/dt=YYYY-MM-DD/*.csv for {', '.join(RAW_TABLES)})"
-    )
 
 
 def _check_country_has_data(con: duckdb.DuckDBPyConnection, params: PrepareParams, counts: Counts) -> None:
@@ -269,6 +293,8 @@ def prepare_with_quality(
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"raw directory {raw_dir} does not exist")
+    # Columns are read by position: a file with another header is refused before anything is read.
+    check_headers(local_files(raw_dir, params))
 
     con = duckdb.connect(config={"threads": threads} if threads else {})
     try:
@@ -300,38 +326,6 @@ def prepare(*args: Any, **kwargs: Any) -> Counts:
     return prepare_with_quality(*args, **kwargs)[0]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One clear line (no usage block) and exit code 2, like any bad-argument error of this tool.
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-# The make variables of `make prepare` behind the flags, so an error names what the user typed.
-MAKE_VARIABLES = {"raw": "RAW", "out": "OUT", "country": "COUNTRY", "run_date": "RUN_DATE", "recipes": "RECIPES"}
-_MESSAGES = {"country": "expected an ISO 3166 alpha-2 code in upper case, e.g. KR"}
-
-
-def _one_line(error: ValidationError, args: argparse.Namespace) -> str:
-    parts = []
-    for e in error.errors(include_url=False):
-        field = str(e["loc"][0]) if e["loc"] else ""
-        flag = "--" + field.replace("_", "-")
-        if field in MAKE_VARIABLES:
-            value = getattr(args, field, None)
-            shown = ",".join(value) if isinstance(value, list) else value
-            name = f"{MAKE_VARIABLES[field]}={shown} ({flag})"
-        else:
-            name = flag if field else "arguments"
-        message = _MESSAGES.get(field, e["msg"].removeprefix("Value error, "))
-        parts.append(f"{name}: {message}")
-    return "; ".join(parts)
-
-
-def _inside_repository(path: Path) -> bool:
-    return path.resolve().is_relative_to(REPOSITORY)
-
-
 def _summary(args: argparse.Namespace, counts: Counts, quality: DataQuality) -> str:
     ok, reason = counts.meets_minimum()
     events = [quality.tables[t] for t in ("purchases", "views") if t in quality.tables]
@@ -348,7 +342,7 @@ def _summary(args: argparse.Namespace, counts: Counts, quality: DataQuality) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="dataprep.local", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="dataprep.local", description=__doc__.splitlines()[0])
     parser.add_argument("--raw", required=True, help="raw export root: <table>/dt=YYYY-MM-DD/*.csv")
     parser.add_argument("--out", required=True, help="output directory (outside the repository)")
     parser.add_argument("--country", required=True, help="ISO country code, e.g. KR")
@@ -383,26 +377,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     args.recipes = [r for value in args.recipes for r in value.replace(",", " ").split()]
-    if not args.out.strip():
-        parser.error("OUT is required (--out): a folder outside the repository")
-    if _inside_repository(Path(args.out)):
-        parser.error(f"OUT={args.out} (--out) is inside the repository {REPOSITORY}; choose a folder outside it")
+    check_out(parser, args.out)
+    params = run_params(
+        parser,
+        args,
+        window_days=args.window_days,
+        previous_run_date=args.previous_run_date,
+        imported_before=args.imported_before,
+        recipes=args.recipes,
+        ranking_candidates=args.ranking_candidates,
+    )
     try:
-        params = PrepareParams(
-            country=args.country,
-            run_date=args.run_date,
-            window_days=args.window_days,
-            previous_run_date=args.previous_run_date,
-            imported_before=args.imported_before,
-            recipes=args.recipes,
-            ranking_candidates=args.ranking_candidates,
-        )
         thresholds = QualityThresholds(max_dropped_share=args.max_dropped_share)
     except ValidationError as error:
-        parser.error(_one_line(error, args))
-    today = date.today()
-    if params.run_date > today:
-        parser.error(f"RUN_DATE={args.run_date} (--run-date) is in the future (today is {today})")
+        parser.error(one_line(error, args))
     try:
         check_raw_layout(Path(args.raw))
         counts, quality = prepare_with_quality(
@@ -419,8 +407,11 @@ def main(argv: list[str] | None = None) -> int:
             require_country_data=True,
         )
     except RawDataError as error:
-        shown = {"RAW": args.raw, "COUNTRY": args.country, "RUN_DATE": args.run_date}.get(error.variable)
-        parser.error(str(error).replace(f"{error.variable}:", f"{error.variable}={shown}:", 1) if shown else str(error))
+        refuse_raw_data(parser, error, args)
+    except DataQualityError as error:
+        # Raw data that cannot be read right (a wrong header): the line the Prepare step fails with, nothing written.
+        print(error, file=sys.stderr)
+        return 1
     print(_summary(args, counts, quality))
     if quality.problems:
         # The same line the pipeline's Prepare step fails with (dataprep.quality.check).

@@ -14,9 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dataprep.counts import Counts
 
-# Reasons a raw row is dropped, in the order the SQL checks them (malformed first: it never becomes a row).
+# Reasons a raw row is dropped, in the order the SQL checks them (malformed first: it never becomes a row; then
+# bytes no import may carry: not UTF-8, a control byte).
 DROP_REASONS: tuple[str, ...] = (
     "malformed_csv",
+    "invalid_utf8",
+    "control_character",
     "missing_ids",
     "unknown_country",
     "unparsable_timestamp",

@@ -55,6 +55,12 @@ GENRE_MAPPING_COLUMNS: tuple[str, ...] = ("source_genre", "genre")
 # data-quality query can compare physical lines with the rows the CSV reader produced, per file ("$path").
 LINES_TABLE_SUFFIX = "_lines"
 LINE_COLUMN = "line"
+# The lines tables split on \x01 (a byte the exports must not contain): what follows a \x01 lands in this second
+# column, so a line holding one is seen (and counted as control_character) instead of being cut short unseen.
+LINE_REST_COLUMN = "line_rest"
+# Bytes no export field may hold (C0 controls but tab, line feed and carriage return; DEL): a row holding one is
+# dropped as control_character. A regex both Trino and DuckDB (RE2) read the same way.
+CONTROL_CHARACTERS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 # Files listed one by one in the data-quality result (worst first); the tables' totals always cover every file.
 MAX_LISTED_FILES = 20
 
@@ -265,17 +271,18 @@ def strip_header_comments(sql: str) -> str:
     return "\n".join(lines).strip()
 
 
+# Fragments applied to one column, `{{ name(column) }}` -> sql/_<name>.sql with `{{ value }}` = the column.
+_FRAGMENTS = frozenset({"epoch_seconds", "byte_problem"})
+
+
 def _substitute(sql: str, values: dict[str, str]) -> str:
     def replace(match: re.Match[str]) -> str:
         name, argument = match.group(1), match.group(2)
-        if name == "epoch_seconds":
+        if name in _FRAGMENTS:
             if argument is None or not re.fullmatch(r"[a-z_]+", argument):
-                raise ValueError(f"epoch_seconds needs a column name, got {argument!r}")
-            return (
-                "("
-                + _substitute(strip_header_comments(_sql_file("_epoch_seconds.sql")), {"value": argument})
-                + ")"
-            )
+                raise ValueError(f"{name} needs a column name, got {argument!r}")
+            fragment = strip_header_comments(_sql_file(f"_{name}.sql"))
+            return "(" + _substitute(fragment, {**values, "value": argument}) + ")"
         if argument is not None or name not in values:
             raise KeyError(f"unknown SQL placeholder {match.group(0)!r}")
         return values[name]
@@ -302,6 +309,7 @@ def render(output: Output | str, params: PrepareParams) -> str:
         "last_day": sql_string_literal((params.run_date - timedelta(days=1)).isoformat()),
         "day_before": sql_string_literal((params.run_date - timedelta(days=2)).isoformat()),
         "max_listed_files": str(MAX_LISTED_FILES),
+        "control_characters": sql_string_literal(CONTROL_CHARACTERS),
     }
     for table, columns in RAW_TABLES.items():
         values[f"{table}_record"] = sql_string_literal(csv_record_pattern(len(columns)))

@@ -9,4 +9,5 @@ Pure Python + numpy/scipy: nothing here calls AWS, so the same code runs in a pi
 - `metrics`: precision@k, NDCG@k, MRR@25 and coverage as Personalize defines them; cold-start and freshness.
 - `data`: loading the prepared CSVs and Personalize batch output; the time split.
 - `report`: building report.json and rendering the self-contained report.html.
+- `raw_identity`: which raw data a local report was built from (its trend keeps runs of the same data).
 """

@@ -186,12 +186,16 @@ class BatchOutput:
         return notes
 
 
+# Batch-inference output file names: *.out (what Personalize writes) or *.jsonl.
+BATCH_OUTPUT_SUFFIXES = (".out", ".jsonl")
+
+
 def batch_output_files(results_dir: Path | str) -> list[Path]:
-    """The batch-inference output files in a folder: *.out (what Personalize writes) or *.jsonl."""
+    """The batch-inference output files in a folder and its sub-folders (BATCH_OUTPUT_SUFFIXES)."""
     folder = Path(results_dir)
     if not folder.is_dir():
         raise InputError(f"{folder}: results folder not found")
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".out", ".jsonl"))
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in BATCH_OUTPUT_SUFFIXES)
 
 
 def read_batch_output(paths: Sequence[Path | str]) -> BatchOutput:

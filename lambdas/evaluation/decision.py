@@ -13,8 +13,9 @@ the same interval on every run and engine.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -232,21 +233,36 @@ def verdicts(
     return out
 
 
+# Whether an earlier report.json (parsed) was built from the same data as the current run.
+SameData = Callable[[Mapping[str, Any]], bool]
+
+
 def trend_from_reports(
-    paths: Iterable[Path | str], country: str, current: TrendPoint | None = None
+    paths: Iterable[Path | str],
+    country: str,
+    current: TrendPoint | None = None,
+    same_data: SameData | None = None,
 ) -> list[TrendPoint]:
-    """The last TREND_RUNS runs' TREND_METRIC per recommender from earlier report.json files (bad ones skipped)."""
+    """The last TREND_RUNS runs' TREND_METRIC per recommender from earlier report.json files (bad ones skipped).
+
+    Only reports of `country`, dated before `current` when it is given, and accepted by `same_data` when given
+    (`make report` passes evaluation.raw_identity's rule; the deployed report step reads only its own results
+    bucket, whose reports all come from the env's raw bucket).
+    """
     texts = []
     for path in paths:
         try:
             texts.append(Path(path).read_text(encoding="utf-8"))
         except OSError:
             continue
-    return trend_from_documents(texts, country, current)
+    return trend_from_documents(texts, country, current, same_data)
 
 
 def trend_from_documents(
-    documents: Iterable[str | bytes], country: str, current: TrendPoint | None = None
+    documents: Iterable[str | bytes],
+    country: str,
+    current: TrendPoint | None = None,
+    same_data: SameData | None = None,
 ) -> list[TrendPoint]:
     """As trend_from_reports, from the report.json texts (the report step reads them from S3)."""
     points: dict[str, TrendPoint] = {}
@@ -254,6 +270,10 @@ def trend_from_documents(
         try:
             data = json.loads(document)
             if data.get("country") != country:
+                continue
+            if current is not None and str(data["run_date"]) >= current.run_date:
+                continue  # a later run (or this date's earlier copy) is not this run's history
+            if same_data is not None and not same_data(data):
                 continue
             values = {r["name"]: float(r["metrics"][TREND_METRIC]) for r in data["recommenders"] if r["metrics"]}
             points[str(data["run_date"])] = TrendPoint(

@@ -154,6 +154,8 @@ class Report(BaseModel):
     open_baseline: OpenBaselineInfo | None = None
     trend: list[decision.TrendPoint] = []
     explanations: dict[str, str] = {}
+    # The raw data a local report was built from (evaluation.raw_identity); None for the deployed report.
+    raw_digest: str | None = None
 
 
 def add_decision(

@@ -5,36 +5,44 @@ Options: [--results DIR] [--top-users N] [--truth-days D] [--engine sql|memory].
 Runs preparation locally (dataprep.local.prepare into OUT/prepared, the same SQL as Athena on DuckDB),
 then the report SQL the pipeline runs on Athena (evaluation/sql, on DuckDB: outputs in OUT/sql/) and the
 evaluation, and writes OUT/report.html and OUT/report.json (`--engine memory`: the in-memory reference). RESULTS is a
-folder of Personalize batch-inference output (*.out or *.jsonl JSON lines). Bad arguments: one line, exit 2.
+folder of Personalize batch-inference output (*.out or *.jsonl JSON lines). Bad arguments, and whatever
+`make prepare` refuses (dataprep.local_args), plus a RESULTS folder without output: one line, exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from datetime import date
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any
 
+import duckdb
 from pydantic import ValidationError
 
-from evaluation.data import InputError, batch_output_files
+from dataprep.local import prepare
+from dataprep.local_args import (
+    OneLineParser,
+    RawDataError,
+    check_out,
+    check_raw_layout,
+    one_line,
+    refuse_raw_data,
+    run_params,
+)
+from dataprep.quality import DataQualityError
+from evaluation import raw_identity
+from evaluation.data import BATCH_OUTPUT_SUFFIXES, DAY, InputError, batch_output_files, window_end
 from evaluation.decision import trend_from_reports
-from evaluation.report import ReportOptions
-from evaluation.run import report_from_prepared, report_from_prepared_sql, write_report
+from evaluation.report import Report, ReportOptions
+from evaluation.run import JSON_NAME, report_from_prepared, report_from_prepared_sql, write_report
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one clear line and exit 2, not argparse's usage block
-        print(f"report_local: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(prog="python -m evaluation.report_local", description=__doc__.splitlines()[0])
-    parser.add_argument("--raw", required=True, help="raw exports folder (<table>/dt=YYYY-MM-DD/*.csv)")
-    parser.add_argument("--country", required=True, help="two-letter country code, e.g. FR")
+def _parse(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    parser = OneLineParser(prog="evaluation.report_local", description=__doc__.splitlines()[0])
+    parser.add_argument("--raw", required=True, help="raw export root: <table>/dt=YYYY-MM-DD/*.csv")
+    parser.add_argument("--country", required=True, help="ISO 3166 alpha-2 code in upper case, e.g. KR")
     parser.add_argument("--run-date", required=True, help="YYYY-MM-DD; the window ends the day before")
     parser.add_argument("--out", required=True, help="output folder for report.html and report.json")
     parser.add_argument("--results", help="folder of Personalize batch-inference output (*.out, *.jsonl)")
@@ -46,52 +54,87 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         default="sql",
         help="sql: the pipeline's report SQL on DuckDB (default); memory: the in-memory reference",
     )
-    args = parser.parse_args(argv)
-    if not re.fullmatch(r"[A-Za-z]{2}", args.country):
-        parser.error(f"--country must be a two-letter code, got {args.country!r}")
-    args.country = args.country.upper()
-    try:
-        args.run_date = date.fromisoformat(args.run_date)
-    except ValueError:
-        parser.error(f"--run-date must be YYYY-MM-DD, got {args.run_date!r}")
-    if not Path(args.raw).is_dir():
-        parser.error(f"--raw {args.raw!r} is not a folder")
-    if args.results is not None and not Path(args.results).is_dir():
-        parser.error(f"--results {args.results!r} is not a folder")
-    try:
-        args.options = ReportOptions(top_users=args.top_users, truth_days=args.truth_days)
-    except ValidationError as error:
-        first = error.errors()[0]
-        parser.error(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}")
-    return args
+    return parser, parser.parse_args(argv)
+
+
+def _batch_files(parser: argparse.ArgumentParser, results: str | None) -> list[Path] | None:
+    """RESULTS' output files; a RESULTS folder without any is a wrong folder, not a run without Personalize."""
+    if results is None:
+        return None
+    if not Path(results).is_dir():
+        parser.error(f"RESULTS={results} (--results) is not a folder")
+    files = batch_output_files(results)
+    if not files:
+        suffixes = " or ".join(f"*{s}" for s in BATCH_OUTPUT_SUFFIXES)
+        parser.error(f"RESULTS={results} (--results): no batch-inference output in it ({suffixes} files)")
+    return files
+
+
+def _check_truth_days(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, prepared: Path, truth_days: int
+) -> None:
+    """A run date a few days past the data passes preparation's window check, but its truth days (the window's
+    last `truth_days`, what every list is scored against) hold nothing: a page would state a verdict on nothing."""
+    end = window_end(date.fromisoformat(args.run_date))
+    cutoff = end - truth_days * DAY
+    found, last = duckdb.execute(
+        "SELECT count(*) FILTER (WHERE t >= ?), max(t) FROM ("
+        'SELECT TRY_CAST("TIMESTAMP" AS DOUBLE) AS t FROM read_csv(?, header = true, all_varchar = true))',
+        [cutoff, str(prepared / "interactions.csv")],
+    ).fetchone() or (0, None)
+    if not found:
+        latest = f"the latest is on {datetime.fromtimestamp(last, tz=UTC).date()}" if last is not None else "none"
+        parser.error(
+            f"RUN_DATE={args.run_date}: RAW has no purchases or views of {args.country} in the report's truth days "
+            f"[{datetime.fromtimestamp(cutoff, tz=UTC).date()}, {args.run_date}) (--truth-days {truth_days}; "
+            f"{latest}): nothing to evaluate"
+        )
+
+
+def _with_trend(report: Report, out: Path, raw: str) -> Report:
+    """Record the raw data's digest and take the trend from OUT's sibling folders' report.json (the bucket's
+    results/<country>/<run_date>/): earlier run dates of the same country and the same raw data only."""
+    files = raw_identity.raw_files(raw)
+    report.raw_digest = raw_identity.raw_digest(files, report.run_date)
+
+    def same_data(earlier: Mapping[str, Any]) -> bool:
+        return earlier.get("raw_digest") == raw_identity.raw_digest(files, str(earlier["run_date"]))
+
+    here = out.resolve()
+    siblings = [p for p in here.parent.glob(f"*/{JSON_NAME}") if p.parent != here]
+    report.trend = trend_from_reports(siblings, report.country, report.trend[-1] if report.trend else None, same_data)
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parse(sys.argv[1:] if argv is None else argv)
+    parser, args = _parse(sys.argv[1:] if argv is None else argv)
+    # The argument checks come before any output, in the order and words of `make prepare` (dataprep.local_args).
+    check_out(parser, args.out)
+    params = run_params(parser, args)
     try:
-        from dataprep.local import prepare  # the data-preparation issue's local runner (DuckDB)
-    except ImportError as error:
-        print(f"report_local: error: data preparation is not available ({error})", file=sys.stderr)
-        return 2
-    out = Path(args.out)
-    prepared = out / "prepared"
-    try:
-        prepare(args.raw, prepared, args.country, args.run_date)
-        batch = batch_output_files(args.results) if args.results else None
-        build = report_from_prepared_sql if args.engine == "sql" else report_from_prepared
-        report = build(prepared, args.country, args.run_date, out, batch, args.options)
+        options = ReportOptions(top_users=args.top_users, truth_days=args.truth_days)
     except ValidationError as error:
-        first = error.errors()[0]
-        print(f"report_local: error: {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
-        return 2
-    except (InputError, FileNotFoundError) as error:
-        print(f"report_local: error: {error}", file=sys.stderr)
-        return 2
-    # Trend: earlier runs' report.json in OUT's sibling folders (results/<country>/<run_date>/ in the bucket).
-    siblings = [p for p in out.resolve().parent.glob("*/report.json") if p.parent != out.resolve()]
-    if siblings:
-        report.trend = trend_from_reports(siblings, report.country, report.trend[-1] if report.trend else None)
-        write_report(report, out)
+        parser.error(one_line(error, args))
+    batch = _batch_files(parser, args.results)
+    out = Path(args.out)
+    try:
+        check_raw_layout(Path(args.raw))
+        prepare(args.raw, out / "prepared", params.country, params.run_date, require_country_data=True)
+    except RawDataError as error:
+        refuse_raw_data(parser, error, args)
+    except DataQualityError as error:
+        # Raw data preparation cannot read right (e.g. a wrong header): its own line and exit code, nothing written.
+        print(error, file=sys.stderr)
+        return 1
+    _check_truth_days(parser, args, out / "prepared", options.truth_days)
+    try:
+        build = report_from_prepared_sql if args.engine == "sql" else report_from_prepared
+        report = build(out / "prepared", params.country, params.run_date, out, batch, options)
+    except InputError as error:
+        parser.error(str(error))
+    except ValidationError as error:
+        parser.error(one_line(error, args))
+    write_report(_with_trend(report, out, args.raw), out)
     print(
         f"wrote {out / 'report.html'} and {out / 'report.json'}: curation method {report.curation.method}, "
         f"{report.counts.evaluated_users} users evaluated, {len(report.heavy_users)} heavy users shown"

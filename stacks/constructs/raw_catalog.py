@@ -18,7 +18,14 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 # Same definitions the SQL and the local runner use: one source for table and column names.
-from dataprep.queries import GENRE_MAPPING_COLUMNS, GENRE_MAPPING_TABLE, LINE_COLUMN, RAW_TABLES, lines_table
+from dataprep.queries import (
+    GENRE_MAPPING_COLUMNS,
+    GENRE_MAPPING_TABLE,
+    LINE_COLUMN,
+    LINE_REST_COLUMN,
+    RAW_TABLES,
+    lines_table,
+)
 from stacks.constructs.glue_table import LINES_SERDE, text_table
 from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept, arn_token
@@ -88,9 +95,10 @@ class RawCatalog(Construct):
                 "storage.location.template": f"{location}dt=${{dt}}",
             }
             self.tables[table] = self._table(table, columns, location, partitioned=True, extra_parameters=projection)
+            # Split at \x01 like every lines table; a second column keeps a line holding one from passing unseen.
             self.tables[lines_table(table)] = self._table(
                 lines_table(table),
-                (LINE_COLUMN,),
+                (LINE_COLUMN, LINE_REST_COLUMN),
                 location,
                 partitioned=True,
                 extra_parameters=projection,

@@ -44,12 +44,13 @@ DEFAULT_COUNTS = {
 # quality.sql's rows: one per raw table, all lines read (a test appends 'file' rows to script a bad file).
 QUALITY_COLUMNS = (
     "row_kind", "source_table", "file", "files", "lines", "rows_read", "malformed_lines", "kept", "kept_country",
-    "dropped_missing_ids", "dropped_unknown_country", "dropped_unparsable_timestamp", "dropped_duplicate",
-    "unknown_item", "dropped_malformed_csv", "not_fully_read",
+    "dropped_invalid_utf8", "dropped_control_character", "dropped_missing_ids", "dropped_unknown_country",
+    "dropped_unparsable_timestamp", "dropped_duplicate", "unknown_item", "dropped_malformed_csv", "not_fully_read",
 )  # fmt: skip
 DEFAULT_QUALITY_ROWS = [
     {"row_kind": "table", "source_table": table, "file": None, "files": 30, "lines": lines, "rows_read": lines,
-     "malformed_lines": 0, "kept": lines, "kept_country": lines // 2, "dropped_missing_ids": 0,
+     "malformed_lines": 0, "kept": lines, "kept_country": lines // 2, "dropped_invalid_utf8": 0,
+     "dropped_control_character": 0, "dropped_missing_ids": 0,
      "dropped_unknown_country": 0, "dropped_unparsable_timestamp": 0, "dropped_duplicate": 0, "unknown_item": 0,
      "dropped_malformed_csv": 0, "not_fully_read": 0}
     for table, lines in (("contents", 5_000), ("purchases", 40_000), ("users", 15_000), ("views", 260_000))

@@ -14,7 +14,7 @@ import sqlglot
 
 from dataprep.counts import Counts
 from dataprep.local import _load_raw_tables, main, prepare_with_quality, to_duckdb
-from dataprep.quality import DataQuality, DataQualityError, QualityThresholds, check
+from dataprep.quality import DROP_REASONS, DataQuality, DataQualityError, QualityThresholds, check
 from dataprep.queries import GENRE_MAPPING_CSV, RAW_TABLES, Output, PrepareParams, render
 from tests.dataprep.conftest import write_raw
 
@@ -67,6 +67,8 @@ def test_clean_exports_every_row_accounted_for(clean_raw, tmp_path):
     assert report["data_quality"] == quality.model_dump()
     assert set(report["data_quality"]["tables"]["views"]["dropped"]) == {
         "malformed_csv",
+        "invalid_utf8",
+        "control_character",
         "missing_ids",
         "unknown_country",
         "unparsable_timestamp",
@@ -177,7 +179,7 @@ def _table_row(table: str, lines: int, **dropped: int) -> dict:
         "unknown_item": 0,
         "not_fully_read": 0,
     }
-    for reason in ("missing_ids", "unknown_country", "unparsable_timestamp", "duplicate", "malformed_csv"):
+    for reason in DROP_REASONS:
         row[f"dropped_{reason}"] = dropped.get(reason, 0)
     return row
 
@@ -238,3 +240,61 @@ def test_config_quality_keys_and_their_rendering():
         DataSettings.model_validate({"quality": {"max_dropped_share": 2}})
     with pytest.raises(ValueError, match="unknown_key"):
         DataSettings.model_validate({"quality": {"unknown_key": 1}})
+
+
+def _with_bytes(clean_raw: Path, root: Path, needle: bytes, replacement: bytes) -> Path:
+    """clean_raw with one views row altered on the window's last day; returns the altered file."""
+    shutil.copytree(clean_raw, root)
+    path = root / "views" / "dt=2025-06-30" / "part-0.csv"
+    data = path.read_bytes()
+    assert data.count(needle) >= 1
+    path.write_bytes(data.replace(needle, replacement, 1))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("replacement", "reason"),
+    [(b"k\xff3,i", "invalid_utf8"), (b"k\x013,i", "control_character"), (b"k3,i\x1b", "control_character")],
+)
+def test_a_bad_byte_is_a_named_and_counted_loss_never_a_crash(clean_raw, tmp_path, capsys, replacement, reason):
+    bad = _with_bytes(clean_raw, tmp_path / "raw", b"k3,i", replacement)
+
+    code = main(["--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "out"), "--country", "KR"] + [
+        "--run-date", RUN_DATE, "--window-days", str(WINDOW)
+    ])  # fmt: skip
+
+    assert code == 0  # one row of 650: below max_dropped_share
+    report = json.loads((tmp_path / "out" / "counts.json").read_text())
+    views = report["data_quality"]["tables"]["views"]
+    assert views["dropped"][reason] == 1
+    assert (views["lines"], views["rows_read"], views["kept"], views["not_fully_read"]) == (650, 650, 649, 0)
+    assert views["malformed_lines"] == 0 and views["dropped"]["malformed_csv"] == 0
+    (listed,) = report["data_quality"]["files"]
+    assert (listed["file"], listed["dropped"][reason]) == (str(bad), 1)
+    assert f"{reason} 1" in capsys.readouterr().out
+
+
+def test_a_bad_byte_above_the_threshold_fails_naming_file_reason_and_count(clean_raw, tmp_path):
+    bad = _with_bytes(clean_raw, tmp_path / "raw", b"Z\n", b"Z\n")
+    bad.write_bytes(bad.read_bytes().replace(b"Z\n", b"Z\xff\n"))  # every row of the day: 65 of 650
+
+    _, quality = _prepare(tmp_path / "raw", tmp_path / "out", thresholds=QualityThresholds())
+
+    assert quality.problems == [
+        f"data quality: views: 65 of 650 rows dropped (10.0% > 2.0% max_dropped_share), mostly invalid_utf8 (65); "
+        f"most in {bad} (65)"
+    ]
+
+
+def test_a_quoted_line_break_counts_as_one_record(clean_raw, tmp_path):
+    """Athena's CSV SerDe does not read a line break inside a field: the record is flagged, once, not twice."""
+    raw = tmp_path / "raw"
+    shutil.copytree(clean_raw, raw)
+    write_raw(raw, "contents", "2025-06-01", [["i10", "Line1\nLine2", "drama", "2025-01-01"]])
+
+    _, quality = _prepare(raw, tmp_path / "out")
+
+    contents = quality.tables["contents"]
+    assert (contents.lines, contents.malformed_lines, contents.dropped["malformed_csv"]) == (11, 1, 1)
+    (listed,) = quality.files
+    assert (listed.lines, listed.rows_read, listed.malformed_lines, listed.not_fully_read) == (1, 1, 1, 1)

@@ -240,11 +240,11 @@ def test_escaping_of_a_hostile_title_on_the_page(small_dataset, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--country", "FRA"], "--country must be a two-letter code"),
-        (["--run-date", "2026-13-01"], "--run-date must be YYYY-MM-DD"),
+        (["--country", "FRA"], "COUNTRY=FRA (--country): expected an ISO 3166 alpha-2 code"),
+        (["--run-date", "2026-13-01"], "RUN_DATE=2026-13-01 (--run-date): month must be in 1..12"),
         (["--raw", "/nonexistent/raw"], "is not a folder"),
-        (["--top-users", "0"], "--top-users"),
-        (["--results", "/nonexistent/results"], "--results"),
+        (["--top-users", "0"], "TOP_USERS=0 (--top-users)"),
+        (["--results", "/nonexistent/results"], "RESULTS=/nonexistent/results (--results) is not a folder"),
     ],
 )
 def test_cli_bad_arguments_exit_2_with_one_line(args, message, tmp_path, capsys):

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 
+from testkit.pipeline_harness import ACCOUNT, REGION
+
 SUNDAY = "2026-11-15"
 BAD_FILE = "s3://personalize-dev-raw/views/dt=2026-11-14/part-00000.csv"
+RAW_BUCKET = f"personalize-dev-raw-{ACCOUNT}-{REGION}"
 
 
 def _bad_views_file(lines: int = 134) -> dict:
@@ -92,3 +95,28 @@ def test_dropped_rows_reach_the_run_record_and_the_notification(harness):
     assert any(
         n.startswith("Freshness reflects exploration of new titles: user-personalization") for n in report["notes"]
     )
+
+
+def test_a_raw_file_with_swapped_columns_fails_prepare_before_any_query(harness):
+    """Columns are read by position: a views export with user_id and item_id swapped would drop every row as
+    unknown_country. Prepare reads each raw file's header first and names the file and both column lists."""
+    key = "views/dt=2026-11-14/part-00000.csv"
+    harness.s3.put_object(Bucket=RAW_BUCKET, Key=key, Body=b"item_id,user_id,item_view_count,timestamp\n")
+
+    execution = harness.run("KR", run_date=SUNDAY)
+
+    assert execution.status == "FAILED"
+    assert execution.error == "DataQualityFailed"
+    detail = execution.cause_detail
+    assert detail["failure_reason"] == (
+        f"data quality: views file s3://{RAW_BUCKET}/{key} has the header "
+        "item_id,user_id,item_view_count,timestamp; expected user_id,item_id,item_view_count,timestamp "
+        "(raw columns are read by position: fix the export's column order)"
+    )
+    assert (detail["file"], detail["problem"], detail["count"]) == (f"s3://{RAW_BUCKET}/{key}", "header_mismatch", 1)
+    assert harness.athena.started_queries() == 0
+
+    # The export is fixed: a redrive prepares the data.
+    harness.s3.put_object(Bucket=RAW_BUCKET, Key=key, Body=b"user_id,item_id,item_view_count,timestamp\n")
+    resumed = harness.redrive(execution)
+    assert resumed.status == "SUCCEEDED", (resumed.error, resumed.cause)

@@ -8,6 +8,21 @@
 -- Users and contents exports are upserts: each dt partition holds the rows added or changed that day, and the
 -- newest partition before the run date wins. Ties inside one partition are broken on the values so the choice
 -- is deterministic on every engine.
+-- Every users row before the run date with its byte problem (_byte_problem.sql): a row holding a byte that is not
+-- UTF-8 or a control byte is dropped (and counted by quality.sql), so an older version of that user may win.
+raw_users AS (
+    SELECT
+        user_id, age, gender, locale, membership, dt, file, {{ byte_problem(row_text) }} AS byte_problem
+    FROM (
+        SELECT
+            user_id, age, gender, locale, membership, dt, "$path" AS file,
+            COALESCE(user_id, '') || COALESCE(age, '') || COALESCE(gender, '') || COALESCE(locale, '')
+                || COALESCE(membership, '') AS row_text
+        FROM users
+        WHERE dt < {{ run_date }}
+    ) AS r
+),
+
 latest_users AS (
     SELECT user_id, locale, country, age, gender, membership
     FROM (
@@ -28,8 +43,8 @@ latest_users AS (
                 ORDER BY dt DESC, locale DESC NULLS LAST, age DESC NULLS LAST, gender DESC NULLS LAST,
                     membership DESC NULLS LAST
             ) AS version
-        FROM users
-        WHERE dt < {{ run_date }}
+        FROM raw_users
+        WHERE byte_problem IS NULL
     ) AS versions
     WHERE version = 1 AND user_id IS NOT NULL
 ),
@@ -63,11 +78,14 @@ user_metadata AS (
 raw_events AS (
     SELECT
         user_id, item_id, "timestamp" AS ts_raw, 'purchase' AS event_type, CAST(NULL AS VARCHAR) AS value_raw, dt,
-        "$path" AS file
+        "$path" AS file, COALESCE(user_id, '') || COALESCE(item_id, '') || COALESCE("timestamp", '') AS row_text
     FROM purchases
     WHERE dt >= {{ window_start }} AND dt < {{ run_date }}
     UNION ALL
-    SELECT user_id, item_id, "timestamp" AS ts_raw, 'view' AS event_type, item_view_count AS value_raw, dt, "$path" AS file
+    SELECT
+        user_id, item_id, "timestamp" AS ts_raw, 'view' AS event_type, item_view_count AS value_raw, dt, "$path" AS file,
+        COALESCE(user_id, '') || COALESCE(item_id, '') || COALESCE(item_view_count, '') || COALESCE("timestamp", '')
+            AS row_text
     FROM views
     WHERE dt >= {{ window_start }} AND dt < {{ run_date }}
 ),
@@ -80,7 +98,8 @@ trimmed_events AS (
         event_type,
         TRIM(value_raw) AS value_raw,
         dt,
-        file
+        file,
+        {{ byte_problem(row_text) }} AS byte_problem
     FROM raw_events
 ),
 
@@ -93,11 +112,13 @@ parsed_events AS (
         -- A view without a usable count is still a view: EVENT_VALUE is nullable.
         CASE WHEN regexp_like(value_raw, '^[0-9]{1,9}$') THEN CAST(value_raw AS BIGINT) END AS event_value,
         dt,
-        file
+        file,
+        byte_problem
     FROM trimmed_events
 ),
 
--- One reason per dropped row, first match wins: ids, then country (user unknown or locale unparsable), then time.
+-- One reason per dropped row, first match wins: bytes (not UTF-8, control byte), ids, then country (user unknown or
+-- locale unparsable), then time.
 classified_events AS (
     SELECT
         e.user_id,
@@ -109,6 +130,7 @@ classified_events AS (
         e.file,
         u.country,
         CASE
+            WHEN e.byte_problem IS NOT NULL THEN e.byte_problem
             WHEN e.user_id IS NULL OR e.item_id IS NULL THEN 'missing_ids'
             WHEN u.country IS NULL THEN 'unknown_country'
             WHEN e.ts IS NULL OR e.ts NOT BETWEEN 946684800 AND 4102444799 THEN 'unparsable_timestamp'
@@ -137,6 +159,18 @@ new_interactions AS (
     WHERE first_dt >= {{ import_since }}
 ),
 
+-- Every contents row before the run date with its byte problem, like raw_users.
+raw_contents AS (
+    SELECT item_id, title, genre, created_at, dt, file, {{ byte_problem(row_text) }} AS byte_problem
+    FROM (
+        SELECT
+            item_id, title, genre, created_at, dt, "$path" AS file,
+            COALESCE(item_id, '') || COALESCE(title, '') || COALESCE(genre, '') || COALESCE(created_at, '') AS row_text
+        FROM contents
+        WHERE dt < {{ run_date }}
+    ) AS r
+),
+
 latest_contents AS (
     SELECT item_id, title, genre, created_raw
     FROM (
@@ -149,8 +183,8 @@ latest_contents AS (
                 PARTITION BY NULLIF(TRIM(item_id), '')
                 ORDER BY dt DESC, title DESC NULLS LAST, genre DESC NULLS LAST, created_at DESC NULLS LAST
             ) AS version
-        FROM contents
-        WHERE dt < {{ run_date }}
+        FROM raw_contents
+        WHERE byte_problem IS NULL
     ) AS versions
     WHERE version = 1 AND item_id IS NOT NULL
 ),

@@ -14,8 +14,9 @@ from datetime import timedelta
 from common import clients
 from common.aws_errors import transient_errors_named
 from dataprep.counts import Counts
+from dataprep.headers import check_headers, s3_files
 from dataprep.quality import DataQuality, DataQualityError, check
-from dataprep.queries import Output, athena_statements
+from dataprep.queries import Output, PrepareParams, athena_statements
 from dataprep.s3_outputs import assemble_csv, publish_genre_mapping, split_uri
 from pipeline import ledger, step_names
 from pipeline.athena_jobs import DONE, advance_queries, attempt_of, start_query
@@ -45,6 +46,14 @@ def _start(state: RunState, attempt: int) -> dict[str, Job]:
         recipes=tuple(r.value for r in settings.recipes),
         output_prefix=_prefix(state, attempt),
     )
+    # Raw columns are read by position: a file whose header names other columns fails the step before any query
+    # (dataprep.headers). The mapping object lives in the raw bucket, so its URI names that bucket.
+    raw_bucket, _ = split_uri(settings.genre_mapping_uri)
+    read = PrepareParams(country=settings.country, run_date=state.run.run_date, window_days=settings.window_days)
+    try:
+        check_headers(s3_files(clients.s3(), raw_bucket, read))
+    except DataQualityError as error:
+        raise DataQualityFailed(STEP, str(error), problems=error.problems, **error.detail) from None
     # The genre_mapping table reads this object; the packaged mapping is the source of truth (same bytes).
     publish_genre_mapping(clients.s3(), *split_uri(settings.genre_mapping_uri))
     jobs = {}
