@@ -63,9 +63,9 @@ asl: bootstrap
 deploy: bootstrap
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) deploy --all -c env=$(ENV) --app "$(PY) app.py"
 
-## smoke: deploy ENV to a sandbox account, run one country end to end, verify, remove it (ARGS="--keep", "--dry-run")
+## smoke: deploy a sandbox env (config/sandbox.yaml, docs/smoke.md), run one country, verify, remove what it made (ARGS="--keep", "--dry-run")
 smoke: bootstrap
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m tools.smoke --env $(ENV) $(ARGS)
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m tools.smoke --env $(ENV) $(ARGS)
 
 ## diff: what a deploy of config/$(ENV).yaml would change (needs AWS credentials for its account)
 diff: bootstrap

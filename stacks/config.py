@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import time
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -194,6 +194,23 @@ class Country(CountrySettings):
             raise ValueError(f"locales {foreign} do not belong to country {code}")
         return value
 
+    @model_validator(mode="after")
+    def _run_time_exists(self) -> Country:
+        # EventBridge Scheduler's guide (schedule types, daylight saving time): "When the time shifts forward in
+        # Spring, your schedule invocation gets skipped if the cron expression falls on a non-existent date and
+        # time. When the time shifts back in the Fall, your schedule runs only once and doesn't repeat its
+        # invocation." A skipped time loses that day's run (a full-training day included); a repeated time
+        # (e.g. 01:30 in New York in November) still runs once a day, so it is accepted.
+        skipped = skipped_days(self.time_zone, self.run_time, start=date.today())
+        if skipped:
+            raise ValueError(
+                f"run_time {self.run_time:%H:%M} does not exist in {self.time_zone} on "
+                f"{', '.join(map(str, skipped))} (the clocks jump past it, e.g. when daylight saving time starts) and "
+                f"EventBridge Scheduler skips a time that does not exist: {self.code} would not run on those days; "
+                "pick a time outside the skipped hour"
+            )
+        return self
+
     @property
     def slug(self) -> str:
         return self.code.lower()
@@ -214,6 +231,8 @@ class EnvironmentConfig(_Strict):
     env: str
     account: str | None = None
     region: str | None = None
+    # Only a sandbox env may be smoke-tested (tools/smoke/): the smoke run deploys, then deletes what it made.
+    sandbox: bool = False
     dataset_group_quota: Annotated[int, Field(ge=1)] = DEFAULT_DATASET_GROUP_QUOTA
     notification_emails: tuple[str, ...] = ()
     data: DataSettings = DataSettings()
@@ -236,6 +255,16 @@ class EnvironmentConfig(_Strict):
     def _account(cls, value: str | None) -> str | None:
         if value is not None and not _ACCOUNT.fullmatch(str(value)):
             raise ValueError("account must be a 12-digit AWS account id (quote it in YAML)")
+        return value
+
+    @field_validator("sandbox")
+    @classmethod
+    def _sandbox_names_its_account(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("account") is None:
+            raise ValueError(
+                "a sandbox env must name its account (account: '123456789012'): the smoke run refuses "
+                "credentials for any other account"
+            )
         return value
 
     @field_validator("region")
@@ -333,7 +362,31 @@ def _field_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
 
 
 def available_envs(config_dir: Path = CONFIG_DIR) -> list[str]:
-    return sorted(p.stem for p in config_dir.glob("*.yaml"))
+    # `<name>.example.yaml` is a file to copy (config/sandbox.example.yaml), not an env: no "." in an env name.
+    return sorted(p.stem for p in config_dir.glob("*.yaml") if "." not in p.stem)
+
+
+# How far ahead a run time is checked: the tz database holds every announced change of a zone's rules as dated
+# transitions and repeats the rule in force every year after the last one, so a few years cover all that is known
+# today; the config is validated again at every synth, so a later change of the rules is caught at the next deploy.
+SKIPPED_DAYS_HORIZON_YEARS = 3
+
+
+@functools.cache  # every load of the config checks every country again (~10 ms a zone)
+def skipped_days(
+    time_zone: str, run_time: time, *, start: date, years: int = SKIPPED_DAYS_HORIZON_YEARS
+) -> tuple[date, ...]:
+    """The days from `start` over `years` on which `run_time` does not exist in `time_zone` (clocks moved past it)."""
+    zone = ZoneInfo(time_zone)
+    days: list[date] = []
+    day, end = start, start + timedelta(days=round(365.25 * years))
+    while day < end:
+        local = datetime.combine(day, run_time, tzinfo=zone)
+        # A time in the gap reads with the offset before the change, so it comes back from UTC an hour later.
+        if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+            days.append(day)
+        day += timedelta(days=1)
+    return tuple(days)
 
 
 @functools.cache

@@ -6,12 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date, time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from stacks.config import ConfigError, OtherDays, Recipe, Weekday, load_config
+from stacks.config import ConfigError, OtherDays, Recipe, Weekday, load_config, skipped_days
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
@@ -63,7 +64,8 @@ def test_defaults_merge_under_country_overrides():
 
 def test_unknown_env_lists_known_envs(tmp_path):
     write_env(tmp_path, "dev", DEV)
-    with pytest.raises(ConfigError, match=r"unknown env 'staging': no file .*staging.yaml; known envs: dev"):
+    write_env(tmp_path, "sandbox.example", DEV)  # a file to copy, not an env
+    with pytest.raises(ConfigError, match=r"unknown env 'staging': no file .*staging.yaml; known envs: dev$"):
         load_config("staging", config_dir=tmp_path)
 
 
@@ -97,6 +99,38 @@ def test_unquoted_run_time_is_explained(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"countries\[KR\]\.run_time: write the run time quoted"):
         load_config("dev", config_dir=tmp_path)
+
+
+def test_a_run_time_the_clocks_skip_is_refused_naming_the_country_and_the_dates(tmp_path):
+    data = dev_with(countries=[country("US", "America/New_York", "en_US", run_time="02:30")])
+    message = error_for(tmp_path, data)
+    dates = skipped_days("America/New_York", time(2, 30), start=date.today())
+    assert dates and all(d.month == 3 and d.isoweekday() == 7 for d in dates)  # the second Sunday of March
+    assert f"countries[US]: run_time 02:30 does not exist in America/New_York on {', '.join(map(str, dates))}" in (
+        message
+    )
+    assert "US would not run on those days" in message
+
+
+def test_a_run_time_repeated_when_the_clocks_go_back_is_accepted(tmp_path):
+    # 01:30 happens twice in New York on the first Sunday of November; EventBridge Scheduler runs it once.
+    write_env(tmp_path, "dev", dev_with(countries=[country("US", "America/New_York", "en_US", run_time="01:30")]))
+    assert load_config("dev", config_dir=tmp_path).country("US").run_time == time(1, 30)
+
+
+@pytest.mark.parametrize(
+    ("zone", "at", "expected"),
+    [
+        ("America/New_York", time(2, 0), [date(2026, 3, 8), date(2027, 3, 14), date(2028, 3, 12)]),
+        ("Europe/London", time(1, 59), [date(2026, 3, 29), date(2027, 3, 28), date(2028, 3, 26)]),
+        ("Australia/Sydney", time(2, 0), [date(2026, 10, 4), date(2027, 10, 3), date(2028, 10, 1)]),
+        ("America/New_York", time(3, 0), []),  # the first minute after the gap exists
+        ("America/New_York", time(1, 30), []),  # repeated when the clocks go back, but it exists
+        ("Asia/Seoul", time(2, 0), []),  # no daylight saving time
+    ],
+)
+def test_skipped_days_are_the_days_a_local_time_does_not_exist(zone, at, expected):
+    assert list(skipped_days(zone, at, start=date(2026, 1, 1), years=3)) == expected
 
 
 def test_unknown_recipe(tmp_path):
@@ -156,8 +190,11 @@ def test_app_prints_one_line_and_synthesises_nothing(tmp_path):
         [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 1
+    # whatever envs this checkout has (a local config/sandbox.yaml included)
+    from stacks.config import available_envs
+
     assert result.stderr.strip().splitlines() == [
-        "config error: unknown env 'nope': no file config/nope.yaml; known envs: dev, prod"
+        f"config error: unknown env 'nope': no file config/nope.yaml; known envs: {', '.join(available_envs())}"
     ]
     assert list(outdir.iterdir()) == []
 

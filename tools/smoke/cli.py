@@ -3,9 +3,10 @@
     python -m tools.smoke --env ENV [--country CC] [--keep] [--dry-run] [--timeout-minutes N]
                           [--poll-seconds S] [--profile P] [--region R]
 
-Needs AWS credentials for the env's account, Docker (the report step's image) and a bootstrapped account.
+Runs only against an env whose config says `sandbox: true`, with credentials for that config's account (checked
+with STS before anything else); docs/smoke.md. Needs Docker (the report step's image) and a bootstrapped account.
 Progress goes to stderr, the verification summary to stdout. Exit codes: 0 every check passed, 1 a step or
-check failed, 2 bad arguments.
+check failed, 2 bad arguments or refused (nothing was called but STS).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from stacks.config import ConfigError, EnvironmentConfig, load_config
+from stacks.config import CONFIG_DIR, ConfigError, EnvironmentConfig, load_config
 from tools.smoke.flow import SAMPLE_COUNTRIES, Options, Seams, Smoke, new_workdir, plan
+from tools.smoke.guard import Refused, require_sandbox
 
 PROG = "personalize-smoke"
 
@@ -32,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
         raise _ArgumentError(message)
 
 
-def _parse(argv: list[str]) -> tuple[EnvironmentConfig, Options, argparse.Namespace]:
+def _parse(argv: list[str], config_dir: Path) -> tuple[EnvironmentConfig, Options, argparse.Namespace]:
     parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--env", required=True, help="environment: config/<env>.yaml")
     parser.add_argument("--country", help="the country to run (default: the env's first sample country)")
@@ -48,9 +50,10 @@ def _parse(argv: list[str]) -> tuple[EnvironmentConfig, Options, argparse.Namesp
     if args.poll_seconds <= 0:
         raise _ArgumentError(f"--poll-seconds must be > 0, got {args.poll_seconds:g}")
     try:
-        config = load_config(args.env)
+        config = load_config(args.env, config_dir)
     except ConfigError as error:
         raise _ArgumentError(str(error)) from None
+    require_sandbox(config)  # before anything else about the run, --dry-run included
     codes = [c.code for c in config.countries]
     if args.country:
         code = args.country.strip().upper()
@@ -92,18 +95,22 @@ def boto3_clients(profile: str | None, region: str | None) -> Callable[[str], An
 def main(
     argv: list[str] | None = None,
     *,
+    config_dir: Path = CONFIG_DIR,
     seams: Callable[[Callable[[str], Any] | None], Seams] | None = None,
     clients: Callable[[str | None, str | None], Callable[[str], Any]] = boto3_clients,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
     """`seams(clients)` builds the Seams (tests pass one with a fake runner); `clients(profile, region)`
-    builds the client factory."""
+    builds the client factory; `config_dir` holds the env files (tests: a temporary sandbox)."""
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     try:
-        config, options, args = _parse(sys.argv[1:] if argv is None else argv)
+        config, options, args = _parse(sys.argv[1:] if argv is None else argv, config_dir)
     except _ArgumentError as error:
         print(f"{PROG}: error: {error}", file=stderr)
+        return 2
+    except Refused as error:
+        print(f"{PROG}: refused: {error}", file=stderr)
         return 2
     if args.dry_run:
         for line in plan(config, options, Path("<temporary folder>/outputs.json")):
@@ -113,7 +120,11 @@ def main(
     factory = clients(args.profile, args.region or config.region)
     built = seams(factory) if seams else Seams(clients=factory, say=lambda line: print(line, file=stderr, flush=True))
     smoke = Smoke(config, options, built, workdir)
-    passed = smoke.execute()
+    try:
+        passed = smoke.execute()
+    except Refused as error:
+        print(f"{PROG}: refused: {error}", file=stderr)
+        return 2
     for what, ok, detail in smoke.verified:
         print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}", file=stdout)
     print(

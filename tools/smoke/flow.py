@@ -1,7 +1,10 @@
-"""The smoke run itself: deploy, sample, run, events, checks, clean-up.
+"""The smoke run itself: confirm the account, deploy, sample, run, events, checks, clean-up.
+
+The clean-up removes what this run made and nothing else: the stacks that did not exist before its deploy, the
+object versions it uploaded, the queue it created (tools/smoke/ownership.py); docs/smoke.md lists what it leaves.
 
 `Seams` is everything it touches outside itself: `clients(service)` returns a boto3 client (tests: moto and the
-fake Personalize), `run(command)` runs a cdk command line and returns its exit code (tests: a recorder),
+fakes), `run(command)` runs a cdk command line and returns its exit code (tests: a recorder),
 `now`/`sleep`/`monotonic` the clock, `say` the progress output.
 """
 
@@ -20,7 +23,20 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from stacks.config import Country, EnvironmentConfig
+from tools.smoke.guard import confirm_account
+from tools.smoke.ownership import (
+    KeyTaken,
+    Upload,
+    check_free,
+    country_stack_name,
+    delete_uploads,
+    env_stack_names,
+    live_stacks,
+    upload,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CDK = str(ROOT / "node_modules" / ".bin" / "cdk")
@@ -57,14 +73,21 @@ class SmokeFailed(Exception):
     """A step or check failed; the message is one line for the person running the smoke test."""
 
 
-def cdk_command(env: str, action: str, outputs_file: Path | None = None) -> list[str]:
+def _app(env: str) -> list[str]:
+    return ["-c", f"env={env}", "--app", f"{sys.executable} app.py"]
+
+
+def deploy_command(env: str, outputs_file: Path) -> list[str]:
     """The pinned CLI, as `make deploy` runs it, without prompts."""
-    command = [CDK, action, "--all", "-c", f"env={env}", "--app", f"{sys.executable} app.py"]
-    if action == "deploy":
-        command += ["--require-approval", "never", "--outputs-file", str(outputs_file)]
-    else:
-        command += ["--force"]
-    return command
+    return [CDK, "deploy", "--all", *_app(env), "--require-approval", "never", "--outputs-file", str(outputs_file)]
+
+
+def destroy_command(env: str, stacks: list[str]) -> list[str]:
+    """Only the named stacks. `cdk destroy --exclusively`: "Only destroy requested stacks and don't include
+    dependencies" (CDK CLI reference); without it a named stack would bring the stacks that depend on it."""
+    if not stacks:
+        raise ValueError("no stack to destroy")
+    return [CDK, "destroy", *stacks, "--exclusively", *_app(env), "--force"]
 
 
 def schedule_name(config: EnvironmentConfig, country: Country) -> str:
@@ -75,9 +98,12 @@ def plan(config: EnvironmentConfig, options: Options, outputs_file: Path) -> lis
     """What a run does, in order (`--dry-run` prints this and calls nothing)."""
     cc = options.country.code
     lines = [
-        f"deploy: {' '.join(cdk_command(config.env, 'deploy', outputs_file))}",
+        f"account: STS GetCallerIdentity must return {config.account} (the sandbox's account), else nothing is called",
+        f"stacks: note which of {', '.join(env_stack_names(config))} exist already: those are never destroyed",
+        f"deploy: {' '.join(deploy_command(config.env, outputs_file))}",
         f"sample: dataprep.sample_data ({options.users} users, {options.items} items, {options.days} days ending on "
-        f"today's date in {options.country.time_zone}) -> s3://<RawBucketName>/<table>/dt=YYYY-MM-DD/*.csv",
+        f"today's date in {options.country.time_zone}) -> s3://<RawBucketName>/<table>/dt=YYYY-MM-DD/*.csv, "
+        "each upload's version id recorded",
         "notification: a temporary SQS queue subscribed to the env's notification topic",
         f"events: {options.sessions * EVENTS_PER_SESSION} {cc} events ({options.sessions} sessions) -> Kinesis "
         "<StreamName>, partition key session_id",
@@ -89,9 +115,10 @@ def plan(config: EnvironmentConfig, options: Options, outputs_file: Path) -> lis
     if options.keep:
         lines.append("keep: nothing is removed (--keep)")
     else:
+        destroy = destroy_command(config.env, ["<the stacks this run created>"])
         lines.append(
-            f"remove: the queue, the run's campaigns and solutions, the buckets' objects, then "
-            f"{' '.join(cdk_command(config.env, 'destroy'))}"
+            "remove: the queue, the object versions this run uploaded, the campaigns and solutions of a country "
+            f"stack this run created, then {' '.join(destroy)} (nothing when it created none)"
         )
     return lines
 
@@ -110,12 +137,19 @@ class Smoke:
         self.record: dict[str, Any] | None = None
         self.run_date: date | None = None
         self.sample_dir = workdir / "sample"
+        self.stacks_before: set[str] | None = None  # None: unknown, so no stack counts as this run's
+        self.uploads: list[Upload] = []
 
     # ------------------------------------------------------------------------------------------ flow
 
     def execute(self) -> bool:
-        """Everything in order; True when every check passed. Removes what it created unless --keep."""
+        """Everything in order; True when every check passed. Removes what it created unless --keep.
+
+        Raises guard.Refused, having called nothing but STS, when the env is not a sandbox or the credentials
+        are for another account."""
+        confirm_account(self.config, self.client("sts"))
         try:
+            self.stacks_before = live_stacks(self.client("cloudformation"), env_stack_names(self.config))
             self.deploy()
             self.subscribe()
             self.upload_sample()
@@ -123,8 +157,10 @@ class Smoke:
             self.start()
             status = self.wait()
             self.verify(status, sent)
-        except SmokeFailed as error:
+        except (SmokeFailed, KeyTaken) as error:
             self.verified.append(("smoke run", False, str(error)))
+        except (BotoCoreError, ClientError) as error:
+            self.verified.append(("smoke run", False, " ".join(str(error).split())))
         finally:
             if self.options.keep:
                 self.seams.say("--keep: leaving the deployment, the data and the queue in place")
@@ -137,8 +173,9 @@ class Smoke:
 
     def deploy(self) -> None:
         outputs_file = self.workdir / "outputs.json"
-        self.seams.say("deploying (cdk deploy --all) ...")
-        code = self.seams.run(cdk_command(self.config.env, "deploy", outputs_file))
+        kept = ", ".join(sorted(self.stacks_before or ())) or "none"
+        self.seams.say(f"deploying (cdk deploy --all); stacks that exist already and are never destroyed: {kept}")
+        code = self.seams.run(deploy_command(self.config.env, outputs_file))
         if code != 0:
             raise SmokeFailed(f"cdk deploy failed with exit code {code}")
         stacks = json.loads(outputs_file.read_text())
@@ -198,9 +235,11 @@ class Smoke:
                 f"{MIN_INTERACTIONS}: raise --users"
             )
         s3, bucket = self.client("s3"), self.outputs["RawBucketName"]
-        files = sorted(p for p in self.sample_dir.rglob("*.csv"))
-        for path in files:
-            s3.upload_file(str(path), bucket, path.relative_to(self.sample_dir).as_posix())
+        files = {path.relative_to(self.sample_dir).as_posix(): path for path in sorted(self.sample_dir.rglob("*.csv"))}
+        check_free(s3, bucket, list(files))
+        for key, path in files.items():
+            # recorded at once: removed even if a later upload fails
+            self.uploads.append(upload(s3, bucket, key, path.read_bytes()))
         self.seams.say(
             f"uploaded {len(files)} sample files to s3://{bucket}/ ({interactions} {country.code} interactions, "
             f"run date {self.run_date})"
@@ -380,23 +419,37 @@ class Smoke:
     # -------------------------------------------------------------------------------------- clean-up
 
     def remove(self) -> None:
-        """Best effort, each part on its own: a failure is reported and the rest still runs."""
+        """Best effort, each part on its own: a failure is reported and the rest still runs. Removes only what
+        this run made: a stack that existed before its deploy is kept, whatever happened to the deploy."""
+        created: list[str] = []
+        try:
+            created = self._created_stacks()
+        except Exception as error:  # noqa: BLE001  (then no stack counts as this run's: none is destroyed)
+            self.verified.append(("remove stacks", False, f"could not tell which stacks this run created: {error}"))
         for what, action in (
             ("notification queue", self._remove_queue),
-            ("Personalize campaigns and solutions", self._remove_personalize),
-            ("bucket objects", self._empty_buckets),
-            ("stacks", self._destroy),
+            ("Personalize campaigns and solutions", lambda: self._remove_personalize(created)),
+            ("uploaded objects", self._delete_uploads),
+            ("stacks", lambda: self._destroy(created)),
         ):
             try:
                 action()
             except Exception as error:  # noqa: BLE001  (clean-up reports every failure and goes on)
                 self.seams.say(f"could not remove {what}: {error}")
                 self.verified.append((f"remove {what}", False, str(error)))
-        if self.config.env != "dev":
+        if created and self.config.env != "dev":
             self.seams.say(
                 f"env {self.config.env} keeps its buckets, key, ledger, stream and queues on stack deletion "
                 "(RETAIN): delete them by hand in a sandbox"
             )
+
+    def _created_stacks(self) -> list[str]:
+        """The env's stacks that exist now and did not before this run's deploy (none if that is unknown)."""
+        if self.stacks_before is None:
+            return []
+        names = env_stack_names(self.config)
+        now = live_stacks(self.client("cloudformation"), names)
+        return [name for name in names if name in now and name not in self.stacks_before]
 
     def _remove_queue(self) -> None:
         if self.subscription_arn and self.subscription_arn.startswith("arn:"):
@@ -404,8 +457,12 @@ class Smoke:
         if self.queue_url:
             self.client("sqs").delete_queue(QueueUrl=self.queue_url)
 
-    def _remove_personalize(self) -> None:
-        """Campaigns and solutions are created by the pipeline, not by the stacks: they block the dataset group."""
+    def _remove_personalize(self, created: list[str]) -> None:
+        """Campaigns and solutions are created by the pipeline, not by the stacks: they block the dataset group.
+        Only in a dataset group this run created (its country stack): in an older one the run may have updated a
+        campaign or trained a solution that existed before it."""
+        if country_stack_name(self.config, self.options.country) not in created:
+            return
         steps = (self.record or {}).get("steps") or {}
         personalize = self.client("personalize")
         campaigns = [j["arn"] for j in _jobs(steps, "promote") if arn_kind(j["arn"]) == "campaign"]
@@ -417,24 +474,17 @@ class Smoke:
             personalize.delete_solution(solutionArn=arn)
         self.seams.say(f"deleted {len(campaigns)} campaign(s) and {len(solutions)} solution(s)")
 
-    def _empty_buckets(self) -> None:
-        if not self.outputs:
-            return
-        raw = self.outputs["RawBucketName"]
-        buckets = [raw, self.outputs["ResultsBucketName"], raw.replace("-raw-", "-prepared-", 1)]
-        buckets.append(raw.replace("-raw-", "-access-logs-", 1))
-        s3 = self.client("s3")
-        for bucket in buckets:
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-                objects = [
-                    {"Key": v["Key"], "VersionId": v["VersionId"]}
-                    for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-                ]
-                if objects:
-                    s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+    def _delete_uploads(self) -> None:
+        if self.uploads:
+            deleted = delete_uploads(self.client("s3"), self.uploads)
+            self.seams.say(f"deleted the {deleted} object version(s) this run uploaded")
 
-    def _destroy(self) -> None:
-        code = self.seams.run(cdk_command(self.config.env, "destroy"))
+    def _destroy(self, created: list[str]) -> None:
+        if not created:
+            self.seams.say("this run created no stack: none destroyed")
+            return
+        self.seams.say(f"destroying the stacks this run created: {', '.join(created)}")
+        code = self.seams.run(destroy_command(self.config.env, created))
         if code != 0:
             raise SmokeFailed(f"cdk destroy failed with exit code {code}")
 
