@@ -373,8 +373,10 @@ class PipelineStack(Stack):
             "RecordFailureFunctionArn",
             environment={"topic_arn": self.topic.topic_arn, "event_bus_name": "default"},
         )
+        # The failed step from the history; the run's input and current attempt from DescribeExecution (an event
+        # may come without the input, and a late one must not be recorded over a redrive).
         recorder.allow(
-            ["states:GetExecutionHistory"],
+            ["states:DescribeExecution", "states:GetExecutionHistory"],
             [
                 self.format_arn(
                     service="states",
@@ -385,7 +387,9 @@ class PipelineStack(Stack):
             ],
             wildcard_reason="Executions of this env's pipeline only; their names are chosen at start.",
         )
-        # The history (failed step's error and cause) is encrypted with the state machine's key.
+        # The history (failed step's error and cause) and the execution's input are encrypted with the state
+        # machine's key: "The execution history and state machine definition will be encrypted with the key
+        # applied to the State Machine" (Step Functions guide, data at rest encryption).
         recorder.role.add_to_policy(
             key_statement(
                 self.key, service="states", actions=["kms:Decrypt"], resources=[self.state_machine_arn_of(config)]
@@ -644,6 +648,12 @@ class PipelineStack(Stack):
                 actions_enabled=True,
                 alarm_name_prefix=config.name_prefix,
                 action=SnsAlarmActionStrategy(on_alarm_topic=self.topic),
+                # 1 of 1, not the library's 3 of 3: a daily run that fails is one datapoint in one period and the
+                # periods beside it have no data, which these alarms treat as not breaching (CloudWatch: "Datapoints
+                # to Alarm is the number of data points within the Evaluation Periods that must be breaching"), so
+                # 3 of 3 never fires; a queue holding one message alarms at once too (tests/infra/test_alarms.py).
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
             ),
         )
         any_run = {"Any": ErrorCountThreshold(max_error_count=0)}

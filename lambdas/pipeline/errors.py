@@ -39,3 +39,7 @@ class StepTimedOut(PipelineFailure):
 
 class InvalidRunInput(PipelineFailure):
     """The execution input does not describe a run (bad schedule input or a hand-started execution)."""
+
+
+class LedgerRecordMalformed(PipelineFailure):
+    """The date's run record has fields the code cannot decode; only a run started with force takes it over."""

@@ -7,12 +7,13 @@ with country / run date / step, and returns the updated state. The step modules 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from common import clients
+from common import clients, clock
 from common.observability import logger, metrics, tracer
 from pipeline.environment import environment
 from pipeline.model import RunState
@@ -73,23 +74,30 @@ def finish_run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def record_failure(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Target of the EventBridge rule on this state machine's FAILED / TIMED_OUT / ABORTED executions."""
+    """Target of the EventBridge rule on this state machine's FAILED / TIMED_OUT / ABORTED executions: each event
+    is recorded, notified and counted once (pipeline.steps.failure.record_once)."""
     settings = environment()
-    if not settings.topic_arn:
+    topic_arn = settings.topic_arn
+    if not topic_arn:
         raise RuntimeError("pipeline function misconfigured: environment variable(s) TOPIC_ARN")
-    message = failure.record_failure(event["detail"], settings.env_name)
-    logger.append_keys(step="failure")
-    logger.warning("run did not finish", extra={"subject": message["subject"]})
-    clients.sns().publish(TopicArn=settings.topic_arn, Subject=message["subject"], Message=message["message"])
-    clients.events().put_events(
-        Entries=[
-            {
-                "Source": message["source"],
-                "DetailType": message["detail_type"],
-                "Detail": message["detail"],
-                "EventBusName": settings.event_bus_name,
-            }
-        ]
-    )
-    metrics.add_metric(name="RunsFailed", unit=MetricUnit.Count, value=1)
-    return message
+    logger.append_keys(step="failure", event_id=event.get("id"))
+
+    def announce(message: dict[str, Any]) -> None:
+        logger.warning("run did not finish", extra={"subject": message["subject"]})
+        clients.sns().publish(TopicArn=topic_arn, Subject=message["subject"], Message=message["message"])
+        clients.events().put_events(
+            Entries=[
+                {
+                    "Source": message["source"],
+                    "DetailType": message["detail_type"],
+                    "Detail": message["detail"],
+                    "EventBusName": settings.event_bus_name,
+                }
+            ]
+        )
+        metrics.add_metric(name="RunsFailed", unit=MetricUnit.Count, value=1)
+
+    deadline = clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis())
+    result = failure.record_once(event, settings.env_name, deadline=deadline, announce=announce)
+    logger.info("status change handled", extra={"outcome": result["outcome"], "reason": result.get("reason")})
+    return result

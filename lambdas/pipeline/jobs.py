@@ -7,6 +7,13 @@ date never creates a job twice.
 Failed jobs and timeouts are reported by failing the execution, once: the failure is remembered in the run
 ledger first. A later invocation that meets the same failure again can only be a replay (redrive or rerun)
 asking for another try, so it moves on to the next attempt (`<name>-r2`, ...) or restarts the timer.
+
+A job is tried at most MAX_ATTEMPTS times per attempt series: replays stop creating jobs that keep failing. A run
+started with `fresh_attempts` (once the cause is fixed) grants the date's jobs the next series: the attempt numbers
+go on (`-r4` ... in series 2), so its jobs get new deterministic names, while every job that already succeeded
+under an earlier attempt is found and reused as before. New names are needed because a name is never free again:
+the Personalize API reference lists ResourceAlreadyExistsException for its Create* job calls ("The specified
+resource already exists."), and a failed import or batch job cannot be deleted.
 """
 
 from __future__ import annotations
@@ -100,9 +107,10 @@ def ensure_job(
     create_args: dict[str, Any],
     not_before: datetime | None = None,
 ) -> Job:
-    """Describe-or-create one job, walking past attempts whose failure was already reported."""
-    country, run_date = state.settings.country, state.run.run_date
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    """Describe-or-create one job, walking past attempts whose failure was already reported, up to the last attempt
+    of the run's attempt series."""
+    country, run_date, series = state.settings.country, state.run.run_date, state.run.attempt_series
+    for attempt in range(1, MAX_ATTEMPTS * series + 1):
         this_name = attempt_name(name, attempt)
         try:
             result = ensure(client, kind, name=this_name, create_args=create_args, not_before=not_before)
@@ -114,9 +122,17 @@ def ensure_job(
             if ledger.was_reported(country, run_date, result.arn):
                 continue
             ledger.mark_reported(country, run_date, result.arn)
-            raise PersonalizeJobFailed(step, result.failure_reason or "failed", job=key, arn=result.arn)
+            # The series' last attempt: say so, so the operators' tool offers a fresh series, not a redrive.
+            last = {"attempts_exhausted": True} if attempt == MAX_ATTEMPTS * series else {}
+            raise PersonalizeJobFailed(step, result.failure_reason or "failed", job=key, arn=result.arn, **last)
         return Job(kind=kind, name=this_name, arn=result.arn, status=result.phase.value, created=result.created)
-    raise PersonalizeJobFailed(step, f"{MAX_ATTEMPTS} attempts of {name} failed; see earlier reports", job=key)
+    raise PersonalizeJobFailed(
+        step,
+        f"all {MAX_ATTEMPTS} attempts of {name} in attempt series {series} failed (see earlier reports); once the "
+        "cause is fixed, rerun the date with fresh attempts",
+        job=key,
+        attempts_exhausted=True,
+    )
 
 
 def all_succeeded(jobs: dict[str, Job]) -> bool:

@@ -162,7 +162,10 @@ class PipelineInput(_Model):
     settings: RunSettings
     scheduled_time: datetime | None = None  # from EventBridge Scheduler; run date = its local date
     run_date: date | None = None  # explicit date (reruns); wins over scheduled_time
-    force: bool = False  # rerun a date that already succeeded
+    force: bool = False  # rerun a date that already succeeded, or take over a record the ledger cannot decode
+    # Grant the date's jobs a fresh series of attempts (pipeline.jobs.ensure_job): for a date whose job failed on
+    # every attempt of its series, once the cause is fixed.
+    fresh_attempts: bool = False
 
 
 class Admission(StrEnum):
@@ -188,6 +191,7 @@ class RunInfo(_Model):
     started_at: datetime
     admission: Admission
     reason: str = ""
+    attempt_series: int = Field(default=1, ge=1)  # which series of attempts the run's jobs are in (ledger)
 
 
 class StepStatus(StrEnum):

@@ -301,6 +301,14 @@ def test_without_the_ledger_write_grant_the_finish_step_is_refused(pipeline):
     assert "no statement of the identity policies grants dynamodb:UpdateItem" in updates[0]
 
 
+def test_the_failure_recorder_reads_the_execution_it_records_and_is_refused_without_the_grant(pipeline):
+    calls = pipeline.by("RecordFailure")
+    assert {c.operation for c in calls} >= {"DescribeExecution", "GetExecutionHistory"}
+    assert_all_allowed(pipeline, calls)
+    refused = pipeline.refusals(_without(pipeline, "RecordFailure", "states:DescribeExecution"))
+    assert [line for line in refused if ": states:DescribeExecution on " in line], refused
+
+
 def test_without_the_put_events_grant_the_ingest_function_is_refused(ingest):
     function = next(c.caller.label for c in ingest.calls if c.operation == "PutEvents")
     refused = ingest.refusals(_without(ingest, function, "personalize:PutEvents"))

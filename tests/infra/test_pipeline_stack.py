@@ -188,6 +188,17 @@ def test_the_failure_recorder_keeps_what_it_cannot_handle_in_an_encrypted_queue_
     ], "no alarm on the recorder's errors"
 
 
+def test_the_failure_recorder_may_read_this_envs_executions_and_decrypt_them_only_through_step_functions(pipeline):
+    statements = _statements_of(pipeline, "pipeline.handlers.record_failure")
+    (reading,) = [s for s in statements if "states:DescribeExecution" in _actions([s])]
+    assert _actions([reading]) == {"states:DescribeExecution", "states:GetExecutionHistory"}
+    assert ":execution:personalize-dev-pipeline:*" in json.dumps(reading["Resource"])
+    (decrypt,) = [s for s in statements if "aws:states:stateMachineArn" in json.dumps(s.get("Condition"))]
+    assert _actions([decrypt]) == {"kms:Decrypt"}
+    assert json.dumps(decrypt["Condition"]["StringEquals"]["kms:ViaService"]).count("states.") == 1
+    assert ":stateMachine:personalize-dev-pipeline" in json.dumps(decrypt["Condition"])
+
+
 def test_the_state_machine_may_put_only_its_notification_metric(pipeline, machine):
     role_id = machine["RoleArn"]["Fn::GetAtt"][0]
     statements = [

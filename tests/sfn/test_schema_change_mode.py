@@ -29,6 +29,8 @@ def imported(monkeypatch):
         for t, d in {"Interactions": "i1", "Users": "u1", "Items": "t1"}.items()
     }
     monkeypatch.setattr(ledger, "last_import", lambda country, dataset: records.get(dataset))
+    # the last FULL training was the Sunday before: only the schema can make this Wednesday FULL
+    monkeypatch.setattr(ledger, "last_full_training", lambda country, before, since: date(2026, 11, 29))
     return records
 
 

@@ -16,12 +16,14 @@ from zoneinfo import ZoneInfo
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from pipeline.ledger import DONE_STATUSES
+from pipeline.jobs import MAX_ATTEMPTS
+from pipeline.ledger import DONE_STATUSES, MALFORMED
 from pipeline.model import PipelineInput
 from pipeline.runs import failure_from_history
 from tools.replay.aws import error_code
 from tools.replay.errors import NotFound, OperationFailed, Refused, UsageError
 from tools.replay.runs import ACTIVE, UNSUCCESSFUL, Run, Runs, utc
+from tools.replay.runs import rerun_hint as rerun_command
 
 REDRIVABLE_PERIOD = timedelta(days=14)  # Step Functions redrives executions that stopped in the last 14 days
 MAX_RANGE_DAYS = 31
@@ -53,10 +55,15 @@ class RedrivePlan:
         }
 
 
-def rerun_hint(runs: Runs, run: Run, *, force: bool = False) -> str:
-    return f"personalize-runs rerun --env {runs.env.name} --country {run.country} --date {run.run_date}" + (
-        " --force" if force else ""
-    )
+def rerun_hint(runs: Runs, run: Run, *, force: bool = False, fresh_attempts: bool = False) -> str:
+    return rerun_command(runs.env, run.country, run.run_date, force=force, fresh_attempts=fresh_attempts)
+
+
+def attempts_exhausted(failure: dict[str, Any] | None) -> bool:
+    """Whether a run failed because a job failed on every attempt of its series (pipeline.jobs.ensure_job): a
+    replay in the same series fails again at once."""
+    detail = (failure or {}).get("detail")
+    return isinstance(detail, dict) and detail.get("attempts_exhausted") is True
 
 
 def plan_redrive(runs: Runs, run: Run) -> RedrivePlan:
@@ -77,6 +84,11 @@ def plan_redrive(runs: Runs, run: Run) -> RedrivePlan:
         raise Refused(
             f"{run.label} is still running ({arn}); nothing to redrive. Follow it with: "
             f"personalize-runs show --env {runs.env.name} {arn}"
+        )
+    if run.record and MALFORMED in run.record:
+        raise Refused(
+            f"{run.record[MALFORMED]}: a redrive would resume on that record; take the date over instead (the "
+            f"values that cannot be decoded are kept): {rerun_hint(runs, run, force=True)}"
         )
     if status == "SUCCEEDED":
         raise Refused(
@@ -121,6 +133,13 @@ def plan_redrive(runs: Runs, run: Run) -> RedrivePlan:
     )
     failure = (run.record or {}).get("failure") if run.ledger_is_ours else None
     failure = failure or failure_from_history(events[::-1], status)
+    if attempts_exhausted(failure):
+        raise Refused(
+            f"{run.label}: all {MAX_ATTEMPTS} attempts of its {failure.get('step')} job "
+            f"{(failure.get('detail') or {}).get('job')} failed in this attempt series; a redrive stays in the "
+            f"series and would fail again at once. Once the cause is fixed, start a fresh series: "
+            f"{rerun_hint(runs, run, fresh_attempts=True)}"
+        )
     # Same token for the same attempt: running the command twice within 15 minutes redrives once.
     attempt = execution.get("redriveCount", 0) + 1
     token = f"personalize-runs-{attempt}-{hashlib.sha256(arn.encode()).hexdigest()[:32]}"
@@ -177,6 +196,7 @@ class RerunPlan:
     schedule: str
     request: dict[str, Any]  # the schedule's input without its fire time
     items: list[RerunItem] = field(default_factory=list)
+    fresh_attempts: bool = False  # each run grants the date's jobs a fresh attempt series (PipelineInput)
 
     @property
     def to_start(self) -> list[RerunItem]:
@@ -194,7 +214,13 @@ def date_range(first: date, last: date | None) -> list[date]:
 
 
 def plan_rerun(
-    runs: Runs, scheduler: Callable[[], Any], country: str, dates: list[date], *, force: bool
+    runs: Runs,
+    scheduler: Callable[[], Any],
+    country: str,
+    dates: list[date],
+    *,
+    force: bool,
+    fresh_attempts: bool = False,
 ) -> RerunPlan:
     """`scheduler` makes the Scheduler client, once the dates are known to be valid."""
     env = runs.env
@@ -229,18 +255,23 @@ def plan_rerun(
             f"schedule {name}'s input is not a run request ({error.error_count()} problem(s): "
             f"{error.errors()[0]['msg']}); nothing started"
         ) from None
-    plan = RerunPlan(country, force, machine, name, request)
+    plan = RerunPlan(country, force, machine, name, request, fresh_attempts=fresh_attempts)
     for run_date in dates:
-        plan.items.append(_decide(runs, country, run_date, force))
+        item = _decide(runs, country, run_date, force, fresh_attempts)
+        if fresh_attempts and item.action == "start":
+            item.reason += "; fresh attempt series"
+        plan.items.append(item)
     return plan
 
 
-def _decide(runs: Runs, country: str, run_date: date, force: bool) -> RerunItem:
+def _decide(runs: Runs, country: str, run_date: date, force: bool, fresh_attempts: bool) -> RerunItem:
     record = runs.ledger.get_run(country, run_date)
     if record is None:
         return RerunItem(run_date, "start", "no run recorded yet")
     status, holder = record.get("status"), record.get("execution_arn")
     previous = {"status": status, "execution_arn": holder}
+    if MALFORMED in record:
+        return _decide_malformed(runs, record, run_date, previous, force)
     if status in DONE_STATUSES:
         if force:
             return RerunItem(run_date, "start", f"forced: redo a {status} run", previous)
@@ -250,6 +281,14 @@ def _decide(runs: Runs, country: str, run_date: date, force: bool) -> RerunItem:
         what = "being redriven" if status != "RUNNING" else "running"
         return RerunItem(run_date, "skip", f"{what} now: {holder}", previous)
     failure = record.get("failure") or {}
+    if attempts_exhausted(failure) and not fresh_attempts:
+        return RerunItem(
+            run_date,
+            "skip",
+            f"all {MAX_ATTEMPTS} attempts of its {failure.get('step') or '?'} job failed in this attempt series: "
+            "once the cause is fixed, --fresh-attempts starts a fresh series",
+            previous,
+        )
     if status == "RUNNING":
         return RerunItem(
             run_date,
@@ -262,6 +301,22 @@ def _decide(runs: Runs, country: str, run_date: date, force: bool) -> RerunItem:
         "start",
         f"last run {status} at {failure.get('step') or '?'}: {failure.get('reason') or 'no reason recorded'}",
         previous,
+    )
+
+
+def _decide_malformed(
+    runs: Runs, record: dict[str, Any], run_date: date, previous: dict[str, Any], force: bool
+) -> RerunItem:
+    """A record with fields the code cannot decode: only a forced run takes the date over (BeginRun keeps those
+    values, raw, in the record's quarantined list)."""
+    holder = record.get("execution_arn")
+    live = runs.describe(holder)
+    if live and live["status"] in ACTIVE:
+        return RerunItem(run_date, "skip", f"running now: {holder}", previous)
+    if force:
+        return RerunItem(run_date, "start", f"forced: take over; {record[MALFORMED]}", previous)
+    return RerunItem(
+        run_date, "skip", f"{record[MALFORMED]}; --force takes the date over (those values are kept)", previous
     )
 
 
@@ -286,6 +341,8 @@ def start_rerun(runs: Runs, plan: RerunPlan, item: RerunItem) -> str:
     request = {**plan.request, "run_date": str(item.run_date)}
     if plan.force:
         request["force"] = True
+    if plan.fresh_attempts:
+        request["fresh_attempts"] = True
     n = 1
     for _ in range(MAX_NAME_ATTEMPTS):
         while runs.describe(f"{prefix}:{execution_name(plan.country, item.run_date, n)}") is not None:

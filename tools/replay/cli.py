@@ -3,7 +3,7 @@
     personalize-runs list [--country CC ...] [--status S ...] [--since D] [--until D] [--limit N]
     personalize-runs show RUN                      RUN = execution ARN or CC:YYYY-MM-DD
     personalize-runs redrive RUN [--dry-run] [--yes] [--wait]
-    personalize-runs rerun --country CC --date D [--to D2] [--force] [--dry-run] [--yes] [--wait]
+    personalize-runs rerun --country CC --date D [--to D2] [--force] [--fresh-attempts] [--dry-run] [--yes] [--wait]
     personalize-runs events replay [--max-descriptors N] [--time-budget S] [--dry-run] [--yes]
 
 Global options (before or after the command): --env (default dev), --profile, --region, --output table|json.
@@ -130,7 +130,17 @@ def build_parser(runtime: Runtime) -> argparse.ArgumentParser:
     rerun.add_argument("--country", required=True, metavar="CC")
     rerun.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="run date (first of the range)")
     rerun.add_argument("--to", metavar="YYYY-MM-DD", help="last run date of a range (inclusive)")
-    rerun.add_argument("--force", action="store_true", help="also rerun dates that already succeeded")
+    rerun.add_argument(
+        "--force",
+        action="store_true",
+        help="also rerun dates that already succeeded, and take over dates whose ledger record is malformed",
+    )
+    rerun.add_argument(
+        "--fresh-attempts",
+        action="store_true",
+        help="grant the dates' Personalize jobs a fresh series of attempts (new job names); for a date whose job "
+        "failed on every attempt, once the cause is fixed",
+    )
     _change_options(rerun)
 
     events = commands.add_parser(
@@ -305,6 +315,8 @@ def _show_text(d: dict[str, Any]) -> str:
     if d["earlier_failure"]:
         e = d["earlier_failure"]
         lines.append(f"earlier    failed at {e.get('step')}: {e.get('error')}: {e.get('reason')} (then redriven)")
+    if d["attempt_series"] > 1:
+        lines.append(f"attempts   series {d['attempt_series']} (started with --fresh-attempts)")
     if d["reason"]:
         lines.append(f"reason     {d['reason']}")
     for note in d["notes"]:
@@ -419,7 +431,9 @@ def cmd_rerun(session: Session) -> int:
     first = parse_date(args.date, "--date")
     last = parse_date(args.to, "--to") if args.to else None
     dates = date_range(first, last)
-    plan = plan_rerun(session.runs, session.clients.scheduler, country, dates, force=args.force)
+    plan = plan_rerun(
+        session.runs, session.clients.scheduler, country, dates, force=args.force, fresh_attempts=args.fresh_attempts
+    )
     to_start = plan.to_start
     plan_text = render.table([(str(i.run_date), i.action, i.reason) for i in plan.items], ("RUN DATE", "ACTION", "WHY"))
 
@@ -428,6 +442,7 @@ def cmd_rerun(session: Session) -> int:
             "country": country,
             "schedule": plan.schedule,
             "force": plan.force,
+            "fresh_attempts": plan.fresh_attempts,
             "items": [i.summary() for i in plan.items],
             **extra,
         }

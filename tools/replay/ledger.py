@@ -1,7 +1,9 @@
 """Read the run ledger (DynamoDB, one table per env) with the tool's own client.
 
 The item layout and the decoding belong to the pipeline (lambdas/pipeline/ledger.py); this reuses its key
-and decoding functions so both always agree, and only adds the client, the table name and paging.
+and decoding functions so both always agree, and only adds the client, the table name and paging. Records are
+decoded partially: a field that cannot be decoded is left out and named under `MALFORMED`, so one bad record never
+stops the tool.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class Ledger:
 
     def get_run(self, country: str, run_date: date | str) -> dict[str, Any] | None:
         response = self._call("get_item", Key=run_key(country, run_date), ConsistentRead=True)
-        return decode_item(response["Item"]) if "Item" in response else None
+        return decode_item(response["Item"], partial=True) if "Item" in response else None
 
     def runs(
         self, country: str, *, since: date | None = None, until: date | None = None, limit: int | None = None
@@ -58,7 +60,7 @@ class Ledger:
         found: list[dict[str, Any]] = []
         while True:
             page = self._call("query", **kwargs)
-            found.extend(decode_item(item) for item in page.get("Items", []))
+            found.extend(decode_item(item, partial=True) for item in page.get("Items", []))
             if (limit and len(found) >= limit) or "LastEvaluatedKey" not in page:
                 return found[:limit] if limit else found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from pipeline.ledger import DONE_STATUSES
+from pipeline.ledger import DONE_STATUSES, MALFORMED, attempt_series
 from pipeline.model import PipelineInput
 from pipeline.runs import failure_from_history, run_date_of
 from pipeline.step_names import step_key
@@ -30,7 +30,9 @@ from tools.replay.ledger import Ledger
 
 UNSUCCESSFUL = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 ACTIVE = frozenset({"RUNNING", "PENDING_REDRIVE"})
-STATUSES = ("RUNNING", "SUCCEEDED", "SKIPPED", "REJECTED", "FAILED", "TIMED_OUT", "ABORTED")
+STATUSES = ("RUNNING", "SUCCEEDED", "SKIPPED", "REJECTED", "FAILED", "TIMED_OUT", "ABORTED", "MALFORMED")
+# The status shown for a run whose ledger record has fields the code cannot decode (ledger.MALFORMED).
+MALFORMED_STATUS = "MALFORMED"
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _RUN = re.compile(r"^([A-Za-z]{2}):(.+)$")
@@ -97,6 +99,15 @@ def run_of_input(raw: str | None) -> tuple[str, date] | None:
     return request.settings.country, run_date_of(request)
 
 
+def rerun_hint(env: Env, country: str, run_date: date, *, force: bool = False, fresh_attempts: bool = False) -> str:
+    """The command that starts a new run of the date."""
+    return (
+        f"personalize-runs rerun --env {env.name} --country {country} --date {run_date}"
+        + (" --force" if force else "")
+        + (" --fresh-attempts" if fresh_attempts else "")
+    )
+
+
 @dataclass
 class Run:
     country: str
@@ -128,6 +139,8 @@ def effective_status(record: dict[str, Any] | None, execution: dict[str, Any] | 
     live = execution.get("status") if execution else None
     if live in ACTIVE:
         return "RUNNING"
+    if record and MALFORMED in record:
+        return MALFORMED_STATUS
     if ledger_status == "RUNNING" and live in UNSUCCESSFUL:
         return live
     if ledger_status:
@@ -238,14 +251,17 @@ class Runs:
         failure = record.get("failure") or {}
         unsuccessful = live in UNSUCCESSFUL
         note = ""
-        if execution and live != status:
+        if execution and live != status and live != MALFORMED_STATUS:
             note = "redrive running" if live == "RUNNING" and status in UNSUCCESSFUL else f"ledger says {status}"
+        reason = (failure.get("reason") if unsuccessful else record.get("reason")) or ""
+        if live == MALFORMED_STATUS:
+            reason = record[MALFORMED]
         return {
             "country": country,
             "run_date": record["sk"],
             "status": live,
             "failed_step": failure.get("step") if unsuccessful else None,
-            "reason": (failure.get("reason") if unsuccessful else record.get("reason")) or "",
+            "reason": reason,
             "seconds": self._seconds(record, live),
             "mode": record.get("mode"),
             "execution_arn": record.get("execution_arn"),
@@ -307,6 +323,9 @@ class Runs:
             "promoted": (record or {}).get("promoted") or state.get("promoted") or {},
             "counts": (record or {}).get("counts") or state.get("counts") or {},
             "report_url": (record or {}).get("report_url"),
+            "attempt_series": attempt_series(run.record),
+            # Values a takeover could not decode, kept raw (pipeline.ledger.claim_run).
+            "quarantined": (run.record or {}).get("quarantined") or [],
             "notes": [],
         }
         if run.record and not run.ledger_is_ours:
@@ -317,6 +336,18 @@ class Runs:
         if not run.execution:
             details["notes"].append(
                 "execution history no longer available (Step Functions keeps 90 days): steps from the ledger only"
+            )
+        if run.record and MALFORMED in run.record:
+            details["notes"].append(
+                f"{run.record[MALFORMED]}; take the date over (the values that cannot be decoded are kept): "
+                f"{rerun_hint(self.env, run.country, run.run_date, force=True)}"
+            )
+        quarantined = (run.record or {}).get("quarantined") or []
+        if quarantined:
+            fields = ", ".join(sorted({str(q.get("field")) for q in quarantined if isinstance(q, dict)}))
+            details["notes"].append(
+                f"{len(quarantined)} value(s) that could not be decoded are kept in the record's quarantined list "
+                f"({fields})"
             )
         return details
 

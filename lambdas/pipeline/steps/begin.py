@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from common import clients, clock
 from pipeline import ledger
-from pipeline.errors import InvalidRunInput
+from pipeline.errors import InvalidRunInput, LedgerRecordMalformed
 from pipeline.model import Admission, Mode, PipelineInput, RunInfo, RunSettings, RunState
 from pipeline.runs import run_date_of
 
@@ -17,7 +17,11 @@ from pipeline.runs import run_date_of
 def choose_mode(settings: RunSettings, run_date: date) -> Mode:
     """FULL on the configured weekday, whenever a dataset has never been imported (first run), or when a dataset's
     schema was replaced since its last import: its data must be re-imported whole under the new schema, and the
-    models retrained FULL (the campaigns keep serving the promoted versions until new ones pass the gate)."""
+    models retrained FULL (the campaigns keep serving the promoted versions until new ones pass the gate).
+
+    Also FULL on any day when no FULL training ran in the week before it: a full day that did not run (its
+    schedule skipped, e.g. a local time the clocks skipped), failed or trained nothing is made up by the next
+    run instead of a week later (ledger.last_full_training says which runs count)."""
     if run_date.isoweekday() == settings.full_training_weekday:
         return Mode.FULL
     for dataset in settings.dataset_arns:
@@ -27,6 +31,10 @@ def choose_mode(settings: RunSettings, run_date: date) -> Mode:
         expected = settings.schema_digests.get(dataset)
         if expected and last.get("schema_digest") != expected:
             return Mode.FULL
+    period = timedelta(weeks=1)  # the full-training weekday comes once a week
+    last_full = ledger.last_full_training(settings.country, run_date, since=run_date - period)
+    if last_full is None or run_date - last_full >= period:
+        return Mode.FULL
     return Mode.UPDATE
 
 
@@ -59,12 +67,22 @@ def begin(raw_input: dict[str, Any], execution_arn: str) -> RunState:
         execution_name=execution_name,
         started_at=clock.now(),
     )
+    if existing and ledger.MALFORMED in existing and not request.force:
+        raise LedgerRecordMalformed(
+            "begin",
+            f"{existing[ledger.MALFORMED]}; start the date with force to take it over (the values that cannot be "
+            "decoded are kept, raw, in the record's quarantined list)",
+        )
     if existing and existing.get("status") in ledger.DONE_STATUSES and not request.force:
         reason = f"{settings.country} {run_date} already ended {existing['status']}; start with force to redo it"
         return RunState(settings=settings, run=RunInfo(**info, admission=Admission.ALREADY_DONE, reason=reason))
     admitted, reason = ledger.claim_run(settings.country, run_date, execution_arn, _execution_running)
     if not admitted:
         return RunState(settings=settings, run=RunInfo(**info, admission=Admission.DUPLICATE, reason=reason))
+    if request.fresh_attempts:
+        info["attempt_series"] = ledger.start_attempt_series(settings.country, run_date, execution_arn)
+    else:
+        info["attempt_series"] = ledger.attempt_series(existing)
     info["mode"] = choose_mode(settings, run_date)
     info["previous_success_date"] = ledger.previous_success(settings.country, run_date)
     info["interactions_imported_before"] = ledger.interactions_imported_before(settings.country, run_date)

@@ -36,7 +36,10 @@ def training_plan(settings: RunSettings, mode: Mode) -> dict[Recipe, TrainingCho
     for recipe in settings.recipes:
         capability = spec(recipe)
         if mode is Mode.FULL:
-            plan[recipe] = TrainingChoice(choice="FULL", reason="full-training day (or a dataset imported FULL)")
+            plan[recipe] = TrainingChoice(
+                choice="FULL",
+                reason="full-training day (or a dataset imported FULL, or no FULL training in the past week)",
+            )
             continue
         if settings.other_days == "skip":
             plan[recipe] = TrainingChoice(choice="NONE", reason="policy other_days=skip: promoted version used")
