@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from pipeline.notify import NOTIFICATION_FIELDS
 from pipeline.step_names import StepName
 
 ASL_FILE = Path(__file__).resolve().parent.parent / "statemachines" / "pipeline.asl.json"
@@ -189,10 +190,37 @@ def step_states(step: StepStates, next_state: str, last_state: str) -> States:
     }
 
 
+# $.notify_failure's Error when Finish's output has no complete notification.
+NOTIFICATION_MISSING = "NotificationMissing"
+
+
 def notification_states() -> States:
     """After the last step recorded the run: notify (SNS), announce (EventBridge), count a failure of either,
-    end by the recorded outcome. Nothing here may fail the run: every failure is caught into the output."""
+    end by the recorded outcome. Nothing here may fail the run: every failure is caught into the output, and what
+    no Catch can take is guarded against (a path absent from the input is a States.Runtime error, which
+    States.ALL does not catch)."""
     return {
+        "Notifiable?": {
+            "Type": "Choice",
+            "Comment": "Notify and Announce read these fields: without them the run is not notified (counted as a "
+            "notification failure) instead of failing after Finish recorded it.",
+            "Choices": [
+                {
+                    "And": [{"Variable": f"$.notification.{name}", "IsPresent": True} for name in NOTIFICATION_FIELDS],
+                    "Next": "Notify",
+                }
+            ],
+            "Default": "NotificationMissing",
+        },
+        "NotificationMissing": {
+            "Type": "Pass",
+            "Result": {
+                "Error": NOTIFICATION_MISSING,
+                "Cause": "Finish's output has no complete $.notification: nothing was published.",
+            },
+            "ResultPath": "$.notify_failure",
+            "Next": "CountNotificationFailure",
+        },
         "Notify": {
             "Type": "Task",
             "Comment": "The run is recorded (Finish): from here a notification failure must not fail the run. "

@@ -8,6 +8,9 @@ Only the ARNs of resources that live in AWS (Lambda, SNS, cross-stack exports) a
 
 Time: Wait states and retry back-off advance the SimClock instead of sleeping, so 26 simulated hours of
 training take well under a second; the fakes read the same clock.
+
+Strictness: the engine enforces the rules of AWS's that moto's lacks (testkit/strict_engine.py), so an execution
+that would fail on AWS fails here too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import marshal
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +59,7 @@ from common import clock as clock_module
 from testkit.fakes.athena import FakeAthena
 from testkit.fakes.clock import SimClock
 from testkit.fakes.personalize import FakePersonalize
+from testkit.strict_engine import enforce_aws_rules
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 PIPELINE_STACK = "Personalize-dev-Pipeline"
@@ -388,6 +393,7 @@ class PipelineHarness:
 
     def _patch(self) -> None:
         harness = self
+        enforce_aws_rules(self.monkeypatch)
         self.monkeypatch.setattr(clients, "personalize", lambda: harness.personalize)
         self.monkeypatch.setattr(clients, "athena", lambda: harness.athena)
         self.monkeypatch.setattr(clock_module, "now", self.clock.now)
@@ -569,12 +575,19 @@ class PipelineHarness:
         return json.loads(body)
 
     def status_change(self, execution: Execution) -> tuple[str, dict[str, Any]]:
-        """(logical id of the rule's target function, the status-change event EventBridge sends it)."""
-        described = self.sfn.describe_execution(executionArn=execution.arn)
+        """(logical id of the rule's target function, the status-change event EventBridge sends it).
+
+        Described through the pipeline's own client: behind the redrive fake that is the current attempt."""
+        described = clients.stepfunctions().describe_execution(executionArn=execution.arn)
         rule = next(iter(resources_of(self.template, "AWS::Events::Rule").values()))
         pattern = rule["Properties"]["EventPattern"]
         assert execution.status in pattern["detail"]["status"], "the rule would not fire for this status"
+        attempt = described.get("redriveCount", 0)
+        ended = described.get("stopDate") or datetime.now(UTC)
         event = {
+            # one id per event (an attempt's end), the same in every delivery of it
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{execution.arn}/{attempt}/{execution.status}")),
+            "time": ended.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "source": "aws.states",
             "detail-type": "Step Functions Execution Status Change",
             "detail": {
@@ -582,6 +595,7 @@ class PipelineHarness:
                 "stateMachineArn": self.state_machine_arn,
                 "name": execution.arn.rsplit(":", 1)[-1],
                 "status": execution.status,
+                "redriveCount": attempt,
                 "input": described["input"],
             },
         }

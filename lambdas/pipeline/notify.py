@@ -7,6 +7,9 @@ from typing import Any
 
 EVENT_SOURCE = "personalize.pipeline"
 DETAIL_TYPE = "Personalize Pipeline Run"
+# What a notification holds: the state machine's Notify (SNS) and Announce (EventBridge) read each of these, and
+# its Notifiable? guard checks they are all present (stacks/state_machine_definition.py).
+NOTIFICATION_FIELDS = ("subject", "message", "source", "detail_type", "detail")
 
 
 def notification(record: dict[str, Any]) -> dict[str, Any]:
@@ -62,13 +65,8 @@ def notification(record: dict[str, Any]) -> dict[str, Any]:
             "report_url",
         )
     }
-    return {
-        "subject": subject,
-        "message": "\n".join(lines),
-        "source": EVENT_SOURCE,
-        "detail_type": DETAIL_TYPE,
-        "detail": json.dumps(detail, default=str, sort_keys=True),
-    }
+    values = (subject, "\n".join(lines), EVENT_SOURCE, DETAIL_TYPE, json.dumps(detail, default=str, sort_keys=True))
+    return dict(zip(NOTIFICATION_FIELDS, values, strict=True))
 
 
 def data_quality_lines(quality: dict[str, Any]) -> list[str]:

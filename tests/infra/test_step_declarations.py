@@ -53,7 +53,7 @@ def test_every_lambda_task_retries_with_the_one_shared_policy(generated):
 def test_states_follow_the_declared_order_with_polling_loops_and_guards(generated):
     states = generated["States"]
     assert generated["StartAt"] == PIPELINE_STEPS[0].name.state
-    after = {"BeginRun": "Admitted?", "Prepare": "EnoughData?", "Finish": "Notify"}
+    after = {"BeginRun": "Admitted?", "Prepare": "EnoughData?", "Finish": "Notifiable?"}
     for index, declaration in enumerate(PIPELINE_STEPS):
         name = declaration.name
         nxt = PIPELINE_STEPS[index + 1].name.state if index + 1 < len(PIPELINE_STEPS) else None

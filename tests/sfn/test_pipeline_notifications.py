@@ -14,6 +14,8 @@ import pytest
 from moto.sns import models as sns_models
 from moto.sns.exceptions import SNSException
 
+from pipeline import notify
+from stacks.state_machine_definition import NOTIFICATION_MISSING
 from testkit.pipeline_harness import REGION, resources_of
 
 SUNDAY = "2026-11-15"
@@ -112,6 +114,35 @@ def test_sns_failing_for_good_leaves_the_run_succeeded_and_raises_the_alarm_metr
     )["Datapoints"]
     assert sum(point["Sum"] for point in statistics) >= alarm["Threshold"]
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and alarm["AlarmActions"]
+
+
+@pytest.mark.parametrize("field", ["subject", "detail"])
+def test_a_notification_missing_a_field_leaves_the_run_succeeded_and_counts_a_notification_failure(
+    harness, monkeypatch, field
+):
+    # Notify reads $.notification.subject, Announce $.notification.detail: on AWS an absent path is a
+    # States.Runtime error, which the States.ALL catchers do not take, so the run would fail after Finish.
+    from pipeline.steps import finish
+
+    def without_field(record):
+        built = notify.notification(record)
+        del built[field]
+        return built
+
+    monkeypatch.setattr(finish, "notification", without_field)
+
+    execution = harness.run("KR", run_date=SUNDAY)
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert execution.states_entered()[-4:] == [
+        "Notifiable?",
+        "NotificationMissing",
+        "CountNotificationFailure",
+        "NotificationFailed",
+    ]
+    assert execution.output["notify_failure"]["Error"] == NOTIFICATION_MISSING
+    assert harness.notifications() == [] and harness.events() == []
+    assert harness.ledger_run("KR", SUNDAY)["status"] == "SUCCEEDED"
 
 
 def test_a_status_change_after_finish_never_turns_the_recorded_run_into_a_failed_one(harness):
