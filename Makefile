@@ -57,7 +57,7 @@ lint: bootstrap
 
 ## asl: regenerate statemachines/pipeline.asl.json from the step declarations (stacks/pipeline_steps.py)
 asl: bootstrap
-	$(PY) -m stacks.state_machine_definition --write
+	$(PY) -m stacks.definition_file --write
 
 ## deploy: deploy every stack of config/$(ENV).yaml (needs AWS credentials for its account, and Docker)
 deploy: bootstrap

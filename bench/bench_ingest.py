@@ -1,10 +1,10 @@
-"""Real-time ingest (issue 5): throughput of one 10,000-record Kinesis batch through the handler's processor
+"""Real-time ingest: throughput of one 10,000-record Kinesis batch through the handler's processor
 on one core with stubbed AWS clients, and how close the PutEvents call count is to the minimum.
 
 Goals: ingest_records_per_s >= 20,000; putevents_calls_per_ideal = 1.00. `putevents_calls_vs_naive` is how
 many times fewer calls than one PutEvents per record.
 
-Issue 14: `ingest_records_per_s_per_shard_20ms` (goal >= 1,000, what a shard accepts) drains a backlog of one
+`ingest_records_per_s_per_shard_20ms` (goal >= 1,000, what a shard accepts) drains a backlog of one
 full shard -- 1,000 records/s of sessions interleaved as they arrive in time -- with every put_events call
 sleeping 20 ms, modelled as production runs it: the deployed batch size, parallelization factor N (N
 invocations at once per shard, each on the sessions whose partition key hashes to it, each invocation's
@@ -29,41 +29,14 @@ import zlib
 from itertools import groupby
 from pathlib import Path
 
+from testkit.fakes.ingest import CountingPersonalizeEvents, RecordingSqs, kinesis_record
+
 ROOT = Path(__file__).resolve().parent.parent
 
 RECORDS = 10_000
 COUNTRIES = ("KR", "JP", "US")
 TRACKING_IDS = {country: f"tracker-{country.lower()}" for country in COUNTRIES}
 SEED = 20261129
-
-
-class _StubPersonalize:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def put_events(self, **params):
-        self.calls += 1
-        return {}
-
-
-class _SleepingPersonalize:
-    """A realistic round trip: every call takes `latency_s` (thread-safe, like a boto3 client)."""
-
-    def __init__(self, latency_s: float) -> None:
-        self.latency_s = latency_s
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def put_events(self, **params):
-        with self._lock:
-            self.calls += 1
-        time.sleep(self.latency_s)
-        return {}
-
-
-class _StubSqs:
-    def send_message_batch(self, QueueUrl, Entries):  # noqa: N803 - botocore's parameter names
-        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
 
 
 def _payloads(rng: random.Random) -> list[dict]:
@@ -105,19 +78,12 @@ def _payloads(rng: random.Random) -> list[dict]:
 def _kinesis_event(payloads: list[dict]) -> dict:
     return {
         "Records": [
-            {
-                "kinesis": {
-                    "partitionKey": p["session_id"],
-                    "sequenceNumber": str(49_000_000_000 + n),
-                    "data": base64.b64encode(json.dumps(p).encode()).decode(),
-                    "approximateArrivalTimestamp": 1795000000.0,
-                    "kinesisSchemaVersion": "1.0",
-                },
-                "eventSource": "aws:kinesis",
-                "eventID": f"shardId-000000000000:{49_000_000_000 + n}",
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/events",
-                "awsRegion": "us-east-1",
-            }
+            kinesis_record(
+                str(49_000_000_000 + n),
+                base64.b64encode(json.dumps(p).encode()).decode(),
+                p["session_id"],
+                1795000000.0,
+            )
             for n, p in enumerate(payloads)
         ]
     }
@@ -203,15 +169,13 @@ def shard_throughput(
     lanes: list[list[dict]] = [[] for _ in range(parallelization_factor)]
     for payload in payloads:
         lanes[zlib.crc32(payload["session_id"].encode()) % parallelization_factor].append(payload)
-    events = [
-        [_kinesis_event(lane[i : i + batch_size]) for i in range(0, len(lane), batch_size)] for lane in lanes
-    ]
-    client = _SleepingPersonalize(latency_s)
+    events = [[_kinesis_event(lane[i : i + batch_size]) for i in range(0, len(lane), batch_size)] for lane in lanes]
+    client = CountingPersonalizeEvents(latency_s)
     failures: list[int] = []
 
     def invoke_lane(batches: list[dict]) -> None:
         for event in batches:  # one batch at a time per lane, as the event source mapping does
-            response = process_batch(event, None, config=config, personalize_events=client, sqs=_StubSqs())
+            response = process_batch(event, None, config=config, personalize_events=client, sqs=RecordingSqs())
             failures.append(len(response["batchItemFailures"]))
 
     threads = [threading.Thread(target=invoke_lane, args=(batches,)) for batches in events]
@@ -332,9 +296,9 @@ def figures():
     best = math.inf
     calls = 0
     for _ in range(3):
-        stub = _StubPersonalize()
+        stub = CountingPersonalizeEvents()
         start = time.perf_counter()
-        response = process_batch(event, None, config=config, personalize_events=stub, sqs=_StubSqs())
+        response = process_batch(event, None, config=config, personalize_events=stub, sqs=RecordingSqs())
         best = min(best, time.perf_counter() - start)
         metrics.clear_metrics()
         if response["batchItemFailures"]:

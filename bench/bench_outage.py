@@ -1,4 +1,4 @@
-"""Issue 13: the ingest through a 15-minute outage of one country's tracker, with throttling, 5xx, timeouts and
+"""The ingest through a 15-minute outage of one country's tracker, with throttling, 5xx, timeouts and
 malformed records, 100,000 records on a simulated clock (bench/ingest_outage.py), with the deployed event
 source mapping settings (stacks/constructs/realtime_ingest.py).
 

@@ -1,4 +1,4 @@
-"""The ingest under faults at scale, on a simulated clock (issue 13): used by tests/ingest/test_ingest_outage.py
+"""The ingest under faults at scale, on a simulated clock: used by tests/ingest/test_ingest_outage.py
 and `make bench` (bench/bench_outage.py).
 
 One Kinesis shard receives `records` events at `arrival_per_s` (sessions in three countries interleaved,
@@ -17,7 +17,7 @@ healthy tracker.
 
 Every sleep and every call's latency advances the simulated clock only: a run takes seconds of CPU for an
 hour of stream. The delivery pool runs with one worker so that the simulated time is exact (the pool's
-threads would add their sleeps up, see tests/ingest/ingest_fakes.FakeClock).
+threads would add their sleeps up, see testkit.fakes.ingest.FakeClock). The fakes are testkit.fakes.ingest's.
 
 The result accounts for every record: delivered (first delivery, in stream order per session), dead-lettered,
 replayed from the failure queue, or lost (left only in the stream). Goal: lost = 0.
@@ -33,11 +33,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from testkit.fakes.ingest import (
+    SHARD,
+    STREAM_ARN,
+    FakeClock,
+    FakeContext,
+    FaultyPersonalizeEvents,
+    PutEventsFaults,
+    RecordingSqs,
+    kinesis_record,
+)
+
 COUNTRIES = ("KR", "JP", "US")
 TRACKING_IDS = {country: f"trk-{country.lower()}" for country in COUNTRIES}
-STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/events"
-SHARD = "shardId-000000000000"
-READ_TIMEOUT_S = 5.0  # ingest.handler's botocore read_timeout
 # Valid for the contract's types, but year 9999 at UTC-5 is year 10000 in UTC: botocore raises OverflowError.
 POISON_TIMESTAMP = "9999-12-31T23:59:59-05:00"
 
@@ -63,6 +71,18 @@ class Scenario:
     poison_records: int = 0
     build_requests: bool = False  # ~80 us of CPU per call: off for the outage runs, which never need it
 
+    def faults(self) -> PutEventsFaults:
+        return PutEventsFaults(
+            throttle_rate=self.throttle_rate,
+            server_error_rate=self.server_error_rate,
+            timeout_rate=self.timeout_rate,
+            call_latency_s=self.call_latency_s,
+            outage_tracker=TRACKING_IDS[self.outage_country],
+            outage_start_s=self.outage_start_s,
+            outage_s=self.outage_s,
+            build_requests=self.build_requests,
+        )
+
 
 @dataclass
 class OutageResult:
@@ -80,86 +100,6 @@ class OutageResult:
     max_delivery_delay_s: float
     simulated_s: float
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
-
-
-class SimClock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += max(0.0, seconds)
-
-
-def _client_error(code: str, status: int) -> Exception:
-    from botocore.exceptions import ClientError
-
-    return ClientError(
-        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutEvents"
-    )
-
-
-class FaultyPersonalize:
-    """put_events with scripted faults; remembers each event id's first delivery (time and session)."""
-
-    def __init__(self, scenario: Scenario, clock: SimClock, rng: random.Random) -> None:
-        self.scenario = scenario
-        self.clock = clock
-        self.rng = rng
-        self.outage_tracker = TRACKING_IDS[scenario.outage_country]
-        self.healthy = False  # the replay runs after the outage, on a healthy service
-        self.calls = 0
-        self.first_delivery: dict[str, float] = {}
-        self.first_order: dict[str, list[str]] = defaultdict(list)
-        self.duplicates = 0
-
-    def put_events(self, **params: Any) -> dict[str, Any]:
-        from botocore.exceptions import ReadTimeoutError
-
-        from ingest.request_building import build_put_events
-
-        s = self.scenario
-        self.calls += 1
-        if s.build_requests:
-            build_put_events(params)  # raises before anything is sent, as the client does
-        self.clock.sleep(s.call_latency_s)
-        if not self.healthy:
-            now = self.clock.t
-            if params["trackingId"] == self.outage_tracker and s.outage_start_s <= now < s.outage_start_s + s.outage_s:
-                raise _client_error("ServiceUnavailableException", 503)
-            roll = self.rng.random()
-            if roll < s.throttle_rate:
-                raise _client_error("ThrottlingException", 400)
-            roll -= s.throttle_rate
-            if roll < s.server_error_rate:
-                raise _client_error("InternalFailure", 500)
-            roll -= s.server_error_rate
-            if roll < s.timeout_rate:
-                self.clock.sleep(READ_TIMEOUT_S)
-                raise ReadTimeoutError(endpoint_url="https://personalize-events.us-east-1.amazonaws.com")
-        for event in params["eventList"]:
-            event_id = event["eventId"]
-            if event_id in self.first_delivery:
-                self.duplicates += 1
-                continue
-            self.first_delivery[event_id] = self.clock.t
-            self.first_order[params["sessionId"]].append(event_id)
-        return {"ResponseMetadata": {"HTTPStatusCode": 200}}
-
-
-class RecordingSqs:
-    """The dead-letter queue: stores each letter's sequence number and reason."""
-
-    def __init__(self) -> None:
-        self.letters: dict[str, str] = {}
-
-    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
-        for entry in Entries:
-            body = json.loads(entry["MessageBody"])
-            self.letters[body["sequenceNumber"]] = body["reason"]
-        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
 
 
 @dataclass
@@ -234,38 +174,12 @@ def _stream(scenario: Scenario, rng: random.Random) -> _Stream:
 def _event(stream: _Stream, start: int, stop: int) -> dict[str, Any]:
     return {
         "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": stream.keys[i],
-                    "sequenceNumber": stream.sequence_numbers[i],
-                    "data": stream.data[i],
-                    "approximateArrivalTimestamp": 1795000000.0 + stream.arrivals[i],
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"{SHARD}:{stream.sequence_numbers[i]}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::123456789012:role/ingest",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": STREAM_ARN,
-            }
+            kinesis_record(
+                stream.sequence_numbers[i], stream.data[i], stream.keys[i], 1795000000.0 + stream.arrivals[i]
+            )
             for i in range(start, stop)
         ]
     }
-
-
-class _Context:
-    def __init__(self, clock: SimClock, budget_s: float) -> None:
-        self.clock = clock
-        self.deadline = clock.now() + budget_s
-        self.function_name = "ingest"
-        self.memory_limit_in_mb = 1024
-        self.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ingest"
-        self.aws_request_id = "sim"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self.deadline - self.clock.now()) * 1000)
 
 
 def simulate(scenario: Scenario = Scenario()) -> OutageResult:
@@ -274,16 +188,18 @@ def simulate(scenario: Scenario = Scenario()) -> OutageResult:
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Bench")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     from common.observability import logger, metrics
-    from ingest.delivery import Delivery, InboundRecord, SqsDeadLetterQueue
+    from ingest.dead_letters import SqsDeadLetterQueue
+    from ingest.delivery import Delivery
     from ingest.handler import process_batch
+    from ingest.inbound import InboundRecord
     from ingest.settings import IngestSettings
     from tools.replay.events import REPLAY_RATE_PER_S
 
     logger.setLevel("ERROR")  # one warning per batch with a retry would dominate the run
     rng = random.Random(scenario.seed)
     stream = _stream(scenario, rng)
-    clock = SimClock()
-    personalize = FaultyPersonalize(scenario, clock, random.Random(scenario.seed + 1))
+    clock = FakeClock(start=0.0)
+    personalize = FaultyPersonalizeEvents(scenario.faults(), clock, random.Random(scenario.seed + 1))
     sqs = RecordingSqs()
     config = IngestSettings.model_validate(
         {
@@ -315,8 +231,7 @@ def simulate(scenario: Scenario = Scenario()) -> OutageResult:
         invocations += 1
         response = process_batch(
             _event(stream, checkpoint, stop),
-            # A simulated-clock stand-in with the LambdaContext attributes the handler and powertools read.
-            _Context(clock, scenario.function_timeout_s),  # type: ignore[arg-type]
+            FakeContext(clock, scenario.function_timeout_s),  # type: ignore[arg-type]
             config=config,
             personalize_events=personalize,
             sqs=sqs,
@@ -361,7 +276,7 @@ def simulate(scenario: Scenario = Scenario()) -> OutageResult:
 def _account(
     scenario: Scenario,
     stream: _Stream,
-    personalize: FaultyPersonalize,
+    personalize: FaultyPersonalizeEvents,
     sqs: RecordingSqs,
     delivered_before_replay: set[str],
     descriptors: list[tuple[int, int]],

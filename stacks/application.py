@@ -10,6 +10,7 @@ from stacks.config import EnvironmentConfig
 from stacks.country_stack import CountryStack, frozen_stack_tags
 from stacks.data_stack import DataStack
 from stacks.nag import enable_checks
+from stacks.names import country_stack_name, data_stack_name, pipeline_stack_name, realtime_stack_name
 from stacks.pipeline_stack import PipelineStack
 from stacks.realtime_stack import RealtimeStack
 
@@ -28,24 +29,19 @@ class Application:
         return [self.data, *self.countries.values(), *(s for s in (self.pipeline, self.realtime) if s)]
 
 
-def stack_prefix(config: EnvironmentConfig) -> str:
-    return f"Personalize-{config.env}"
-
-
 def build_application(
     config: EnvironmentConfig, app: cdk.App | None = None, *, nag: bool = True
 ) -> Application:
     app = app or cdk.App()
     env = cdk.Environment(account=config.account, region=config.region)
-    prefix = stack_prefix(config)
     tags = {"project": "personalize-recommendations", "env": config.env}
 
-    data = DataStack(app, f"{prefix}-Data", config=config, env=env, tags=tags)
+    data = DataStack(app, data_stack_name(config), config=config, env=env, tags=tags)
     application = Application(app=app, config=config, data=data)
     for country in config.countries:
         application.countries[country.code] = CountryStack(
             app,
-            f"{prefix}-{country.code}",
+            country_stack_name(config, country.code),
             config=config,
             country=country,
             key=data.key,
@@ -55,7 +51,7 @@ def build_application(
         )
     application.pipeline = PipelineStack(
         app,
-        f"{prefix}-Pipeline",
+        pipeline_stack_name(config),
         config=config,
         key=data.key,
         personalize_role=data.personalize_role,
@@ -65,7 +61,7 @@ def build_application(
     )
     application.realtime = RealtimeStack(
         app,
-        f"{prefix}-Realtime",
+        realtime_stack_name(config),
         config=config,
         key=data.key,
         countries=application.countries,

@@ -1,10 +1,11 @@
 """The daily pipeline's steps, one declaration each, in pipeline order.
 
 A declaration is everything the stack and the state machine need of a step: its names (run-state key, state
-names: lambdas/pipeline/step_names.py, which the Lambdas read too), its handler, its Lambda's description,
+names, Lambda handler: lambdas/pipeline/step_names.py, which the Lambdas read too), its Lambda's description,
 timeout, size and ledger access, its IAM grants, and its states' comments and guard. PipelineStack builds the
-function, role and grants from it; stacks/state_machine_definition.py builds its states. docs/adding-a-step.md
-says how to add one.
+function, role and grants from it; stacks/state_machine_definition.py builds its states, and
+stacks/definition_file.py keeps the checked-in definition equal to them. docs/adding-a-step.md says how to add
+one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pipeline.step_names import StepName
 from stacks import sizing
 from stacks.key_grants import key_statement
 from stacks.nag import accept_wildcards
-from stacks.names import bucket_arn, personalize_arn, state_machine_name
+from stacks.names import bucket_arn, executions_arn, personalize_arn
 from stacks.state_machine_definition import DEFAULT_WAIT_COMMENT, Guard, admitted, enough_data
 
 if TYPE_CHECKING:
@@ -58,12 +59,7 @@ class StepContext:
         return personalize_arn(self.stack, kind, name)
 
     def executions_arn(self) -> str:
-        return self.stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{state_machine_name(self.config)}:*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
+        return executions_arn(self.stack, self.config)
 
     def pass_personalize_role(self) -> iam.PolicyStatement:
         """Jobs that read or write S3 run as the Personalize role: only to Personalize may it be passed."""
@@ -79,8 +75,7 @@ Grants = Callable[["PipelineStep", StepContext], None]
 
 @dataclass(frozen=True)
 class StepDeclaration:
-    name: StepName
-    handler: str  # module.function under lambdas/
+    name: StepName  # its keys, state names and Lambda handler (pipeline.step_names)
     description: str  # the Lambda's (and its role's) description
     state_comment: str  # the Task state's Comment
     grants: Grants | None = None  # beyond the ledger (PipelineStep grants that by ledger_access)
@@ -97,6 +92,11 @@ class StepDeclaration:
     @property
     def key(self) -> str:
         return self.name.key
+
+    @property
+    def handler(self) -> str:
+        """The function's Handler (an image's command): the step module's `handler`, served under this name."""
+        return self.name.handler
 
 
 # ----------------------------------------------------------------------------------------------- grants
@@ -249,7 +249,6 @@ def _report_size(config: EnvironmentConfig) -> sizing.StepSize:
 PIPELINE_STEPS: tuple[StepDeclaration, ...] = (
     StepDeclaration(
         step_names.BEGIN,
-        handler="pipeline.handlers.begin_run",
         description="Admit a run: date, mode, (country, date) lock",
         state_comment="Decide run date and mode; hold the (country, date) lock so no two executions overlap.",
         grants=_begin,
@@ -259,7 +258,6 @@ PIPELINE_STEPS: tuple[StepDeclaration, ...] = (
     ),
     StepDeclaration(
         step_names.PREPARE,
-        handler="pipeline.handlers.prepare_data",
         description="Athena preparation queries, assembly and counts",
         state_comment="Athena queries write the Personalize CSVs and batch inputs, then the counts for the guard.",
         grants=_prepare,
@@ -269,21 +267,18 @@ PIPELINE_STEPS: tuple[StepDeclaration, ...] = (
     ),
     StepDeclaration(
         step_names.IMPORT,
-        handler="pipeline.handlers.import_data",
         description="Dataset import jobs (describe-or-create, poll)",
         state_comment="Dataset import jobs: FULL on the full-training day or a first run, INCREMENTAL otherwise.",
         grants=_import,
     ),
     StepDeclaration(
         step_names.TRAIN,
-        handler="pipeline.handlers.train",
         description="Solutions and solution versions (describe-or-create, poll)",
         state_comment="Solutions (auto-training as configured) and one solution version per recipe for this run.",
         grants=_train,
     ),
     StepDeclaration(
         step_names.GATE,
-        handler="pipeline.handlers.gate",
         description="Compare new solution versions' metrics with the promoted ones",
         state_comment="Compare the new versions' metrics with the promoted ones.",
         grants=_gate,
@@ -291,22 +286,18 @@ PIPELINE_STEPS: tuple[StepDeclaration, ...] = (
     ),
     StepDeclaration(
         step_names.PROMOTE,
-        handler="pipeline.handlers.promote",
         description="Create or update campaigns to the approved versions",
         state_comment="Point the campaigns at the approved versions and wait until the update is active.",
         grants=_promote,
     ),
     StepDeclaration(
         step_names.BATCH,
-        handler="pipeline.handlers.batch_inference",
         description="Batch inference jobs (describe-or-create, poll)",
         state_comment="Batch inference with the promoted versions into results/<country>/<run_date>/.",
         grants=_batch,
     ),
     StepDeclaration(
         step_names.REPORT,
-        # Its own module: it needs numpy/scipy (its container image), which the zip package lacks.
-        handler="pipeline.report_handler.report_page",
         description="Comparison page: current curation vs Personalize vs popularity",
         state_comment="Comparison page (current curation vs Personalize vs popularity) next to the batch output.",
         grants=_report,
@@ -319,7 +310,6 @@ PIPELINE_STEPS: tuple[StepDeclaration, ...] = (
     ),
     StepDeclaration(
         step_names.FINISH,
-        handler="pipeline.handlers.finish_run",
         description="Write the run record and the notification",
         state_comment="Write the run record to the ledger; build the notification.",
     ),

@@ -5,29 +5,19 @@ Each step gets its Task state (its Lambda, through `${<State>FunctionArn}`); a p
 may be followed by a guard (Admitted?, EnoughData?). After the last step come the fixed notification states.
 Every Lambda task retries with the one policy below.
 
-The output is checked in as statemachines/pipeline.asl.json (for review; the stack deploys that file and
-refuses to synthesise when it differs from this builder's output). Regenerate it with
-
-    make asl        (= .venv/bin/python -m stacks.state_machine_definition --write)
-
-Pure Python: building the definition needs no CDK (only `main` imports the declarations, which do).
+The output of the declarations is checked in as statemachines/pipeline.asl.json: stacks/definition_file.py
+writes and checks it (`make asl`). Pure Python: building a definition needs no CDK, and this module imports no
+declarations (they import its guards).
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
-import sys
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.notify import NOTIFICATION_FIELDS
 from pipeline.step_names import StepName
-
-ASL_FILE = Path(__file__).resolve().parent.parent / "statemachines" / "pipeline.asl.json"
-REGENERATE = "make asl"
 
 # The CountNotificationFailure state puts NotificationsFailed (dimension StateMachine) in this namespace.
 NOTIFICATION_METRIC_NAMESPACE = "PersonalizeRecommendations"
@@ -336,39 +326,3 @@ def definition(steps: Sequence[StepStates]) -> dict[str, Any]:
         "TimeoutSeconds": EXECUTION_TIMEOUT_SECONDS,
         "States": {**states, **tail},
     }
-
-
-def render(definition_: Mapping[str, Any]) -> str:
-    """The checked-in form: 2-space JSON, keys in the order built, one trailing newline."""
-    return json.dumps(definition_, indent=2) + "\n"
-
-
-def pipeline_definition_text() -> str:
-    from stacks.pipeline_steps import PIPELINE_STEPS  # the declarations import CDK (their IAM grants)
-
-    return render(definition(PIPELINE_STEPS))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m stacks.state_machine_definition",
-        description="Print (or --write, or --check) statemachines/pipeline.asl.json from the step declarations.",
-    )
-    action = parser.add_mutually_exclusive_group()
-    action.add_argument("--write", action="store_true", help=f"write {ASL_FILE.name} in place")
-    action.add_argument("--check", action="store_true", help=f"exit 1 if {ASL_FILE.name} is not up to date")
-    args = parser.parse_args(argv)
-    text = pipeline_definition_text()
-    if args.write:
-        ASL_FILE.write_text(text)
-    elif args.check:
-        if ASL_FILE.read_text() != text:
-            print(f"{ASL_FILE} is out of date with stacks/pipeline_steps.py: run `{REGENERATE}`", file=sys.stderr)
-            return 1
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,6 +8,11 @@ the ``KINDS`` table, not in copies of this logic.
 Statuses are reduced to four phases so the state machine's Choice states never match Personalize strings.
 
 The client is any boto3-style Personalize client passed in: nothing here talks to AWS at import time.
+
+One idea: describe-or-create a Personalize resource so that a repeated step never creates it twice. Each part
+serves that guarantee: the deterministic names it describes and creates under (the steps take their resource names
+from here too), the kinds table that says which operations and keys to use, the phases the poll steps read, and
+the campaign case (create, or update to a version at most once).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ CreateCampaign / CreateBatchInferenceJob API references (docs/personalize-behavi
 - `batch`: batch inference jobs (Trending-Now is served by its campaign only).
 - `campaign`: served in real time by the pipeline's campaigns when `campaign.enabled`.
 - `metrics`: solution versions report offline metrics (GetSolutionMetrics) the gate can compare.
-- `batch_input`: the prepared output (lambdas/dataprep) a batch job reads, per run kind.
+- `batch_input`: the prepared output (common.prepared_outputs, made by lambdas/dataprep) a batch job reads, per run
+  kind.
 - `cold_start_fallback`: its campaign serves users without a batch list (Trending-Now: the same trending items
   for every user, which is what a user with no history can be given in real time).
 """
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from common.prepared_outputs import Output
 
 
 class Recipe(StrEnum):
@@ -43,7 +46,7 @@ class RecipeSpec:
     campaign: bool
     metrics: bool
     # prepared output read by a batch job: (on a full-training day, on other days); None: no batch job
-    batch_input: tuple[str, str] | None
+    batch_input: tuple[Output, Output] | None
     reads_text: bool  # uses the Items' textual field (TITLE)
     # its campaign is the cold-start fallback for users without a batch list (pipeline/cold_start.py)
     cold_start_fallback: bool = False
@@ -59,7 +62,7 @@ RECIPES: dict[Recipe, RecipeSpec] = {
         batch=True,
         campaign=True,
         metrics=True,
-        batch_input=("all_users", "changed_users"),
+        batch_input=(Output.ALL_USERS, Output.CHANGED_USERS),
         reads_text=True,
     ),
     Recipe.USER_PERSONALIZATION_V2: RecipeSpec(
@@ -71,7 +74,7 @@ RECIPES: dict[Recipe, RecipeSpec] = {
         batch=True,
         campaign=True,
         metrics=True,
-        batch_input=("all_users", "changed_users"),
+        batch_input=(Output.ALL_USERS, Output.CHANGED_USERS),
         reads_text=True,
     ),
     Recipe.PERSONALIZED_RANKING: RecipeSpec(
@@ -83,7 +86,7 @@ RECIPES: dict[Recipe, RecipeSpec] = {
         batch=True,
         campaign=False,
         metrics=True,
-        batch_input=("ranking_input", "ranking_input"),
+        batch_input=(Output.RANKING_INPUT, Output.RANKING_INPUT),
         reads_text=True,
     ),
     Recipe.PERSONALIZED_RANKING_V2: RecipeSpec(
@@ -95,7 +98,7 @@ RECIPES: dict[Recipe, RecipeSpec] = {
         batch=True,
         campaign=False,
         metrics=True,
-        batch_input=("ranking_input", "ranking_input"),
+        batch_input=(Output.RANKING_INPUT, Output.RANKING_INPUT),
         reads_text=True,
     ),
     Recipe.SIMILAR_ITEMS: RecipeSpec(
@@ -107,7 +110,7 @@ RECIPES: dict[Recipe, RecipeSpec] = {
         batch=True,
         campaign=False,
         metrics=True,
-        batch_input=("items_batch", "items_batch"),
+        batch_input=(Output.ITEMS_BATCH, Output.ITEMS_BATCH),
         reads_text=True,
     ),
     Recipe.TRENDING_NOW: RecipeSpec(
@@ -143,4 +146,4 @@ CAMPAIGN_RECIPES = with_capability("campaign")
 
 def user_list_recipe(recipes) -> Recipe | None:
     """The configured recipe whose batch job gives each user a list (what the report compares), v1 or v2."""
-    return next((Recipe(r) for r in recipes if (spec(r).batch_input or ("",))[0] == "all_users"), None)
+    return next((Recipe(r) for r in recipes if (spec(r).batch_input or (None,))[0] == Output.ALL_USERS), None)

@@ -20,12 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from dataprep.quality import DataQualityError
-from dataprep.queries import RAW_TABLES, PrepareParams
+from dataprep.queries import EVENT_TABLES, RAW_TABLES, PrepareParams
 
 HEADER_MISMATCH = "header_mismatch"
-# Interaction exports are read for the window's partitions only; users and contents (upserts) for every partition
-# before the run date (_base.sql, raw_events / latest_users / latest_contents).
-EVENT_TABLES: tuple[str, ...] = ("purchases", "views")
 # A header of a few short names fits easily; a first line longer than this is not a header.
 MAX_HEADER_BYTES = 4096
 S3_READERS = 16  # concurrent ranged GETs: thousands of small reads take seconds, not minutes
@@ -41,7 +38,9 @@ class RawFile:
 
 
 def reads_partition(table: str, dt: str, params: PrepareParams) -> bool:
-    """Whether a run reads partition `dt` of `table` (the SQL's own ranges)."""
+    """Whether a run reads partition `dt` of `table` (the SQL's own ranges): event exports for the window's
+    partitions only; users and contents (upserts) for every partition before the run date (_base.sql,
+    raw_events / latest_users / latest_contents)."""
     if table in EVENT_TABLES:
         return params.window_start.isoformat() <= dt < params.run_date.isoformat()
     return dt < params.run_date.isoformat()

@@ -53,6 +53,7 @@ from dataprep.queries import (
     DEFAULT_RANKING_CANDIDATES,
     DEFAULT_RECIPES,
     DEFAULT_WINDOW_DAYS,
+    EVENT_TABLES,
     GENRE_MAPPING_COLUMNS,
     GENRE_MAPPING_CSV,
     GENRE_MAPPING_TABLE,
@@ -69,7 +70,7 @@ from dataprep.queries import (
 )
 
 SOURCE_DIALECT = "athena"
-__all__ = ["REPOSITORY", "RawDataError", "main", "prepare", "prepare_with_quality", "to_duckdb"]
+__all__ = ["REPOSITORY", "RawDataError", "main", "prepare", "prepare_run", "prepare_with_quality", "to_duckdb"]
 
 
 @functools.lru_cache(maxsize=512)
@@ -290,6 +291,28 @@ def prepare_with_quality(
         ranking_candidates=ranking_candidates,
         cold_start_min_users=cold_start_min_users,
     )
+    return prepare_run(
+        raw_dir,
+        out_dir,
+        params,
+        genre_mapping=genre_mapping,
+        threads=threads,
+        thresholds=thresholds,
+        require_country_data=require_country_data,
+    )
+
+
+def prepare_run(
+    raw_dir: str | Path,
+    out_dir: str | Path,
+    params: PrepareParams,
+    *,
+    genre_mapping: str | Path = GENRE_MAPPING_CSV,
+    threads: int | None = None,
+    thresholds: QualityThresholds | None = None,
+    require_country_data: bool = False,
+) -> tuple[Counts, DataQuality]:
+    """`prepare_with_quality` for a run whose PrepareParams are built already (the CLI's `run_params`)."""
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"raw directory {raw_dir} does not exist")
@@ -328,7 +351,7 @@ def prepare(*args: Any, **kwargs: Any) -> Counts:
 
 def _summary(args: argparse.Namespace, counts: Counts, quality: DataQuality) -> str:
     ok, reason = counts.meets_minimum()
-    events = [quality.tables[t] for t in ("purchases", "views") if t in quality.tables]
+    events = [quality.tables[t] for t in EVENT_TABLES if t in quality.tables]
     read = sum(t.lines for t in events)
     reasons = {r: sum(t.dropped.get(r, 0) for t in events) for r in DROP_REASONS}
     dropped = sum(reasons.values())
@@ -393,19 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(one_line(error, args))
     try:
         check_raw_layout(Path(args.raw))
-        counts, quality = prepare_with_quality(
-            args.raw,
-            args.out,
-            params.country,
-            params.run_date,
-            window_days=params.window_days,
-            previous_run_date=params.previous_run_date,
-            imported_before=params.imported_before,
-            recipes=params.recipes,
-            ranking_candidates=params.ranking_candidates,
-            thresholds=thresholds,
-            require_country_data=True,
-        )
+        counts, quality = prepare_run(args.raw, args.out, params, thresholds=thresholds, require_country_data=True)
     except RawDataError as error:
         refuse_raw_data(parser, error, args)
     except DataQualityError as error:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import re
 from calendar import timegm
 from datetime import date, timedelta
-from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from common.event_kinds import EventKind
+from common.prepared_outputs import Output as Output  # re-exported: callers name the outputs dataprep.queries.Output
 from common.recipes import Recipe
 from common.schemas import UNKNOWN, csv_header, dataset_fields
 
@@ -49,6 +50,8 @@ RAW_TABLES: dict[str, tuple[str, ...]] = {
     "users": ("user_id", "age", "gender", "locale", "membership"),
     "contents": ("item_id", "title", "genre", "created_at"),
 }
+# The raw exports that hold events, and the kind of event each of their rows becomes (the prepared EVENT_TYPE).
+EVENT_TABLES: dict[str, EventKind] = {"purchases": EventKind.PURCHASE, "views": EventKind.VIEW}
 GENRE_MAPPING_TABLE = "genre_mapping"
 GENRE_MAPPING_COLUMNS: tuple[str, ...] = ("source_genre", "genre")
 # Each raw export is also a one-column table `<table>_lines` (`line`: the physical line, no CSV parsing), so the
@@ -68,22 +71,6 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)(?:\((\w+)\))?\s*\}\}")
 # Bucket names per S3 rules; key characters limited to a safe set so the URI can be quoted as a literal.
 _S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*()=\-]+)*/?$")
-
-
-class Output(StrEnum):
-    """Every output of a run; the value names the SQL file, the UNLOAD folder and `state.prepared`'s key."""
-
-    INTERACTIONS = "interactions"
-    INTERACTIONS_INCREMENTAL = "interactions_incremental"
-    USERS = "users"
-    ITEMS = "items"
-    CHANGED_USERS = "changed_users"
-    ALL_USERS = "all_users"
-    ITEMS_BATCH = "items_batch"
-    RANKING_INPUT = "ranking_input"
-    COLD_START = "cold_start"
-    COUNTS = "counts"
-    QUALITY = "quality"
 
 
 # Outputs read with GetQueryResults (one small result) instead of being UNLOADed.
@@ -311,6 +298,8 @@ def render(output: Output | str, params: PrepareParams) -> str:
         "max_listed_files": str(MAX_LISTED_FILES),
         "control_characters": sql_string_literal(CONTROL_CHARACTERS),
     }
+    for kind in EventKind:
+        values[f"{kind.name.lower()}_event"] = sql_string_literal(kind.value)
     for table, columns in RAW_TABLES.items():
         values[f"{table}_record"] = sql_string_literal(csv_record_pattern(len(columns)))
     values["base"] = _substitute(strip_header_comments(_sql_file("_base.sql")), values)
@@ -392,30 +381,12 @@ def _validate_prefix(output_prefix: str) -> str:
     return output_prefix.rstrip("/")
 
 
-def athena_statements(
-    country: str,
-    run_date: date | str,
-    window_days: int = DEFAULT_WINDOW_DAYS,
-    previous_run_date: date | str | None = None,
-    recipes: tuple[str, ...] | list[str] = DEFAULT_RECIPES,
-    output_prefix: str = "",
-    ranking_candidates: int = DEFAULT_RANKING_CANDIDATES,
-    imported_before: date | str | None = None,
-) -> dict[Output, AthenaStatement]:
+def athena_statements(params: PrepareParams, output_prefix: str) -> dict[Output, AthenaStatement]:
     """The statements of one run, per output.
 
     UNLOAD targets are `<output_prefix>/<output>/`; UNLOAD fails when the target already holds objects, so
     give every attempt its own prefix (e.g. include the execution name) or empty it first.
     """
-    params = PrepareParams(
-        country=country,
-        run_date=run_date,
-        window_days=window_days,
-        previous_run_date=previous_run_date,
-        imported_before=imported_before,
-        recipes=tuple(recipes),
-        ranking_candidates=ranking_candidates,
-    )
     prefix = _validate_prefix(output_prefix)
     statements: dict[Output, AthenaStatement] = {}
     for output in Output:

@@ -27,7 +27,8 @@ from typing import Any, NoReturn
 import duckdb
 import numpy as np
 
-from dataprep.queries import GENRE_MAPPING_CSV
+from common.event_kinds import EventKind
+from dataprep.queries import EVENT_TABLES, GENRE_MAPPING_CSV
 
 DEFAULT_END_DATE = date(2025, 7, 1)
 COUNTRIES: tuple[tuple[str, str, float, int], ...] = (
@@ -38,6 +39,8 @@ COUNTRIES: tuple[tuple[str, str, float, int], ...] = (
 )
 UNKNOWN_LOCALES = ("", "english", "x")
 DAY = 86400
+# An event's kind as its position here: a small integer column DuckDB filters on when it writes each event table.
+_KINDS = tuple(EventKind)
 
 _ADJECTIVES = (
     "Silent",
@@ -214,6 +217,7 @@ def generate(
     event_user, event_item, event_ts = event_user[released_ok], event_item[released_ok], event_ts[released_ok]
     n_events = event_ts.size
     is_purchase = rng.random(n_events) < 0.10
+    event_kind = np.where(is_purchase, _KINDS.index(EventKind.PURCHASE), _KINDS.index(EventKind.VIEW)).astype(np.int8)
     view_count = rng.geometric(0.55, n_events)
     time_format = rng.random(n_events)
 
@@ -231,7 +235,7 @@ def generate(
         "i": event_item[keep],
         "ts": event_ts[keep],
         "offset_h": np.array([c[3] for c in COUNTRIES], dtype=np.int64)[country_idx[event_user[keep]]],
-        "purchase": is_purchase[keep],
+        "kind": event_kind[keep],
         "views": view_count[keep],
         "fmt": time_format[keep],
         "mangle": mangle[keep],
@@ -294,8 +298,7 @@ def generate(
 
     return {
         "interactions": int(keep.size),
-        "purchases": int(events["purchase"].sum()),
-        "views": int(keep.size - events["purchase"].sum()),
+        **{table: int((events["kind"] == _KINDS.index(kind)).sum()) for table, kind in EVENT_TABLES.items()},
         "users": users,
         "user_rows": len(user_rows),
         "items": items,
@@ -322,21 +325,21 @@ def _write_events(out: Path, events: dict[str, np.ndarray]) -> None:
             CASE WHEN mangle = 1 THEN '' ELSE printf('u%07d', u) END AS user_id,
             CASE WHEN mangle = 2 THEN '' ELSE printf('i%06d', i) END AS item_id"""
         dt = "strftime(make_timestamp(ts * 1000000), '%Y-%m-%d') AS dt"
-        for table, columns, where, ts_expr in (
-            (
-                "purchases",
+        # Each event table's columns and timestamp forms (docs/data-layout.md); its rows are its kind's events.
+        shapes = {
+            "purchases": (
                 common,
-                "purchase",
                 f"CASE WHEN mangle >= 3 THEN {_TS_BAD} WHEN fmt < 0.7 THEN {_TS_ISO} ELSE {_TS_LOCAL} END",
             ),
-            (
-                "views",
+            "views": (
                 common + ", CAST(views AS VARCHAR) AS item_view_count",
-                "NOT purchase",
                 f"CASE WHEN mangle >= 3 THEN {_TS_BAD} WHEN fmt < 0.9 THEN CAST(ts AS VARCHAR) "
                 "ELSE CAST(ts * 1000 + (u % 1000) AS VARCHAR) END",
             ),
-        ):
+        }
+        for table, kind in EVENT_TABLES.items():
+            columns, ts_expr = shapes[table]
+            where = f"kind = {_KINDS.index(kind)}"
             target = out / table
             target.mkdir(parents=True, exist_ok=True)
             con.execute(

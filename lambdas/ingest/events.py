@@ -14,9 +14,11 @@ import json
 import math
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+
+from common.event_kinds import EventKind
 
 # Personalize limits (developer guide, "Amazon Personalize endpoints and quotas"; botocore PutEvents model).
 MAX_EVENTS_PER_CALL = 10  # EventList max 10; botocore's validator does not check `max`, so we must
@@ -97,7 +99,9 @@ class InteractionEvent(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
-    event_type: Literal["view", "purchase"]
+    # Lax for this field only: strict mode would make a Python caller pass an EventKind rather than its value.
+    # JSON and Python input alike accept exactly the kinds' values; anything else is UNKNOWN_EVENT_TYPE.
+    event_type: Annotated[EventKind, Field(strict=False)]
     country: CountryCode
     session_id: Id
     user_id: Id | None = None
@@ -132,7 +136,7 @@ class InteractionEvent(BaseModel):
         """The botocore `Event` dict for PutEvents (userId and sessionId belong to the call)."""
         event: dict[str, Any] = {
             "eventId": self.event_id or self.default_event_id(),
-            "eventType": self.event_type,
+            "eventType": self.event_type.value,
             "itemId": self.item_id,
             "sentAt": self.timestamp,
         }

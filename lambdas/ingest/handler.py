@@ -20,14 +20,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from common.observability import logger, metrics, tracer
-from ingest.delivery import (
-    Clock,
-    Delivery,
-    DeliveryReport,
-    InboundRecord,
-    S3PayloadStore,
-    SqsDeadLetterQueue,
-)
+from ingest.dead_letters import S3PayloadStore, SqsDeadLetterQueue
+from ingest.delivery import Delivery, DeliveryReport
+from ingest.inbound import InboundRecord
+from ingest.retry import Clock
 from ingest.settings import IngestSettings
 
 # Used only when there is no Lambda context (local runs): a conservative invocation budget.

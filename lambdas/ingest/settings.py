@@ -10,7 +10,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, Json, StringConstraints
 
 from common.environment import parse
-from ingest.delivery import DEFAULT_CONCURRENCY, PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP
+from ingest.delivery import DEFAULT_CONCURRENCY
+from ingest.retry import PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP
 
 
 class IngestSettings(BaseModel):

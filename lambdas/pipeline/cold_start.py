@@ -21,8 +21,8 @@ from common.recipes import spec
 from dataprep.s3_outputs import split_uri
 from evaluation.report import ColdStart, RecommenderResult
 from pipeline import ledger
+from pipeline.campaigns import campaign_name
 from pipeline.model import RunState
-from pipeline.steps.promotion import campaign_name
 
 SEGMENTS_FILE, MANIFEST_FILE = "segments.jsonl", "fallback.json"
 

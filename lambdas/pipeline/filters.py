@@ -20,7 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from common.event_kinds import EventKind
 from common.personalize_resources import stable_name
+from common.prepared_outputs import Output
 from common.recipes import Recipe, spec
 from pipeline.model import RunSettings
 
@@ -29,7 +31,6 @@ GENRES = "exclude-genres"
 RECENT = "recent-items"
 # What a user-keyed batch job applies (a batch job takes one filterArn): the static filters chained.
 BATCH_USERS = "batch-users"
-PURCHASE_EVENT = "purchase"  # an event_type of the contract (ingest.events) and of the interactions data
 # Placeholder of the age filter: the app passes the cutoff (epoch seconds) as filterValues at request time.
 CREATED_AFTER = "CREATED_AFTER"
 # How long a replaced filter outlives the creation of the one that replaced it (published the same run).
@@ -55,7 +56,7 @@ def definitions(settings: RunSettings) -> dict[str, FilterDefinition]:
     found: dict[str, FilterDefinition] = {}
     if config.exclude_purchased:
         found[PURCHASED] = FilterDefinition(
-            PURCHASED, f'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("{PURCHASE_EVENT}")'
+            PURCHASED, f'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("{EventKind.PURCHASE.value}")'
         )
     if config.exclude_genres:
         found[GENRES] = FilterDefinition(
@@ -74,7 +75,7 @@ def batch_filter_key(recipe: Recipe, defined: dict[str, FilterDefinition]) -> st
     recipe_spec = spec(recipe)
     if recipe_spec.batch_input is None:
         return None
-    keyed_by_item = recipe_spec.batch_input[0] == "items_batch"
+    keyed_by_item = recipe_spec.batch_input[0] == Output.ITEMS_BATCH
     if keyed_by_item:
         return GENRES if GENRES in defined else None
     for key in (BATCH_USERS, PURCHASED, GENRES):

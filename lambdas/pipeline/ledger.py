@@ -11,26 +11,26 @@ Items (pk, sk):
   (pipeline.jobs.ensure_job); `attempt_series_by` the execution that started the latest one.
   `quarantined` keeps the raw values of fields that could not be decoded when an execution took the date over.
 - `PROMOTED#<CC>`, `<recipe>`: the solution version now promoted and its metrics (the gate's baseline).
-- `STATUS_CHANGE#<EventBridge event id>`, `recorder`: a status-change event the failure recorder took:
-  `state` CLAIMED while an invocation records it (until `claimed_until`, epoch seconds), then RECORDED; a copy
-  of the event delivered again finds it and is not recorded, notified or counted twice.
+- `STATUS_CHANGE#<EventBridge event id>`, `recorder`: a status-change event the failure recorder took
+  (pipeline/status_changes.py).
 - `IMPORTED#<CC>`, `<dataset type>`: the last successful import (a first import must be FULL) and the digest of
   the schema it was imported under (a replaced schema makes the next import FULL). For Interactions its
   `run_date` is the high-water mark: partitions before it are in Personalize, and the next increment starts
   there (a skipped import, < 1,000 rows, does not move it: its rows are carried into the next increment).
+
+How items are encoded and decoded (a field that cannot be decoded never crashes a reader): pipeline/ledger_codec.py.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from common import clients, clock
 from pipeline.environment import environment
+from pipeline.ledger_codec import decode_item, to_dynamo, undecodable_fields
 from pipeline.model import Mode
 
 DONE_STATUSES = frozenset({"SUCCEEDED", "SKIPPED", "REJECTED"})
@@ -41,119 +41,12 @@ def table_name() -> str:
     return environment().ledger_table
 
 
-def _to_dynamo(value: Any) -> dict[str, Any]:
-    """Plain JSON values as DynamoDB attribute values (nested documents are stored as JSON strings)."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, (int, float, Decimal)):
-        return {"N": str(value)}
-    if isinstance(value, (date, datetime)):
-        return {"S": value.isoformat()}
-    if isinstance(value, str):
-        return {"S": value}
-    return {"S": json.dumps(value, default=str, sort_keys=True)}
-
-
-# Fields stored as JSON strings, and the JSON type each holds (null is allowed for all).
-_JSON_FIELDS: dict[str, type] = {
-    "steps": dict,
-    "counts": dict,
-    "data_quality": dict,
-    "metrics": dict,
-    "promoted": dict,
-    "failure": dict,
-    "earlier_failure": dict,
-    "late_failure": dict,
-    "jobs": dict,
-    "gate": list,
-    "new_metrics": dict,
-    "training": dict,
-    "cold_start": dict,
-    "quarantined": list,
-}
-_JSON_NAMES: dict[type, str] = {dict: "a JSON object", list: "a JSON array"}
-# Fields the ledger's own conditions and the readers compare as strings.
-_STRING_FIELDS = frozenset({"pk", "sk", "status", "execution_arn"})
-
-# Key a partially decoded record carries when some of its fields could not be decoded: one line naming the
-# item's key and each such field (`decode_item(..., partial=True)`).
-MALFORMED = "malformed"
-
-
-class MalformedRecord(ValueError):
-    """A ledger item with fields the code cannot decode (a hand edit gone wrong, a foreign writer)."""
-
-
-class _Undecodable(ValueError):
-    pass
-
-
-def _decode_value(key: str, value: dict[str, Any]) -> Any:
-    ((kind, raw),) = value.items()
-    expected = _JSON_FIELDS.get(key)
-    if expected is not None and kind != "NULL":
-        if kind != "S":
-            raise _Undecodable(f"is not {_JSON_NAMES[expected]}")
-        try:
-            decoded = json.loads(raw)
-        except ValueError as error:
-            raise _Undecodable(f"is not valid JSON ({error})") from None
-        if decoded is not None and not isinstance(decoded, expected):
-            raise _Undecodable(f"is not {_JSON_NAMES[expected]}")
-        return decoded
-    if key in _STRING_FIELDS and kind != "S":
-        raise _Undecodable("is not a string")
-    if kind == "S":
-        return raw
-    if kind == "N":
-        number = Decimal(raw)
-        return int(number) if number == number.to_integral_value() else float(number)
-    if kind == "NULL":
-        return None
-    if kind == "SS":
-        return sorted(raw)
-    return raw  # BOOL, and kinds the ledger does not write, as they are
-
-
-def undecodable_fields(item: dict[str, Any]) -> dict[str, str]:
-    """Field -> why it cannot be decoded, for each field of a raw DynamoDB item that cannot."""
-    problems: dict[str, str] = {}
-    for key, value in item.items():
-        try:
-            _decode_value(key, value)
-        except _Undecodable as why:
-            problems[key] = str(why)
-    return problems
-
-
-def decode_item(item: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
-    """A raw DynamoDB item as plain values. A field that cannot be decoded raises MalformedRecord, whose message is
-    one line naming the item's key and the field; `partial`: leave such fields out and put that line under
-    MALFORMED instead (readers that must go on: the tool, BeginRun, the failure recorder)."""
-    out: dict[str, Any] = {}
-    problems: dict[str, str] = {}
-    for key, value in item.items():
-        try:
-            out[key] = _decode_value(key, value)
-        except _Undecodable as why:
-            problems[key] = str(why)
-    if problems:
-        where = " ".join(str(item.get(part, {}).get("S", "?")) for part in ("pk", "sk"))
-        line = f"ledger record {where} is malformed: " + "; ".join(f"{k} {why}" for k, why in problems.items())
-        if not partial:
-            raise MalformedRecord(" ".join(line.split()))
-        out[MALFORMED] = " ".join(line.split())
-    return out
-
-
-def _key(pk: str, sk: str) -> dict[str, Any]:
+def item_key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
 def run_key(country: str, run_date: date | str) -> dict[str, Any]:
-    return _key(f"RUN#{country}", str(run_date))
+    return item_key(f"RUN#{country}", str(run_date))
 
 
 def _get_run_item(country: str, run_date: date | str) -> dict[str, Any] | None:
@@ -207,7 +100,7 @@ def claim_run(country: str, run_date: date, execution_arn: str, holder_is_runnin
                 for field, why in bad.items()
             ]
             assignments += ", quarantined = :quarantined"
-            values[":quarantined"] = _to_dynamo(kept)
+            values[":quarantined"] = to_dynamo(kept)
             # A field the claim sets anyway (status, execution_arn) is overwritten rather than removed.
             removed |= set(bad) - {"status", "execution_arn", "quarantined"}
     for index, field in enumerate(sorted(removed)):
@@ -242,8 +135,7 @@ def start_attempt_series(country: str, run_date: date | str, execution_arn: str)
         response = clients.dynamodb().update_item(
             TableName=table_name(),
             Key=run_key(country, run_date),
-            UpdateExpression="SET attempt_series = if_not_exists(attempt_series, :one) + :one, "
-            "attempt_series_by = :me",
+            UpdateExpression="SET attempt_series = if_not_exists(attempt_series, :one) + :one, attempt_series_by = :me",
             ConditionExpression="execution_arn = :me AND "
             "(attribute_not_exists(attempt_series_by) OR attempt_series_by <> :me)",
             ExpressionAttributeValues={":one": {"N": "1"}, ":me": {"S": execution_arn}},
@@ -273,7 +165,7 @@ def write_run(
     fields = {k: v for k, v in record.items() if k not in ("pk", "sk", "reported")}
     fields["updated_at"] = clock.now().isoformat()
     names = {f"#f{i}": name for i, name in enumerate(fields)}
-    values = {f":v{i}": _to_dynamo(value) for i, value in enumerate(fields.values())}
+    values = {f":v{i}": to_dynamo(value) for i, value in enumerate(fields.values())}
     values[":me"] = {"S": execution_arn}
     assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
     condition = "(attribute_not_exists(execution_arn) OR execution_arn = :me)"
@@ -361,16 +253,16 @@ def last_full_training(country: str, before: date, *, since: date) -> date | Non
 
 def promoted(country: str, recipe: str) -> dict[str, Any] | None:
     response = clients.dynamodb().get_item(
-        TableName=table_name(), Key=_key(f"PROMOTED#{country}", recipe), ConsistentRead=True
+        TableName=table_name(), Key=item_key(f"PROMOTED#{country}", recipe), ConsistentRead=True
     )
     return decode_item(response["Item"]) if "Item" in response else None
 
 
 def set_promoted(country: str, recipe: str, version_arn: str, metrics: dict[str, float], run_date: date) -> None:
     item = {
-        **_key(f"PROMOTED#{country}", recipe),
+        **item_key(f"PROMOTED#{country}", recipe),
         "solution_version_arn": {"S": version_arn},
-        "metrics": _to_dynamo(metrics),
+        "metrics": to_dynamo(metrics),
         "run_date": {"S": str(run_date)},
         "updated_at": {"S": clock.now().isoformat()},
     }
@@ -379,7 +271,7 @@ def set_promoted(country: str, recipe: str, version_arn: str, metrics: dict[str,
 
 def last_import(country: str, dataset_type: str) -> dict[str, Any] | None:
     response = clients.dynamodb().get_item(
-        TableName=table_name(), Key=_key(f"IMPORTED#{country}", dataset_type), ConsistentRead=True
+        TableName=table_name(), Key=item_key(f"IMPORTED#{country}", dataset_type), ConsistentRead=True
     )
     return decode_item(response["Item"]) if "Item" in response else None
 
@@ -388,7 +280,7 @@ def set_imported(
     country: str, dataset_type: str, run_date: date, mode: str, job_arn: str, schema_digest: str | None = None
 ) -> None:
     item = {
-        **_key(f"IMPORTED#{country}", dataset_type),
+        **item_key(f"IMPORTED#{country}", dataset_type),
         "run_date": {"S": str(run_date)},
         "mode": {"S": mode},
         "job_arn": {"S": job_arn},
@@ -406,75 +298,3 @@ def interactions_imported_before(country: str, run_date: date) -> date | None:
     if not last or not last.get("run_date"):
         return None
     return min(date.fromisoformat(last["run_date"]), run_date)
-
-
-# ------------------------------------------------------------- status changes the failure recorder handled
-
-STATUS_CHANGE_CLAIMED = "CLAIMED"
-STATUS_CHANGE_RECORDED = "RECORDED"
-
-
-def _status_change_key(event_id: str) -> dict[str, Any]:
-    return _key(f"STATUS_CHANGE#{event_id}", "recorder")
-
-
-def claim_status_change(event_id: str, execution_arn: str, until: datetime) -> str | None:
-    """Take one status-change event (its EventBridge id) for recording until `until` (the invocation's deadline).
-
-    Returns None when this invocation holds it now; otherwise the `state` of the claim that does: RECORDED (a
-    copy delivered again), or CLAIMED by an invocation that may still be recording it. A claim whose invocation
-    ended without a word (a crash, a timeout) is taken over once its deadline has passed."""
-    now = clock.now()
-    try:
-        clients.dynamodb().update_item(
-            TableName=table_name(),
-            Key=_status_change_key(event_id),
-            UpdateExpression="SET #state = :claimed, claimed_until = :until, execution_arn = :arn, updated_at = :now",
-            ConditionExpression="attribute_not_exists(pk) OR (#state = :claimed AND claimed_until <= :now_epoch)",
-            ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={
-                ":claimed": {"S": STATUS_CHANGE_CLAIMED},
-                ":until": {"N": str(until.timestamp())},
-                ":arn": {"S": execution_arn},
-                ":now": {"S": now.isoformat()},
-                ":now_epoch": {"N": str(now.timestamp())},
-            },
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        response = clients.dynamodb().get_item(
-            TableName=table_name(), Key=_status_change_key(event_id), ConsistentRead=True
-        )
-        state: str = response.get("Item", {}).get("state", {}).get("S", STATUS_CHANGE_CLAIMED)
-        return state
-    return None
-
-
-def release_status_change(event_id: str) -> None:
-    """Give a claim up (recording it failed): the next delivery of the event may take it at once."""
-    clients.dynamodb().update_item(
-        TableName=table_name(),
-        Key=_status_change_key(event_id),
-        UpdateExpression="SET claimed_until = :now_epoch",
-        ConditionExpression="#state = :claimed",
-        ExpressionAttributeNames={"#state": "state"},
-        ExpressionAttributeValues={
-            ":claimed": {"S": STATUS_CHANGE_CLAIMED},
-            ":now_epoch": {"N": str(clock.now().timestamp())},
-        },
-    )
-
-
-def status_change_recorded(event_id: str) -> None:
-    """The event is handled: every later delivery of it is a copy."""
-    clients.dynamodb().update_item(
-        TableName=table_name(),
-        Key=_status_change_key(event_id),
-        UpdateExpression="SET #state = :recorded, recorded_at = :now",
-        ExpressionAttributeNames={"#state": "state"},
-        ExpressionAttributeValues={
-            ":recorded": {"S": STATUS_CHANGE_RECORDED},
-            ":now": {"S": clock.now().isoformat()},
-        },
-    )

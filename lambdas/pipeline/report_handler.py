@@ -1,7 +1,6 @@
-"""Entry point of the report step. Separate from pipeline.handlers because it imports numpy and scipy,
-which only the report step's container image carries (see lambdas/Dockerfile.report)."""
+"""Entry point of the report step (pipeline.step_names.REPORT's Handler). Separate from pipeline.handlers because
+it imports numpy and scipy, which only the report step's container image carries (see lambdas/Dockerfile.report)."""
 
-from pipeline.handlers import step_handler
-from pipeline.steps.report import build_report
+from pipeline.steps.report import handler as report_page
 
-report_page = step_handler("report", build_report)
+__all__ = ["report_page"]

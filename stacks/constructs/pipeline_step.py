@@ -56,8 +56,8 @@ class PipelineStep(Construct):
         )
         self.function = self.lambda_.function
         self.role = self.lambda_.role
-        # Exactly the calls of pipeline/ledger.py (Table.grant_* would add Scan, BatchWriteItem, DeleteItem and
-        # the stream actions, which nothing calls).
+        # Exactly the calls of pipeline/ledger.py and status_changes.py (Table.grant_* would add Scan,
+        # BatchWriteItem, DeleteItem and the stream actions, which nothing calls).
         read_actions = ["dynamodb:GetItem", "dynamodb:Query"]
         write_actions = ["dynamodb:PutItem", "dynamodb:UpdateItem"] if ledger_access == "write" else []
         self.role.add_to_policy(

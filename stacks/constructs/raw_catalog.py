@@ -26,6 +26,7 @@ from dataprep.queries import (
     RAW_TABLES,
     lines_table,
 )
+from stacks.constructs.athena_grants import grant_statements, query_statements
 from stacks.constructs.glue_table import LINES_SERDE, text_table
 from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept, arn_token
@@ -168,32 +169,17 @@ class RawCatalog(Construct):
 
     # ---- permissions ---------------------------------------------------------------------------------------
 
-    def _glue_arns(self) -> list[str]:
-        stack = Stack.of(self)
-        return [
-            stack.format_arn(service="glue", resource="catalog"),
-            stack.format_arn(service="glue", resource="database", resource_name=self.database_name),
-            *(
-                stack.format_arn(
-                    service="glue", resource="table", resource_name=f"{self.database_name}/{name}"
-                )
-                for name in self.tables
-            ),
-        ]
-
     def grant_query(self, grantee: iam.IGrantable) -> None:
         """What a Lambda needs to run the preparation queries in this workgroup and read these tables."""
         statements = [
-            iam.PolicyStatement(
-                sid="AthenaQueriesInPrepWorkgroup",
-                actions=["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults"],
-                resources=[self.workgroup_arn],
-            ),
-            iam.PolicyStatement(
-                sid="GlueRawTables",
-                # No GetPartitions: the tables use partition projection, so Athena never lists partitions.
-                actions=["glue:GetDatabase", "glue:GetTable"],
-                resources=self._glue_arns(),
+            *query_statements(
+                self,
+                workgroup_arn=self.workgroup_arn,
+                athena_actions=["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults"],
+                database=self.database_name,
+                tables=self.tables,
+                athena_sid="AthenaQueriesInPrepWorkgroup",
+                glue_sid="GlueRawTables",
             ),
             iam.PolicyStatement(
                 sid="ReadRawExports",
@@ -225,9 +211,7 @@ class RawCatalog(Construct):
                 sid="KmsForResultsAndRaw",
             ),
         ]
-        for statement in statements:
-            grantee.grant_principal.add_to_principal_policy(statement)
-        principal = grantee.grant_principal
+        principal = grant_statements(grantee, statements)
         # Buckets defined in this app have a logical id cdk-nag names them by; imported ones need their own.
         owned = all(b.node.default_child is not None for b in (self.raw_bucket, self.athena_results_bucket))
         if isinstance(principal, Construct) and owned:

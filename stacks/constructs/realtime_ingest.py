@@ -28,10 +28,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from common.environment import render
-from ingest.delivery import (
-    DEAD_LETTER_PAYLOAD_PREFIX,
-    PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP,
-)
+from ingest.dead_letters import DEAD_LETTER_PAYLOAD_PREFIX
+from ingest.retry import PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP
 from ingest.settings import IngestSettings
 from stacks.constructs.lambda_function import PythonFunction
 from stacks.key_grants import key_statement, s3_context

@@ -12,7 +12,6 @@ run in the raw catalogue's workgroup, which caps the bytes scanned per query.
 
 from __future__ import annotations
 
-from aws_cdk import Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -26,6 +25,7 @@ from evaluation.queries import (
     PREPARED_PARTITIONS,
     PREPARED_TABLES,
 )
+from stacks.constructs.athena_grants import grant_statements, query_statements
 from stacks.constructs.glue_table import LINES_SERDE, text_table
 from stacks.constructs.raw_catalog import RESULTS_PREFIX, RawCatalog
 from stacks.key_grants import key_statement, s3_context
@@ -113,28 +113,19 @@ class ReportCatalog(Construct):
     def grant_query(self, grantee: iam.IGrantable) -> None:
         """What the report step needs to run its queries in the workgroup: these tables only, read the prepared
         runs and the batch output, write query results and UNLOADs under athena/reports/ (no raw export)."""
-        stack = Stack.of(self)
         prepared_runs = self.prepared_bucket.arn_for_objects(f"{PREPARED_RUNS_PREFIX}*")
         reports = self.prepared_bucket.arn_for_objects(f"{REPORTS_PREFIX}*")
         # Athena writes a query's result metadata at the workgroup's output location (athena/) even for UNLOAD.
         results_area = self.prepared_bucket.arn_for_objects(f"{RESULTS_PREFIX}*")
         statements = [
-            iam.PolicyStatement(
-                sid="AthenaReportQueries",
-                actions=["athena:StartQueryExecution", "athena:GetQueryExecution"],
-                resources=[self.raw_catalog.workgroup_arn],
-            ),
-            iam.PolicyStatement(
-                sid="GlueReportTables",
-                actions=["glue:GetDatabase", "glue:GetTable"],
-                resources=[
-                    stack.format_arn(service="glue", resource="catalog"),
-                    stack.format_arn(service="glue", resource="database", resource_name=self.database_name),
-                    *(
-                        stack.format_arn(service="glue", resource="table", resource_name=f"{self.database_name}/{n}")
-                        for n in self.tables
-                    ),
-                ],
+            *query_statements(
+                self,
+                workgroup_arn=self.raw_catalog.workgroup_arn,
+                athena_actions=["athena:StartQueryExecution", "athena:GetQueryExecution"],
+                database=self.database_name,
+                tables=self.tables,
+                athena_sid="AthenaReportQueries",
+                glue_sid="GlueReportTables",
             ),
             iam.PolicyStatement(
                 sid="ReadReportInputs",
@@ -160,9 +151,7 @@ class ReportCatalog(Construct):
                 sid="KmsForReportBuckets",
             ),
         ]
-        for statement in statements:
-            grantee.grant_principal.add_to_principal_policy(statement)
-        principal = grantee.grant_principal
+        principal = grant_statements(grantee, statements)
         if isinstance(principal, Construct):
             for resource, reason in (
                 (results_area, "Athena names query result and UNLOAD objects per query id under athena/"),

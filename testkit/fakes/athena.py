@@ -4,7 +4,7 @@ moto's Athena answers every query SUCCEEDED at once and cannot fail one or write
 pipeline tests use this instead: queries run for `query_seconds` of simulated time, an UNLOAD writes a part
 file into (moto) S3 under its TO location like Athena does, the counts SELECT returns the scripted counts,
 and `fail_next` makes the next query of an output fail with a reason. Parameters are validated against
-botocore's Athena model so a wrong call shape fails as boto3 would.
+botocore's Athena model (testkit/fakes/request_checks.py) so a wrong call shape fails as boto3 would.
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import botocore.session
 from botocore.exceptions import ClientError
-from botocore.validate import validate_parameters
 
+from testkit.fakes import request_checks
 from testkit.fakes.clock import SimClock
 from testkit.fakes.report_sql import REPORT_OUTPUTS, report_inputs, report_unload
 
-_MODEL = botocore.session.get_session().get_service_model("athena")
 _UNLOAD_TARGET = re.compile(r"\bTO\s+'(s3://[^']+)'", re.IGNORECASE)
 
 DEFAULT_COUNTS = {
@@ -140,7 +138,7 @@ class FakeAthena:
 
     def _check(self, operation: str, params: dict[str, Any]) -> None:
         self.calls.append((operation, params))
-        validate_parameters(params, _MODEL.operation_model(operation).input_shape)
+        request_checks.check_request("athena", operation, params)
 
     def start_query_execution(self, **params: Any) -> dict[str, Any]:
         self._check("StartQueryExecution", params)

@@ -1,245 +1,80 @@
 """FakePersonalize: an in-memory Amazon Personalize that behaves like boto3's client, on a simulated clock.
 
+One idea: the service's per-resource behaviour (dataset groups and datasets, import jobs, solutions and their
+updates, solution versions and metrics, campaigns and their updates, batch inference jobs, filters) behind one
+boto3-shaped surface. It stays whole because the resources are one state: a campaign serves a version of a
+solution of a dataset group, a batch job reads a version and a filter, an import counts against the same region
+quota as the others, and every describe reads the one simulated clock.
+
 moto has no Personalize jobs, and a botocore Stubber only replays what a test scripts, so it cannot show
 that a replay reuses a running job. This fake keeps state instead:
 
-- every call is validated against the real botocore service model (wrong names/shapes raise
-  ParamValidationError as boto3 would; out-of-range values raise InvalidInputException as the service
-  would) and every response is checked against the model's output shape;
+- every call is validated against the real botocore service model (testkit/fakes/request_checks.py: wrong
+  names/shapes raise ParamValidationError as boto3 would; out-of-range values raise InvalidInputException as
+  the service would) and every response is checked against the model's output shape;
 - errors are real ``ClientError`` subclasses (``client.exceptions.ResourceNotFoundException`` ...) with
   the operation name, so code catching either style works;
-- jobs move CREATE PENDING -> CREATE IN_PROGRESS -> ACTIVE (or CREATE FAILED) as the SimClock advances;
-  states are computed from the clock on every read, so nothing needs a tick;
+- jobs move CREATE PENDING -> CREATE IN_PROGRESS -> ACTIVE (or CREATE FAILED) as the SimClock advances
+  (the job model and the quotas: testkit/fakes/personalize_jobs.py);
 - region quotas (5 running imports, 5 batch jobs, 20 trainings) and per-kind name uniqueness hold;
 - scripting hooks (``fail_job``, ``throttle``, ``limit_exceeded``, ``inject_error``, ``before_call``,
   ``set_metrics``, ``set_duration``, ``occupy_import_slots``) and a call log (``calls``, ``count``,
-  ``create_calls``, ``duplicate_create_attempts``) let tests script trouble and assert on what was called.
-
-Scripted throttling raises at once, i.e. as if boto3's own retries were already used up.
+  ``create_calls``, ``duplicate_create_attempts``) let tests script trouble and assert on what was called
+  (testkit/fakes/personalize_scripting.py).
 """
 
 from __future__ import annotations
 
 import base64
 import copy
-import hashlib
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any, NamedTuple
+from typing import Any
 
 import botocore.session
 from botocore import xform_name
 from botocore.errorfactory import ClientExceptionsFactory
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.paginate import Paginator
-from botocore.validate import validate_parameters
 
+from testkit.fakes import request_checks
 from testkit.fakes.clock import SimClock
-
-MINUTE = 60.0
-HOUR = 3600.0
-
-# Seconds in CREATE IN_PROGRESS per kind (after ``pending_seconds`` in CREATE PENDING).
-DEFAULT_DURATIONS: dict[str, float] = {
-    "dataset-import-job": 20 * MINUTE,
-    "solution": 1 * MINUTE,
-    "solution-update": 1 * MINUTE,
-    "solution-version": 2 * HOUR,
-    "campaign": 10 * MINUTE,
-    "campaign-update": 10 * MINUTE,
-    "batch-inference-job": 1 * HOUR,
-    "filter": 1 * MINUTE,
-}
-
-DEFAULT_METRICS: dict[str, float] = {
-    "coverage": 0.30,
-    "mean_reciprocal_rank_at_25": 0.12,
-    "normalized_discounted_cumulative_gain_at_5": 0.10,
-    "normalized_discounted_cumulative_gain_at_10": 0.13,
-    "normalized_discounted_cumulative_gain_at_25": 0.18,
-    "precision_at_5": 0.05,
-    "precision_at_10": 0.04,
-    "precision_at_25": 0.03,
-}
-
-# A training stopped while CREATE IN_PROGRESS stays CREATE STOPPING this long (the API reference gives no
-# duration); one stopped while CREATE PENDING goes to CREATE STOPPED at once, as documented.
-STOP_SECONDS = 5 * MINUTE
-
-IMPORT_JOB_QUOTA = 5  # pending or running per region; not adjustable
-BATCH_JOB_QUOTA = 5
-TRAINING_QUOTA = 20
-SOLUTIONS_PER_DATASET_GROUP = 10
-CAMPAIGNS_PER_DATASET_GROUP = 5
-FILTERS_PER_DATASET_GROUP = 30
-
-# trainingMode UPDATE works only for these recipes.
-UPDATE_RECIPES = frozenset({"aws-user-personalization", "aws-hrnn-coldstart"})
-NO_BATCH_RECIPES = frozenset({"aws-trending-now"})
-# The recipes the developer guide lists (their ARNs are arn:aws:personalize:::recipe/<name>): an unknown
-# recipeArn is refused as the service does. Kept apart from common.recipes so the fake checks the table.
-KNOWN_RECIPES = frozenset(
-    {
-        "aws-user-personalization-v2", "aws-user-personalization", "aws-trending-now", "aws-popularity-count",
-        "aws-personalized-ranking-v2", "aws-personalized-ranking", "aws-semantic-similarity", "aws-similar-items",
-        "aws-sims", "aws-next-best-action", "aws-item-affinity", "aws-item-attribute-affinity", "aws-hrnn-coldstart",
-    }
-)  # fmt: skip
-# CampaignConfig/BatchInferenceJobConfig.itemExplorationConfig: "Provide itemExplorationConfig data only if your
-# solution uses the User-Personalization recipe" (API reference).
-EXPLORATION_RECIPES = frozenset({"aws-user-personalization"})
-EXPLORATION_KEYS = frozenset({"explorationWeight", "explorationItemAgeCutOff"})
-# Filter expressions (developer guide, "Filter expressions"): each chained part is
-# INCLUDE|EXCLUDE ItemID|UserID WHERE <Dataset>.<FIELD> <op> ...; parts are joined with " | ".
-_FILTER_PART = re.compile(
-    r"^(INCLUDE|EXCLUDE) (ItemID|UserID) WHERE (Interactions|Items|Users)\.[A-Z_][A-Z0-9_]* "
-    r"(IN|NOT IN|<|<=|>|>=|=) .+$"
+from testkit.fakes.personalize_jobs import (
+    BATCH_JOB_QUOTA,
+    CAMPAIGNS_PER_DATASET_GROUP,
+    DEFAULT_DURATIONS,
+    DEFAULT_METRICS,
+    EXPLORATION_KEYS,
+    EXPLORATION_RECIPES,
+    FILTER_PART,
+    FILTERS_PER_DATASET_GROUP,
+    HOUR,
+    IMPORT_JOB_QUOTA,
+    KNOWN_RECIPES,
+    MINUTE,
+    NO_BATCH_RECIPES,
+    SOLUTIONS_PER_DATASET_GROUP,
+    STOP_SECONDS,
+    TRAINING_QUOTA,
+    UPDATE_RECIPES,
+    Job,
+    short_hex,
 )
+from testkit.fakes.personalize_scripting import SERVICE, Call, PersonalizeScripting, api_name
 
-# Which call creates each kind (the updates count as "creates" of their own kind for the call log).
-CREATE_OPERATIONS: dict[str, str] = {
-    "dataset-import-job": "create_dataset_import_job",
-    "solution": "create_solution",
-    "solution-update": "update_solution",
-    "solution-version": "create_solution_version",
-    "campaign": "create_campaign",
-    "campaign-update": "update_campaign",
-    "batch-inference-job": "create_batch_inference_job",
-    "filter": "create_filter",
-}
+# What the tests, the harness and the IAM call map import from here.
+__all__ = ["HOUR", "KNOWN_RECIPES", "MINUTE", "FakePersonalize", "api_name"]
 
-_SERVICE_MODEL = botocore.session.get_session().get_service_model("personalize")
-_PAGINATORS = botocore.session.get_session().get_paginator_model("personalize")
+_SERVICE_MODEL = request_checks.service_model(SERVICE)
+_PAGINATORS = botocore.session.get_session().get_paginator_model(SERVICE)
 _EXCEPTIONS = ClientExceptionsFactory().create_client_exceptions(_SERVICE_MODEL)
-_SNAKE_TO_API = {xform_name(name): name for name in _SERVICE_MODEL.operation_names}
-
-
-class Call(NamedTuple):
-    operation: str  # boto3 method name, e.g. "create_solution"
-    kwargs: dict[str, Any]
-    outcome: str  # "ok", an error code, or "ParamValidationError"
-
-
-def api_name(operation: str) -> str:
-    """'create_solution' or 'CreateSolution' -> 'CreateSolution' (unknown names fail loudly)."""
-    if operation in _SERVICE_MODEL.operation_names:
-        return operation
-    try:
-        return _SNAKE_TO_API[operation]
-    except KeyError:
-        raise ValueError(f"{operation!r} is not a Personalize operation") from None
-
-
-def _short_hex(seed: str) -> str:
-    return hashlib.sha256(seed.encode()).hexdigest()[:8]
 
 
 def _recipe_name(recipe_arn: str | None) -> str:
     return (recipe_arn or "").rsplit("/", 1)[-1]
 
 
-@dataclass
-class _Job:
-    """Anything with a CREATE PENDING -> IN_PROGRESS -> ACTIVE|CREATE FAILED life (incl. updates)."""
-
-    kind: str
-    name: str
-    arn: str
-    created: datetime
-    pending: float
-    duration: float
-    seq: int
-    data: dict[str, Any] = field(default_factory=dict)
-    failure_reason: str | None = None
-    stop_requested: datetime | None = None  # StopSolutionVersionCreation
-    stop_seconds: float = 0.0  # in CREATE STOPPING after the stop request
-
-    @property
-    def started(self) -> datetime:
-        return self.created + timedelta(seconds=self.pending)
-
-    @property
-    def finished(self) -> datetime:
-        return self.started + timedelta(seconds=self.duration)
-
-    def phase(self, now: datetime) -> str:
-        if self.stop_requested is not None and now >= self.stop_requested:
-            return "stopping" if now < self.stop_requested + timedelta(seconds=self.stop_seconds) else "stopped"
-        if now < self.started:
-            return "pending"
-        if now < self.finished:
-            return "running"
-        return "failed" if self.failure_reason else "active"
-
-    def running(self, now: datetime) -> bool:
-        return self.phase(now) in ("pending", "running", "stopping")
-
-    def status(self, now: datetime) -> str:
-        pending, running = (
-            ("PENDING", "IN PROGRESS")  # as documented for batch inference jobs
-            if self.kind == "batch-inference-job"
-            else ("CREATE PENDING", "CREATE IN_PROGRESS")
-        )
-        return {
-            "pending": pending,
-            "running": running,
-            "active": "ACTIVE",
-            "failed": "CREATE FAILED",
-            "stopping": "CREATE STOPPING",
-            "stopped": "CREATE STOPPED",
-        }[self.phase(now)]
-
-    def last_updated(self, now: datetime) -> datetime:
-        phase = self.phase(now)
-        if phase in ("stopping", "stopped"):
-            # A job is stopping or stopped only once a stop was requested (phase() reads stop_requested).
-            assert self.stop_requested is not None
-            if phase == "stopping":
-                return self.stop_requested
-            return self.stop_requested + timedelta(seconds=self.stop_seconds)
-        return {"pending": self.created, "running": self.started}.get(phase, self.finished)
-
-    def stamp(self, now: datetime) -> dict[str, Any]:
-        """status, timestamps and failureReason as the service reports them at ``now``."""
-        stamp: dict[str, Any] = {
-            "status": self.status(now),
-            "creationDateTime": self.created,
-            "lastUpdatedDateTime": self.last_updated(now),
-        }
-        if self.phase(now) == "failed":
-            stamp["failureReason"] = self.failure_reason
-        return stamp
-
-
-@dataclass
-class _Rule:
-    matcher: Callable[[str], bool]
-    value: Any
-    times: int | None  # None = unlimited
-
-
-@dataclass
-class _FailureRule:
-    """fail_job's rule: the next `times` matching jobs fail with `reason`."""
-
-    matcher: Callable[[str], bool]
-    reason: str
-    times: int
-
-
-@dataclass
-class SeededDatasetGroup:
-    name: str
-    dataset_group_arn: str
-    dataset_arns: dict[str, str]
-    event_tracker_arn: str | None
-    tracking_id: str | None
-
-
-class FakePersonalize:
+class FakePersonalize(PersonalizeScripting):
     """Use as ``client = FakePersonalize(clock)`` wherever a boto3 Personalize client is expected."""
 
     def __init__(
@@ -261,25 +96,17 @@ class FakePersonalize:
         self.durations = {**DEFAULT_DURATIONS, **(durations or {})}
         self.pending_seconds = pending_seconds
         self.default_metrics = dict(default_metrics or DEFAULT_METRICS)
-        self.calls: list[Call] = []
         self.exceptions = _EXCEPTIONS
         self.meta = SimpleNamespace(region_name=region, service_model=_SERVICE_MODEL, partition="aws")
 
         self._seq = 0
-        self._jobs: dict[str, dict[str, _Job]] = {
-            kind: {} for kind in DEFAULT_DURATIONS
-        }  # kind -> arn -> job
+        self._jobs: dict[str, dict[str, Job]] = {kind: {} for kind in DEFAULT_DURATIONS}  # kind -> arn -> job
         self._dataset_groups: dict[str, dict[str, Any]] = {}
         self._datasets: dict[str, dict[str, Any]] = {}
         self._event_trackers: dict[str, dict[str, Any]] = {}
-        self._campaign_updates: dict[str, list[_Job]] = {}  # campaign arn -> updates, oldest first
-        self._solution_updates: dict[str, list[_Job]] = {}
-        self._scripted_errors: dict[str, list[list[Any]]] = {}  # api name -> [[code, message, times]]
-        self._before: dict[str, list[_Rule]] = {}
-        self._failures: list[tuple[str, _FailureRule]] = []
-        self._duration_rules: list[tuple[str, _Rule]] = []
-        self._metrics_rules: list[_Rule] = []
-        self._occupied: dict[str, list[tuple[int, datetime | None]]] = {"import": []}
+        self._campaign_updates: dict[str, list[Job]] = {}  # campaign arn -> updates, oldest first
+        self._solution_updates: dict[str, list[Job]] = {}
+        self._init_scripting()
 
     # ------------------------------------------------------------------------------------ plumbing
 
@@ -303,29 +130,23 @@ class FakePersonalize:
         cls = getattr(_EXCEPTIONS, code, ClientError)
         return cls(response, operation)
 
-    def _invoke(
-        self, operation: str, impl: Callable[[dict[str, Any]], dict[str, Any]], kwargs: dict[str, Any]
-    ):
+    def _invoke(self, operation: str, impl: Callable[[dict[str, Any]], dict[str, Any]], kwargs: dict[str, Any]):
         api = api_name(operation)
-        model = _SERVICE_MODEL.operation_model(api)
         logged = copy.deepcopy(kwargs)
         try:
-            validate_parameters(kwargs, model.input_shape)
+            request_checks.check_request(SERVICE, api, kwargs)
         except ParamValidationError:
             self.calls.append(Call(operation, logged, "ParamValidationError"))
             raise
         try:
             self._raise_scripted(api)
-            for rule in self._take(self._before.get(api, []), api):
-                rule.value(self)
-            _server_side_checks(kwargs, model.input_shape, api, self._error)
+            self._run_before_call(api)
+            request_checks.check_service_constraints(SERVICE, api, kwargs, self._error)
             response = impl(copy.deepcopy(kwargs))
         except ClientError as error:
             self.calls.append(Call(operation, logged, error.response["Error"]["Code"]))
             raise
-        # A fake that answers in a shape boto3 never would hides bugs; check against the real model.
-        if model.output_shape is not None:  # StopSolutionVersionCreation returns nothing
-            validate_parameters(response, model.output_shape)
+        request_checks.check_response(SERVICE, api, response)
         self.calls.append(Call(operation, logged, "ok"))
         response = copy.deepcopy(response)
         response["ResponseMetadata"] = {
@@ -336,70 +157,32 @@ class FakePersonalize:
         }
         return response
 
-    def _raise_scripted(self, api: str) -> None:
-        queue = self._scripted_errors.get(api, [])
-        if queue:
-            code, message, _ = entry = queue[0]
-            entry[2] -= 1
-            if entry[2] <= 0:
-                queue.pop(0)
-            raise self._error(api, code, message)
-
-    @staticmethod
-    def _take(rules: list[_Rule], subject: str) -> list[_Rule]:
-        """Rules matching ``subject``, each consumed once (rules with times=None never run out)."""
-        taken = []
-        for rule in list(rules):
-            if rule.matcher(subject):
-                taken.append(rule)
-                if rule.times is not None:
-                    rule.times -= 1
-                    if rule.times <= 0:
-                        rules.remove(rule)
-        return taken
-
     def _not_found(self, api: str, what: str, arn: str) -> ClientError:
         return self._error(api, "ResourceNotFoundException", f"Resource Arn {arn} does not exist. ({what})")
 
-    def _get(self, api: str, kind: str, arn: str) -> _Job:
+    def _get(self, api: str, kind: str, arn: str) -> Job:
         job = self._jobs[kind].get(arn)
         if job is None:
             raise self._not_found(api, kind, arn)
         return job
 
-    def _by_name(self, kind: str, name: str) -> _Job | None:
+    def _by_name(self, kind: str, name: str) -> Job | None:
         return next((job for job in self._jobs[kind].values() if job.name == name), None)
 
-    def _new_job(
-        self, kind: str, name: str, arn: str, data: dict[str, Any], *, subject: str | None = None
-    ) -> _Job:
+    def _new_job(self, kind: str, name: str, arn: str, data: dict[str, Any], *, subject: str | None = None) -> Job:
         """A job created now; duration and scripted failure come from the rules matching its name."""
         subject = subject or name
-        duration = self.durations[kind]
-        for rule_kind, rule in reversed(self._duration_rules):
-            if rule_kind == kind and rule.matcher(subject):
-                duration = rule.value
-                break
-        job = _Job(kind, name, arn, self.clock.now(), self.pending_seconds, duration, self._next_seq(), data)
-        for failure_kind, failure in self._failures:
-            if failure_kind == kind and failure.matcher(subject):
-                job.failure_reason = failure.reason
-                failure.times -= 1
-                break
-        self._failures = [(k, r) for k, r in self._failures if r.times > 0]
+        scripted = self._scripted_duration(kind, subject)
+        duration = self.durations[kind] if scripted is None else scripted
+        job = Job(kind, name, arn, self.clock.now(), self.pending_seconds, duration, self._next_seq(), data)
+        job.failure_reason = self._scripted_failure(kind, subject)
         return job
 
     def _running(self, kind: str) -> int:
         now = self.clock.now()
         return sum(job.running(now) for job in self._jobs[kind].values())
 
-    def _occupied_slots(self, pool: str) -> int:
-        now = self.clock.now()
-        return sum(n for n, until in self._occupied[pool] if until is None or now < until)
-
-    def _page(
-        self, api: str, params: dict[str, Any], items: list[dict[str, Any]], key: str
-    ) -> dict[str, Any]:
+    def _page(self, api: str, params: dict[str, Any], items: list[dict[str, Any]], key: str) -> dict[str, Any]:
         """One page of ``items`` (already newest first) with an opaque nextToken, like the service."""
         start = 0
         token = params.get("nextToken")
@@ -418,7 +201,7 @@ class FakePersonalize:
         return response
 
     @staticmethod
-    def _newest_first(jobs: list[_Job]) -> list[_Job]:
+    def _newest_first(jobs: list[Job]) -> list[Job]:
         return sorted(jobs, key=lambda job: (job.created, job.seq), reverse=True)
 
     # ------------------------------------------------------------------------------- boto3 surface
@@ -433,157 +216,6 @@ class FakePersonalize:
             _PAGINATORS.get_paginator(api),
             _SERVICE_MODEL.operation_model(api),
         )
-
-    # --------------------------------------------------------------------------------- scripting
-
-    def seed_dataset_group(
-        self,
-        name: str,
-        *,
-        datasets: tuple[str, ...] = ("INTERACTIONS", "ITEMS", "USERS"),
-        with_data: bool = False,
-        event_tracker: bool = True,
-    ) -> SeededDatasetGroup:
-        """An ACTIVE dataset group with datasets (and an event tracker), as the CDK stack would have made.
-
-        ``with_data`` marks the datasets as already imported, so INCREMENTAL imports are accepted.
-        """
-        now = self.clock.now()
-        group_arn = self._arn(f"dataset-group/{name}")
-        stamp = {"status": "ACTIVE", "creationDateTime": now, "lastUpdatedDateTime": now}
-        self._dataset_groups[group_arn] = {"name": name, "datasetGroupArn": group_arn, **stamp}
-        dataset_arns = {}
-        for dataset_type in datasets:
-            arn = self._arn(f"dataset/{name}/{dataset_type}")
-            dataset_arns[dataset_type] = arn
-            self._datasets[arn] = {
-                "name": f"{name}-{dataset_type.lower()}",
-                "datasetArn": arn,
-                "datasetGroupArn": group_arn,
-                "datasetType": dataset_type.capitalize(),
-                "schemaArn": self._arn(f"schema/{name}-{dataset_type.lower()}"),
-                **stamp,
-                "_has_data": with_data,
-            }
-        tracker_arn = tracking_id = None
-        if event_tracker:
-            tracking_id = f"{_short_hex(group_arn)}-0000-4000-8000-{_short_hex(name)}0000"
-            tracker_arn = self._arn(f"event-tracker/{_short_hex(tracking_id)}")
-            self._event_trackers[tracker_arn] = {
-                "name": f"{name}-tracker",
-                "eventTrackerArn": tracker_arn,
-                "accountId": self.account,
-                "trackingId": tracking_id,
-                "datasetGroupArn": group_arn,
-                **stamp,
-            }
-            if "INTERACTIONS" in dataset_arns:
-                self._datasets[dataset_arns["INTERACTIONS"]]["trackingId"] = tracking_id
-        return SeededDatasetGroup(name, group_arn, dataset_arns, tracker_arn, tracking_id)
-
-    @staticmethod
-    def _matcher(match: str | Callable[[str], bool] | None) -> Callable[[str], bool]:
-        if match is None:
-            return lambda _subject: True
-        if callable(match):
-            return match
-        return lambda subject: match in subject
-
-    def fail_job(self, kind: str, name_contains: str, reason: str, *, times: int = 1) -> None:
-        """The next ``times`` jobs of ``kind`` whose name contains ``name_contains`` end CREATE FAILED.
-
-        Applies to matching jobs still running now, then to jobs created later. For ``campaign-update``
-        the campaign's name is matched. Consumed by use, so a replay's new attempt can succeed.
-        """
-        if kind not in DEFAULT_DURATIONS:
-            raise ValueError(f"unknown kind {kind!r}")
-        rule = _FailureRule(self._matcher(name_contains), reason, times)
-        now = self.clock.now()
-        running = [job for job in self._all_jobs(kind) if job.running(now) and rule.matcher(job.name)]
-        for job in self._newest_first(running)[: rule.times]:
-            job.failure_reason = reason
-            rule.times -= 1
-        if rule.times > 0:
-            self._failures.append((kind, rule))
-
-    def _all_jobs(self, kind: str) -> list[_Job]:
-        if kind == "campaign-update":
-            return [update for updates in self._campaign_updates.values() for update in updates]
-        if kind == "solution-update":
-            return [update for updates in self._solution_updates.values() for update in updates]
-        return list(self._jobs[kind].values())
-
-    def set_duration(self, kind: str, seconds: float, *, name_contains: str | None = None) -> None:
-        """Jobs of ``kind`` created from now on (matching names only, if given) run ``seconds``."""
-        if kind not in DEFAULT_DURATIONS:
-            raise ValueError(f"unknown kind {kind!r}")
-        self._duration_rules.append((kind, _Rule(self._matcher(name_contains), float(seconds), None)))
-
-    def inject_error(self, operation: str, code: str, *, times: int = 1, message: str | None = None) -> None:
-        """The next ``times`` calls to ``operation`` raise ClientError ``code`` (before doing anything)."""
-        api = api_name(operation)
-        self._scripted_errors.setdefault(api, []).append([code, message or f"Scripted {code}", times])
-
-    def throttle(self, operation: str, times: int = 1) -> None:
-        self.inject_error(operation, "ThrottlingException", times=times, message="Rate exceeded")
-
-    def limit_exceeded(self, operation: str, times: int = 1) -> None:
-        self.inject_error(operation, "LimitExceededException", times=times, message="Scripted quota reached")
-
-    def before_call(
-        self, operation: str, callback: Callable[[FakePersonalize], Any], *, times: int = 1
-    ) -> None:
-        """Run ``callback(fake)`` before the next ``times`` calls to ``operation`` (e.g. a racing run)."""
-        api = api_name(operation)
-        self._before.setdefault(api, []).append(_Rule(lambda subject: subject == api, callback, times))
-
-    def set_metrics(self, match: str | Callable[[str], bool], metrics: dict[str, float]) -> None:
-        """Metrics for solution versions whose name or ARN contains ``match`` (latest rule wins)."""
-        matcher = self._matcher(match)
-        self._metrics_rules.append(_Rule(matcher, dict(metrics), None))
-
-    def occupy_import_slots(self, n: int, until: datetime | float | None = None) -> None:
-        """Other countries' import jobs hold ``n`` of the region's 5 slots until ``until`` (datetime or
-        seconds from now; None = for good)."""
-        self._occupied["import"].append((n, self._until(until)))
-
-    def _until(self, until: datetime | float | None) -> datetime | None:
-        if until is None or isinstance(until, datetime):
-            return until
-        return self.clock.now() + timedelta(seconds=until)
-
-    def auto_train(self, solution_arn: str) -> str:
-        """A version Personalize trained on its own (performAutoTraining): no name, trainingType AUTOMATIC."""
-        solution = self._get("CreateSolutionVersion", "solution", solution_arn)
-        return self._add_version(solution, None, "AUTOTRAIN", "AUTOMATIC")
-
-    # ------------------------------------------------------------------------------- call log
-
-    def count(self, operation: str, outcome: str | None = None) -> int:
-        snake = xform_name(api_name(operation))
-        return sum(1 for call in self.calls if call.operation == snake and outcome in (None, call.outcome))
-
-    def create_calls(self, kind: str, outcome: str | None = None) -> list[Call]:
-        """Calls of ``kind``'s create operation (any outcome unless one is given)."""
-        operation = CREATE_OPERATIONS[kind]
-        return [
-            call for call in self.calls if call.operation == operation and outcome in (None, call.outcome)
-        ]
-
-    def created_names(self, kind: str) -> list[str]:
-        """Names of ``kind`` resources successfully created, in order (campaign updates: campaign ARNs)."""
-        key = {"campaign-update": "campaignArn", "solution-update": "solutionArn"}.get(kind)
-        names: list[str] = []
-        for call in self.create_calls(kind, "ok"):
-            names.append(str(call.kwargs[key] if key else call.kwargs.get("jobName", call.kwargs.get("name"))))
-        return names
-
-    def duplicate_create_attempts(self) -> list[Call]:
-        """Create calls that found the name already taken: a step that forgot to describe first."""
-        creates = set(CREATE_OPERATIONS.values())
-        return [
-            c for c in self.calls if c.operation in creates and c.outcome == "ResourceAlreadyExistsException"
-        ]
 
     # ----------------------------------------------------------------------- read-only resources
 
@@ -631,9 +263,7 @@ class FakePersonalize:
         if p["datasetArn"] not in self._datasets:
             raise self._not_found(api, "dataset", p["datasetArn"])
         if self._by_name("dataset-import-job", p["jobName"]):
-            raise self._error(
-                api, "ResourceAlreadyExistsException", f"Import job {p['jobName']} already exists."
-            )
+            raise self._error(api, "ResourceAlreadyExistsException", f"Import job {p['jobName']} already exists.")
         if self._running("dataset-import-job") + self._occupied_slots("import") >= IMPORT_JOB_QUOTA:
             raise self._error(
                 api,
@@ -711,7 +341,7 @@ class FakePersonalize:
         self._jobs["solution"][arn] = self._new_job("solution", p["name"], arn, data)
         return {"solutionArn": arn}
 
-    def _solution_view(self, solution: _Job) -> dict[str, Any]:
+    def _solution_view(self, solution: Job) -> dict[str, Any]:
         now = self.clock.now()
         view = {**solution.data, **solution.stamp(now)}
         updates = self._solution_updates.get(solution.arn, [])
@@ -723,13 +353,9 @@ class FakePersonalize:
         if updates:
             latest = updates[-1]
             view["latestSolutionUpdate"] = {
-                key: latest.data[key]
-                for key in ("solutionUpdateConfig", "performAutoTraining")
-                if key in latest.data
+                key: latest.data[key] for key in ("solutionUpdateConfig", "performAutoTraining") if key in latest.data
             } | latest.stamp(now)
-        versions = [
-            v for v in self._jobs["solution-version"].values() if v.data["solutionArn"] == solution.arn
-        ]
+        versions = [v for v in self._jobs["solution-version"].values() if v.data["solutionArn"] == solution.arn]
         if versions:
             newest = self._newest_first(versions)[0]
             view["latestSolutionVersion"] = {
@@ -749,9 +375,7 @@ class FakePersonalize:
         now = self.clock.now()
         updates = self._solution_updates.setdefault(solution.arn, [])
         if solution.phase(now) != "active" or (updates and updates[-1].running(now)):
-            raise self._error(
-                api, "ResourceInUseException", f"Solution {solution.name} is not ready for updates."
-            )
+            raise self._error(api, "ResourceInUseException", f"Solution {solution.name} is not ready for updates.")
         current = self._solution_view(solution)
         data = {"performAutoTraining": p.get("performAutoTraining", current["performAutoTraining"])}
         if "solutionUpdateConfig" in p:
@@ -762,9 +386,7 @@ class FakePersonalize:
     def _list_solutions(self, p: dict[str, Any]) -> dict[str, Any]:
         now = self.clock.now()
         solutions = [
-            s
-            for s in self._jobs["solution"].values()
-            if p.get("datasetGroupArn") in (None, s.data["datasetGroupArn"])
+            s for s in self._jobs["solution"].values() if p.get("datasetGroupArn") in (None, s.data["datasetGroupArn"])
         ]
         items = [
             {"name": s.name, "solutionArn": s.arn, "recipeArn": s.data["recipeArn"], **s.stamp(now)}
@@ -776,9 +398,9 @@ class FakePersonalize:
 
     # ------------------------------------------------------------------------ solution versions
 
-    def _add_version(self, solution: _Job, name: str | None, mode: str, training_type: str) -> str:
+    def _add_version(self, solution: Job, name: str | None, mode: str, training_type: str) -> str:
         seq = self._next_seq()
-        arn = f"{solution.arn}/{_short_hex(f'solution-version-{seq}')}"
+        arn = f"{solution.arn}/{short_hex(f'solution-version-{seq}')}"
         data = {
             "solutionVersionArn": arn,
             "solutionArn": solution.arn,
@@ -801,35 +423,23 @@ class FakePersonalize:
         solution = self._get(api, "solution", p["solutionArn"])
         now = self.clock.now()
         if solution.phase(now) != "active":
-            raise self._error(
-                api, "ResourceInUseException", f"Solution {solution.name} is {solution.status(now)}."
-            )
-        versions = [
-            v for v in self._jobs["solution-version"].values() if v.data["solutionArn"] == solution.arn
-        ]
+            raise self._error(api, "ResourceInUseException", f"Solution {solution.name} is {solution.status(now)}.")
+        versions = [v for v in self._jobs["solution-version"].values() if v.data["solutionArn"] == solution.arn]
         name = p.get("name")
         if name is not None and any(v.name == name for v in versions):
-            raise self._error(
-                api, "ResourceAlreadyExistsException", f"Solution version {name} already exists."
-            )
+            raise self._error(api, "ResourceAlreadyExistsException", f"Solution version {name} already exists.")
         mode = p.get("trainingMode", "FULL")
         if mode == "UPDATE":
             recipe = _recipe_name(solution.data["recipeArn"])
             if recipe not in UPDATE_RECIPES:
-                raise self._error(
-                    api, "InvalidInputException", f"trainingMode UPDATE is not supported for {recipe}."
-                )
+                raise self._error(api, "InvalidInputException", f"trainingMode UPDATE is not supported for {recipe}.")
             if not any(v.phase(now) == "active" for v in versions):
-                raise self._error(
-                    api, "InvalidInputException", "UPDATE needs an ACTIVE solution version to update."
-                )
+                raise self._error(api, "InvalidInputException", "UPDATE needs an ACTIVE solution version to update.")
         if self._running("solution-version") >= TRAINING_QUOTA:
-            raise self._error(
-                api, "LimitExceededException", f"Limit of {TRAINING_QUOTA} trainings in progress."
-            )
+            raise self._error(api, "LimitExceededException", f"Limit of {TRAINING_QUOTA} trainings in progress.")
         return {"solutionVersionArn": self._add_version(solution, name, mode, "MANUAL")}
 
-    def _version_view(self, version: _Job) -> dict[str, Any]:
+    def _version_view(self, version: Job) -> dict[str, Any]:
         now = self.clock.now()
         view = {**version.data, **version.stamp(now)}
         if version.phase(now) == "active":
@@ -861,9 +471,7 @@ class FakePersonalize:
             self._get(api, "solution", p["solutionArn"])
         now = self.clock.now()
         versions = [
-            v
-            for v in self._jobs["solution-version"].values()
-            if p.get("solutionArn") in (None, v.data["solutionArn"])
+            v for v in self._jobs["solution-version"].values() if p.get("solutionArn") in (None, v.data["solutionArn"])
         ]
         items = [
             {
@@ -881,22 +489,19 @@ class FakePersonalize:
         version = self._get(api, "solution-version", p["solutionVersionArn"])
         if version.phase(self.clock.now()) != "active":
             raise self._error(api, "ResourceInUseException", f"Solution version {version.arn} is not ACTIVE.")
-        metrics = self.default_metrics
-        for rule in reversed(self._metrics_rules):
-            if rule.matcher(version.name) or rule.matcher(version.arn):
-                metrics = rule.value
-                break
+        scripted = self._scripted_metrics(version)
+        metrics = self.default_metrics if scripted is None else scripted
         return {"solutionVersionArn": version.arn, "metrics": dict(metrics)}
 
     # -------------------------------------------------------------------------------- campaigns
 
-    def _active_version(self, api: str, arn: str) -> _Job:
+    def _active_version(self, api: str, arn: str) -> Job:
         version = self._get(api, "solution-version", arn)
         if version.phase(self.clock.now()) != "active":
             raise self._error(api, "ResourceInUseException", f"Solution version {arn} is not ACTIVE.")
         return version
 
-    def _check_exploration(self, api: str, version: _Job, config: dict[str, Any] | None) -> None:
+    def _check_exploration(self, api: str, version: Job, config: dict[str, Any] | None) -> None:
         exploration = (config or {}).get("itemExplorationConfig")
         if not exploration:
             return
@@ -939,7 +544,7 @@ class FakePersonalize:
         self._campaign_updates[arn] = []
         return {"campaignArn": arn}
 
-    def _campaign_view(self, campaign: _Job) -> dict[str, Any]:
+    def _campaign_view(self, campaign: Job) -> dict[str, Any]:
         now = self.clock.now()
         view = {key: value for key, value in campaign.data.items() if not key.startswith("_")}
         view.update(campaign.stamp(now))
@@ -948,10 +553,7 @@ class FakePersonalize:
         for update in updates:
             if update.phase(now) == "active":
                 view.update(
-                    {
-                        key: update.data[key]
-                        for key in ("solutionVersionArn", "minProvisionedTPS", "campaignConfig")
-                    }
+                    {key: update.data[key] for key in ("solutionVersionArn", "minProvisionedTPS", "campaignConfig")}
                 )
                 view["lastUpdatedDateTime"] = max(view["lastUpdatedDateTime"], update.finished)
         if updates:
@@ -968,9 +570,7 @@ class FakePersonalize:
         now = self.clock.now()
         updates = self._campaign_updates[campaign.arn]
         if campaign.phase(now) not in ("active", "failed") or (updates and updates[-1].running(now)):
-            raise self._error(
-                api, "ResourceInUseException", f"Campaign {campaign.name} has an update in progress."
-            )
+            raise self._error(api, "ResourceInUseException", f"Campaign {campaign.name} has an update in progress.")
         current = self._campaign_view(campaign)
         version_arn = p.get("solutionVersionArn", current["solutionVersionArn"])
         version = self._active_version(api, version_arn)
@@ -994,9 +594,7 @@ class FakePersonalize:
         api = "CreateBatchInferenceJob"
         version = self._active_version(api, p["solutionVersionArn"])
         if self._by_name("batch-inference-job", p["jobName"]):
-            raise self._error(
-                api, "ResourceAlreadyExistsException", f"Batch job {p['jobName']} already exists."
-            )
+            raise self._error(api, "ResourceAlreadyExistsException", f"Batch job {p['jobName']} already exists.")
         recipe = _recipe_name(version.data["recipeArn"])
         if recipe in NO_BATCH_RECIPES:
             raise self._error(api, "InvalidInputException", f"Batch inference is not supported for {recipe}.")
@@ -1013,9 +611,7 @@ class FakePersonalize:
                 # JSON"); the pipeline's batch inputs carry none.
                 raise self._error(api, "InvalidInputException", "Filter has placeholders but input has no values.")
         if self._running("batch-inference-job") >= BATCH_JOB_QUOTA:
-            raise self._error(
-                api, "LimitExceededException", f"Limit of {BATCH_JOB_QUOTA} batch jobs in progress."
-            )
+            raise self._error(api, "LimitExceededException", f"Limit of {BATCH_JOB_QUOTA} batch jobs in progress.")
         arn = self._arn(f"batch-inference-job/{p['jobName']}")
         data = {
             "jobName": p["jobName"],
@@ -1046,7 +642,7 @@ class FakePersonalize:
         if self._by_name("filter", p["name"]):
             raise self._error(api, "ResourceAlreadyExistsException", f"Filter {p['name']} already exists.")
         for part in p["filterExpression"].split(" | "):
-            if not _FILTER_PART.fullmatch(part.strip()):
+            if not FILTER_PART.fullmatch(part.strip()):
                 raise self._error(api, "InvalidInputException", f"Invalid filter expression part {part!r}.")
             if "Interactions." in part and "Interactions.EVENT_TYPE" not in part:
                 # "you can filter only based on event type"
@@ -1117,38 +713,3 @@ SUPPORTED_OPERATIONS = (
 
 for _api in SUPPORTED_OPERATIONS:
     setattr(FakePersonalize, xform_name(_api), _public_method(_api))
-
-
-def _server_side_checks(
-    value: Any, shape: Any, operation: str, error: Callable[..., ClientError], path: str = ""
-) -> None:
-    """What botocore leaves to the service: max lengths, patterns, enums, integer maxima.
-
-    Patterns are Java regexes matched whole; the few using \\p{...} classes (tags) are skipped.
-    """
-    where = path or "input"
-    if shape.type_name == "structure":
-        for key, member in shape.members.items():
-            if key in value:
-                _server_side_checks(value[key], member, operation, error, f"{path}.{key}".lstrip("."))
-    elif shape.type_name == "list":
-        for index, item in enumerate(value):
-            _server_side_checks(item, shape.member, operation, error, f"{where}[{index}]")
-    elif shape.type_name == "map":
-        for key, item in value.items():
-            _server_side_checks(item, shape.value, operation, error, f"{where}.{key}")
-    elif shape.type_name == "string":
-        meta = shape.metadata
-        problem = None
-        if "max" in meta and len(value) > meta["max"]:
-            problem = f"length {len(value)} exceeds {meta['max']}"
-        elif "pattern" in meta and "\\p" not in meta["pattern"] and not re.fullmatch(meta["pattern"], value):
-            problem = f"does not match {meta['pattern']}"
-        elif shape.enum and value not in shape.enum:
-            problem = f"is not one of {shape.enum}"
-        if problem:
-            raise error(operation, "InvalidInputException", f"Value {value!r} at '{where}' {problem}.")
-    elif shape.type_name in ("integer", "long") and "max" in shape.metadata and value > shape.metadata["max"]:
-        raise error(
-            operation, "InvalidInputException", f"Value {value} at '{where}' exceeds {shape.metadata['max']}."
-        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from common.recipes import RECIPES, Recipe, spec, user_list_recipe, with_capability
+from dataprep.queries import JSONL_OUTPUTS, Output
 
 
 def test_every_recipe_has_a_spec_with_a_public_recipe_arn_and_a_short_name():
@@ -25,3 +26,13 @@ def test_the_report_compares_the_per_user_recipe_configured_v1_or_v2():
     assert user_list_recipe(["similar-items", "user-personalization"]) == Recipe.USER_PERSONALIZATION
     assert user_list_recipe(["user-personalization-v2", "trending-now"]) == Recipe.USER_PERSONALIZATION_V2
     assert user_list_recipe(["similar-items", "trending-now"]) is None
+
+
+def test_every_batch_input_is_a_prepared_json_lines_output():
+    for recipe, recipe_spec in RECIPES.items():
+        if recipe_spec.batch_input is None:
+            assert not recipe_spec.batch, recipe
+            continue
+        for output in recipe_spec.batch_input:
+            # the output member itself (not its name), and one a batch job can read: JSON lines
+            assert type(output) is Output and output in JSONL_OUTPUTS, (recipe, output)

@@ -54,7 +54,7 @@ def test_renderer_rejects_bad_parameters(changes):
 @pytest.mark.parametrize("prefix", ["s3://bucket/x'y", "https://bucket/x", "s3://Bucket/x", "s3://b/x y", ""])
 def test_bad_output_prefix_is_rejected(prefix):
     with pytest.raises(ValueError, match="output_prefix"):
-        athena_statements("KR", "2025-07-01", output_prefix=prefix)
+        athena_statements(PrepareParams(country="KR", run_date="2025-07-01"), prefix)
 
 
 def _dt_predicates(select: exp.Select) -> set[tuple[str, str]]:
@@ -104,7 +104,14 @@ def test_window_start_is_run_date_minus_window_days():
 
 def test_athena_statements_unload_lines_and_headers():
     statements = athena_statements(
-        "KR", "2025-07-01", 183, "2025-06-30", ["user-personalization"], output_prefix=PREFIX + "/"
+        PrepareParams(
+            country="KR",
+            run_date="2025-07-01",
+            window_days=183,
+            previous_run_date="2025-06-30",
+            recipes=["user-personalization"],
+        ),
+        PREFIX + "/",
     )
     assert set(statements) == set(Output)
     params = PrepareParams(
@@ -131,7 +138,8 @@ def test_athena_statements_unload_lines_and_headers():
 
 
 def test_new_outputs_file_names_headers_and_ranking_parameters():
-    statements = athena_statements("KR", "2025-07-01", 10, output_prefix=PREFIX, ranking_candidates=7)
+    params = PrepareParams(country="KR", run_date="2025-07-01", window_days=10, ranking_candidates=7)
+    statements = athena_statements(params, PREFIX)
     assert {o.value: s.file_name for o, s in statements.items() if s.kind == "unload"} == {
         "interactions": "interactions.csv",
         "interactions_incremental": "interactions_incremental.csv",
@@ -145,7 +153,6 @@ def test_new_outputs_file_names_headers_and_ranking_parameters():
     }
     # Same dataset, same columns: the incremental file imports into the Interactions dataset.
     assert statements[Output.INTERACTIONS_INCREMENTAL].header == statements[Output.INTERACTIONS].header
-    params = PrepareParams(country="KR", run_date="2025-07-01", window_days=10, ranking_candidates=7)
     tree = sqlglot.parse_one(render(Output.RANKING_INPUT, params), read="athena")
     assert [limit.expression.name for limit in tree.find_all(exp.Limit)] == ["7"]
     bounds = {
@@ -156,7 +163,7 @@ def test_new_outputs_file_names_headers_and_ranking_parameters():
     # Released in the window: [2025-06-21 00:00, 2025-07-01 00:00) UTC in epoch seconds.
     assert bounds == {("GTE", str(epoch_of("2025-06-21"))), ("LT", str(epoch_of("2025-07-01")))}
     with pytest.raises(ValidationError):
-        athena_statements("KR", "2025-07-01", output_prefix=PREFIX, ranking_candidates=0)
+        athena_statements(PrepareParams(country="KR", run_date="2025-07-01", ranking_candidates=0), PREFIX)
 
 
 def epoch_of(day: str) -> int:

@@ -201,8 +201,8 @@ def ingest(assembly) -> Recorded:
 
     from common.observability import metrics
     from ingest import handler as ingest_handler
+    from testkit.fakes.ingest import FakeClock, FakeContext, FakePersonalizeEvents, event, kinesis_event, record
     from tests.iam.calls import event_source_calls
-    from tests.ingest.ingest_fakes import FakeClock, FakeContext, FakePersonalizeEvents, event, kinesis_event, record
 
     function_id, environment, caller = function_by_handler(assembly, REALTIME_STACK, "ingest.")
     recorder = CallRecorder()

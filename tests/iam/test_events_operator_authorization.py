@@ -11,9 +11,9 @@ from dataclasses import replace
 import pytest
 from moto import mock_aws
 
+from testkit.fakes.ingest import client_error, event
 from tests.iam.calls import Call, Caller, CallMap, CallRecorder, check, function_by_handler
 from tests.iam.policy import Assembly
-from tests.ingest.ingest_fakes import client_error, event
 from tools.replay import events
 
 REALTIME_STACK = "Personalize-dev-Realtime"
@@ -124,7 +124,7 @@ def test_the_ingest_function_may_write_an_oversized_dead_letter_to_its_prefix_on
 
     from common.observability import metrics
     from ingest import handler as ingest_handler
-    from tests.ingest.ingest_fakes import FakeClock, FakeContext, FakePersonalizeEvents, kinesis_event, record
+    from testkit.fakes.ingest import FakeClock, FakeContext, FakePersonalizeEvents, kinesis_event, record
 
     function_id, environment, caller = function_by_handler(assembly, REALTIME_STACK, "ingest.")
     recorder = CallRecorder()

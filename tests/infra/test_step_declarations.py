@@ -1,21 +1,28 @@
-"""A step is one declaration (stacks/pipeline_steps.py): the checked-in definition is what the declarations
-generate, the stack builds each step's function from its declaration, and state names map back to step keys
-through one table (pipeline/step_names.py) that the failure recorder and the replay tool read."""
+"""A step is its name (pipeline/step_names.py), its module (pipeline/steps/<key>.py: logic and `handler`) and its
+declaration (stacks/pipeline_steps.py): the Lambda entry points, the checked-in definition and the stack's
+functions all derive from those, and state names map back to step keys through the one table that the failure
+recorder and the replay tool read."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
+import sys
+import types
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from pipeline import step_names
+from pipeline import handlers, step_names
+from pipeline.jobs import finish_step, start_step
+from pipeline.model import RunState
 from pipeline.runs import failure_from_history
+from pipeline.step_handler import step_handler
 from pipeline.step_names import StepName, step_key, step_of_state
-from pipeline.steps import batch, imports, prepare, promotion, report, training
+from stacks import definition_file, pipeline_steps
 from stacks import state_machine_definition as asl
-from stacks.pipeline_stack import PipelineStack
 from stacks.pipeline_steps import PIPELINE_STEPS, StepDeclaration
 
 PIPELINE = "Personalize-dev-Pipeline"
@@ -28,18 +35,48 @@ def generated() -> dict:
 
 
 def test_the_checked_in_definition_is_what_the_declarations_generate():
-    assert asl.ASL_FILE.read_text() == asl.pipeline_definition_text(), (
-        f"{asl.ASL_FILE} differs from the step declarations: run `{asl.REGENERATE}` "
-        "(python -m stacks.state_machine_definition --write) and review the diff"
+    assert definition_file.ASL_FILE.read_text() == definition_file.generated_text(), (
+        f"{definition_file.ASL_FILE} differs from the step declarations: run `{definition_file.REGENERATE}` "
+        "(python -m stacks.definition_file --write) and review the diff"
     )
 
 
-def test_the_stack_refuses_a_stale_checked_in_definition(tmp_path, monkeypatch):
+def test_the_stack_refuses_a_stale_checked_in_definition(tmp_path):
     stale = tmp_path / "pipeline.asl.json"
-    stale.write_text(asl.pipeline_definition_text().replace('"WaitForImport"', '"WaitForTheImport"'))
-    monkeypatch.setattr("stacks.pipeline_stack.ASL_FILE", stale)
+    stale.write_text(definition_file.generated_text().replace('"WaitForImport"', '"WaitForTheImport"'))
     with pytest.raises(RuntimeError, match="make asl"):
-        PipelineStack._checked_in_definition()
+        definition_file.checked_in_definition(stale)
+    with pytest.raises(RuntimeError, match="make asl"):
+        definition_file.checked_in_definition(tmp_path / "missing.asl.json")
+
+
+def test_make_asl_rewrites_a_stale_definition_and_check_then_passes(tmp_path, monkeypatch, capsys):
+    stale = tmp_path / "pipeline.asl.json"
+    stale.write_text("{}\n")
+    monkeypatch.setattr(definition_file, "ASL_FILE", stale)
+    assert definition_file.main(["--check"]) == 1
+    assert "make asl" in capsys.readouterr().err
+    assert definition_file.main(["--write"]) == 0
+    assert definition_file.main(["--check"]) == 0
+    assert definition_file.checked_in_definition() == stale
+    assert stale.read_text() == definition_file.generated_text()
+
+
+def _imported_modules(module: types.ModuleType) -> set[str]:
+    tree = ast.parse(Path(module.__file__ or "").read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+    return names
+
+
+def test_the_definition_builder_imports_no_declarations_and_no_file():
+    """Declarations -> builder, and the file module -> both: no circle between them."""
+    assert not {"stacks.pipeline_steps", "stacks.definition_file"} & _imported_modules(asl)
+    assert "stacks.definition_file" not in _imported_modules(pipeline_steps)
 
 
 def test_every_lambda_task_retries_with_the_one_shared_policy(generated):
@@ -79,7 +116,6 @@ def test_a_new_polling_step_is_one_declaration():
     """The worked example of docs/adding-a-step.md: an Export step between Report and Finish."""
     export = StepDeclaration(
         StepName("export", "Export", "WaitForExport"),
-        handler="pipeline.steps.export.handler",
         description="Export the batch output to the data warehouse",
         state_comment="Copy the run's batch output into the warehouse bucket.",
     )
@@ -112,9 +148,77 @@ def test_two_steps_cannot_share_a_state_name():
 def test_declarations_and_the_runtime_name_table_agree():
     assert [d.name for d in PIPELINE_STEPS] == list(step_names.PIPELINE_STEPS)
     assert len(step_names.BY_KEY) == len(step_names.PIPELINE_STEPS)
-    # The step modules write their run state under these keys.
-    for module in (prepare, imports, training, promotion, batch, report):
-        assert module.STEP in step_names.BY_KEY, module.__name__
+
+
+@pytest.mark.parametrize("name", step_names.PIPELINE_STEPS, ids=lambda n: n.key)
+def test_each_step_module_is_named_after_its_key_and_exports_its_entry_point(name):
+    module = importlib.import_module(name.module)
+    assert module.__name__ == name.module
+    assert callable(getattr(module, name.python_name, None)), f"{module.__name__} has no step function"
+    # The module writes its run state under its own key, taken from the table.
+    assert getattr(module, "STEP", name.key) == name.key
+    # The deployed Handler resolves to the module's own `handler`.
+    entry_module, function = name.handler.rsplit(".", 1)
+    assert getattr(importlib.import_module(entry_module), function) is module.handler
+
+
+def test_the_entry_points_are_the_declared_steps_and_the_failure_recorder():
+    served = {d.handler.rsplit(".", 1)[1] for d in PIPELINE_STEPS if d.handler.startswith("pipeline.handlers.")}
+    assert set(handlers.entry_points()) == served | {"record_failure"}
+    assert handlers.record_failure is importlib.import_module("pipeline.steps.failure").handler
+    with pytest.raises(AttributeError, match="step_names"):
+        handlers.no_such_step  # noqa: B018
+
+
+def test_a_new_batch_style_step_is_its_name_its_module_and_its_declaration(monkeypatch, tmp_path):
+    """docs/adding-a-step.md's common case: a job of an existing resource kind after Batch, on an existing input.
+    The three edits are made here as the guide says; the entry point, the definition and what the stack builds
+    from follow with no other edit."""
+    # 1. lambdas/pipeline/step_names.py
+    new_titles = StepName("new_titles", "NewTitles", "WaitForNewTitles", first_wait_s=300, max_wait_s=1800)
+    names = step_names.PIPELINE_STEPS
+    after_batch = [n.key for n in names].index("batch") + 1
+    monkeypatch.setattr(step_names, "PIPELINE_STEPS", (*names[:after_batch], new_titles, *names[after_batch:]))
+
+    # 2. lambdas/pipeline/steps/new_titles.py
+    def run(state: RunState) -> RunState:
+        finish_step(start_step(state, new_titles.key), note="done")
+        return state
+
+    module = types.ModuleType(new_titles.module)
+    module.new_titles = run  # type: ignore[attr-defined]
+    module.handler = step_handler(new_titles, run)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, new_titles.module, module)
+
+    # 3. stacks/pipeline_steps.py (the Batch step's grants stand in for the new job's)
+    declaration = StepDeclaration(
+        new_titles,
+        description="Batch recommendations for new titles",
+        state_comment="Batch inference for the titles created since the last run.",
+        grants=PIPELINE_STEPS[after_batch - 1].grants,
+    )
+    steps = (*PIPELINE_STEPS[:after_batch], declaration, *PIPELINE_STEPS[after_batch:])
+    monkeypatch.setattr(pipeline_steps, "PIPELINE_STEPS", steps)
+
+    # The function's Handler and its entry point.
+    assert declaration.handler == "pipeline.handlers.new_titles"
+    assert "new_titles" in handlers.entry_points()
+    assert handlers.new_titles is module.handler
+
+    # The definition, and the checked-in file `make asl` rewrites.
+    monkeypatch.setattr(definition_file, "ASL_FILE", tmp_path / "pipeline.asl.json")
+    assert definition_file.main(["--write"]) == 0
+    states = json.loads(definition_file.checked_in_definition().read_text())["States"]
+    assert states["BatchFinished?"]["Default"] == "NewTitles"
+    assert states["NewTitles"]["Parameters"]["FunctionName"] == "${NewTitlesFunctionArn}"
+    assert states["NewTitles"]["Retry"] == asl.LAMBDA_TASK_RETRY
+    assert states["NewTitlesFinished?"]["Choices"][0]["Next"] == "WaitForNewTitles"
+    assert states["NewTitlesFinished?"]["Default"] == "Report"
+    assert states["WaitForNewTitles"]["SecondsPath"] == "$.steps.new_titles.wait_seconds"
+
+    # The stack builds one function, role and grant set per declaration (checked for every declared step by
+    # test_the_stack_builds_each_step_from_its_declaration): the new one is among them.
+    assert pipeline_steps.PIPELINE_STEPS[after_batch] is declaration
 
 
 @pytest.mark.parametrize("declaration", PIPELINE_STEPS, ids=lambda d: d.key)

@@ -10,12 +10,13 @@ from typing import Any
 
 import boto3
 import pytest
-from ingest_fakes import FakeClock, FakeContext, FakePersonalizeEvents, Outcome, Record, assert_nothing_lost
-from ingest_fakes import kinesis_event as build_event
+from invariant import Outcome, assert_nothing_lost
 from moto import mock_aws
 
 from common.observability import metrics
 from ingest import handler as ingest_handler
+from testkit.fakes.ingest import FakeClock, FakeContext, FakePersonalizeEvents, Record
+from testkit.fakes.ingest import kinesis_event as build_event
 
 TRACKERS = {"KR": "trk-kr", "JP": "trk-jp", "US": "trk-us"}
 

@@ -1,4 +1,4 @@
-"""Concurrent delivery (issue 14): sessions run side by side on a bounded pool, each session's calls in order
+"""Concurrent delivery: sessions run side by side on a bounded pool, each session's calls in order
 and one at a time, the PutEvents rate per tracker bounded, and nothing lost -- within one invocation and over
 Kinesis' redeliveries. Every test goes through `run`, which asserts the no-loss invariant.
 """
@@ -12,9 +12,10 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from ingest_fakes import FakeClock, FakePersonalizeEvents, client_error, event, record
 
-from ingest.delivery import DEFAULT_CONCURRENCY, SystemClock, TokenBucket
+from ingest.delivery import DEFAULT_CONCURRENCY
+from ingest.retry import SystemClock, TokenBucket
+from testkit.fakes.ingest import FakeClock, FakePersonalizeEvents, client_error, event, record
 
 
 class SlowPersonalizeEvents(FakePersonalizeEvents):

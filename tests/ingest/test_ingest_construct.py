@@ -89,10 +89,10 @@ def test_event_source_mapping_reports_partial_failures_bisects_and_bounds_retrie
             "EventSourceArn": {"Fn::GetAtt": [Match.string_like_regexp("^IngestStream"), "Arn"]},
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "BisectBatchOnFunctionError": True,
-            # Issue 13: the retry budget is time (retries until the record is an hour old), not a count.
+            # The retry budget is time (retries until the record is an hour old), not a count.
             "MaximumRetryAttempts": -1,
             "MaximumRecordAgeInSeconds": 3600,
-            # Chosen by measurement (issue 14, bench/bench_ingest.py): see test_event_source_settings_...
+            # Chosen by measurement (bench/bench_ingest.py): see test_event_source_settings_...
             "ParallelizationFactor": 4,
             "BatchSize": 500,
             "MaximumBatchingWindowInSeconds": 1,
@@ -117,7 +117,7 @@ def _ingest_environment(template: Template) -> dict:
 def test_event_source_settings_and_delivery_pool_are_the_measured_ones_and_split_the_putevents_quota(
     synthesised,
 ):
-    """Issue 14: a shard drains >= 1,000 records/s with 20 ms PutEvents calls only if parallelization x pool
+    """A shard drains >= 1,000 records/s with 20 ms PutEvents calls only if parallelization x pool
     keeps enough calls in flight (each invocation's batches run one after another); and every invocation
     that can run at once shares PutEvents' 1,000 requests/s per dataset group."""
     from ingest.settings import IngestSettings

@@ -10,9 +10,11 @@ import json
 from collections import Counter
 
 import pytest
-from ingest_fakes import FakeClock, FakePersonalizeEvents, client_error, event, record
 
-from ingest.delivery import DEFAULT_CONCURRENCY, MAX_DEAD_LETTER_DATA_CHARS, RetryPolicy
+from ingest.dead_letters import MAX_DEAD_LETTER_DATA_CHARS
+from ingest.delivery import DEFAULT_CONCURRENCY
+from ingest.retry import RetryPolicy
+from testkit.fakes.ingest import FakeClock, FakePersonalizeEvents, client_error, event, record
 
 # ---------------------------------------------------------------- routing, batching, order
 

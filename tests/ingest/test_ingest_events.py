@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 from botocore.validate import validate_parameters
-from ingest_fakes import PUT_EVENTS_INPUT, event
 
 from ingest.events import (
     MAX_EVENT_BYTES,
@@ -18,6 +17,7 @@ from ingest.events import (
     to_put_event,
     wire_size,
 )
+from testkit.fakes.ingest import PUT_EVENTS_INPUT, event
 
 
 def encode(payload) -> str:

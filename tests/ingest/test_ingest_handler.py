@@ -7,7 +7,11 @@ import json
 
 import boto3
 import pytest
-from ingest_fakes import (
+from pydantic import ValidationError
+
+from common.observability import metrics
+from ingest import handler as ingest_handler
+from testkit.fakes.ingest import (
     FakeClock,
     FakeContext,
     FakePersonalizeEvents,
@@ -16,10 +20,6 @@ from ingest_fakes import (
     kinesis_event,
     record,
 )
-from pydantic import ValidationError
-
-from common.observability import metrics
-from ingest import handler as ingest_handler
 
 TRACKING_IDS = json.dumps({"KR": "trk-kr"})
 DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/ingest-dlq"

@@ -1,4 +1,4 @@
-"""Issue 13: events survive a 15-minute Personalize outage with no manual work, and what Lambda still gives up on
+"""Events survive a 15-minute Personalize outage with no manual work, and what Lambda still gives up on
 is recoverable. The outage patience inside one invocation, bounded dead letters, stable event ids, and the
 fault harness at scale (bench/ingest_outage.py: the real handler path under a simulated event source mapping
 and clock)."""
@@ -8,16 +8,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from ingest_fakes import FakeClock, FakePersonalizeEvents, client_error, event, record
 
 from bench.ingest_outage import Scenario, simulate
-from ingest.delivery import (
-    MAX_DEAD_LETTER_INLINE_BYTES,
-    DeadLetter,
-    InboundRecord,
-    bounded_dead_letter_body,
-)
+from ingest.dead_letters import MAX_DEAD_LETTER_INLINE_BYTES, DeadLetter, bounded_dead_letter_body
 from ingest.events import RejectReason, parse_record
+from ingest.inbound import InboundRecord
+from testkit.fakes.ingest import FakeClock, FakePersonalizeEvents, client_error, event, record
 
 
 def test_a_tracker_down_for_20_seconds_is_waited_out_within_the_invocation(run):
@@ -121,7 +117,7 @@ def test_each_session_first_reaches_personalize_in_stream_order(outage):
 
 
 def test_with_the_former_five_retries_the_outage_reaches_the_failure_queue_and_the_replay_recovers_it():
-    """The harness sees what issue 13 reported: a count of retries is spent long before 15 minutes pass."""
+    """Why retries are bounded by record age: a count of retries is spent long before 15 minutes pass."""
     former = simulate(Scenario(records=6_000, outage_start_s=60.0, retry_attempts=5))
     assert former.failure_descriptors > 0 and former.replayed > 0
     assert former.lost == 0

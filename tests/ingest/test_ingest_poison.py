@@ -11,12 +11,12 @@ from dataclasses import replace
 from datetime import datetime
 
 import pytest
-from ingest_fakes import FakeClock, FakePersonalizeEvents, RealRequestBuilding, event, record
 
 from bench.ingest_outage import Scenario, simulate
 from ingest import delivery as delivery_module
-from ingest.delivery import RetryPolicy
 from ingest.events import RecordRejected, RejectReason, parse_record, to_put_event
+from ingest.retry import RetryPolicy
+from testkit.fakes.ingest import FakeClock, FakePersonalizeEvents, RealRequestBuilding, event, record
 from tests.replay.events_world import Realtime
 from tools.replay import events as replay_events
 

@@ -14,8 +14,8 @@ import botocore.session
 from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 
+from testkit.fakes.ingest import FakeClock, FakePersonalizeEvents
 from testkit.shared_clients import SharedClients
-from tests.ingest.ingest_fakes import FakeClock, FakePersonalizeEvents
 from tools.replay import cli
 
 REGION = "us-east-1"

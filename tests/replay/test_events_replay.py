@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from tests.ingest.ingest_fakes import client_error, event
+from testkit.fakes.ingest import client_error, event
 from tests.replay.events_world import BUCKET, Realtime
 from tools.replay import events
 from tools.replay.events import parse_descriptor

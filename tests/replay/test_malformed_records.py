@@ -8,7 +8,7 @@ import boto3
 import pytest
 from replay_fakes import SUNDAY
 
-from pipeline import ledger
+from pipeline import ledger, ledger_codec
 from testkit.pipeline_harness import REGION
 
 SATURDAY = "2026-11-14"
@@ -41,14 +41,14 @@ def one_line_naming_the_key(text: str, field: str, country: str = "KR", run_date
 def test_a_field_that_cannot_be_decoded_is_named_and_the_rest_is_kept(value, problem):
     item = {**ledger.run_key("KR", SUNDAY), "status": {"S": "FAILED"}, "steps": value}
 
-    with pytest.raises(ledger.MalformedRecord) as raised:
-        ledger.decode_item(item)
-    partial = ledger.decode_item(item, partial=True)
+    with pytest.raises(ledger_codec.MalformedRecord) as raised:
+        ledger_codec.decode_item(item)
+    partial = ledger_codec.decode_item(item, partial=True)
 
     assert str(raised.value).startswith(f"ledger record RUN#KR {SUNDAY} is malformed: steps {problem}")
     assert len(str(raised.value).splitlines()) == 1
     assert partial["status"] == "FAILED" and "steps" not in partial
-    assert partial[ledger.MALFORMED] == str(raised.value)
+    assert partial[ledger_codec.MALFORMED] == str(raised.value)
 
 
 def test_list_and_show_report_a_malformed_record_and_go_on(world):
@@ -94,7 +94,7 @@ def test_redrive_and_rerun_refuse_a_malformed_record_and_force_takes_the_date_ov
 
     assert forced.code == 0, forced.out + forced.err
     record = world.ledger()
-    assert record["status"] == "SUCCEEDED" and ledger.MALFORMED not in record
+    assert record["status"] == "SUCCEEDED" and ledger_codec.MALFORMED not in record
     assert record["execution_arn"].endswith(f":KR-{SUNDAY}-rerun-1")
     (kept,) = record["quarantined"]
     assert kept["field"] == "failure" and kept["value"] == {"S": "{not json"}
@@ -116,7 +116,7 @@ def test_begin_run_refuses_a_malformed_record_clearly_and_takes_it_over_with_for
     assert f"RUN#KR {SUNDAY} is malformed: gate is not valid JSON" in refused["cause"]
     assert "start the date with force" in refused["cause"]
     record = world.ledger()
-    assert record["execution_arn"] == first and "gate is not valid JSON" in record[ledger.MALFORMED]
+    assert record["execution_arn"] == first and "gate is not valid JSON" in record[ledger_codec.MALFORMED]
     (notice,) = world.harness.notifications()  # the failure recorder went through
     assert "LedgerRecordMalformed" in notice["message"] or "malformed" in notice["message"]
 
@@ -125,5 +125,5 @@ def test_begin_run_refuses_a_malformed_record_clearly_and_takes_it_over_with_for
     assert taken["status"] == "SUCCEEDED", taken.get("cause")
     record = world.ledger()
     assert record["execution_arn"] == taken["executionArn"] and record["status"] == "SUCCEEDED"
-    assert isinstance(record["gate"], list) and ledger.MALFORMED not in record
+    assert isinstance(record["gate"], list) and ledger_codec.MALFORMED not in record
     assert [(q["field"], q["value"]) for q in record["quarantined"]] == [("gate", {"S": "[{"})]

@@ -11,8 +11,6 @@ import pytest
 from botocore.stub import Stubber
 from replay_fakes import SUNDAY, invoke
 
-from stacks.config import load_config
-from tools.replay import env as replay_env
 from tools.replay.aws import AwsClients
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,16 +194,3 @@ def test_help_and_the_module_entry_point():
     )
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.strip().startswith("personalize-runs: unknown env 'nope'") and len(run.stderr.splitlines()) == 1
-
-
-def test_resource_names_match_the_stacks(dev_app):
-    from stacks import names
-
-    config = load_config("dev")
-    assert replay_env.state_machine_name(config.name_prefix) == names.state_machine_name(config)
-    assert replay_env.ledger_table_name(config.name_prefix) == names.ledger_table_name(config)
-    template = dev_app.template_json("Personalize-dev-Pipeline")
-    schedules = {
-        r["Properties"]["Name"] for r in template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"
-    }
-    assert schedules == {replay_env.schedule_name(config.name_prefix, c.code) for c in config.countries}

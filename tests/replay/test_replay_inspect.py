@@ -119,6 +119,6 @@ def test_show_a_failed_run_then_the_redriven_run(world):
 
 
 def _utc(text):
-    from tools.replay.runs import utc
+    from tools.replay.executions import utc
 
     return utc(text)

@@ -21,7 +21,9 @@ from testkit.fakes.personalize import FakePersonalize
 from testkit.pipeline_harness import ACCOUNT, MOTO_CONFIG, REGION, PipelineHarness, resources_of
 from testkit.synth import write_env_from_dev
 from tools.smoke import cli
-from tools.smoke.flow import CDK, INGEST_SERVICE, METRICS_NAMESPACE, Seams, interactions_per_country
+from tools.smoke.cdk import CDK
+from tools.smoke.checks import INGEST_SERVICE, METRICS_NAMESPACE
+from tools.smoke.flow import Seams, interactions_per_country
 
 RAW = f"personalize-dev-raw-{ACCOUNT}-{REGION}"
 RESULTS = f"personalize-dev-results-{ACCOUNT}-{REGION}"

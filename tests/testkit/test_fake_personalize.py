@@ -8,7 +8,8 @@ import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
 from testkit.fakes.clock import SimClock
-from testkit.fakes.personalize import HOUR, MINUTE, FakePersonalize
+from testkit.fakes.personalize import FakePersonalize
+from testkit.fakes.personalize_jobs import HOUR, MINUTE
 
 ROLE = "arn:aws:iam::123456789012:role/personalize"
 UP_V1 = "arn:aws:personalize:::recipe/aws-user-personalization"

@@ -9,14 +9,10 @@ import botocore.utils
 import pytest
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.responses import StepFunctionResponse
 
-from testkit.pipeline_harness import (
-    MOTO_CONFIG,
-    MOTO_EXECUTION_HISTORY,
-    MOTO_INVOKE_LAMBDA_FUNCTION,
-    PipelineHarness,
-    StepFunctionResponse,
-)
+from testkit.moto_patches import MOTO_EXECUTION_HISTORY, MOTO_INVOKE_LAMBDA_FUNCTION
+from testkit.pipeline_harness import MOTO_CONFIG, PipelineHarness
 
 SUNDAY = "2026-11-15"
 

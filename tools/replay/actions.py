@@ -17,12 +17,14 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from pipeline.jobs import MAX_ATTEMPTS
-from pipeline.ledger import DONE_STATUSES, MALFORMED
+from pipeline.ledger import DONE_STATUSES
+from pipeline.ledger_codec import MALFORMED
 from pipeline.model import PipelineInput
 from pipeline.runs import failure_from_history
 from tools.replay.aws import error_code
 from tools.replay.errors import NotFound, OperationFailed, Refused, UsageError
-from tools.replay.runs import ACTIVE, UNSUCCESSFUL, Run, Runs, utc
+from tools.replay.executions import ACTIVE, UNSUCCESSFUL, utc
+from tools.replay.runs import Run, Runs
 from tools.replay.runs import rerun_hint as rerun_command
 
 REDRIVABLE_PERIOD = timedelta(days=14)  # Step Functions redrives executions that stopped in the last 14 days

@@ -1,38 +1,14 @@
-"""One environment as the tool sees it: its config (countries, account, region) and its resources' names.
-
-The names mirror stacks/names.py and stacks/pipeline_stack.py (a test keeps them equal); they are not
-imported from there because that module loads aws_cdk, which would add seconds to every command.
-"""
+"""One environment as the tool sees it: its config (countries, account, region) and its resources' names
+(stacks/names.py, which loads no CDK)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from stacks import names
 from stacks.config import ConfigError, EnvironmentConfig, load_config
 from tools.replay.errors import UsageError
-
-
-def state_machine_name(prefix: str) -> str:
-    return f"{prefix}-pipeline"
-
-
-def ledger_table_name(prefix: str) -> str:
-    return f"{prefix}-runs"
-
-
-def schedule_name(prefix: str, country: str) -> str:
-    return f"{prefix}-{country.lower()}-daily"
-
-
-def realtime_stack_name(env: str) -> str:
-    """stacks/application.py: `Personalize-<env>-Realtime`."""
-    return f"Personalize-{env}-Realtime"
-
-
-def country_stack_name(env: str, country: str) -> str:
-    """stacks/application.py: `Personalize-<env>-<CC>`."""
-    return f"Personalize-{env}-{country}"
 
 
 @dataclass(frozen=True)
@@ -56,22 +32,22 @@ class Env:
 
     @property
     def state_machine(self) -> str:
-        return state_machine_name(self.prefix)
+        return names.state_machine_name(self.config)
 
     @property
     def ledger_table(self) -> str:
-        return ledger_table_name(self.prefix)
+        return names.ledger_table_name(self.config)
 
     @property
     def realtime_stack(self) -> str:
-        return realtime_stack_name(self.name)
+        return names.realtime_stack_name(self.config)
 
     @property
     def country_stacks(self) -> dict[str, str]:
-        return {country: country_stack_name(self.name, country) for country in self.countries}
+        return {country: names.country_stack_name(self.config, country) for country in self.countries}
 
     def schedule(self, country: str) -> str:
-        return schedule_name(self.prefix, country)
+        return names.schedule_name(self.config, self.config.country(country))
 
     @property
     def countries(self) -> list[str]:

@@ -32,16 +32,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ingest.delivery import (
-    Clock,
-    Delivery,
-    DeliveryReport,
-    InboundRecord,
-    S3PayloadStore,
-    SqsDeadLetterQueue,
-    SystemClock,
-)
+from ingest.dead_letters import S3PayloadStore, SqsDeadLetterQueue
+from ingest.delivery import Delivery, DeliveryReport
 from ingest.events import RecordRejected, parse_record
+from ingest.inbound import InboundRecord
+from ingest.retry import Clock, SystemClock
 from tools.replay.aws import error_code
 from tools.replay.errors import NotFound, OperationFailed
 

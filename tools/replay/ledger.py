@@ -1,7 +1,7 @@
 """Read the run ledger (DynamoDB, one table per env) with the tool's own client.
 
-The item layout and the decoding belong to the pipeline (lambdas/pipeline/ledger.py); this reuses its key
-and decoding functions so both always agree, and only adds the client, the table name and paging. Records are
+The item layout and the decoding belong to the pipeline (lambdas/pipeline/ledger.py, ledger_codec.py); this reuses
+its key and decoding functions so both always agree, and only adds the client, the table name and paging. Records are
 decoded partially: a field that cannot be decoded is left out and named under `MALFORMED`, so one bad record never
 stops the tool.
 """
@@ -13,10 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.ledger import (
-    decode_item,  # the writer's own decoding: one format, one place
-    run_key,
-)
+from pipeline.ledger import run_key
+from pipeline.ledger_codec import decode_item  # the writer's own decoding: one format, one place
 from tools.replay.aws import error_code
 from tools.replay.errors import NotFound
 

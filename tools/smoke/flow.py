@@ -1,7 +1,8 @@
 """The smoke run itself: confirm the account, deploy, sample, run, events, checks, clean-up.
 
-The clean-up removes what this run made and nothing else: the stacks that did not exist before its deploy, the
-object versions it uploaded, the queue it created (tools/smoke/ownership.py); docs/smoke.md lists what it leaves.
+What it checks is in tools/smoke/checks.py. The clean-up (tools/smoke/cleanup.py) removes what this run made and
+nothing else: the stacks that did not exist before its deploy, the object versions it uploaded, the queue it created
+(tools/smoke/ownership.py); docs/smoke.md lists what it leaves. The cdk command lines: tools/smoke/cdk.py.
 
 `Seams` is everything it touches outside itself: `clients(service)` returns a boto3 client (tests: moto and the
 fakes), `run(command)` runs a cdk command line and returns its exit code (tests: a recorder),
@@ -25,26 +26,18 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common.event_kinds import EventKind
 from stacks.config import Country, EnvironmentConfig
+from tools.smoke.cdk import ROOT, deploy_command, destroy_command
+from tools.smoke.checks import queue_depth, verify
+from tools.smoke.cleanup import remove
+from tools.smoke.errors import SmokeFailed
 from tools.smoke.guard import confirm_account
-from tools.smoke.ownership import (
-    KeyTaken,
-    Upload,
-    check_free,
-    country_stack_name,
-    delete_uploads,
-    env_stack_names,
-    live_stacks,
-    upload,
-)
+from tools.smoke.ownership import KeyTaken, Upload, check_free, env_stack_names, live_stacks, upload
 
-ROOT = Path(__file__).resolve().parents[2]
-CDK = str(ROOT / "node_modules" / ".bin" / "cdk")
 SAMPLE_COUNTRIES = ("KR", "JP", "US")  # the countries dataprep.sample_data writes users for
 MIN_INTERACTIONS = 1_000  # Personalize's minimum per import and training
 EVENTS_PER_SESSION = 2  # one anonymous view, then one with the user id (links the session)
-METRICS_NAMESPACE = "PersonalizeRecommendations"
-INGEST_SERVICE = "realtime-ingest"
 
 
 @dataclass(frozen=True)
@@ -67,27 +60,6 @@ class Seams:
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
     say: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
-
-
-class SmokeFailed(Exception):
-    """A step or check failed; the message is one line for the person running the smoke test."""
-
-
-def _app(env: str) -> list[str]:
-    return ["-c", f"env={env}", "--app", f"{sys.executable} app.py"]
-
-
-def deploy_command(env: str, outputs_file: Path) -> list[str]:
-    """The pinned CLI, as `make deploy` runs it, without prompts."""
-    return [CDK, "deploy", "--all", *_app(env), "--require-approval", "never", "--outputs-file", str(outputs_file)]
-
-
-def destroy_command(env: str, stacks: list[str]) -> list[str]:
-    """Only the named stacks. `cdk destroy --exclusively`: "Only destroy requested stacks and don't include
-    dependencies" (CDK CLI reference); without it a named stack would bring the stacks that depend on it."""
-    if not stacks:
-        raise ValueError("no stack to destroy")
-    return [CDK, "destroy", *stacks, "--exclusively", *_app(env), "--force"]
 
 
 def schedule_name(config: EnvironmentConfig, country: Country) -> str:
@@ -156,7 +128,7 @@ class Smoke:
             sent = self.send_events()
             self.start()
             status = self.wait()
-            self.verify(status, sent)
+            verify(self, status, sent)
         except (SmokeFailed, KeyTaken) as error:
             self.verified.append(("smoke run", False, str(error)))
         except (BotoCoreError, ClientError) as error:
@@ -165,7 +137,7 @@ class Smoke:
             if self.options.keep:
                 self.seams.say("--keep: leaving the deployment, the data and the queue in place")
             else:
-                self.remove()
+                remove(self)
         return all(ok for _, ok, _ in self.verified)
 
     def client(self, service: str) -> Any:
@@ -253,13 +225,18 @@ class Smoke:
         records = []
         for n, user in enumerate(users):
             session = f"smoke-{stamp:%H%M%S}-{n}"
-            base = {"event_type": "view", "country": code, "session_id": session, "timestamp": stamp.isoformat()}
+            base = {
+                "event_type": EventKind.VIEW.value,
+                "country": code,
+                "session_id": session,
+                "timestamp": stamp.isoformat(),
+            }
             records.append({**base, "item_id": items[n % len(items)], "event_id": f"{session}-a"})
             records.append(
                 {**base, "item_id": items[(n + 1) % len(items)], "user_id": user, "event_id": f"{session}-b"}
             )
         self.events_sent_at = stamp
-        self.dead_letters_before = self._queue_depth(self.outputs.get("DeadLetterQueueUrl"))
+        self.dead_letters_before = queue_depth(self, self.outputs.get("DeadLetterQueueUrl"))
         response = self.client("kinesis").put_records(
             StreamName=self.outputs["StreamName"],
             Records=[{"Data": json.dumps(r).encode(), "PartitionKey": r["session_id"]} for r in records],
@@ -307,202 +284,8 @@ class Smoke:
                 return details["name"]
         return None
 
-    # ---------------------------------------------------------------------------------------- checks
-
     def check(self, what: str, ok: bool, detail: str) -> None:
         self.verified.append((what, ok, detail))
-
-    def verify(self, status: str, sent: int) -> None:
-        self.check("execution", status == "SUCCEEDED", f"{status}: {self.execution_arn}")
-        self._verify_ledger()
-        steps = (self.record or {}).get("steps") or {}
-        self._verify_jobs(steps, "import", "dataset-import-job", "import")
-        self._verify_jobs(steps, "train", "solution-version", "solution version")
-        if self.options.country.campaign.enabled:
-            self._verify_jobs(steps, "promote", "campaign", "campaign")
-        else:
-            self.check("campaign", True, f"not configured for {self.options.country.code} (campaign.enabled false)")
-        self._verify_batch_output()
-        self._verify_put_events(sent)
-        self._verify_notification()
-
-    def _verify_ledger(self) -> None:
-        from pipeline.ledger import decode_item
-
-        code, run_date = self.options.country.code, str(self.run_date)
-        item = self.client("dynamodb").get_item(
-            TableName=self.outputs["LedgerTableName"],
-            Key={"pk": {"S": f"RUN#{code}"}, "sk": {"S": run_date}},
-            ConsistentRead=True,
-        )
-        self.record = decode_item(item["Item"]) if "Item" in item else None
-        status = (self.record or {}).get("status")
-        self.check("ledger record", status == "SUCCEEDED", f"RUN#{code} {run_date}: {status or 'missing'}")
-
-    def _verify_jobs(self, steps: dict[str, Any], step: str, kind: str, what: str) -> None:
-        jobs = [job for job in _jobs(steps, step) if arn_kind(job["arn"]) == kind]
-        if not jobs:
-            self.check(what, False, f"no {kind} in the ledger's {step} step")
-            return
-        personalize = self.client("personalize")
-        describe = {
-            "dataset-import-job": lambda arn: personalize.describe_dataset_import_job(datasetImportJobArn=arn)[
-                "datasetImportJob"
-            ],
-            "solution-version": lambda arn: personalize.describe_solution_version(solutionVersionArn=arn)[
-                "solutionVersion"
-            ],
-            "campaign": lambda arn: personalize.describe_campaign(campaignArn=arn)["campaign"],
-        }[kind]
-        statuses = {job["arn"]: describe(job["arn"])["status"] for job in jobs}
-        ok = all(status == "ACTIVE" for status in statuses.values())
-        self.check(what, ok, ", ".join(f"{arn.rsplit('/', 1)[-1]} {status}" for arn, status in statuses.items()))
-
-    def _verify_batch_output(self) -> None:
-        bucket, prefix = self.outputs["ResultsBucketName"], f"{self.options.country.code}/{self.run_date}/"
-        pages = self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        outputs = [o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".out")]
-        self.check("batch output", bool(outputs), f"{len(outputs)} .out file(s) under s3://{bucket}/{prefix}")
-
-    def _verify_put_events(self, sent: int) -> None:
-        """The ingest function's own count of events Personalize accepted (its EMF metric), and no dead letter."""
-        cloudwatch = self.client("cloudwatch")
-        delivered = 0.0
-        for _ in range(10):  # metrics appear a minute or two after the invocation
-            points = cloudwatch.get_metric_statistics(
-                Namespace=METRICS_NAMESPACE,
-                MetricName="RecordsDelivered",
-                Dimensions=[{"Name": "service", "Value": INGEST_SERVICE}],
-                StartTime=self.events_sent_at - timedelta(minutes=5),
-                EndTime=self.seams.now() + timedelta(minutes=5),
-                Period=60,
-                Statistics=["Sum"],
-            )["Datapoints"]
-            delivered = sum(p["Sum"] for p in points)
-            if delivered >= sent:
-                break
-            self.seams.sleep(30)
-        dead = self._queue_depth(self.outputs.get("DeadLetterQueueUrl")) - self.dead_letters_before
-        self.check(
-            "PutEvents accepted",
-            delivered >= sent and dead <= 0,
-            f"{delivered:g} of {sent} records delivered, {max(dead, 0)} new dead letter(s)",
-        )
-
-    def _queue_depth(self, url: str | None) -> int:
-        if not url:
-            return 0
-        attributes = self.client("sqs").get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"])
-
-    def _verify_notification(self) -> None:
-        if not self.queue_url:
-            self.check("notification", False, "no notification topic to subscribe to")
-            return
-        wanted = f"{self.options.country.code} {self.run_date}"
-        sqs = self.client("sqs")
-        for _ in range(6):
-            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=10).get(
-                "Messages", []
-            )
-            for message in messages:
-                body = json.loads(message["Body"])
-                if wanted in (body.get("Subject") or ""):
-                    self.check("notification", True, body["Subject"])
-                    return
-            if not messages:
-                self.seams.sleep(5)
-        self.check("notification", False, f"no message with subject containing {wanted!r}")
-
-    # -------------------------------------------------------------------------------------- clean-up
-
-    def remove(self) -> None:
-        """Best effort, each part on its own: a failure is reported and the rest still runs. Removes only what
-        this run made: a stack that existed before its deploy is kept, whatever happened to the deploy."""
-        created: list[str] = []
-        try:
-            created = self._created_stacks()
-        except Exception as error:  # noqa: BLE001  (then no stack counts as this run's: none is destroyed)
-            self.verified.append(("remove stacks", False, f"could not tell which stacks this run created: {error}"))
-        for what, action in (
-            ("notification queue", self._remove_queue),
-            ("Personalize campaigns and solutions", lambda: self._remove_personalize(created)),
-            ("uploaded objects", self._delete_uploads),
-            ("stacks", lambda: self._destroy(created)),
-        ):
-            try:
-                action()
-            except Exception as error:  # noqa: BLE001  (clean-up reports every failure and goes on)
-                self.seams.say(f"could not remove {what}: {error}")
-                self.verified.append((f"remove {what}", False, str(error)))
-        if created and self.config.env != "dev":
-            self.seams.say(
-                f"env {self.config.env} keeps its buckets, key, ledger, stream and queues on stack deletion "
-                "(RETAIN): delete them by hand in a sandbox"
-            )
-
-    def _created_stacks(self) -> list[str]:
-        """The env's stacks that exist now and did not before this run's deploy (none if that is unknown)."""
-        if self.stacks_before is None:
-            return []
-        names = env_stack_names(self.config)
-        now = live_stacks(self.client("cloudformation"), names)
-        return [name for name in names if name in now and name not in self.stacks_before]
-
-    def _remove_queue(self) -> None:
-        if self.subscription_arn and self.subscription_arn.startswith("arn:"):
-            self.client("sns").unsubscribe(SubscriptionArn=self.subscription_arn)
-        if self.queue_url:
-            self.client("sqs").delete_queue(QueueUrl=self.queue_url)
-
-    def _remove_personalize(self, created: list[str]) -> None:
-        """Campaigns and solutions are created by the pipeline, not by the stacks: they block the dataset group.
-        Only in a dataset group this run created (its country stack): in an older one the run may have updated a
-        campaign or trained a solution that existed before it."""
-        if country_stack_name(self.config, self.options.country) not in created:
-            return
-        steps = (self.record or {}).get("steps") or {}
-        personalize = self.client("personalize")
-        campaigns = [j["arn"] for j in _jobs(steps, "promote") if arn_kind(j["arn"]) == "campaign"]
-        # A version's ARN is its solution's ARN + "/<version id>".
-        solutions = sorted({solution_arn(j["arn"]) for j in _jobs(steps, "train") if j["arn"].count("/") >= 1})
-        for arn in campaigns:
-            personalize.delete_campaign(campaignArn=arn)
-        for arn in solutions:
-            personalize.delete_solution(solutionArn=arn)
-        self.seams.say(f"deleted {len(campaigns)} campaign(s) and {len(solutions)} solution(s)")
-
-    def _delete_uploads(self) -> None:
-        if self.uploads:
-            deleted = delete_uploads(self.client("s3"), self.uploads)
-            self.seams.say(f"deleted the {deleted} object version(s) this run uploaded")
-
-    def _destroy(self, created: list[str]) -> None:
-        if not created:
-            self.seams.say("this run created no stack: none destroyed")
-            return
-        self.seams.say(f"destroying the stacks this run created: {', '.join(created)}")
-        code = self.seams.run(destroy_command(self.config.env, created))
-        if code != 0:
-            raise SmokeFailed(f"cdk destroy failed with exit code {code}")
-
-
-def _jobs(steps: dict[str, Any], step: str) -> list[dict[str, Any]]:
-    """The ledger's jobs of one step that have an ARN (a job waiting for a quota slot has none)."""
-    return [job for job in ((steps.get(step) or {}).get("jobs") or {}).values() if job.get("arn")]
-
-
-def arn_kind(arn: str) -> str:
-    """arn:aws:personalize:<region>:<account>:<type>/<name>[/<version id>] -> type (solution-version for a version)."""
-    parts = arn.split(":", 5)[-1].split("/")
-    return "solution-version" if parts[0] == "solution" and len(parts) == 3 else parts[0]
-
-
-def solution_arn(arn: str) -> str:
-    prefix, resource = arn.rsplit(":", 1)
-    return f"{prefix}:{'/'.join(resource.split('/')[:2])}"
 
 
 def interactions_per_country(sample_dir: Path) -> dict[str, int]:

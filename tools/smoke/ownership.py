@@ -9,26 +9,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stacks.config import Country, EnvironmentConfig
+from stacks.config import EnvironmentConfig
+from stacks.names import country_stack_name, data_stack_name, pipeline_stack_name, realtime_stack_name
 
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys per request
 
 
-# The names stacks/application.py gives its stacks, spelled here without importing the CDK (importing it starts
-# jsii's Node process: seconds per smoke command); tests/smoke compares them with the synthesised app's.
-def _prefix(config: EnvironmentConfig) -> str:
-    return f"Personalize-{config.env}"
-
-
-def country_stack_name(config: EnvironmentConfig, country: Country) -> str:
-    return f"{_prefix(config)}-{country.code}"
-
-
 def env_stack_names(config: EnvironmentConfig) -> list[str]:
-    """The stacks `cdk deploy --all` deploys for this env, in the app's order."""
-    prefix = _prefix(config)
-    countries = [country_stack_name(config, country) for country in config.countries]
-    return [f"{prefix}-Data", *countries, f"{prefix}-Pipeline", f"{prefix}-Realtime"]
+    """The stacks `cdk deploy --all` deploys for this env, in the app's order (stacks.names: no CDK import)."""
+    countries = [country_stack_name(config, country.code) for country in config.countries]
+    return [data_stack_name(config), *countries, pipeline_stack_name(config), realtime_stack_name(config)]
 
 
 def live_stacks(cloudformation: Any, names: Iterable[str]) -> set[str]:

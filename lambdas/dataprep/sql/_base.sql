@@ -77,13 +77,13 @@ user_metadata AS (
 -- so the data-quality query can count drops per file.
 raw_events AS (
     SELECT
-        user_id, item_id, "timestamp" AS ts_raw, 'purchase' AS event_type, CAST(NULL AS VARCHAR) AS value_raw, dt,
+        user_id, item_id, "timestamp" AS ts_raw, {{ purchase_event }} AS event_type, CAST(NULL AS VARCHAR) AS value_raw, dt,
         "$path" AS file, COALESCE(user_id, '') || COALESCE(item_id, '') || COALESCE("timestamp", '') AS row_text
     FROM purchases
     WHERE dt >= {{ window_start }} AND dt < {{ run_date }}
     UNION ALL
     SELECT
-        user_id, item_id, "timestamp" AS ts_raw, 'view' AS event_type, item_view_count AS value_raw, dt, "$path" AS file,
+        user_id, item_id, "timestamp" AS ts_raw, {{ view_event }} AS event_type, item_view_count AS value_raw, dt, "$path" AS file,
         COALESCE(user_id, '') || COALESCE(item_id, '') || COALESCE(item_view_count, '') || COALESCE("timestamp", '')
             AS row_text
     FROM views

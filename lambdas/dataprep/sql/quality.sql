@@ -72,7 +72,7 @@ file_lines AS (
 ),
 numbered_events AS (
     SELECT
-        CASE WHEN event_type = 'purchase' THEN 'purchases' ELSE 'views' END AS source_table,
+        CASE WHEN event_type = {{ purchase_event }} THEN 'purchases' ELSE 'views' END AS source_table,
         file,
         drop_reason,
         country,

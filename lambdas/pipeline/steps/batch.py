@@ -6,15 +6,17 @@ from datetime import timedelta
 
 from common import clients
 from common.personalize_resources import resource_name
+from common.prepared_outputs import Output
 from common.recipes import Recipe, spec
 from pipeline import filters, step_names
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Mode, RunState, StepStatus
+from pipeline.step_handler import step_handler
 
-STEP = "batch"
+STEP = step_names.BATCH.key
 NUM_RESULTS = 25
 # Prepared outputs that hold only the users whose interactions changed since the last run.
-CHANGED_USERS_INPUTS = ("changed_users", "ranking_input")
+CHANGED_USERS_INPUTS = (Output.CHANGED_USERS, Output.RANKING_INPUT)
 
 
 def batch_inputs(state: RunState) -> tuple[dict[Recipe, str], list[str]]:
@@ -63,7 +65,7 @@ def job_args(state: RunState, recipe: Recipe, input_uri: str, output_uri: str) -
     return args
 
 
-def run_batch(state: RunState) -> RunState:
+def batch(state: RunState) -> RunState:
     settings = state.settings
     step = start_step(state, STEP)
     plan, notes = batch_inputs(state)
@@ -91,3 +93,6 @@ def run_batch(state: RunState) -> RunState:
     else:
         next_poll(step, step_names.BATCH)
     return state
+
+
+handler = step_handler(step_names.BATCH, batch)

@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from common import clients, clock
-from pipeline import ledger
+from common.observability import logger
+from pipeline import ledger, step_names
 from pipeline.errors import InvalidRunInput, LedgerRecordMalformed
+from pipeline.ledger_codec import MALFORMED
 from pipeline.model import Admission, Mode, PipelineInput, RunInfo, RunSettings, RunState
 from pipeline.runs import run_date_of
+from pipeline.step_handler import entry_point
 
 
 def choose_mode(settings: RunSettings, run_date: date) -> Mode:
@@ -67,10 +71,10 @@ def begin(raw_input: dict[str, Any], execution_arn: str) -> RunState:
         execution_name=execution_name,
         started_at=clock.now(),
     )
-    if existing and ledger.MALFORMED in existing and not request.force:
+    if existing and MALFORMED in existing and not request.force:
         raise LedgerRecordMalformed(
             "begin",
-            f"{existing[ledger.MALFORMED]}; start the date with force to take it over (the values that cannot be "
+            f"{existing[MALFORMED]}; start the date with force to take it over (the values that cannot be "
             "decoded are kept, raw, in the record's quarantined list)",
         )
     if existing and existing.get("status") in ledger.DONE_STATUSES and not request.force:
@@ -87,3 +91,12 @@ def begin(raw_input: dict[str, Any], execution_arn: str) -> RunState:
     info["previous_success_date"] = ledger.previous_success(settings.country, run_date)
     info["interactions_imported_before"] = ledger.interactions_imported_before(settings.country, run_date)
     return RunState(settings=settings, run=RunInfo(**info, admission=Admission.ADMITTED))
+
+
+@entry_point
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """BeginRun's payload is the execution input (the schedule's) and the execution ARN, not a run state."""
+    state = begin(event["input"], event["execution_arn"])
+    logger.append_keys(country=state.settings.country, run_date=str(state.run.run_date), step=step_names.BEGIN.key)
+    logger.info("run admission", extra={"admission": state.run.admission.value, "mode": state.run.mode.value})
+    return state.dump()

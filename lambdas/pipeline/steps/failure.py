@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from common import clients, clock
-from pipeline import ledger
+from common.observability import logger, metrics
+from pipeline import ledger, status_changes
+from pipeline.environment import environment
 from pipeline.model import PipelineInput
 from pipeline.notify import notification
 from pipeline.runs import failure_from_history, run_date_of
+from pipeline.step_handler import entry_point
 
 
 class StatusChangeDetail(BaseModel):
@@ -85,9 +90,9 @@ def record_once(
     that raises after publishing can be announced twice. Returns the notification with `outcome`, or why not.
     """
     change = StatusChange.of(event)
-    holder = ledger.claim_status_change(change.id, change.detail.execution_arn, until=deadline)
+    holder = status_changes.claim_status_change(change.id, change.detail.execution_arn, until=deadline)
     if holder is not None:
-        if holder == ledger.STATUS_CHANGE_RECORDED:
+        if holder == status_changes.STATUS_CHANGE_RECORDED:
             return {"outcome": Outcome.DUPLICATE, "event_id": change.id}
         raise NotRecordedYet(f"event {change.id} is being recorded by another invocation: deliver it again later")
     try:
@@ -100,9 +105,9 @@ def record_once(
             announce(message)
             result = {**message, "outcome": Outcome.RECORDED, "event_id": change.id}
     except Exception:
-        ledger.release_status_change(change.id)
+        status_changes.release_status_change(change.id)
         raise
-    ledger.status_change_recorded(change.id)
+    status_changes.status_change_recorded(change.id)
     return result
 
 
@@ -192,3 +197,34 @@ def _late_failure(country: str, run_date: date, record: dict[str, Any], current:
         f"in {failure.get('state') or 'an unknown state'} ({failure.get('error')}): {failure.get('reason')}",
         "report_url": current.get("report_url"),
     }
+
+
+@entry_point
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Target of the EventBridge rule on this state machine's FAILED / TIMED_OUT / ABORTED executions: each event
+    is recorded, notified and counted once (record_once)."""
+    settings = environment()
+    topic_arn = settings.topic_arn
+    if not topic_arn:
+        raise RuntimeError("pipeline function misconfigured: environment variable(s) TOPIC_ARN")
+    logger.append_keys(step="failure", event_id=event.get("id"))
+
+    def announce(message: dict[str, Any]) -> None:
+        logger.warning("run did not finish", extra={"subject": message["subject"]})
+        clients.sns().publish(TopicArn=topic_arn, Subject=message["subject"], Message=message["message"])
+        clients.events().put_events(
+            Entries=[
+                {
+                    "Source": message["source"],
+                    "DetailType": message["detail_type"],
+                    "Detail": message["detail"],
+                    "EventBusName": settings.event_bus_name,
+                }
+            ]
+        )
+        metrics.add_metric(name="RunsFailed", unit=MetricUnit.Count, value=1)
+
+    deadline = clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis())
+    result = record_once(event, settings.env_name, deadline=deadline, announce=announce)
+    logger.info("status change handled", extra={"outcome": result["outcome"], "reason": result.get("reason")})
+    return result

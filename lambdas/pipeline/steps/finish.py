@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from common import clock
-from pipeline import ledger
+from common.observability import logger, metrics
+from pipeline import ledger, step_names
 from pipeline.model import Outcome, RunState
 from pipeline.notify import notification
+from pipeline.step_handler import entry_point
 
 
 def outcome_of(state: RunState) -> Outcome:
@@ -73,3 +78,15 @@ def finish(state: RunState) -> RunState:
     ledger.write_run(state.settings.country, state.run.run_date, record, execution_arn=state.run.execution_arn)
     state.notification = notification(record)
     return state
+
+
+@entry_point
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Finish, then count the run by its outcome (the Runs<Outcome> metric, dimension country)."""
+    state = finish(RunState.model_validate(event))
+    logger.append_keys(country=state.settings.country, run_date=str(state.run.run_date), step=step_names.FINISH.key)
+    if state.outcome is None:
+        raise RuntimeError("finish returned a run state without an outcome: the run's metric cannot be counted")
+    metrics.add_dimension(name="country", value=state.settings.country)
+    metrics.add_metric(name=f"Runs{state.outcome.status.title()}", unit=MetricUnit.Count, value=1)
+    return state.dump()

@@ -23,8 +23,9 @@ from pipeline.athena_jobs import DONE, advance_queries, attempt_of, start_query
 from pipeline.errors import DataQualityFailed, PreparationFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
 from pipeline.model import Guard, Job, RunState
+from pipeline.step_handler import step_handler
 
-STEP = "prepare"
+STEP = step_names.PREPARE.key
 
 
 def _prefix(state: RunState, attempt: int) -> str:
@@ -35,23 +36,29 @@ def _prefix(state: RunState, attempt: int) -> str:
     )
 
 
+def prepare_params(state: RunState) -> PrepareParams:
+    """What the run prepares: the country's window and recipes, the previous successful run and the interactions
+    high-water mark from the ledger. The queries and the header check read the partitions these name."""
+    settings, run = state.settings, state.run
+    return PrepareParams(
+        country=settings.country,
+        run_date=run.run_date,
+        window_days=settings.window_days,
+        previous_run_date=run.previous_success_date,
+        imported_before=run.interactions_imported_before,
+        recipes=tuple(r.value for r in settings.recipes),
+    )
+
+
 def _start(state: RunState, attempt: int) -> dict[str, Job]:
     settings = state.settings
-    statements = athena_statements(
-        settings.country,
-        state.run.run_date,
-        window_days=settings.window_days,
-        previous_run_date=state.run.previous_success_date,
-        imported_before=state.run.interactions_imported_before,
-        recipes=tuple(r.value for r in settings.recipes),
-        output_prefix=_prefix(state, attempt),
-    )
+    params = prepare_params(state)
+    statements = athena_statements(params, _prefix(state, attempt))
     # Raw columns are read by position: a file whose header names other columns fails the step before any query
     # (dataprep.headers). The mapping object lives in the raw bucket, so its URI names that bucket.
     raw_bucket, _ = split_uri(settings.genre_mapping_uri)
-    read = PrepareParams(country=settings.country, run_date=state.run.run_date, window_days=settings.window_days)
     try:
-        check_headers(s3_files(clients.s3(), raw_bucket, read))
+        check_headers(s3_files(clients.s3(), raw_bucket, params))
     except DataQualityError as error:
         raise DataQualityFailed(STEP, str(error), problems=error.problems, **error.detail) from None
     # The genre_mapping table reads this object; the packaged mapping is the source of truth (same bytes).
@@ -123,3 +130,6 @@ def prepare(state: RunState) -> RunState:
         step.jobs = _start(state, attempt_of(step.jobs) + 1)
     next_poll(step, step_names.PREPARE)
     return state
+
+
+handler = step_handler(step_names.PREPARE, prepare)

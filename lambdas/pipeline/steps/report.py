@@ -34,8 +34,9 @@ from pipeline.errors import ReportFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
 from pipeline.model import Job, RunState
 from pipeline.notify import data_quality_lines
+from pipeline.step_handler import step_handler
 
-STEP = "report"
+STEP = step_names.REPORT.key
 QUERY_KIND = "athena-query"
 _RUN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -170,7 +171,7 @@ def _write_report(state: RunState, jobs: dict[str, Job]) -> str:
     )
 
 
-def build_report(state: RunState) -> RunState:
+def report(state: RunState) -> RunState:
     step = start_step(state, STEP)
     # The queries read prepared data, like the prepare step's: the same bound applies.
     check_timeout(state, STEP, timedelta(minutes=state.settings.timeouts.prepare_minutes))
@@ -180,6 +181,9 @@ def build_report(state: RunState) -> RunState:
     else:
         next_poll(step, step_names.REPORT)
     return state
+
+
+handler = step_handler(step_names.REPORT, report)
 
 
 def run_context_notes(state: RunState) -> list[str]:

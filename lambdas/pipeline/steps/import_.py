@@ -10,8 +10,9 @@ from dataprep.counts import MIN_INTERACTIONS
 from pipeline import ledger, step_names
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Mode, RunState
+from pipeline.step_handler import step_handler
 
-STEP = "import"
+STEP = step_names.IMPORT.key
 # dataset type -> prepared output (FULL, INCREMENTAL)
 SOURCES = {
     "Users": ("users", "users"),
@@ -44,7 +45,7 @@ def import_plan(state: RunState) -> tuple[dict[str, str], list[str]]:
     return plan, notes
 
 
-def run_imports(state: RunState) -> RunState:
+def import_(state: RunState) -> RunState:
     settings = state.settings
     step = start_step(state, STEP)
     check_timeout(state, STEP, timedelta(hours=settings.timeouts.import_hours))
@@ -75,3 +76,6 @@ def run_imports(state: RunState) -> RunState:
     else:
         next_poll(step, step_names.IMPORT)
     return state
+
+
+handler = step_handler(step_names.IMPORT, import_)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from common import clients
 from common.aws_errors import transient_errors_named
 from common.recipes import Recipe
-from pipeline import ledger
+from pipeline import ledger, step_names
 from pipeline.gate import decide
 from pipeline.model import RunState
+from pipeline.step_handler import step_handler
 
 
-def evaluate(state: RunState) -> RunState:
+def gate(state: RunState) -> RunState:
     client = clients.personalize()
     decisions = []
     for recipe, version_arn in sorted(state.trained.items()):
@@ -24,3 +25,6 @@ def evaluate(state: RunState) -> RunState:
         )
     state.gate = decisions
     return state
+
+
+handler = step_handler(step_names.GATE, gate)

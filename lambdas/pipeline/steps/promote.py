@@ -13,18 +13,16 @@ from botocore.exceptions import ClientError
 from common import clients, clock
 from common.aws_errors import error_code, is_not_found, transient_errors_named
 from common.observability import logger
-from common.personalize_resources import Phase, current, ensure_campaign_serves, list_all, stable_name
+from common.personalize_resources import Phase, current, ensure_campaign_serves, list_all
 from common.recipes import Recipe, spec
 from pipeline import filters, ledger, step_names
+from pipeline.campaigns import campaign_name
 from pipeline.errors import PersonalizeJobFailed
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Job, RunState, StepStatus
+from pipeline.step_handler import step_handler
 
-STEP = "promote"
-
-
-def campaign_name(state: RunState, recipe: Recipe) -> str:
-    return stable_name(state.settings.name_prefix, state.settings.country, f"{spec(recipe).short_name}-campaign")
+STEP = step_names.PROMOTE.key
 
 
 def _campaign(client, state: RunState, recipe: Recipe, version_arn: str, tracked: Job | None) -> Job:
@@ -195,3 +193,6 @@ def promote(state: RunState) -> RunState:
     note = "; ".join(notes)
     finish_step(step, StepStatus.SUCCEEDED if approved or not state.gate else StepStatus.SKIPPED, note=note)
     return state
+
+
+handler = step_handler(step_names.PROMOTE, promote)

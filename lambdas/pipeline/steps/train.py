@@ -18,8 +18,9 @@ from pipeline import ledger, step_names
 from pipeline.errors import PersonalizeJobFailed
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Job, Mode, RunSettings, RunState, StepStatus, TrainingChoice
+from pipeline.step_handler import step_handler
 
-STEP = "train"
+STEP = step_names.TRAIN.key
 
 
 def training_plan(settings: RunSettings, mode: Mode) -> dict[Recipe, TrainingChoice]:
@@ -163,3 +164,6 @@ def train(state: RunState) -> RunState:
         # Trainings take hours (sometimes more than a day): start at 5 min, back off to hourly checks.
         next_poll(step, step_names.TRAIN)
     return state
+
+
+handler = step_handler(step_names.TRAIN, train)
