@@ -88,17 +88,17 @@ example_OUT := /tmp/out
 example_COUNTRY := KR
 example_RUN_DATE := 2025-07-01
 
-## prepare: run the Athena SQL locally on DuckDB (issue 3); exits 1 when the data breaks a quality threshold
+## prepare: run the Athena SQL locally on DuckDB; exits 1 when the data breaks a quality threshold
 prepare: bootstrap
 	@$(call need,RAW OUT COUNTRY RUN_DATE) $(out_outside_repo)
 	$(PY) -m dataprep.local --raw "$(RAW)" --out "$(OUT)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)" $(if $(RECIPES),--recipes $(RECIPES))
 
-## sample-data: deterministic synthetic raw exports (issue 3)
+## sample-data: deterministic synthetic raw exports
 sample-data: bootstrap
 	@$(call need,OUT) $(out_outside_repo)
 	$(PY) -m dataprep.sample_data --out "$(OUT)" $(if $(USERS),--users $(USERS)) $(if $(ITEMS),--items $(ITEMS)) $(if $(DAYS),--days $(DAYS)) $(if $(SEED),--seed $(SEED)) $(if $(END_DATE),--end-date $(END_DATE))
 
-## report: heavy-user comparison page (issue 7)
+## report: heavy-user comparison page
 report: bootstrap
 	@$(call need,RAW COUNTRY RUN_DATE OUT) $(out_outside_repo)
 	OPENBLAS_NUM_THREADS=1 $(PY) -m evaluation.report_local --raw "$(RAW)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)" --out "$(OUT)" $(if $(RESULTS),--results "$(RESULTS)") $(if $(TOP_USERS),--top-users $(TOP_USERS))

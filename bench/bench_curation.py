@@ -1,4 +1,4 @@
-"""Curation speed and accuracy on generated data with taste structure (issue 7).
+"""Curation speed and accuracy on generated data with taste structure.
 
 Figures:
 - curation_speedup_vs_naive: the legacy pairwise-set Jaccard (every item against every other, Python sets),

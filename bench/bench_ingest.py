@@ -29,6 +29,7 @@ import zlib
 from itertools import groupby
 from pathlib import Path
 
+from common.event_kinds import EventKind
 from testkit.fakes.ingest import CountingPersonalizeEvents, RecordingSqs, kinesis_record
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +52,7 @@ def _payloads(rng: random.Random) -> list[dict]:
         user = f"user-{rng.randint(1, 50_000)}"
         events = [
             {
-                "event_type": "purchase" if rng.random() < 0.05 else "view",
+                "event_type": EventKind.PURCHASE if rng.random() < 0.05 else EventKind.VIEW,
                 "country": country,
                 "session_id": session_id,
                 **({"user_id": user} if i >= login_at else {}),
@@ -127,7 +128,7 @@ def _shard_payloads(rng: random.Random, seconds: int = SHARD_SECONDS) -> list[di
                     (
                         at,
                         {
-                            "event_type": "purchase" if rng.random() < 0.05 else "view",
+                            "event_type": EventKind.PURCHASE if rng.random() < 0.05 else EventKind.VIEW,
                             "country": country,
                             "session_id": f"sess-{n}",
                             **({"user_id": user} if i >= login_at else {}),
@@ -226,7 +227,7 @@ def client_cpu_ms_per_call(calls: int = 1000) -> float:
             config=Config(retries={"total_max_attempts": 1}),
         )
         sent_at = datetime.datetime.now(datetime.UTC)
-        events = [{"eventType": "view", "itemId": "item-1", "sentAt": sent_at, "eventId": "e1"}]
+        events = [{"eventType": EventKind.VIEW.value, "itemId": "item-1", "sentAt": sent_at, "eventId": "e1"}]
         for _ in range(50):  # warm: endpoint resolution, connection
             client.put_events(trackingId="t", sessionId="s", userId="u", eventList=events)
         start = time.thread_time()

@@ -1,4 +1,4 @@
-"""Local preparation speed and the size of the daily batch input (issue 3).
+"""Local preparation speed and the size of the daily batch input.
 
 Figures:
 - prepare_rows_per_s: raw interaction rows (purchases + views, all countries; the SQL reads them all to

@@ -1,4 +1,4 @@
-"""The report at the trial's size (issue 14): the heavy part on the query engine, the Lambda on small results.
+"""The report at the trial's size: the heavy part on the query engine, the Lambda on small results.
 
 Figures:
 - report_athena_seconds_1m / _30m: the report SQL (evaluation/sql) on DuckDB, standing in for Athena, over
@@ -29,6 +29,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from common.event_kinds import EventKind
 from dataprep.queries import RAW_TABLES, Output, PrepareParams, lines_table, render
 from evaluation.local_sql import run_report_queries
 from evaluation.page import render as render_page
@@ -46,7 +47,7 @@ TASTES = 40
 PARAMS = ReportQueryParams(country="KR", run_date=RUN_DATE, execution="bench", attempt="a1", with_personalize=True)
 SIZES = {"1m": (1_000_000, 60_000), "30m": (30_000_000, 1_800_000)}
 
-# Trial size (issue 14): six months of purchases + views, 15-26 GB raw; 1.9 GB of prepared interactions.
+# Trial size: six months of purchases + views, 15-26 GB raw; 1.9 GB of prepared interactions.
 TRIAL_EVENTS_GB = (15 + 26) / 2
 TRIAL_USERS = 2_400_000
 # users export: a full snapshot, then ~1 % of users changed per day (upserts), ~60 bytes per row, all dt < run_date.
@@ -81,7 +82,7 @@ def _generate(con: duckdb.DuckDBPyConnection, rows: int, users: int) -> None:
                 ELSE CAST(floor({ITEMS} * pow((pick - 0.8) / 0.2, 2)) AS BIGINT)
             END AS VARCHAR), 6, '0') AS item_id,
             CAST({end} - 1 - CAST(floor(when_ * {DAYS} * 86400) AS BIGINT) AS VARCHAR) AS "timestamp",
-            'view' AS event_type, '1' AS event_value, {part}
+            '{EventKind.VIEW.value}' AS event_type, '1' AS event_value, {part}
         FROM r
         """
     )

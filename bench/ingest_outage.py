@@ -33,6 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from common.event_kinds import EventKind
 from testkit.fakes.ingest import (
     SHARD,
     STREAM_ARN,
@@ -146,7 +147,7 @@ def _stream(scenario: Scenario, rng: random.Random) -> _Stream:
             stream.sessions.append(None)
             continue
         payload: dict[str, Any] = {
-            "event_type": "view",
+            "event_type": EventKind.VIEW,
             "country": session[1],
             "session_id": session[0],
             "item_id": f"item-{rng.randint(1, 5000)}",

@@ -224,7 +224,7 @@ def _report(step: PipelineStep, ctx: StepContext) -> None:
         wildcard_reason="Writes report.html, report.json and the cold-start fallback (cold_start/) under "
         "<country>/<run_date>/ of any country and run.",
     )
-    # The trend chart: earlier runs' report.json, found by listing <country>/ (issue 15).
+    # The trend chart: earlier runs' report.json, found by listing <country>/.
     step.allow(
         ["s3:GetObject"],
         [bucket_arn(config, "results", "/*/report.json")],

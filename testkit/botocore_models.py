@@ -3,7 +3,7 @@
 botocore caches what its Loader reads on the Loader instance, and every boto3 session has its own. moto's
 `mock_aws` replaces boto3's default session on every start, so each test (and each fixture) that makes a
 client read and parsed the service's model JSON and the ~1 MB endpoints.json again: ~20 s of the ~170 s of
-CPU one suite run took (measured with py-spy on 2026-12-02). In production a Lambda process makes one session;
+CPU one suite run took (measured with py-spy). In production a Lambda process makes one session;
 the tests now pay for it once too. The files are read-only data: a Loader returns the same cached objects to
 every caller of one session, and now of every session with the same search paths.
 """

@@ -1,4 +1,4 @@
-"""Offline evaluation and the heavy-user comparison page (issue 7).
+"""Offline evaluation and the heavy-user comparison page.
 
 Pure Python + numpy/scipy: nothing here calls AWS, so the same code runs in a pipeline step, locally
 (`python -m evaluation.report_local`) and in tests.

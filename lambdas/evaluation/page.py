@@ -4,7 +4,7 @@ Every piece of data goes through `html.escape` (titles and ids come from custome
 stable ids/classes for tests and for anyone scraping the page:
 table#metrics (tr.recommender[data-recommender]), table#cold-start (tr.recommender[data-recommender]),
 section#curation-method, table#heavy-users (tr.heavy-user[data-user-id], td.history, td.truth,
-td.list[data-recommender]), li.item (.new, .hit), span.badge-new, ul#notes; issue 15: section#verdict
+td.list[data-recommender]), li.item (.new, .hit), span.badge-new, ul#notes; section#verdict
 (li.verdict[data-recommender][data-evaluation]), ul#explanations, table#new-to-user, section#open-baseline,
 svg#chart-metrics, svg#chart-cold-start, svg#chart-freshness, svg#chart-trend (inline SVG, evaluation.charts).
 """

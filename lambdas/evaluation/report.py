@@ -35,7 +35,7 @@ from evaluation.queries import (
 from evaluation.recommenders import curation_lists, popularity_ranking, recent_items_matrix
 from evaluation.similarity import binary_matrix, choose_neighbours, user_hashes
 
-SCHEMA_VERSION = 2  # 2: verdict, new_to_user, open_baseline, trend, explanations (issue 15)
+SCHEMA_VERSION = 2  # 2: verdict, new_to_user, open_baseline, trend, explanations
 LABELS = {
     "curation": "Current curation",
     "personalize": "Personalize",

@@ -1,5 +1,5 @@
 """Real-time events: a Kinesis stream, the ingest Lambda (lambdas/ingest) that sends them to each country's
-Personalize event tracker, its two queues and its alarms (issue 5; contract in docs/event-contract.md).
+Personalize event tracker, its two queues and its alarms (contract in docs/event-contract.md).
 
 Two queues, two kinds of failure:
 - `dlq`: records that can never succeed (bad payload, unknown country, rejected by Personalize). The
@@ -38,7 +38,7 @@ from stacks.nag import accept, accept_wildcards
 QUEUE_RETENTION = Duration.days(14)  # the SQS maximum: time to inspect and replay after a holiday
 # Defaults, as module constants so the signature stays free of calls.
 BATCHING_WINDOW = Duration.seconds(1)  # events should reach Personalize within seconds
-# Chosen by measurement (issue 14, `python bench/bench_ingest.py --sweep`: a full shard's backlog, every
+# Chosen by measurement (`python bench/bench_ingest.py --sweep`: a full shard's backlog, every
 # PutEvents call 20 ms, 2 cores at load ~13): a shard drains ~ factor x pool x 50 x 0.9 records/s, so factor 4
 # x pool 16 gives ~2,500 (factor 2 x 16: ~1,400; factor 1 x 32: ~1,400; goal 1,000). Batch size moves it
 # little: calls per record 0.98 at 100 -> 0.92 at 500 -> 0.87 at 1,000 (factor 4). A factor of 4 rather than
@@ -59,7 +59,7 @@ def put_events_rate_per_invocation(shard_count: int | None, parallelization_fact
     them at full speed stays within it."""
     invocations = (shard_count or ON_DEMAND_INITIAL_SHARDS) * parallelization_factor
     return max(1, PUT_EVENTS_REQUESTS_PER_S_PER_DATASET_GROUP // invocations)
-# The retry budget (issue 13): Lambda "retries failed records until the record expires in the event source"
+# The retry budget: Lambda "retries failed records until the record expires in the event source"
 # when MaximumRetryAttempts is -1 ("the default value is -1, which sets the maximum number of retries to
 # infinite"; Lambda API reference, EventSourceMappingConfiguration), and MaximumRecordAgeInSeconds discards
 # records older than that age (minimum 60 s). So the budget is time, not a count that fast failures spend in

@@ -24,6 +24,7 @@ import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, ReadTimeoutError
 
+from common.event_kinds import EventKind
 from ingest.request_building import build_put_events
 from testkit.fakes import request_checks
 
@@ -252,7 +253,7 @@ _sequence = itertools.count(49_600_000_000_000_000_000_000_000_000_000_000_000_0
 def event(n: int | None = None, **fields: Any) -> dict[str, Any]:
     """A valid contract record; fields override (None removes a field). event_id ties it to the invariant."""
     record = {
-        "event_type": "view",
+        "event_type": EventKind.VIEW,
         "country": "KR",
         "session_id": "s-1",
         "item_id": f"item-{n}",

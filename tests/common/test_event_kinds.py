@@ -16,7 +16,7 @@ from ingest.events import RecordRejected, RejectReason, parse_record, to_put_eve
 REPOSITORY = Path(__file__).resolve().parents[2]
 EVENT_CONTRACT = REPOSITORY / "docs" / "event-contract.md"
 # Code that names event kinds; the enum's own module is the one place their values are spelled.
-CODE_ROOTS = ("lambdas", "tools")
+CODE_ROOTS = ("lambdas", "tools", "testkit", "bench")
 ENUM_MODULE = REPOSITORY / "lambdas" / "common" / "event_kinds.py"
 
 

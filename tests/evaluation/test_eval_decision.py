@@ -1,4 +1,4 @@
-"""The verdict's bootstrap, the new-to-user evaluation, the open baseline and the trend (issue 15)."""
+"""The verdict's bootstrap, the new-to-user evaluation, the open baseline and the trend."""
 
 from __future__ import annotations
 

@@ -272,7 +272,7 @@ def test_cli_missing_argument_is_one_line(capsys):
 
 
 def test_cli_runs_preparation_and_writes_the_page(tmp_path, small_dataset, capsys):
-    sample_data = pytest.importorskip("dataprep.sample_data", reason="data preparation (issue 3) not present")
+    sample_data = pytest.importorskip("dataprep.sample_data", reason="data preparation not present")
     raw = tmp_path / "raw"
     sample_data.generate(raw, users=400, items=120, days=40, seed=3, end_date=RUN_DATE)
     results = tmp_path / "results"

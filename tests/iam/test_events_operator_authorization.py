@@ -1,5 +1,5 @@
 """Every AWS call `personalize-runs events replay` makes is allowed by the managed policy
-`personalize-dev-events-operator` alone (the Realtime stack's, issue 13), and the ingest function's write of an
+`personalize-dev-events-operator` alone (the Realtime stack's), and the ingest function's write of an
 oversized dead letter to S3 by its role: the calls are recorded on moto with the synthesised dev env's names
 and evaluated against the templates as in tests/iam/test_call_authorization.py."""
 

@@ -1,4 +1,4 @@
-"""The back office's managed policy `personalize-dev-report-reader` (issue 15) reads the reports and nothing else:
+"""The back office's managed policy `personalize-dev-report-reader` reads the reports and nothing else:
 its grants, evaluated against the synthesised templates (key policy included) like the recorded calls in
 tests/iam/test_call_authorization.py, for the requests S3 makes when it serves a report object."""
 

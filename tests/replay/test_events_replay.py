@@ -1,4 +1,4 @@
-"""`personalize-runs events replay` (issue 13) on moto's Kinesis, SQS, S3 and CloudFormation: descriptors in the
+"""`personalize-runs events replay` on moto's Kinesis, SQS, S3 and CloudFormation: descriptors in the
 failure queue are read, their ranges fetched from the stream by sequence number, resent through the ingest's
 delivery (fake personalize-events, moto has none), and deleted only when every record was delivered or
 dead-lettered."""

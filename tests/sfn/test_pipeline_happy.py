@@ -9,7 +9,7 @@ SUNDAY, MONDAY = "2026-11-15", "2026-11-16"  # KR trains FULL on Sundays (config
 
 
 def test_full_day_runs_every_step_and_records_the_run(harness):
-    # an earlier run's report, for the page's trend chart (issue 15)
+    # an earlier run's report, for the page's trend chart
     earlier = {
         "country": "KR",
         "run_date": "2026-11-08",
@@ -82,7 +82,7 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
     )
     assert report["country"] == "KR" and report["run_date"] == SUNDAY
     assert [p["run_date"] for p in report["trend"]] == ["2026-11-08", SUNDAY]
-    # the back office's stable address holds the same report (issue 15)
+    # the back office's stable address holds the same report
     latest = harness.s3.get_object(Bucket=results_bucket, Key="KR/latest/report.json")["Body"].read()
     assert json.loads(latest) == report
     # built on the query engine: the report SQL ran (on DuckDB in FakeAthena) over the prepared parts

@@ -107,7 +107,7 @@ def _read_outputs(jobs: dict[str, Job]) -> tuple[dict[ReportOutput, list[dict]],
 
 
 def _trend(bucket: str, country: str, run_date: str, current: list[TrendPoint]) -> list[TrendPoint]:
-    """This run and the earlier runs' report.json under <country>/<run_date>/ (the last TREND_RUNS; issue 15)."""
+    """This run and the earlier runs' report.json under <country>/<run_date>/ (the last TREND_RUNS)."""
     s3 = clients.s3()
     folders = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{country}/", Delimiter="/"):
@@ -154,7 +154,7 @@ def _write_report(state: RunState, jobs: dict[str, Job]) -> str:
         ("report.html", render(report), "text/html; charset=utf-8"),
         ("report.json", report.model_dump_json(indent=1), "application/json"),
     )
-    # <country>/latest/ is the back office's stable address (issue 15); written after the dated copy, so it
+    # <country>/latest/ is the back office's stable address; written after the dated copy, so it
     # never points at a run whose own folder is missing.
     for folder in (key_prefix, f"{settings.country}/latest"):
         for name, body, content_type in pages:
