@@ -30,6 +30,7 @@ from dataprep.quality import QualityThresholds
 
 # The settings blocks the Lambdas read are the runtime's own models (one set of rules on both sides); this file
 # adds what only the deployment needs (countries, env, schedules).
+from evaluation.queries import DEFAULT_CURATION_RECENT_ITEMS
 from pipeline.model import ExplorationSettings, FilterSettings, GateSettings, StepTimeouts
 from stacks import sizing
 
@@ -110,6 +111,9 @@ class CountryData(_Strict):
     # Users the comparison page evaluates (a deterministic sample by user-id hash, plus the heaviest users): it
     # bounds what the report Lambda reads, whatever the country's size, and sizes its memory (stacks/sizing.py).
     report_evaluated_users: Annotated[int, Field(ge=100, le=1_000_000)] = sizing.DEFAULT_EVALUATED_USERS
+    # The curation's window: each user's N most recent distinct items whose neighbours make their list, as the
+    # current curation does it (docs/evaluation.md, "Current curation").
+    curation_recent_items: Annotated[int, Field(ge=1, le=500)] = DEFAULT_CURATION_RECENT_ITEMS
 
     @field_validator("report_evaluated_users")
     @classmethod

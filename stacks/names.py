@@ -59,13 +59,16 @@ def schedule_name(config: EnvironmentConfig, country: Country) -> str:
     return f"{config.name_prefix}-{country.slug}-daily"
 
 
-def bucket_name(config: EnvironmentConfig, purpose: str) -> str:
-    """Globally unique: env prefix + purpose + account + region (e.g. personalize-dev-raw-1234...-ap-...)."""
-    from aws_cdk import Aws
-
+def bucket_name(config: EnvironmentConfig, purpose: str, account: str | None = None, region: str | None = None) -> str:
+    """Globally unique: env prefix + purpose + account + region (e.g. personalize-dev-raw-1234...-ap-...). The stacks
+    pass no account and region (the deploying stack's, as CDK tokens); the tools pass the ones they run against."""
     if purpose not in BUCKET_PURPOSES:
         raise ValueError(f"unknown bucket purpose {purpose!r}")
-    return f"{config.name_prefix}-{purpose}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+    if account is None or region is None:
+        from aws_cdk import Aws
+
+        account, region = Aws.ACCOUNT_ID, Aws.REGION
+    return f"{config.name_prefix}-{purpose}-{account}-{region}"
 
 
 # ---- ARNs (in the scope's stack: its account, region and partition)

@@ -41,6 +41,7 @@ def run_settings(
         filters=country.filters,
         window_days=config.data.window_days,
         report_evaluated_users=country.data.report_evaluated_users,
+        curation_recent_items=country.data.curation_recent_items,
         quality=config.data.quality,
         timeouts=Timeouts(**config.timeouts.model_dump(), training_hours=country.training.timeout_hours),
         dataset_group_arn=country_stack.dataset_group_arn,

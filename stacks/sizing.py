@@ -43,6 +43,11 @@ BASELINE_HISTORY_ITEMS = 100
 BASELINE_TRAINING_PAIRS = 2_000_000
 REPORT_SHOWN_HEAVY_USERS = 10
 REPORT_MEMORY_PER_HISTORY_PAIR_MB = 200 / 2**20
+# Shown users' titles older than their newest BASELINE_HISTORY_ITEMS, kept out of their open-baseline lists
+# (= evaluation.queries.DEFAULT_BASELINE_EXCLUDED_PAIRS): ids only, measured at ~134 B each at their peak (the parsed
+# JSON strings, the lists, the per-user sets of indices), sized at 160 B.
+BASELINE_EXCLUDED_PAIRS = 1_000_000
+REPORT_MEMORY_PER_EXCLUDED_TITLE_MB = 160 / 2**20
 
 # prepare: two 5 MiB parts in flight, a small file (< 5 MiB) assembled in memory, boto3 and the run state.
 PREPARE_MEMORY_MB = 512
@@ -79,6 +84,7 @@ def report_step(evaluated_users: int = DEFAULT_EVALUATED_USERS) -> StepSize:
             REPORT_BASE_MEMORY_MB
             + REPORT_MEMORY_PER_EVALUATED_USER_MB * evaluated_users
             + REPORT_MEMORY_PER_HISTORY_PAIR_MB * baseline_history_pairs(evaluated_users)
+            + REPORT_MEMORY_PER_EXCLUDED_TITLE_MB * BASELINE_EXCLUDED_PAIRS
         ),
         LAMBDA_MIN_MEMORY_MB,
     )
@@ -102,7 +108,7 @@ def max_report_evaluated_users() -> int:
     # Past BASELINE_TRAINING_PAIRS / BASELINE_HISTORY_ITEMS users the shown users' history is the larger bound.
     per_user = REPORT_MEMORY_PER_EVALUATED_USER_MB + REPORT_MEMORY_PER_HISTORY_PAIR_MB * BASELINE_HISTORY_ITEMS
     heavy_users_history = REPORT_MEMORY_PER_HISTORY_PAIR_MB * REPORT_SHOWN_HEAVY_USERS * BASELINE_HISTORY_ITEMS
-    fixed = REPORT_BASE_MEMORY_MB + heavy_users_history
+    fixed = REPORT_BASE_MEMORY_MB + heavy_users_history + REPORT_MEMORY_PER_EXCLUDED_TITLE_MB * BASELINE_EXCLUDED_PAIRS
     by_memory = (LAMBDA_MAX_MEMORY_MB - 64 - fixed) / per_user
     by_disk = (LAMBDA_MAX_EPHEMERAL_MB - 64 - REPORT_DISK_SLACK_MB) / REPORT_DISK_PER_EVALUATED_USER_MB
     return int(min(by_memory, by_disk) // 1000 * 1000)

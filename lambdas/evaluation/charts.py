@@ -1,12 +1,14 @@
 """Inline SVG charts for report.html: no scripts, fonts or external assets; every label is escaped.
 
-bar_chart: horizontal grouped bars (one group per metric, one bar per recommender);
+bar_chart: horizontal grouped bars (one group per metric, one bar per recommender) with interval whiskers, a value
+axis from 0 with labelled ticks, and no bars for a group with nothing but zeros;
 line_chart: one line per recommender over run dates (the trend).
 Each <svg> carries role="img", an id, and a <title> so a screen reader (and a test) can name it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -30,6 +32,26 @@ def _fmt(value: float, pct: bool) -> str:
     return f"{value * 100:.1f}%" if pct else (f"{value:.3f}" if value < 10 else f"{value:,.0f}")
 
 
+def _tick(value: float, pct: bool) -> str:
+    """An axis label precise enough to tell 0.002 from 0.004 (four significant digits at most)."""
+    return f"{value * 100:.4g}%" if pct else f"{value:,.4g}"
+
+
+def nice_top(value: float) -> float:
+    """The axis end: the smallest 1, 2, 2.5 or 5 x 10^n at or above `value` (1 for nothing to show)."""
+    if value <= 0 or not math.isfinite(value):
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if step * power >= value * (1 - 1e-12):
+            return step * power
+    return 10 * power
+
+
+# Interval = (low, high) of a value; the page's are 95 % bootstrap intervals (evaluation.intervals).
+Intervals = Mapping[str, Mapping[str, tuple[float, float]]]
+
+
 def bar_chart(
     chart_id: str,
     title: str,
@@ -37,35 +59,66 @@ def bar_chart(
     labels: Mapping[str, str],
     pct: bool = False,
     width: int = 760,
+    intervals: Intervals | None = None,
 ) -> str:
-    """groups: (group label, {recommender name: value}); bars scaled to the largest value."""
+    """groups: (group label, {recommender name: value}); intervals: group label -> name -> (low, high), drawn as
+    whiskers. Honest by construction: the axis starts at 0 and ends at a round value at or above the largest
+    value or whisker, with labelled ticks (so 0.002 against 0.004 reads as what it is); a group where every value
+    is 0 or missing (no hits on any side: no information) gets no bars, only a line saying so."""
     names = list(labels)
+    whiskers = intervals or {}
     bar, gap, label_w, value_w = 14, 10, 150, 70
     values = [v for _, vals in groups for v in vals.values() if v is not None]
-    top = max(values, default=0.0) or 1.0
-    height = 28 + len(groups) * (len(names) * bar + gap) + 22
+    values += [hi for per_name in whiskers.values() for _, hi in per_name.values()]
+    top = nice_top(max(values, default=0.0))
+    height = 28 + len(groups) * (len(names) * bar + gap) + 22 + 18
     span = width - label_w - value_w
+    scale = f"axis from 0 to {_tick(top, pct)}"
     out = [
-        f'<svg id="{escape(chart_id)}" class="chart" role="img" '
+        f'<svg id="{escape(chart_id)}" class="chart" role="img" data-axis-max="{top}" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="system-ui,sans-serif" '
-        f'font-size="11"><title>{escape(title)}</title>',
+        f'font-size="11"><title>{escape(title)} ({scale})</title>',
         f'<text x="0" y="14" font-size="13" font-weight="600">{escape(title)}</text>',
     ]
     y = 28
     for group, vals in groups:
         out.append(f'<text x="0" y="{y + len(names) * bar / 2 + 4:.0f}" fill="#1f2328">{escape(group)}</text>')
+        if not any(vals.get(name) for name in names):
+            out.append(
+                f'<text class="no-information" data-group="{escape(group)}" x="{label_w}" '
+                f'y="{y + len(names) * bar / 2 + 4:.0f}" fill="#57606a">no hits for any recommender: '
+                "no information, no bars</text>"
+            )
+            y += len(names) * bar + gap
+            continue
         for index, name in enumerate(names):
             value = vals.get(name)
-            w = 0 if value is None else max(span * value / top, 1 if value else 0)
-            out.append(
-                f'<rect class="bar" data-recommender="{escape(name)}" data-group="{escape(group)}" '
-                f'x="{label_w}" y="{y}" width="{w:.1f}" height="{bar - 2}" fill="{colour(name, index)}">'
-                f"<title>{escape(labels[name])}: {'–' if value is None else _fmt(value, pct)}</title></rect>"
-            )
             text = "–" if value is None else _fmt(value, pct)
-            out.append(f'<text x="{label_w + w + 4:.1f}" y="{y + bar - 4}" fill="#57606a">{text}</text>')
+            end: float = label_w
+            if value is not None:
+                w = max(span * value / top, 1 if value else 0)
+                end = label_w + w
+                out.append(
+                    f'<rect class="bar" data-recommender="{escape(name)}" data-group="{escape(group)}" '
+                    f'data-value="{value}" x="{label_w}" y="{y}" width="{w:.1f}" height="{bar - 2}" '
+                    f'fill="{colour(name, index)}"><title>{escape(labels[name])}: {text}</title></rect>'
+                )
+            if value is not None and (interval := whiskers.get(group, {}).get(name)) is not None:
+                low, high = interval
+                x1, x2, mid = label_w + span * low / top, label_w + span * high / top, y + (bar - 2) / 2
+                end = max(end, x2)
+                text += f" ({_fmt(low, pct)}–{_fmt(high, pct)})"
+                out.append(
+                    f'<path class="interval" data-recommender="{escape(name)}" data-group="{escape(group)}" '
+                    f'data-low="{low}" data-high="{high}" d="M{x1:.1f},{mid:.1f}H{x2:.1f}'
+                    f'M{x1:.1f},{y + 1}V{y + bar - 3}M{x2:.1f},{y + 1}V{y + bar - 3}" stroke="#1f2328" '
+                    'stroke-width="1.2" fill="none"/>'
+                )
+            out.append(f'<text x="{end + 4:.1f}" y="{y + bar - 4}" fill="#57606a">{text}</text>')
             y += bar
         y += gap
+    out += _axis(label_w, span, y, top, pct)
+    y += 18
     x = label_w
     for index, name in enumerate(names):  # legend
         out.append(
@@ -75,6 +128,19 @@ def bar_chart(
         x += 24 + 7 * len(labels[name])
     out.append("</svg>")
     return "".join(out)
+
+
+def _axis(left: int, span: int, y: int, top: float, pct: bool) -> list[str]:
+    """The value axis under the bars: a line from 0 to `top` with five labelled ticks."""
+    out = [f'<line class="axis" x1="{left}" y1="{y}" x2="{left + span}" y2="{y}" stroke="#8c959f"/>']
+    for n in range(5):
+        value, x = top * n / 4, left + span * n / 4
+        out.append(
+            f'<g class="tick" data-value="{value}"><line x1="{x:.1f}" y1="{y}" x2="{x:.1f}" y2="{y + 4}" '
+            f'stroke="#8c959f"/><text x="{x:.1f}" y="{y + 14}" text-anchor="middle" fill="#57606a">'
+            f"{_tick(value, pct)}</text></g>"
+        )
+    return out
 
 
 def line_chart(

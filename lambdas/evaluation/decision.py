@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,12 @@ import numpy as np
 from pydantic import BaseModel
 
 from evaluation import metrics as m
+from evaluation.rounding import interval_text, ratio_text
 
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 20261201
 BASELINE = "curation"
 TREND_RUNS = 30
-TREND_METRIC = f"normalized_discounted_cumulative_gain_at_{m.KS[1]}"
 
 # Plain words for each metric, shown under the table (a product owner reads these, not the formulas).
 EXPLANATIONS = {
@@ -130,15 +131,15 @@ def _phrase(
     r, lo, hi = interval.ratio, interval.low, interval.high
     # The interval comes from bootstrap_ratio (verdict), which sets ratio, low and high together: all None or none.
     assert lo is not None and hi is not None
-    ci = f"95 % CI {lo:.2f}-{hi:.2f}x" if np.isfinite(hi) else f"95 % CI from {lo:.2f}x"
+    ci = interval_text(interval)
     if lo > 1:
         return "better", f"{label} finds {r:.1f}x more of {what} than {against} ({ci})."
     if hi < 1:
         return (
             "worse",
-            f"{label} finds {1 - r:.0%} less of {what} than {against} ({r:.2f}x, {ci}).",
+            f"{label} finds {1 - r:.0%} less of {what} than {against} ({ratio_text(r)}x, {ci}).",
         )
-    return "no clear difference", f"{label} is not clearly different from {against} ({r:.2f}x, {ci})."
+    return "no clear difference", f"{label} is not clearly different from {against} ({ratio_text(r)}x, {ci})."
 
 
 def verdict(
@@ -233,6 +234,158 @@ def verdicts(
     return out
 
 
+# --- The decision: one metric on one population, one candidate, a fixed rule --------------------------------
+
+
+class Outcome(StrEnum):
+    ADOPT = "adopt"
+    KEEP = "keep the current curation"
+    NOT_DECIDED = "not decided"
+    NOT_ENOUGH_SIGNAL = "not enough signal to decide"
+
+
+POPULARITY = "popularity"
+# The recommender the decision is about, the first present: Personalize when the batch step ran, else the open
+# baseline, else popularity (fixed before the data is seen, never the best-looking one).
+CANDIDATES = (PERSONALIZE, OPEN_BASELINE, POPULARITY)
+# precision@25 on titles new to the user: the curation fills a 25-title list with titles the user has not seen,
+# and a ratio of precision@25 is the ratio of hits, the counts MIN_HITS bounds.
+DECISION_METRIC = f"precision_at_{m.MRR_AT}"
+DECISION_METRIC_LABEL = f"Precision@{m.MRR_AT} on titles new to the user"
+POPULATION = (
+    "Warm users: evaluated users with history before the cut-off who watched at least one title new to them in "
+    "the truth period. Cold users get the same popularity list from every recommender but Personalize, so they "
+    "cannot tell the curation from its alternatives; they are judged in the cold-start section."
+)
+# Fewer hits than this on either side and the 95 % interval cannot tell a 1.5x better recommender from an equal
+# one: at 25 hits a side the interval of two equal recommenders spans over 2.5x and a truly 1.5x better one is
+# adopted less than half the time (the simulation in tests/evaluation/test_eval_decision.py).
+MIN_HITS = 50
+RULE = (
+    f"Adopt the candidate when the lower bound of the 95 % interval of its ratio to the current curation is above "
+    f"1x; keep the current curation when the upper bound is below 1x; otherwise not decided. Not enough signal "
+    f"to decide when either side finds fewer than {MIN_HITS} titles."
+)
+
+
+class Sample(BaseModel):
+    """The evaluated users split by whether they have history before the cut-off."""
+
+    evaluated_users: int
+    warm_users: int
+    cold_users: int
+    warm_share: float | None
+    cold_share: float | None
+    # Per recommender: titles found in the top 25 per 100 cold evaluated users (everything they watched next).
+    cold_hits_per_100_users: dict[str, float]
+
+
+class Decision(BaseModel):
+    outcome: Outcome
+    text: str
+    rule: str = RULE
+    metric: str = DECISION_METRIC
+    metric_label: str = DECISION_METRIC_LABEL
+    population: str = POPULATION
+    candidate: str
+    candidate_label: str
+    against: str = BASELINE
+    users: int  # warm users the decision is computed on
+    candidate_hits: int
+    baseline_hits: int
+    min_hits: int = MIN_HITS
+    interval: Interval
+    values: dict[str, float]  # DECISION_METRIC per recommender on the same users (what the trend plots)
+    sample: Sample
+
+
+def outcome_of(candidate_hits: float, baseline_hits: float, interval: Interval) -> Outcome:
+    """RULE applied to the candidate's and the curation's hits and their ratio's interval."""
+    if min(candidate_hits, baseline_hits) < MIN_HITS or interval.low is None or interval.high is None:
+        return Outcome.NOT_ENOUGH_SIGNAL
+    if interval.low > 1:
+        return Outcome.ADOPT
+    if interval.high < 1:
+        return Outcome.KEEP
+    return Outcome.NOT_DECIDED
+
+
+def _decision_text(outcome: Outcome, label: str, cand: int, base: int, interval: Interval, users: int) -> str:
+    if outcome is Outcome.NOT_ENOUGH_SIGNAL:
+        return (
+            f"Not enough signal to decide: on {users} warm users {label} finds {cand} and the current curation "
+            f"{base} titles new to the user; at least {MIN_HITS} on each side are needed."
+        )
+    assert interval.ratio is not None  # set whenever both sides reach MIN_HITS
+    found = (
+        f"on {users} warm users {label} finds {ratio_text(interval.ratio)}x as many titles new to the user as the "
+        f"current curation ({interval_text(interval)}; {cand} vs {base})"
+    )
+    if outcome is Outcome.ADOPT:
+        return f"Adopt {label}: {found}."
+    if outcome is Outcome.KEEP:
+        return f"Keep the current curation: {found}."
+    return f"Not decided: {found}; the interval contains 1x."
+
+
+def split_sample(
+    recommenders: Sequence[tuple[str, str, Mapping[str, Sequence[str]]]],
+    truth: Mapping[str, Collection[str]],
+    evaluated: Sequence[str],
+    warm: Collection[str],
+) -> Sample:
+    cold = [u for u in evaluated if u not in warm]
+    n = len(evaluated)
+    return Sample(
+        evaluated_users=n,
+        warm_users=n - len(cold),
+        cold_users=len(cold),
+        warm_share=(n - len(cold)) / n if n else None,
+        cold_share=len(cold) / n if n else None,
+        cold_hits_per_100_users={
+            name: round(100 * float(hits(lists, truth, cold).sum()) / len(cold), 2) if cold else 0.0
+            for name, _, lists in recommenders
+        },
+    )
+
+
+def decide(
+    recommenders: Sequence[tuple[str, str, Mapping[str, Sequence[str]]]],
+    truth: Mapping[str, Collection[str]],
+    truth_new: Mapping[str, Collection[str]],
+    evaluated: Sequence[str],
+    warm: Collection[str],
+) -> Decision | None:
+    """The decision (RULE) for the first of CANDIDATES against the curation, on the warm evaluated users with a
+    new title; None without a curation or a candidate. `warm`: users with history before the cut-off."""
+    by_name = {name: (label, lists) for name, label, lists in recommenders}
+    candidate = next((name for name in CANDIDATES if name in by_name), None)
+    if candidate is None or BASELINE not in by_name:
+        return None
+    warm = set(warm)
+    users = [u for u in evaluated if u in warm and truth_new.get(u)]
+    base, cand = hits(by_name[BASELINE][1], truth_new, users), hits(by_name[candidate][1], truth_new, users)
+    interval = bootstrap_ratio(cand, base)
+    outcome = outcome_of(cand.sum(), base.sum(), interval)
+    label = by_name[candidate][0]
+    return Decision(
+        outcome=outcome,
+        text=_decision_text(outcome, label, int(cand.sum()), int(base.sum()), interval, len(users)),
+        candidate=candidate,
+        candidate_label=label,
+        users=len(users),
+        candidate_hits=int(cand.sum()),
+        baseline_hits=int(base.sum()),
+        interval=interval,
+        # precision@25 averaged over the users: their hits in the top 25 over 25 slots each.
+        values={
+            name: float(hits(lists, truth_new, users).sum()) / (m.MRR_AT * len(users)) if users else 0.0
+            for name, (_, lists) in by_name.items()
+        },
+        sample=split_sample(recommenders, truth, evaluated, warm),
+    )
+
+
 # Whether an earlier report.json (parsed) was built from the same data as the current run.
 SameData = Callable[[Mapping[str, Any]], bool]
 
@@ -243,7 +396,8 @@ def trend_from_reports(
     current: TrendPoint | None = None,
     same_data: SameData | None = None,
 ) -> list[TrendPoint]:
-    """The last TREND_RUNS runs' TREND_METRIC per recommender from earlier report.json files (bad ones skipped).
+    """The last TREND_RUNS runs' decision values (DECISION_METRIC on the decision's warm users) per recommender
+    from earlier report.json files; bad ones, and ones without a decision (a trend mixes no other metric), skipped.
 
     Only reports of `country`, dated before `current` when it is given, and accepted by `same_data` when given
     (`make report` passes evaluation.raw_identity's rule; the deployed report step reads only its own results
@@ -275,9 +429,9 @@ def trend_from_documents(
                 continue  # a later run (or this date's earlier copy) is not this run's history
             if same_data is not None and not same_data(data):
                 continue
-            values = {r["name"]: float(r["metrics"][TREND_METRIC]) for r in data["recommenders"] if r["metrics"]}
+            values = {str(name): float(value) for name, value in data["decision"]["values"].items()}
             points[str(data["run_date"])] = TrendPoint(
-                run_date=str(data["run_date"]), metric=TREND_METRIC, values=values
+                run_date=str(data["run_date"]), metric=DECISION_METRIC, values=values
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             continue
@@ -286,9 +440,5 @@ def trend_from_documents(
     return [points[d] for d in sorted(points)][-TREND_RUNS:]
 
 
-def current_point(run_date: str, results: Iterable[tuple[str, Mapping[str, float]]]) -> TrendPoint:
-    return TrendPoint(
-        run_date=run_date,
-        metric=TREND_METRIC,
-        values={name: metrics[TREND_METRIC] for name, metrics in results if TREND_METRIC in metrics},
-    )
+def current_point(run_date: str, current: Decision) -> TrendPoint:
+    return TrendPoint(run_date=run_date, metric=current.metric, values=dict(current.values))

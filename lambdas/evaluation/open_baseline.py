@@ -4,7 +4,9 @@ What a few seconds of maintained open-source code give, so the page can say whet
 Rules, the same as the curation's so both are scored on the same users and list lengths:
 - trained on the history (interactions before the cutoff), one binary (user, item) cell per pair;
 - a user's list: the top `list_length` unseen items by BM25 item-item score of their history (implicit's
-  `filter_already_liked_items`), filled with the popularity list (unseen items) when shorter;
+  `filter_already_liked_items`), filled with the popularity list (unseen items) when shorter; a title is
+  unseen when it is in none of the user's history, the part trained on (`users`, `items`) and the older part
+  given as `older_seen` (the SQL path trains on each user's newest titles only: evaluation.queries);
 - a user with no history gets the popularity list.
 BM25 item-item (not ALS) because it is deterministic: no random initialisation, the same lists on every run.
 """
@@ -53,8 +55,10 @@ def train_and_recommend(
     popular: Sequence[int],
     list_length: int,
     for_users: Sequence[int] | None = None,
+    older_seen: Mapping[int, Sequence[int]] | None = None,
 ) -> OpenBaseline:
-    """Lists (item ids) for `for_users` (indices; default all) from history pairs `users`, `items` (indices)."""
+    """Lists (item ids) for `for_users` (indices; default all) from history pairs `users`, `items` (indices);
+    `older_seen`: user index -> further seen items (indices), kept out of the user's list but not trained on."""
     # Imported here: the report models (OpenBaselineInfo) load without the library.
     import implicit
     from implicit.nearest_neighbours import BM25Recommender
@@ -78,14 +82,25 @@ def train_and_recommend(
     history = np.diff(seen.indptr)
     started = time.perf_counter()
     lists: dict[str, list[str]] = {}
+    older = {user: set(map(int, extra)) for user, extra in (older_seen or {}).items() if extra}
     warm = targets[history[targets] > 0]
     for start in range(0, len(warm), CHUNK):
         block = warm[start : start + CHUNK]
-        ids, scores = model.recommend(block, seen[block], N=list_length, filter_already_liked_items=True)
+        # Asking for as many more as the block's longest older part leaves list_length once those are dropped;
+        # the scores stay those of the trained history.
+        depth = min(n_items, list_length + max((len(older.get(user, ())) for user in block.tolist()), default=0))
+        ids, scores = model.recommend(block, seen[block], N=depth, filter_already_liked_items=True)
+        ids, scores = np.atleast_2d(ids), np.atleast_2d(scores)
         for row, user in enumerate(block.tolist()):
-            picked = [int(j) for j, s in zip(ids[row], scores[row], strict=True) if j >= 0 and np.isfinite(s) and s > 0]
+            extra = older.get(user, set())
+            picked = [
+                int(j)
+                for j, s in zip(ids[row], scores[row], strict=True)
+                if j >= 0 and np.isfinite(s) and s > 0 and int(j) not in extra
+            ][:list_length]
             if len(picked) < list_length:
-                already = set(picked) | set(seen.indices[seen.indptr[user] : seen.indptr[user + 1]].tolist())
+                trained_on = seen.indices[seen.indptr[user] : seen.indptr[user + 1]].tolist()
+                already = set(picked) | set(trained_on) | extra
                 picked += [p for p in popular if p not in already][: list_length - len(picked)]
             lists[user_ids[user]] = [item_ids[j] for j in picked]
     cold_list = [item_ids[j] for j in list(popular)[:list_length]]
@@ -111,15 +126,18 @@ def from_history(
     list_length: int,
     for_users: Iterable[str],
 ) -> OpenBaseline:
-    """Train on the report SQL's history rows (report_history: `user_id`, `items`), lists for `for_users`.
+    """Train on the report SQL's history rows (report_history: `user_id`, `items`), lists for `for_users`;
+    a row's `older_items` (titles older than its `items`) are kept out of that user's list, not trained on.
 
     `catalogue` (report_items) gives the item dimension, which BM25's weights depend on (its item count and mean
     item length), so the model equals the one trained on the full data when the history bounds did not bind.
     Ids are indexed in sorted order, as evaluation.data's, so ties break the same way.
     """
+    rows = list(rows)
     history = [(str(row["user_id"]), [str(item) for item in row.get("items") or ()]) for row in rows]
+    older = {str(row["user_id"]): [str(item) for item in row.get("older_items") or ()] for row in rows}
     targets = set(map(str, for_users))
-    item_ids = sorted(set(catalogue).union(*(items for _, items in history), popular))
+    item_ids = sorted(set(catalogue).union(*(items for _, items in history), *older.values(), popular))
     user_ids = sorted({user for user, _ in history} | targets)
     item_index = {item: n for n, item in enumerate(item_ids)}
     user_index = {user: n for n, user in enumerate(user_ids)}
@@ -134,6 +152,7 @@ def from_history(
         [item_index[item] for item in popular],
         list_length,
         for_users=sorted(user_index[user] for user in targets),
+        older_seen={user_index[user]: [item_index[item] for item in items] for user, items in older.items() if items},
     )
 
 
@@ -144,5 +163,7 @@ def from_dataset(dataset, run_date, list_length: int, truth_days: int, popularit
 
     split = time_split(dataset, window_end(run_date), truth_days)
     u, i, t = dataset.users[split.train], dataset.items[split.train], dataset.timestamps[split.train]
-    popular = popularity_ranking(u, i, t, dataset.n_items, until=split.cutoff, days=popularity_days)
+    popular = popularity_ranking(
+        u, i, t, dataset.n_items, until=split.cutoff, days=popularity_days, item_ids=dataset.item_ids
+    )
     return train_and_recommend(u, i, dataset.user_ids, dataset.item_ids, popular.tolist(), list_length)

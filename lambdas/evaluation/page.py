@@ -6,7 +6,8 @@ table#metrics (tr.recommender[data-recommender]), table#cold-start (tr.recommend
 section#curation-method, table#heavy-users (tr.heavy-user[data-user-id], td.history, td.truth,
 td.list[data-recommender]), li.item (.new, .hit), span.badge-new, ul#notes; section#verdict
 (li.verdict[data-recommender][data-evaluation]), ul#explanations, table#new-to-user, section#open-baseline,
-svg#chart-metrics, svg#chart-cold-start, svg#chart-freshness, svg#chart-trend (inline SVG, evaluation.charts).
+svg#chart-metrics, svg#chart-cold-start, svg#chart-freshness, svg#chart-trend (inline SVG, evaluation.charts);
+section#composition (tr.composition[data-recommender], p.mostly-popularity[data-recommender], p#ties).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from __future__ import annotations
 from html import escape
 
 from evaluation import charts
+from evaluation.decision import DECISION_METRIC, DECISION_METRIC_LABEL
 from evaluation.metrics import KS, MRR_AT
+from evaluation.page_decision import cold_evaluated, decision_box, populations
 from evaluation.report import ItemEntry, Report
 
 _CSS = """
@@ -49,6 +52,9 @@ section#verdict li{margin:3px 0;font-size:14px}
 li.verdict.better::marker{color:#1a7f37}li.verdict.worse::marker{color:#cf222e}
 ul#explanations li{font-size:12px;color:#57606a}
 svg.chart{display:block;margin:8px 0 16px}
+div#decision{border:1px solid #d0d7de;background:#fff;padding:6px 10px;margin:4px 0 10px;font-size:15px}
+div#decision.adopt{border-left:4px solid #1a7f37}div#decision.keep{border-left:4px solid #cf222e}
+div#decision p.legend{margin:3px 0}
 """
 
 _METRIC_COLUMNS = (
@@ -107,6 +113,7 @@ def render(report: Report) -> str:
         f"{report.counts.users} users, {report.counts.items} items; {report.counts.evaluated_users} users "
         f"evaluated. Generated {escape(report.generated_at)}.</p>",
     ]
+    out += populations(report)
     out += _verdict(report)
     out.append(
         '<h2>Offline metrics: all next interactions</h2><table id="metrics"><thead><tr><th>Recommender</th>'
@@ -129,6 +136,7 @@ def render(report: Report) -> str:
     )
     out += _explanations(report)
     out += _new_to_user(report)
+    out += _composition(report)
     out += _charts(report)
 
     out.append(
@@ -145,6 +153,7 @@ def render(report: Report) -> str:
             f'<td class="num">{_fmt(r.fresh_share, pct=True)}</td></tr>'
         )
     out.append("</tbody></table>")
+    out += cold_evaluated(report)
     out += _open_baseline(report)
     out += _trend(report)
 
@@ -199,7 +208,7 @@ def render(report: Report) -> str:
 
 
 def _verdict(report: Report) -> list[str]:
-    out = ['<section id="verdict"><h2>Verdict</h2>']
+    out = ['<section id="verdict"><h2>Verdict</h2>', *decision_box(report)]
     if not report.verdict:
         out.append('<p class="meta">No verdict: no user could be evaluated.</p></section>')
         return out
@@ -285,9 +294,27 @@ def _charts(report: Report) -> list[str]:
             (f"{label}, new", {r.name: r.metrics.get(key) for r in report.new_to_user.recommenders})
             for key, label in _CHART_METRICS
         ]
+    # Whiskers: report.metric_intervals (evaluation.intervals), keyed here by the chart's group labels.
+    suffixes = {"all": "all", "new_to_user": "new"}
+    whiskers = {
+        f"{label}, {suffixes[evaluation]}": {
+            name: (by_metric[key].low, by_metric[key].high)
+            for name, by_metric in per_name.items()
+            if key in by_metric
+        }
+        for evaluation, per_name in report.metric_intervals.items()
+        if evaluation in suffixes
+        for key, label in _CHART_METRICS
+    }
     return [
         '<h2>Charts</h2><div id="charts">',
-        charts.bar_chart("chart-metrics", "Main metrics per recommender (higher is better)", groups, labels),
+        charts.bar_chart(
+            "chart-metrics",
+            "Main metrics per recommender (higher is better; whiskers: 95 % intervals)",
+            groups,
+            labels,
+            intervals=whiskers,
+        ),
         charts.bar_chart(
             "chart-cold-start",
             f"Cold start: distinct lists among {report.counts.cold_users} users with no history",
@@ -330,8 +357,54 @@ def _trend(report: Report) -> list[str]:
             if name not in names:
                 names.append(name)
     series = {name: [p.values.get(name) for p in report.trend] for name in names}
-    metric = report.trend[-1].metric.replace("normalized_discounted_cumulative_gain_at_", "NDCG@")
+    metric = (
+        f"{DECISION_METRIC_LABEL}, warm users"
+        if report.trend[-1].metric == DECISION_METRIC
+        else report.trend[-1].metric.replace("normalized_discounted_cumulative_gain_at_", "NDCG@")
+    )
     return [
         f"<h2>Trend: last {len(dates)} run(s)</h2>",
         charts.line_chart("chart-trend", f"{metric} per run, {report.country}", dates, series, labels),
     ]
+
+
+def _composition(report: Report) -> list[str]:
+    """What each list is made of (evaluation.composition): fallback share, overlap with popularity, tie share."""
+    section = report.composition
+    if section is None:
+        return []
+    at, half = section.overlap_at, section.shared_at_least
+    out = [
+        '<section id="composition"><h2>What each list is made of</h2>',
+        f'<p class="meta">Over the {section.users} evaluated users with history (users without history get the '
+        "popularity list from the curation and the open baseline). Popularity fallback: the share of list slots "
+        f"filled with popular items because the recommender's own logic left the list short. Overlap: the share "
+        f"of a list's top {at} that is also in the popularity top {at}.</p>",
+        f"<table><thead><tr><th>Recommender</th><th>Slots from the popularity fallback</th><th>Top {at} shared "
+        f"with popularity (mean)</th><th>Users sharing at least {half} of {at}</th></tr></thead><tbody>",
+    ]
+    for r in section.recommenders:
+        fallback = _fmt(r.fallback_share, pct=True) if r.fallback_share is not None else "not known"
+        out.append(
+            f'<tr class="composition" data-recommender="{escape(r.name)}"><th>{escape(r.label)}</th>'
+            f'<td class="num">{fallback}</td><td class="num">{_fmt(r.overlap_share, pct=True)}</td>'
+            f'<td class="num">{_fmt(r.users_sharing_half, pct=True)}</td></tr>'
+        )
+    out.append("</tbody></table>")
+    out += [
+        f'<p class="mostly-popularity" data-recommender="{escape(r.name)}"><strong>{escape(r.text)}</strong></p>'
+        for r in section.recommenders
+        if r.mostly_popularity and r.text
+    ]
+    ties = section.popularity_ties
+    tied = (
+        f"{_fmt(ties.tied_share, pct=True)} of the {ties.slots} popularity slots were ordered by this rule "
+        f"({_fmt(ties.hash_share, pct=True)} by the hash)"
+        if ties.slots
+        else "the popularity list is empty"
+    )
+    out.append(
+        f'<p class="legend">{escape(section.rule)}</p><p class="legend" id="ties">Ties: {escape(ties.rule)}; '
+        f"{tied}.</p></section>"
+    )
+    return out

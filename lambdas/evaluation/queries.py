@@ -30,19 +30,32 @@ METRIC_DEPTH = 25
 # Any per-user metric in [0, 1] has a standard deviation <= 0.5, so over 20,000 users its mean's standard error is
 # <= 0.0035 (95 % within +-0.7 points); the cap keeps what the report step reads flat whatever the country's size.
 DEFAULT_MAX_EVALUATED_USERS = 20_000
+# The curation's window, as the current curation does it: a user's list is the merged neighbours of their N most
+# recent distinct history items (recency: latest touch, ties by item id), minus every item they ever saw
+# (_report_base.sql, `candidates`). The per-country config (data.curation_recent_items) sets N for the deployed
+# report, ReportOptions.recent_items for `make report`.
+DEFAULT_CURATION_RECENT_ITEMS = 10
 # Like recent_items (the items whose neighbours the curation merges): a heavy user adds at most 10 x 9 pairs.
 DEFAULT_COOCCURRENCE_ITEMS = 10
 PERSONALIZE_RECIPE = "user-personalization"
+# Seed of the ranking tie rule's hash (evaluation.ties states the rule; the SQL gets it as {{ tie_seed }}).
+TIE_SEED = "tie-rule-1"
 # The open baseline's training history (report_history.sql), bounded so the report Lambda can hold and train it
 # whatever the country's size: each user's newest distinct history items up to BASELINE_HISTORY_ITEMS (about four
-# titles a week over the six-month window; beyond it a heavy user's oldest titles are neither trained on nor kept
-# out of their list, and the page says how many users that concerns), every shown user, then further users with
+# titles a week over the six-month window; beyond it a heavy user's oldest titles are not trained on, and are kept
+# out of their list within BASELINE_EXCLUDED_PAIRS below), every shown user, then further users with
 # history (md5 order, the sample's draw) while the running total stays within BASELINE_TRAINING_PAIRS. So the
 # output holds at most max(BASELINE_TRAINING_PAIRS, shown users x BASELINE_HISTORY_ITEMS) pairs; stacks/sizing.py
 # sizes the Lambda for that. Measured (implicit 0.7.3 item-item BM25, 2 loaded cores): 1.6 M pairs of 100,000 users
 # read, trained and listed for 20,000 users in 13 s and ~160 B per pair; 3.3 M pairs of 20,000 users in 32 s.
 DEFAULT_BASELINE_HISTORY_ITEMS = 100
 DEFAULT_BASELINE_TRAINING_PAIRS = 2_000_000
+# Every title a shown user has seen is kept out of their open-baseline list, as out of their curation list: the
+# titles older than their newest BASELINE_HISTORY_ITEMS come as report_history's `older_items` (ids only, not
+# trained on), for shown users in md5 order while their running total stays within BASELINE_EXCLUDED_PAIRS, so
+# the output grows by at most that many ids; a shown user beyond it keeps only the newest titles out of their
+# list, and the page says how many users that concerns.
+DEFAULT_BASELINE_EXCLUDED_PAIRS = 1_000_000
 
 # Glue tables the report reads (stacks/constructs/report_catalog.py defines them; evaluation.local_sql loads the
 # same names into DuckDB). Prepared tables carry the prepare step's UNLOAD parts of one run attempt.
@@ -90,12 +103,13 @@ class ReportQueryParams(BaseModel):
     top_users: int = Field(10, ge=1, le=500)
     list_length: int = Field(25, ge=1, le=500)
     neighbours: int = Field(20, ge=1, le=500)
-    recent_items: int = Field(10, ge=1, le=500)
+    recent_items: int = Field(DEFAULT_CURATION_RECENT_ITEMS, ge=1, le=500)
     cooccurrence_items: int = Field(DEFAULT_COOCCURRENCE_ITEMS, ge=1, le=1000)
     max_evaluated_users: int = Field(DEFAULT_MAX_EVALUATED_USERS, ge=1, le=1_000_000)
     shown_items: int = Field(10, ge=1, le=100)
     baseline_history_items: int = Field(DEFAULT_BASELINE_HISTORY_ITEMS, ge=1, le=10_000)
     baseline_training_pairs: int = Field(DEFAULT_BASELINE_TRAINING_PAIRS, ge=1, le=50_000_000)
+    baseline_excluded_pairs: int = Field(DEFAULT_BASELINE_EXCLUDED_PAIRS, ge=0, le=50_000_000)
 
     @property
     def end_epoch(self) -> int:
@@ -136,6 +150,7 @@ def _values(params: ReportQueryParams) -> dict[str, str]:
         "popularity_from_epoch": str(p.cutoff_epoch - p.popularity_days * DAY),
         "fresh_from_epoch": str(p.end_epoch - p.fresh_days * DAY),
         "metric_depth": str(METRIC_DEPTH),
+        "tie_seed": sql_string_literal(TIE_SEED),
         **{
             name: str(int(getattr(p, name)))
             for name in (
@@ -148,6 +163,7 @@ def _values(params: ReportQueryParams) -> dict[str, str]:
                 "shown_items",
                 "baseline_history_items",
                 "baseline_training_pairs",
+                "baseline_excluded_pairs",
             )
         },
     }

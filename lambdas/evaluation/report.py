@@ -23,25 +23,39 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation import decision
 from evaluation import metrics as m
+from evaluation.composition import Composition, composition
 from evaluation.data import DAY, BatchOutput, Dataset, time_split, window_end
+from evaluation.decision import Decision, NewToUser, TrendPoint, VerdictLine
+from evaluation.intervals import MeanInterval, chart_intervals
 from evaluation.open_baseline import NAME as OPEN_BASELINE
 from evaluation.open_baseline import OpenBaselineInfo, train_and_recommend
 from evaluation.queries import (
+    DEFAULT_BASELINE_EXCLUDED_PAIRS,
     DEFAULT_BASELINE_HISTORY_ITEMS,
     DEFAULT_BASELINE_TRAINING_PAIRS,
     DEFAULT_COOCCURRENCE_ITEMS,
+    DEFAULT_CURATION_RECENT_ITEMS,
     DEFAULT_MAX_EVALUATED_USERS,
 )
-from evaluation.recommenders import curation_lists, popularity_ranking, recent_items_matrix
+from evaluation.recommenders import curation_with_fill, popularity_counts, popularity_ranking, recent_items_matrix
 from evaluation.similarity import binary_matrix, choose_neighbours, user_hashes
+from evaluation.ties import TieShare, tie_order, tie_share
 
-SCHEMA_VERSION = 2  # 2: verdict, new_to_user, open_baseline, trend, explanations
+SCHEMA_VERSION = 3  # 2: verdict, new_to_user, open_baseline, trend, explanations; 3: decision, composition,
+# metric_intervals (added fields: a reader of version 2 reads version 3)
 LABELS = {
     "curation": "Current curation",
     "personalize": "Personalize",
     OPEN_BASELINE: "Open baseline (implicit BM25)",
     "popularity": "Popularity (7 days)",
 }
+
+
+# Without a batch output the page still compares the curation, the open baseline (when it trained) and popularity.
+NO_PERSONALIZE_NOTE = (
+    "No Personalize batch output was given: the page has no Personalize column; the other recommenders are "
+    "compared as usual (`make report RESULTS=DIR` with the run's batch output adds it: README)."
+)
 
 
 class ReportOptions(BaseModel):
@@ -55,7 +69,9 @@ class ReportOptions(BaseModel):
     top_users: int = Field(10, ge=1, le=500, description="heavy users shown on the page")
     list_length: int = Field(25, ge=1, le=500, description="items per recommendation list (MRR is at 25)")
     neighbours: int = Field(20, ge=1, le=500, description="top-k Jaccard neighbours kept per item")
-    recent_items: int = Field(10, ge=1, le=500, description="a user's recent items merged by the curation")
+    recent_items: int = Field(
+        DEFAULT_CURATION_RECENT_ITEMS, ge=1, le=500, description="a user's recent items merged by the curation"
+    )
     recall_goal: float = Field(0.9, gt=0, le=1, description="top-10 recall MinHash must reach to be used")
     shown_items: int = Field(10, ge=1, le=100, description="items per list and history shown on the page")
     cooccurrence_items: int = Field(
@@ -70,6 +86,9 @@ class ReportOptions(BaseModel):
     )
     baseline_training_pairs: int = Field(
         DEFAULT_BASELINE_TRAINING_PAIRS, ge=1, le=50_000_000, description="history pairs the baseline trains on"
+    )
+    baseline_excluded_pairs: int = Field(
+        DEFAULT_BASELINE_EXCLUDED_PAIRS, ge=0, le=50_000_000, description="older seen titles kept out of its lists"
     )
 
 
@@ -149,13 +168,20 @@ class Report(BaseModel):
     recommenders: list[RecommenderResult]
     heavy_users: list[HeavyUser]
     notes: list[str]
-    verdict: list[decision.VerdictLine] = []
-    new_to_user: decision.NewToUser | None = None
+    verdict: list[VerdictLine] = []
+    new_to_user: NewToUser | None = None
     open_baseline: OpenBaselineInfo | None = None
-    trend: list[decision.TrendPoint] = []
+    trend: list[TrendPoint] = []
     explanations: dict[str, str] = {}
+    # The bottom line: one metric on warm users, one candidate against the curation, a fixed rule (decision.RULE).
+    # (The model's types are imported by name: this field shadows the decision module in the class body.)
+    decision: Decision | None = None
     # The raw data a local report was built from (evaluation.raw_identity); None for the deployed report.
     raw_digest: str | None = None
+    # What each list is made of, the popularity tie share (evaluation.composition), and the charted metrics' 95 %
+    # intervals: evaluation ("all", "new_to_user") -> recommender -> metric (evaluation.intervals).
+    composition: Composition | None = None
+    metric_intervals: dict[str, dict[str, dict[str, MeanInterval]]] = {}
 
 
 def add_decision(
@@ -165,14 +191,36 @@ def add_decision(
     truth_new: Mapping[str, Collection[str]],
     evaluated: Sequence[str],
     catalogue: Collection[str],
+    warm: Collection[str],
 ) -> Report:
-    """The verdict (both evaluations), the new-to-user section and the metric explanations, in place."""
+    """The verdict (both evaluations), the new-to-user section, the decision (on the `warm` users: history before
+    the cut-off), the metric explanations and the trend's point, in place."""
     named = [(r.name, r.label, lists[r.name]) for r in report.recommenders]
+    report.decision = decision.decide(named, truth, truth_new, evaluated, warm)
     report.verdict = decision.verdicts("all", named, truth, evaluated)
     report.new_to_user, new_lines = decision.new_to_user(named, truth_new, evaluated, catalogue)
     report.verdict += new_lines
     report.explanations = decision.explanations()
-    report.trend = [decision.current_point(report.run_date, [(r.name, r.metrics) for r in report.recommenders])]
+    report.trend = [decision.current_point(report.run_date, report.decision)] if report.decision else []
+    return report
+
+
+def add_list_figures(
+    report: Report,
+    lists: Mapping[str, Mapping[str, Sequence[str]]],
+    own_items: Mapping[str, Mapping[str, int]],
+    popularity: Sequence[str],
+    ties: TieShare,
+    truths: tuple[Mapping[str, Collection[str]], Mapping[str, Collection[str]]],
+    evaluated: Sequence[str],
+    warm: Collection[str],
+) -> Report:
+    """What each list is made of and the charted metrics' intervals, in place. own_items: recommender -> user ->
+    how many leading items its own logic chose; truths: (all next interactions, new to the user); warm: the
+    evaluated users with history."""
+    named = [(r.name, r.label, lists[r.name]) for r in report.recommenders]
+    report.composition = composition(named, own_items, popularity, sorted(warm), ties)
+    report.metric_intervals = chart_intervals(named, truths[0], truths[1], evaluated)
     return report
 
 
@@ -220,17 +268,20 @@ def build_report(
     choice = choose_neighbours(
         capped, user_hashes(dataset.user_ids), k=opts.neighbours, recall_goal=opts.recall_goal
     )
-    popular = popularity_ranking(u, i, t, n_items, until=split.cutoff, days=opts.popularity_days)
+    popular = popularity_ranking(
+        u, i, t, n_items, until=split.cutoff, days=opts.popularity_days, item_ids=dataset.item_ids
+    )
     recent = recent_items_matrix(u, i, t, n_users, n_items, opts.recent_items)
     all_users = np.arange(n_users)
     ids = dataset.item_ids
+    item_last = np.zeros(n_items, dtype=np.int64)  # each item's latest history interaction: the first tie key
+    np.maximum.at(item_last, i, t.astype(np.int64))
+    curation_rows, curation_own = curation_with_fill(
+        seen, recent, choice.neighbours, popular, opts.list_length, all_users, tie_rank=tie_order(ids, item_last)
+    )
     curation = {
         dataset.user_ids[x]: [ids[j] for j in row.tolist()]
-        for x, row in zip(
-            all_users.tolist(),
-            curation_lists(seen, recent, choice.neighbours, popular, opts.list_length, all_users),
-            strict=True,
-        )
+        for x, row in zip(all_users.tolist(), curation_rows, strict=True)
     }
     popularity_list = [ids[j] for j in popular[: opts.list_length].tolist()]
     popularity = dict.fromkeys(dataset.user_ids, popularity_list)
@@ -244,9 +295,7 @@ def build_report(
             "version behind them was trained on interactions from those days, its metrics are optimistic."
         )
     else:
-        notes.append(
-            "No Personalize batch output was given: only the current curation and popularity are compared."
-        )
+        notes.append(NO_PERSONALIZE_NOTE)
     baseline = train_and_recommend(u, i, dataset.user_ids, ids, popular.tolist(), opts.list_length)
     recommenders[OPEN_BASELINE] = baseline.lists
     recommenders["popularity"] = popularity
@@ -392,6 +441,10 @@ def build_report(
         for user in evaluated
         for x in [dataset.user_index[user]]
     }
-    return add_decision(
-        report, recommenders, split.truth, decision.new_truth(split.truth, seen_by), evaluated, catalogue
-    )
+    warm = {user for user in evaluated if history_of[user] > 0}
+    truth_new = decision.new_truth(split.truth, seen_by)
+    report = add_decision(report, recommenders, split.truth, truth_new, evaluated, catalogue, warm)
+    counts, last = popularity_counts(u, i, t, n_items, until=split.cutoff, days=opts.popularity_days)
+    own = {"curation": {dataset.user_ids[x]: int(c) for x, c in enumerate(curation_own.tolist())}}
+    ties = tie_share(counts[popular].tolist(), last[popular].tolist(), opts.list_length)
+    return add_list_figures(report, recommenders, own, popularity_list, ties, (split.truth, truth_new), evaluated, warm)

@@ -30,6 +30,7 @@ from evaluation.open_baseline import OpenBaseline, from_history
 from evaluation.queries import ReportOutput
 from evaluation.report import (
     LABELS,
+    NO_PERSONALIZE_NOTE,
     ColdStart,
     Counts,
     CurationInfo,
@@ -41,8 +42,10 @@ from evaluation.report import (
     Window,
     _iso,
     add_decision,
+    add_list_figures,
     sample_note,
 )
+from evaluation.ties import tie_share
 
 # report_users column -> recommender name (report.json's `recommenders[].name`), in page order before popularity.
 RECOMMENDER_COLUMNS = {"curation": "curation", "personalize": "personalize"}
@@ -58,6 +61,8 @@ class ReportInputs:
     items: dict[str, ItemInfo | None]  # catalogue; None = an interacted item missing from the items dataset
     # report_history rows: user_id, shown, distinct_items (the whole history's), items (newest first, capped)
     history: list[dict[str, Any]] = field(default_factory=list)
+    # report_popularity's (users, last_ts) per item of `popularity`, in rank order: the tie share's input
+    popularity_keys: list[tuple[int, int]] = field(default_factory=list)
     input_bytes: int = 0
     query_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -96,6 +101,7 @@ def inputs_from_rows(rows: Mapping[ReportOutput, list[dict[str, Any]]], input_by
         summary=summaries[0],
         users=rows[ReportOutput.USERS],
         popularity=[str(r["item_id"]) for r in popularity],
+        popularity_keys=[(int(r.get("users") or 0), int(r.get("last_ts") or 0)) for r in popularity],
         items={str(r["item_id"]): _item_info(r) for r in rows[ReportOutput.ITEMS]},
         history=rows.get(ReportOutput.HISTORY, []),
         input_bytes=input_bytes,
@@ -138,13 +144,29 @@ def train_open_baseline(
             f"{history_users:,} users with history (every evaluated user, then others drawn by a hash of the user "
             f"id, up to {opts.baseline_training_pairs:,} (user, item) pairs) to fit the report step's memory."
         )
-    capped = sum(int(row.get("distinct_items") or 0) > len(row.get("items") or ()) for row in inputs.history)
-    if capped:
-        notes.append(
-            f"The open baseline saw the newest {opts.baseline_history_items} distinct titles of {capped:,} user(s) "
-            "with longer histories; their older titles were neither trained on nor kept out of their lists."
-        )
+    notes += _older_titles_notes(inputs.history, opts)
     return baseline, notes
+
+
+def _older_titles_notes(history: Sequence[Mapping[str, Any]], opts: ReportOptions) -> list[str]:
+    """What the open baseline did with titles older than a user's newest baseline_history_items: never trained
+    on; kept out of a shown user's list when report_history sent them (`older_items`), else said here."""
+    longer = [row for row in history if int(row.get("distinct_items") or 0) > len(row.get("items") or ())]
+    if not longer:
+        return []
+    notes = [
+        f"The open baseline trained on the newest {opts.baseline_history_items} distinct titles of {len(longer):,} "
+        "user(s) with longer histories; every title a shown user has seen, older ones included, is kept out of "
+        "their open-baseline list."
+    ]
+    if kept_in := sum(bool(row.get("shown")) and not row.get("older_items") for row in longer):
+        notes[0] = notes[0].rsplit(";", 1)[0] + "."
+        notes.append(
+            f"For {kept_in:,} shown user(s) the titles older than their newest {opts.baseline_history_items} were "
+            f"not kept out of their open-baseline lists (beyond the {opts.baseline_excluded_pairs:,} older titles the "
+            "report reads): such a title can be listed and can never be a hit."
+        )
+    return notes
 
 
 def read_output_folder(folder: Path | str) -> ReportInputs:
@@ -172,11 +194,7 @@ def _notes(inputs: ReportInputs, opts: ReportOptions, *, with_personalize: bool,
     """What the page must say about its inputs, in page order: the Personalize output, popularity, the truth's
     re-watches, the users left out or sampled, and an empty evaluation."""
     s = inputs.summary
-    notes = (
-        _personalize_notes(s, opts)
-        if with_personalize
-        else ["No Personalize batch output was given: only the current curation and popularity are compared."]
-    )
+    notes = _personalize_notes(s, opts) if with_personalize else [NO_PERSONALIZE_NOTE]
     if not inputs.popularity:
         notes.append(f"No interactions in the last {opts.popularity_days} days of the history: popularity is empty.")
     if pairs := _int(s, "truth_pairs"):
@@ -417,4 +435,10 @@ def build_report_from_outputs(
         open_baseline=open_baseline.info if open_baseline is not None else None,
     )
     truth_new = {row["user_id"]: set(row.get("truth_new") or ()) for row in inputs.users}
-    return add_decision(report, lists, truth, truth_new, evaluated, catalogue)
+    warm = {row["user_id"] for row in sampled if row.get("history_interactions")}
+    report = add_decision(report, lists, truth, truth_new, evaluated, catalogue, warm)
+    own = {"curation": {row["user_id"]: int(row.get("curation_picked") or 0) for row in inputs.users}}
+    keys = inputs.popularity_keys
+    ties = tie_share([c for c, _ in keys], [t for _, t in keys], opts.list_length)
+    popular = inputs.popularity[: opts.list_length]
+    return add_list_figures(report, lists, own, popular, ties, (truth, truth_new), evaluated, warm)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from common.recipes import Recipe
 from dataprep.quality import QualityThresholds
+from evaluation.queries import DEFAULT_CURATION_RECENT_ITEMS
 
 
 class _Model(BaseModel):
@@ -136,6 +137,8 @@ class RunSettings(_Model):
     campaign_enabled: bool
     # Users the comparison page evaluates (bounds the report step's input; stacks/sizing.py sizes it from this).
     report_evaluated_users: int = Field(default=20_000, ge=100, le=1_000_000)
+    # The curation's window on the comparison page (evaluation.queries.DEFAULT_CURATION_RECENT_ITEMS explains it).
+    curation_recent_items: int = Field(default=DEFAULT_CURATION_RECENT_ITEMS, ge=1, le=500)
     campaign_min_tps: int
     gate: GateSettings
     # Absent in inputs rendered before they existed: the defaults apply.

@@ -47,6 +47,8 @@ def notification(record: dict[str, Any]) -> dict[str, Any]:
             )
         lines.append(f"  fallback first: {primary.get('campaign_arn') or primary.get('segments_uri')}")
     lines.extend(data_quality_lines(record.get("data_quality") or {}))
+    if record.get("report_decision"):
+        lines.append(f"Decision: {record['report_decision']}")
     if record.get("report_url"):
         lines.append(f"Report: {record['report_url']}")
     lines.append(f"Execution: {record.get('execution_arn')}")
@@ -63,6 +65,7 @@ def notification(record: dict[str, Any]) -> dict[str, Any]:
             "promoted",
             "training",
             "report_url",
+            "report_decision",
         )
     }
     values = (subject, "\n".join(lines), EVENT_SOURCE, DETAIL_TYPE, json.dumps(detail, default=str, sort_keys=True))

@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
 
+from common.recipes import user_list_recipe
 from stacks.config import EnvironmentConfig
 from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept_wildcards
@@ -25,6 +26,14 @@ def run_operator_policy(
     """What `personalize-runs` needs (docs/runbook.md); attach it to the on-call engineers' role."""
     executions = executions_arn(stack, config)
     schedules = schedules_arn(stack, config)
+    # `personalize-runs report-inputs`: the batch output each country's page scores (its per-user recipe's job,
+    # results/<CC>/<date>/<recipe>/), for `make report RESULTS=DIR`; no other object of the results bucket.
+    batch_folders = [
+        f"{country.code}/*/{recipe.value}/"
+        for country in config.countries
+        if (recipe := user_list_recipe(country.recipes)) is not None
+    ]
+    batch_objects = [bucket_arn(config, "results", f"/{folder}*") for folder in batch_folders]
     policy = iam.ManagedPolicy(
         stack,
         "RunOperatorPolicy",
@@ -45,6 +54,7 @@ def run_operator_policy(
                 sid="ReadLedger", actions=["dynamodb:GetItem", "dynamodb:Query"], resources=[ledger.table_arn]
             ),
             iam.PolicyStatement(sid="ReadScheduleInput", actions=["scheduler:GetSchedule"], resources=[schedules]),
+            *_batch_output_statements(config, key, batch_folders, batch_objects),
             # Reading the ledger and a schedule's input decrypts through DynamoDB and Scheduler; starting or
             # redriving an execution of the encrypted state machine encrypts its input through Step
             # Functions, and describing it decrypts: the Step Functions guide grants callers both
@@ -75,8 +85,9 @@ def run_operator_policy(
     )
     accept_wildcards(
         policy,
-        resources=[executions, schedules],
-        reason="Executions of this env's pipeline and this env's schedules only; their names vary per run.",
+        resources=[executions, schedules, *batch_objects],
+        reason="Executions of this env's pipeline and this env's schedules only; their names vary per run. Batch "
+        "output objects of this env's countries' per-user recipe only: one folder per run date.",
     )
     return policy
 
@@ -111,3 +122,29 @@ def report_reader_policy(stack: Stack, config: EnvironmentConfig, key: kms.IKey)
         reason="Report objects of this env's countries only: one folder per run date, plus latest/.",
     )
     return policy
+
+
+def _batch_output_statements(
+    config: EnvironmentConfig, key: kms.IKey, folders: list[str], objects: list[str]
+) -> list[iam.PolicyStatement]:
+    """Read and list the per-user batch output; none when no country has a per-user recipe (its page has no
+    Personalize column, and IAM refuses a statement without a resource)."""
+    if not objects:
+        return []
+    return [
+        iam.PolicyStatement(sid="ReadBatchOutput", actions=["s3:GetObject"], resources=objects),
+        iam.PolicyStatement(
+            sid="ListBatchOutput",
+            actions=["s3:ListBucket"],
+            resources=[bucket_arn(config, "results")],
+            conditions={"StringLike": {"s3:prefix": folders}},
+        ),
+        # The results bucket is encrypted with the env key: reading the batch output decrypts through S3 only.
+        key_statement(
+            key,
+            service="s3",
+            actions=["kms:Decrypt"],
+            resources=s3_context([bucket_arn(config, "results")]),
+            sid="DecryptBatchOutputThroughS3",
+        ),
+    ]

@@ -9,10 +9,13 @@ set-up fault, so this test fails with the install command rather than skipping.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import struct
 import subprocess
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -68,7 +71,7 @@ def page(request, prepared_dir, batch_files, tmp_path_factory) -> tuple[str, Pat
     report = report_from_prepared(prepared_dir, "FR", RUN_DATE, out, batch, ReportOptions(top_users=TOP_USERS))
     # Two earlier runs for the trend chart, as the report step finds them under results/FR/<run_date>/.
     earlier = [
-        decision.TrendPoint(run_date=f"2026-10-{day:02d}", metric=decision.TREND_METRIC, values={"curation": v})
+        decision.TrendPoint(run_date=f"2026-10-{day:02d}", metric=decision.DECISION_METRIC, values={"curation": v})
         for day, v in ((18, 0.1), (25, 0.2))
     ]
     report.trend = earlier + report.trend
@@ -150,3 +153,45 @@ def test_verdict_charts_and_both_evaluations_in_chromium(page, tmp_path):
     trend = [a for t, a in elements if t == "polyline" and a.get("data-recommender") == "curation"]
     assert len(trend) == 1 and len(trend[0]["points"].split()) == 3
     assert any(t == "section" and a.get("id") == "open-baseline" for t, a in elements)
+
+
+def _text_of(dom: str, element_id: str) -> str:
+    found = re.search(rf'id="{element_id}"[^>]*>(.*?)</', dom, re.S)
+    assert found, f"#{element_id} not on the rendered page"
+    return found.group(1).strip()
+
+
+def test_decision_and_warm_cold_shares_are_visible_in_chromium(page, tmp_path):
+    variant, html = page
+    data = json.loads((html.parent / "report.json").read_text(encoding="utf-8"))
+    made = data["decision"]
+    dom = _run(_chromium(), tmp_path / "profile", "--dump-dom", html.resolve().as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    parser = _Dom()
+    parser.feed(dom.stdout)
+    elements = parser.elements
+    # The decision opens the verdict section: its outcome, candidate, rule, metric and population.
+    (box,) = [a for t, a in elements if a.get("id") == "decision"]
+    assert box["data-outcome"] == made["outcome"] in {o.value for o in decision.Outcome}
+    assert box["data-candidate"] == ("personalize" if variant == "personalize" else "open_baseline")
+    verdict_at = next(n for n, (_, a) in enumerate(elements) if a.get("id") == "verdict")
+    decision_at = next(n for n, (_, a) in enumerate(elements) if a.get("id") == "decision")
+    first_line = next(n for n, (t, a) in enumerate(elements) if "verdict" in (a.get("class") or "").split())
+    assert verdict_at < decision_at < first_line
+    assert escape(made["text"]) in dom.stdout or made["text"] in dom.stdout
+    for part in ("decision-rule", "decision-metric", "decision-population"):
+        assert _text_of(dom.stdout, part)
+    assert (
+        f"at least {decision.MIN_HITS}" in _text_of(dom.stdout, "decision-rule") or str(decision.MIN_HITS) in dom.stdout
+    )
+    # The header splits the evaluated users into warm and cold, with shares that add up to all of them.
+    sample = made["sample"]
+    assert sample["warm_users"] + sample["cold_users"] == data["counts"]["evaluated_users"]
+    assert sample["warm_users"] > 0 and sample["cold_users"] > 0
+    header = next(n for n, (_, a) in enumerate(elements) if a.get("id") == "populations")
+    assert header < verdict_at
+    assert _text_of(dom.stdout, "warm-share") == f"{sample['warm_share']:.1%}"
+    assert _text_of(dom.stdout, "cold-share") == f"{sample['cold_share']:.1%}"
+    # Cold evaluated users are judged in the cold-start section, by what each recommender finds for them.
+    cold = [a for t, a in elements if t == "li" and a.get("data-cold-recommender")]
+    assert {a["data-cold-recommender"] for a in cold} == set(sample["cold_hits_per_100_users"])

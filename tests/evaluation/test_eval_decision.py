@@ -11,6 +11,7 @@ from eval_fixtures import RUN_DATE
 from evaluation import decision
 from evaluation.data import time_split, window_end
 from evaluation.open_baseline import NAME, from_dataset, train_and_recommend
+from evaluation.rounding import interval_text
 
 
 def test_bootstrap_is_seeded_and_brackets_the_ratio():
@@ -119,12 +120,15 @@ def test_trend_reads_earlier_reports_of_the_country_only(tmp_path):
         data = {
             "country": country,
             "run_date": run_date,
-            "recommenders": [{"name": "curation", "metrics": {decision.TREND_METRIC: value}}],
+            "decision": {"values": {"curation": value}},
         }
         (folder / "report.json").write_text(json.dumps(data))
     (tmp_path / "broken.json").write_text("{not json")
-    current = decision.TrendPoint(run_date="2026-10-15", metric=decision.TREND_METRIC, values={"curation": 0.3})
-    paths = [*tmp_path.glob("*/report.json"), tmp_path / "broken.json"]
+    current = decision.TrendPoint(run_date="2026-10-15", metric=decision.DECISION_METRIC, values={"curation": 0.3})
+    # A report from before the decision existed: its metrics are not the decision's, so it is no trend point.
+    old = {"country": "FR", "run_date": "2026-10-05", "recommenders": [{"name": "curation", "metrics": {"x": 1.0}}]}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    paths = [*tmp_path.glob("*/report.json"), tmp_path / "broken.json", tmp_path / "old.json"]
     trend = decision.trend_from_reports(paths, "FR", current)
     assert [(p.run_date, p.values["curation"]) for p in trend] == [
         ("2026-10-01", 0.1),
@@ -139,7 +143,7 @@ def test_trend_reads_earlier_reports_of_the_country_only(tmp_path):
         data = {
             "country": "FR",
             "run_date": f"2026-09-{day + 1:02d}" if day < 30 else f"2026-10-{day - 29:02d}",
-            "recommenders": [{"name": "curation", "metrics": {decision.TREND_METRIC: day / 100}}],
+            "decision": {"values": {"curation": day / 100}},
         }
         (folder / "report.json").write_text(json.dumps(data))
     last = decision.trend_from_reports(many.glob("*/report.json"), "FR")
@@ -151,3 +155,162 @@ def test_every_metric_has_plain_words():
     for k in (5, 10, 25):
         assert f"precision_at_{k}" in words and f"normalized_discounted_cumulative_gain_at_{k}" in words
     assert "scroll" in words["mean_reciprocal_rank_at_25"] and "catalogue" in words["coverage"]
+
+
+# --- the decision: one metric, one population, a fixed rule ---------------------------------------------
+
+
+def _planted(rng, users: list[str], rate: float, truth: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Lists that hold the user's one new title (at a random rank of the top 25) with probability `rate`."""
+    lists = {}
+    for u in users:
+        filler = [f"{u}-other{n}" for n in range(25)]
+        if rng.random() < rate:
+            filler[int(rng.integers(0, 25))] = next(iter(truth[u]))
+        lists[u] = filler
+    return lists
+
+
+def _country(seed: int, warm: int, cold: int, curation_rate: float, candidate_rate: float, cold_rate: float = 0.0):
+    """A generated country: every evaluated user watches one title new to them. Warm users are found at the planted
+    rates; cold users are found by the candidate at `cold_rate` and never by the curation (its popularity list)."""
+    rng = np.random.default_rng(seed)
+    warm_users = [f"w{n}" for n in range(warm)]
+    cold_users = [f"c{n}" for n in range(cold)]
+    truth = {u: {f"{u}-next"} for u in warm_users + cold_users}
+    curation = _planted(rng, warm_users, curation_rate, truth) | _planted(rng, cold_users, 0.0, truth)
+    candidate = _planted(rng, warm_users, candidate_rate, truth) | _planted(rng, cold_users, cold_rate, truth)
+    popularity = _planted(rng, warm_users + cold_users, 0.0, truth)
+    named = [
+        ("curation", "Current curation", curation),
+        ("personalize", "Personalize", candidate),
+        ("popularity", "Popularity", popularity),
+    ]
+    evaluated = sorted(truth)
+    return decision.decide(named, truth, truth, evaluated, set(warm_users))
+
+
+def test_a_recommender_truly_better_for_warm_users_is_adopted():
+    got = _country(seed=3, warm=600, cold=300, curation_rate=0.2, candidate_rate=0.4)
+    assert got.outcome == decision.Outcome.ADOPT
+    assert got.candidate == "personalize" and got.against == "curation"
+    assert got.interval.low > 1 and got.users == 600  # warm users only
+    assert got.baseline_hits >= decision.MIN_HITS and got.candidate_hits >= decision.MIN_HITS
+    assert got.sample.evaluated_users == 900 and got.sample.warm_users == 600 and got.sample.cold_users == 300
+    assert got.sample.warm_share == pytest.approx(2 / 3) and got.sample.cold_share == pytest.approx(1 / 3)
+    assert got.text.startswith("Adopt Personalize: on 600 warm users Personalize finds")
+    assert set(got.values) == {"curation", "personalize", "popularity"}  # the trend plots these
+
+
+def test_equal_recommenders_are_not_decided_even_when_cold_users_favour_one():
+    # Cold users all find their title with the candidate: an all-users comparison would call it better.
+    got = _country(seed=4, warm=600, cold=900, curation_rate=0.2, candidate_rate=0.2, cold_rate=1.0)
+    assert got.outcome == decision.Outcome.NOT_DECIDED
+    assert got.interval.low <= 1 <= got.interval.high
+    assert got.sample.cold_hits_per_100_users["personalize"] == 100.0
+    assert got.sample.cold_hits_per_100_users["curation"] == 0.0
+
+
+def test_a_tiny_signal_country_is_not_enough_signal_to_decide():
+    got = _country(seed=5, warm=60, cold=10, curation_rate=0.2, candidate_rate=0.4)
+    assert got.outcome == decision.Outcome.NOT_ENOUGH_SIGNAL
+    assert got.baseline_hits < decision.MIN_HITS
+    assert f"at least {decision.MIN_HITS}" in got.text
+
+
+def test_a_recommender_truly_worse_keeps_the_current_curation():
+    got = _country(seed=6, warm=800, cold=0, curation_rate=0.3, candidate_rate=0.1)
+    assert got.outcome == decision.Outcome.KEEP and got.interval.high < 1
+    assert got.sample.cold_share == 0.0
+
+
+def test_the_candidate_is_personalize_then_the_open_baseline_then_popularity():
+    users = [f"w{n}" for n in range(10)]
+    truth = {u: {"a"} for u in users}
+    lists = {u: ["a"] for u in users}
+    for names, expected in (
+        (["curation", "personalize", "open_baseline", "popularity"], "personalize"),
+        (["curation", "open_baseline", "popularity"], "open_baseline"),
+        (["curation", "popularity"], "popularity"),
+    ):
+        got = decision.decide([(n, n, lists) for n in names], truth, truth, users, set(users))
+        assert got.candidate == expected
+    assert decision.decide([("popularity", "P", lists)], truth, truth, users, set(users)) is None
+
+
+def test_below_the_minimum_hits_the_interval_cannot_decide():
+    """Why MIN_HITS: simulated users whose hit counts are Poisson around the expected hits. With half MIN_HITS
+    curation hits a recommender truly 1.5x better is adopted less than half the time, and two equal ones get an
+    interval spanning more than 2.5x (high / low); with twice MIN_HITS most such recommenders are adopted."""
+    rng = np.random.default_rng(2026)
+    users, runs = 150, 30
+
+    def simulate(expected_hits: float) -> tuple[float, float]:
+        adopted, spans = 0, []
+        for _ in range(runs):
+            base = rng.poisson(expected_hits / users, users).astype(float)
+            better = rng.poisson(1.5 * expected_hits / users, users).astype(float)
+            equal = rng.poisson(expected_hits / users, users).astype(float)
+            adopted += decision.bootstrap_ratio(better, base).low > 1
+            same = decision.bootstrap_ratio(equal, base)
+            spans.append(same.high / same.low if same.low else np.inf)
+        return adopted / runs, float(np.median(spans))
+
+    adopted, span = simulate(decision.MIN_HITS / 2)
+    assert adopted < 0.5 and span > 2.5
+    adopted, span = simulate(decision.MIN_HITS * 2)
+    assert adopted > 0.5 and span < 2.0
+
+
+@pytest.mark.parametrize(
+    ("candidate_hits", "baseline_hits", "low", "high", "expected"),
+    [
+        (120, 60, 1.4, 2.8, decision.Outcome.ADOPT),
+        (60, 180, 0.2, 0.5, decision.Outcome.KEEP),
+        (100, 95, 0.9956, 1.09, decision.Outcome.NOT_DECIDED),
+        (100, 100, 1.0, 1.0, decision.Outcome.NOT_DECIDED),  # identical lists: 1 is neither above nor below 1
+        (decision.MIN_HITS - 1, 400, 0.01, 0.2, decision.Outcome.NOT_ENOUGH_SIGNAL),
+        (400, decision.MIN_HITS - 1, 5.0, 12.0, decision.Outcome.NOT_ENOUGH_SIGNAL),
+    ],
+)
+def test_the_rule(candidate_hits, baseline_hits, low, high, expected):
+    interval = decision.Interval(ratio=candidate_hits / baseline_hits, low=low, high=high)
+    assert decision.outcome_of(candidate_hits, baseline_hits, interval) == expected
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "text"),
+    [
+        (0.9956, 1.0912, "0.99-1.10x"),  # outward: never 1.00 for a bound below 1
+        (1.0004, 1.3, "1.0004-1.30x"),  # a lower bound above 1 never prints as 1.00
+        (0.5, 0.9991, "0.50-0.9991x"),
+        (1.0, 1.0, "1.00-1.00x"),
+    ],
+)
+def test_rounding_never_contradicts_the_outcome(low, high, text):
+    assert interval_text(decision.Interval(ratio=1.0, low=low, high=high)) == f"95 % CI {text}"
+
+
+def test_verdict_lines_round_their_interval_outward():
+    users = [f"u{n}" for n in range(400)]
+    truth = {u: {"a"} for u in users}
+    rng = np.random.default_rng(12)  # a seed whose lower bound is just below 1
+    curation = {u: ["a"] if rng.random() < 0.5 else ["b"] for u in users}
+    near = {u: ["a"] if rng.random() < 0.56 else ["b"] for u in users}
+    (line,) = decision.verdict("all", [("x", "Near", near)], truth, users, curation)
+    low, high = line.interval.low, line.interval.high
+    assert line.outcome == "no clear difference" and 0.995 <= low < 1
+    assert "CI 1.00" not in line.text
+    assert interval_text(line.interval) in line.text
+    printed_low = float(line.text.split("95 % CI ")[1].split("-")[0])
+    assert printed_low <= low and (printed_low < 1) == (low < 1) and high >= 1
+
+
+def test_the_notification_states_the_decision():
+    from pipeline.notify import notification
+
+    text = "Adopt Personalize: it finds 1.52x (95 % CI 1.21-1.90x) the titles ..."
+    record = {"country": "FR", "run_date": "2026-11-01", "status": "SUCCEEDED", "report_decision": text}
+    got = notification(record)
+    assert f"Decision: {text}" in got["message"].splitlines()
+    assert json.loads(got["detail"])["report_decision"] == text

@@ -163,7 +163,7 @@ def test_heavy_users_are_the_most_active_with_history_and_lists(written, small_d
 def test_report_json_is_the_report_data(written):
     report, out = written
     data = json.loads((out / "report.json").read_text())
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     assert data["country"] == "FR" and data["run_date"] == RUN_DATE.isoformat()
     assert set(data) >= {"window", "counts", "curation", "recommenders", "heavy_users", "notes"}
     assert data["recommenders"][0]["metrics"] == report.recommenders[0].metrics

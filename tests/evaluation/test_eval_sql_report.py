@@ -184,8 +184,9 @@ def test_curation_merges_neighbours_drops_seen_and_fills_with_unseen_popular_ite
     lists = {}
     for row in _cte(con, params, "curation", "user_id, pos"):
         lists.setdefault(row["user_id"], []).append(row["item_id"])
-    # u9 saw a: b and c from a's neighbours, then the popular items it neither saw nor got
-    assert lists["u9"] == ["b", "c", "e", "f"]
+    # u9 saw a: b and c from a's neighbours (equal scores: c, touched last, first), then the popular items it
+    # neither saw nor got
+    assert lists["u9"] == ["c", "b", "e", "f"]
     # u5 saw e and f, each the other's neighbour: only g (a neighbour of e) is left, and no unseen popular item
     assert lists["u5"][0] == "g" and not {"e", "f"} & set(lists["u5"])
 

@@ -396,6 +396,8 @@ def test_operator_policy_grants_exactly_what_personalize_runs_calls(pipeline):
         "kms:Decrypt",
         "kms:DescribeKey",  # DynamoDB reads of the encrypted ledger
         "kms:GenerateDataKey",  # the encrypted state machine's input, on StartExecution / RedriveExecution
+        "s3:GetObject",  # report-inputs: the per-user recipe's batch output
+        "s3:ListBucket",
     }
     for sid in ("DecryptLedger", "EncryptedExecutions", "DecryptScheduleInput"):
         assert "kms:ViaService" in json.dumps(statements[sid]["Condition"]), sid

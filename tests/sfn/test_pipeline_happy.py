@@ -14,6 +14,7 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
         "country": "KR",
         "run_date": "2026-11-08",
         "recommenders": [{"name": "curation", "metrics": {"normalized_discounted_cumulative_gain_at_10": 0.25}}],
+        "decision": {"values": {"curation": 0.01}},  # the trend plots the decision's metric
     }
     harness.s3.put_object(
         Bucket="personalize-dev-results-123456789012-us-east-1",
@@ -82,6 +83,7 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
     )
     assert report["country"] == "KR" and report["run_date"] == SUNDAY
     assert [p["run_date"] for p in report["trend"]] == ["2026-11-08", SUNDAY]
+    assert f"Decision: {report['decision']['text']}" in output["notification"]["message"].splitlines()
     # the back office's stable address holds the same report
     latest = harness.s3.get_object(Bucket=results_bucket, Key="KR/latest/report.json")["Body"].read()
     assert json.loads(latest) == report

@@ -5,6 +5,7 @@
     personalize-runs redrive RUN [--dry-run] [--yes] [--wait]
     personalize-runs rerun --country CC --date D [--to D2] [--force] [--fresh-attempts] [--dry-run] [--yes] [--wait]
     personalize-runs events replay [--max-descriptors N] [--time-budget S] [--dry-run] [--yes]
+    personalize-runs report-inputs --country CC --date D --out DIR
 
 Global options (before or after the command): --env (default dev), --profile, --region, --output table|json.
 Results go to stdout; progress, prompts and errors to stderr. Exit codes: 0 ok, 1 an operation failed,
@@ -155,6 +156,18 @@ def build_parser(runtime: Runtime) -> argparse.ArgumentParser:
     )
     replay.add_argument("--dry-run", action="store_true", help="read and print the plan; change nothing")
     replay.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    inputs = commands.add_parser(
+        "report-inputs",
+        parents=[common],
+        help="download a run's Personalize batch output for `make report RESULTS=DIR`",
+        description="Download the batch output the run's comparison page scores (the country's per-user recipe, "
+        "results/<CC>/<date>/<recipe>/) into DIR/<recipe>/, so `make report ... RESULTS=DIR` has the deployed "
+        "page's Personalize column. Never overwrites a file.",
+    )
+    inputs.add_argument("--country", required=True, metavar="CC")
+    inputs.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the run date")
+    inputs.add_argument("--out", required=True, metavar="DIR", help="where to write (outside the repository)")
     return parser
 
 

@@ -212,6 +212,32 @@ def cmd_events(session: Session) -> int:
     return FAILED if summary["descriptors_kept"] else OK
 
 
+def cmd_report_inputs(session: Session) -> int:
+    from pathlib import Path
+
+    from tools.replay.report_inputs import batch_prefix, download, results_bucket
+    from tools.replay.runs import parse_date
+
+    args = session.args
+    run_date = parse_date(args.date, "--date")
+    prefix, recipe = batch_prefix(session.env, args.country, run_date)
+    # The bucket's name holds the account. GetCallerIdentity API reference: "No permissions are required to
+    # perform this operation", so the run-operator policy needs no grant for it.
+    account = session.env.config.account or session.clients.client("sts").get_caller_identity()["Account"]
+    bucket = results_bucket(session.env, account, session.clients.region)
+    out = Path(args.out)
+    done = download(session.clients.client("s3"), bucket, prefix, recipe, out)
+    country = session.env.country(args.country)
+    text = (
+        f"downloaded {len(done.files)} file(s), {done.bytes:,} bytes, from s3://{bucket}/{prefix} "
+        f"to {out / recipe.value}\n"
+        f"make report RAW=<the exports the run read> COUNTRY={country} RUN_DATE={run_date.isoformat()} "
+        f"OUT=<a folder> RESULTS={out}"
+    )
+    session.emit(done.summary(), text)
+    return OK
+
+
 def cmd_events_dispatch(session: Session) -> int:
     return {"replay": cmd_events}[session.args.events_command](session)
 
@@ -222,4 +248,5 @@ COMMANDS: dict[str, Callable[[Session], int]] = {
     "redrive": cmd_redrive,
     "rerun": cmd_rerun,
     "events": cmd_events_dispatch,
+    "report-inputs": cmd_report_inputs,
 }

@@ -72,12 +72,25 @@ neighbours AS (
     WHERE slot <= {{ neighbours }}
 ),
 
--- Distinct users per item over the last popularity days of the history.
+-- Each item's latest interaction in the history: the first tie key of the popularity and curation rankings.
+item_recency AS (
+    SELECT item_id, max(ts) AS last_ts FROM history GROUP BY item_id
+),
+
+-- Distinct users per item over the last popularity days of the history. Equal counts: evaluation.ties' rule (the
+-- latest interaction, newest first, then the md5 of '<tie_seed>#<item id>'; the id only if two hashes collide).
 popularity AS (
-    SELECT item_id, row_number() OVER (ORDER BY count(DISTINCT user_id) DESC, item_id) AS popularity_rank
-    FROM history
-    WHERE ts >= {{ popularity_from_epoch }}
-    GROUP BY item_id
+    SELECT
+        item_id, users, last_ts,
+        row_number() OVER (
+            ORDER BY users DESC, last_ts DESC, lower(to_hex(md5(to_utf8({{ tie_seed }} || '#' || item_id)))), item_id
+        ) AS popularity_rank
+    FROM (
+        SELECT item_id, count(DISTINCT user_id) AS users, max(ts) AS last_ts
+        FROM history
+        WHERE ts >= {{ popularity_from_epoch }}
+        GROUP BY item_id
+    ) AS counted
 ),
 
 -- Personalize's batch output, one row per non-blank line, parsed here (the Glue table reads each line as text:
@@ -155,8 +168,13 @@ picked AS (
     FROM (
         SELECT
             c.user_id, c.item_id,
-            row_number() OVER (PARTITION BY c.user_id ORDER BY c.score DESC, c.item_id) AS pos
+            row_number() OVER (
+                PARTITION BY c.user_id
+                ORDER BY c.score DESC, r.last_ts DESC, lower(to_hex(md5(to_utf8({{ tie_seed }} || '#' || c.item_id)))),
+                    c.item_id
+            ) AS pos
         FROM candidates AS c
+        JOIN item_recency AS r ON r.item_id = c.item_id
         LEFT JOIN history_pairs AS h ON h.user_id = c.user_id AND h.item_id = c.item_id
         WHERE h.item_id IS NULL
     ) AS ranked

@@ -5,6 +5,9 @@
 -- whose lists are scored and shown), then the other users with history in md5 order (the sample's draw) while
 -- the running total of pairs stays within baseline_training_pairs. So the output holds at most
 -- max(baseline_training_pairs, shown users x baseline_history_items) pairs, whatever the country's size.
+-- `older_items`: a shown user's titles older than their newest baseline_history_items, not trained on but kept
+-- out of their list (every seen title is, as the curation's), for shown users in md5 order while the running
+-- total of such titles stays within baseline_excluded_pairs; NULL for the others (the page counts those).
 WITH
 {{ base }},
 
@@ -24,10 +27,40 @@ drawn AS (
         ) AS running_pairs
     FROM user_pairs AS p
     LEFT JOIN shown AS s ON s.user_id = p.user_id
+),
+
+excluded_users AS (
+    SELECT user_id
+    FROM (
+        SELECT
+            p.user_id,
+            sum(p.distinct_items - p.pairs) OVER (
+                ORDER BY lower(to_hex(md5(to_utf8(p.user_id)))), p.user_id
+                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+            ) AS running_excluded
+        FROM user_pairs AS p
+        JOIN shown AS s ON s.user_id = p.user_id
+        WHERE p.distinct_items > p.pairs
+    ) AS ranked
+    WHERE running_excluded <= {{ baseline_excluded_pairs }}
+),
+
+older AS (
+    SELECT h.user_id, array_agg(h.item_id ORDER BY h.recency) AS older_items
+    FROM history_pairs AS h
+    JOIN excluded_users AS e ON e.user_id = h.user_id
+    WHERE h.recency > {{ baseline_history_items }}
+    GROUP BY h.user_id
+),
+
+trained AS (
+    SELECT h.user_id, d.shown, d.distinct_items, array_agg(h.item_id ORDER BY h.recency) AS items
+    FROM history_pairs AS h
+    JOIN drawn AS d ON d.user_id = h.user_id
+    WHERE h.recency <= {{ baseline_history_items }} AND (d.shown OR d.running_pairs <= {{ baseline_training_pairs }})
+    GROUP BY h.user_id, d.shown, d.distinct_items
 )
 
-SELECT h.user_id, d.shown, d.distinct_items, array_agg(h.item_id ORDER BY h.recency) AS items
-FROM history_pairs AS h
-JOIN drawn AS d ON d.user_id = h.user_id
-WHERE h.recency <= {{ baseline_history_items }} AND (d.shown OR d.running_pairs <= {{ baseline_training_pairs }})
-GROUP BY h.user_id, d.shown, d.distinct_items
+SELECT t.user_id, t.shown, t.distinct_items, t.items, o.older_items
+FROM trained AS t
+LEFT JOIN older AS o ON o.user_id = t.user_id

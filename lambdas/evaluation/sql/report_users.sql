@@ -36,6 +36,7 @@ SELECT
     t.items AS truth,
     n.items AS truth_new,
     c.items AS curation,
+    COALESCE(k.picked, 0) AS curation_picked,
     p.items AS personalize,
     h.items AS history_items,
     h.ts AS history_ts
@@ -45,5 +46,7 @@ LEFT JOIN history_users AS u ON u.user_id = s.user_id
 LEFT JOIN truth AS t ON t.user_id = s.user_id
 LEFT JOIN truth_new AS n ON n.user_id = s.user_id
 LEFT JOIN shown_curation AS c ON c.user_id = s.user_id
+-- How many leading curation items came from the neighbours (the rest is the popularity fallback).
+LEFT JOIN (SELECT user_id, count(*) AS picked FROM picked GROUP BY user_id) AS k ON k.user_id = s.user_id
 LEFT JOIN personalize_lists AS p ON p.user_id = s.user_id
 LEFT JOIN shown_history AS h ON h.user_id = s.user_id

@@ -63,6 +63,8 @@ def run_record(state: RunState, status: str, reason: str = "") -> dict[str, Any]
         "gate": [d.model_dump(mode="json") for d in state.gate],
         "promoted": state.promoted,
         "report_url": state.prepared.get("report_url"),
+        # The comparison page's decision in one sentence (evaluation.decision.Decision.text).
+        "report_decision": state.prepared.get("report_decision"),
         # A run that succeeds after a redrive or rerun no longer carries the earlier failure as its own;
         # `finish` keeps it as `earlier_failure` for the operators.
         "failure": None,

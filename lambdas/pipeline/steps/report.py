@@ -57,7 +57,10 @@ def with_personalize(state: RunState) -> bool:
 
 def report_options(state: RunState) -> ReportOptions:
     """The country's deployed report settings (the evaluated-user sample bounds what this Lambda reads)."""
-    return ReportOptions(max_evaluated_users=state.settings.report_evaluated_users)
+    return ReportOptions(
+        max_evaluated_users=state.settings.report_evaluated_users,
+        recent_items=state.settings.curation_recent_items,
+    )
 
 
 def query_params(state: RunState, options: ReportOptions | None = None) -> ReportQueryParams:
@@ -165,6 +168,8 @@ def _write_report(state: RunState, jobs: dict[str, Job]) -> str:
                 ContentType=content_type,
             )
     state.prepared["report_url"] = f"s3://{settings.results_bucket}/{key_prefix}/report.html"
+    if report.decision is not None:  # the notification states it (pipeline.notify)
+        state.prepared["report_decision"] = report.decision.text
     return (
         f"written at {clock.now().isoformat()}: {report.counts.evaluated_users} users evaluated, "
         f"{size / 2**20:.1f} MB of query output read in {time.perf_counter() - started:.1f} s"
