@@ -35,7 +35,7 @@ from evaluation.local_sql import run_report_queries
 from evaluation.page import render as render_page
 from evaluation.queries import PERSONALIZE_RECIPE, ReportOutput, ReportQueryParams
 from evaluation.queries import render as render_report
-from evaluation.report import ReportOptions
+from evaluation.report_model import ReportOptions
 from evaluation.sql_report import build_report_from_outputs, read_output_folder
 
 CACHE = Path(__file__).resolve().parent.parent / ".bench"

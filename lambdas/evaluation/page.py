@@ -7,7 +7,8 @@ section#curation-method, table#heavy-users (tr.heavy-user[data-user-id], td.hist
 td.list[data-recommender]), li.item (.new, .hit), span.badge-new, ul#notes; section#verdict
 (li.verdict[data-recommender][data-evaluation]), ul#explanations, table#new-to-user, section#open-baseline,
 svg#chart-metrics, svg#chart-cold-start, svg#chart-freshness, svg#chart-trend (inline SVG, evaluation.charts);
-section#composition (tr.composition[data-recommender], p.mostly-popularity[data-recommender], p#ties).
+section#composition (tr.composition[data-recommender], p.mostly-popularity[data-recommender], p#ties);
+table#user-counts (tr.user-count[data-count][data-of]) right after the verdict.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from evaluation import charts
 from evaluation.decision import DECISION_METRIC, DECISION_METRIC_LABEL
 from evaluation.metrics import KS, MRR_AT
 from evaluation.page_decision import cold_evaluated, decision_box, populations
-from evaluation.report import ItemEntry, Report
+from evaluation.report_model import ItemEntry, Report
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:24px;
@@ -115,6 +116,7 @@ def render(report: Report) -> str:
     ]
     out += populations(report)
     out += _verdict(report)
+    out += _user_counts(report)
     out.append(
         '<h2>Offline metrics: all next interactions</h2><table id="metrics"><thead><tr><th>Recommender</th>'
         "<th>Users</th>"
@@ -205,6 +207,27 @@ def render(report: Report) -> str:
     )
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def _user_counts(report: Report) -> list[str]:
+    """report.user_counts as one small table: every user count on the page, each drawn from an earlier row."""
+    if not report.user_counts:
+        return []
+    out = [
+        '<h2>Users behind each figure</h2><p class="legend">Every user count on this page, each drawn from an '
+        "earlier row by the filter it states.</p>",
+        '<table id="user-counts"><thead><tr><th>Users</th><th>Count</th><th>Drawn from</th><th>Which</th></tr>'
+        "</thead><tbody>",
+    ]
+    for c in report.user_counts:
+        of = c.of.value if c.of else ""
+        out.append(
+            f'<tr class="user-count" data-count="{escape(c.name.value)}" data-of="{escape(of)}">'
+            f'<th>{escape(c.name.value.replace("_", " "))}</th><td class="num">{c.count:,}</td>'
+            f"<td>{escape(of.replace('_', ' '))}</td><td>{escape(c.filter)}</td></tr>"
+        )
+    out.append("</tbody></table>")
+    return out
 
 
 def _verdict(report: Report) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from evaluation.report import Report
+from evaluation.report_model import Report
 
 
 def _pct(value: float | None) -> str:

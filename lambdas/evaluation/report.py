@@ -19,169 +19,31 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation import decision
 from evaluation import metrics as m
-from evaluation.composition import Composition, composition
+from evaluation.composition import composition
 from evaluation.data import DAY, BatchOutput, Dataset, time_split, window_end
-from evaluation.decision import Decision, NewToUser, TrendPoint, VerdictLine
-from evaluation.intervals import MeanInterval, chart_intervals
+from evaluation.intervals import chart_intervals
 from evaluation.open_baseline import NAME as OPEN_BASELINE
-from evaluation.open_baseline import OpenBaselineInfo, train_and_recommend
-from evaluation.queries import (
-    DEFAULT_BASELINE_EXCLUDED_PAIRS,
-    DEFAULT_BASELINE_HISTORY_ITEMS,
-    DEFAULT_BASELINE_TRAINING_PAIRS,
-    DEFAULT_COOCCURRENCE_ITEMS,
-    DEFAULT_CURATION_RECENT_ITEMS,
-    DEFAULT_MAX_EVALUATED_USERS,
-)
+from evaluation.open_baseline import train_and_recommend
 from evaluation.recommenders import curation_with_fill, popularity_counts, popularity_ranking, recent_items_matrix
+from evaluation.report_model import (
+    LABELS,
+    NO_PERSONALIZE_NOTE,
+    ColdStart,
+    Counts,
+    CurationInfo,
+    HeavyUser,
+    ItemEntry,
+    RecommenderResult,
+    Report,
+    ReportOptions,
+    Window,
+)
 from evaluation.similarity import binary_matrix, choose_neighbours, user_hashes
 from evaluation.ties import TieShare, tie_order, tie_share
-
-SCHEMA_VERSION = 3  # 2: verdict, new_to_user, open_baseline, trend, explanations; 3: decision, composition,
-# metric_intervals (added fields: a reader of version 2 reads version 3)
-LABELS = {
-    "curation": "Current curation",
-    "personalize": "Personalize",
-    OPEN_BASELINE: "Open baseline (implicit BM25)",
-    "popularity": "Popularity (7 days)",
-}
-
-
-# Without a batch output the page still compares the curation, the open baseline (when it trained) and popularity.
-NO_PERSONALIZE_NOTE = (
-    "No Personalize batch output was given: the page has no Personalize column; the other recommenders are "
-    "compared as usual (`make report RESULTS=DIR` with the run's batch output adds it: README)."
-)
-
-
-class ReportOptions(BaseModel):
-    """Knobs of one report; the defaults are what the pipeline uses."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    truth_days: int = Field(7, ge=1, le=90, description="last days of the window used as the truth")
-    popularity_days: int = Field(7, ge=1, le=90)
-    fresh_days: int = Field(30, ge=1, le=365, description="an item released this recently is 'new'")
-    top_users: int = Field(10, ge=1, le=500, description="heavy users shown on the page")
-    list_length: int = Field(25, ge=1, le=500, description="items per recommendation list (MRR is at 25)")
-    neighbours: int = Field(20, ge=1, le=500, description="top-k Jaccard neighbours kept per item")
-    recent_items: int = Field(
-        DEFAULT_CURATION_RECENT_ITEMS, ge=1, le=500, description="a user's recent items merged by the curation"
-    )
-    recall_goal: float = Field(0.9, gt=0, le=1, description="top-10 recall MinHash must reach to be used")
-    shown_items: int = Field(10, ge=1, le=100, description="items per list and history shown on the page")
-    cooccurrence_items: int = Field(
-        DEFAULT_COOCCURRENCE_ITEMS, ge=1, le=1000, description="a user's recent items counted in item neighbours"
-    )
-    max_evaluated_users: int = Field(
-        DEFAULT_MAX_EVALUATED_USERS, ge=1, le=1_000_000, description="evaluated users, sampled by md5 of the id"
-    )
-    # Bounds of the open baseline's training history on the SQL path (evaluation.queries explains both).
-    baseline_history_items: int = Field(
-        DEFAULT_BASELINE_HISTORY_ITEMS, ge=1, le=10_000, description="newest distinct history items per user"
-    )
-    baseline_training_pairs: int = Field(
-        DEFAULT_BASELINE_TRAINING_PAIRS, ge=1, le=50_000_000, description="history pairs the baseline trains on"
-    )
-    baseline_excluded_pairs: int = Field(
-        DEFAULT_BASELINE_EXCLUDED_PAIRS, ge=0, le=50_000_000, description="older seen titles kept out of its lists"
-    )
-
-
-class ItemEntry(BaseModel):
-    item_id: str
-    title: str
-    genres: list[str]
-    new: bool  # released in the fresh_days before run_date
-    hit: bool = False  # in the user's truth (what they actually did in the held-out days)
-    when: str | None = None  # ISO date of the interaction, for history entries
-
-
-class ColdStart(BaseModel):
-    users: int
-    distinct_lists: int
-    most_common_list_share: float | None
-
-
-class RecommenderResult(BaseModel):
-    name: str
-    label: str
-    users_evaluated: int
-    users_with_lists: int
-    metrics: dict[str, float]
-    cold_start: ColdStart
-    fresh_share: float | None
-
-
-class CurationInfo(BaseModel):
-    method: str
-    reason: str
-    neighbours_k: int
-    recent_items: int
-    exact_seconds: float
-    exact_seconds_extrapolated: bool
-    minhash_seconds: float
-    minhash_top10_recall: float
-    sample_items: int
-
-
-class HeavyUser(BaseModel):
-    user_id: str
-    history_interactions: int
-    history: list[ItemEntry]
-    truth: list[ItemEntry]
-    lists: dict[str, list[ItemEntry]]
-
-
-class Window(BaseModel):
-    start: str
-    cutoff: str
-    end: str
-    truth_days: int
-    popularity_days: int
-    fresh_days: int
-
-
-class Counts(BaseModel):
-    interactions: int
-    history_interactions: int
-    truth_interactions: int
-    users: int
-    items: int
-    evaluated_users: int
-    cold_users: int
-    new_items: int
-
-
-class Report(BaseModel):
-    schema_version: int = SCHEMA_VERSION
-    country: str
-    run_date: str
-    generated_at: str
-    window: Window
-    counts: Counts
-    curation: CurationInfo
-    recommenders: list[RecommenderResult]
-    heavy_users: list[HeavyUser]
-    notes: list[str]
-    verdict: list[VerdictLine] = []
-    new_to_user: NewToUser | None = None
-    open_baseline: OpenBaselineInfo | None = None
-    trend: list[TrendPoint] = []
-    explanations: dict[str, str] = {}
-    # The bottom line: one metric on warm users, one candidate against the curation, a fixed rule (decision.RULE).
-    # (The model's types are imported by name: this field shadows the decision module in the class body.)
-    decision: Decision | None = None
-    # The raw data a local report was built from (evaluation.raw_identity); None for the deployed report.
-    raw_digest: str | None = None
-    # What each list is made of, the popularity tie share (evaluation.composition), and the charted metrics' 95 %
-    # intervals: evaluation ("all", "new_to_user") -> recommender -> metric (evaluation.intervals).
-    composition: Composition | None = None
-    metric_intervals: dict[str, dict[str, dict[str, MeanInterval]]] = {}
+from evaluation.user_counts import Populations, user_counts
 
 
 def add_decision(
@@ -221,6 +83,43 @@ def add_list_figures(
     named = [(r.name, r.label, lists[r.name]) for r in report.recommenders]
     report.composition = composition(named, own_items, popularity, sorted(warm), ties)
     report.metric_intervals = chart_intervals(named, truths[0], truths[1], evaluated)
+    return report
+
+
+def add_user_counts(
+    report: Report,
+    users_in_window: int | None,
+    with_truth: int,
+    with_personalize_list: int,
+    warm: int,
+    max_evaluated: int,
+) -> Report:
+    """report.user_counts from the report's own figures and the counts only its builder knows, in place:
+    users_in_window (None when unknown), users with truth, those of them with a Personalize list (all of them
+    without Personalize output), warm evaluated users and the sample's limit. Call after add_decision."""
+    personalize = next((r for r in report.recommenders if r.name == "personalize"), None)
+    c = report.counts
+    report.user_counts = user_counts(
+        Populations(
+            users=c.users,
+            users_in_window=users_in_window,
+            with_history=c.users - c.cold_users,
+            open_baseline_trained=report.open_baseline.users_trained if report.open_baseline else None,
+            personalize_cold=personalize.cold_start.users if personalize else None,
+            with_truth=with_truth,
+            with_personalize_list=with_personalize_list if personalize else None,
+            evaluated=c.evaluated_users,
+            max_evaluated=max_evaluated,
+            warm=warm,
+            new_to_user=report.new_to_user.users_evaluated if report.new_to_user else None,
+            decision=report.decision.users if report.decision else None,
+            heavy=len(report.heavy_users),
+        ),
+        report.window.start,
+        report.window.cutoff,
+        report.window.end,
+        report.window.truth_days,
+    )
     return report
 
 
@@ -320,6 +219,7 @@ def build_report(
         )
 
     evaluated = sorted(split.truth)
+    with_truth = len(evaluated)
     if personalize is not None:
         evaluated = [x for x in evaluated if x in personalize.lists]
         missing = len(split.truth) - len(evaluated)
@@ -328,6 +228,7 @@ def build_report(
                 f"{missing} user(s) with truth interactions have no Personalize list and are left out of "
                 "every recommender's metrics, so all are scored on the same users."
             )
+    evaluable = len(evaluated)
     evaluated = sample_users(evaluated, opts.max_evaluated_users, notes)
     if not evaluated:
         notes.append("No user has interactions in the truth period: metrics are empty.")
@@ -444,6 +345,8 @@ def build_report(
     warm = {user for user in evaluated if history_of[user] > 0}
     truth_new = decision.new_truth(split.truth, seen_by)
     report = add_decision(report, recommenders, split.truth, truth_new, evaluated, catalogue, warm)
+    in_window = int(np.unique(dataset.users[dataset.timestamps < end]).size)
+    report = add_user_counts(report, in_window, with_truth, evaluable, len(warm), opts.max_evaluated_users)
     counts, last = popularity_counts(u, i, t, n_items, until=split.cutoff, days=opts.popularity_days)
     own = {"curation": {dataset.user_ids[x]: int(c) for x, c in enumerate(curation_own.tolist())}}
     ties = tie_share(counts[popular].tolist(), last[popular].tolist(), opts.list_length)

@@ -35,7 +35,7 @@ from dataprep.quality import DataQualityError
 from evaluation import raw_identity
 from evaluation.data import BATCH_OUTPUT_SUFFIXES, DAY, InputError, batch_output_files, window_end
 from evaluation.decision import trend_from_reports
-from evaluation.report import Report, ReportOptions
+from evaluation.report_model import Report, ReportOptions
 from evaluation.run import JSON_NAME, report_from_prepared, report_from_prepared_sql, write_report
 
 

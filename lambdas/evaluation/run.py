@@ -15,7 +15,8 @@ from pathlib import Path
 from evaluation.data import load_prepared, read_batch_output
 from evaluation.page import render
 from evaluation.queries import ReportQueryParams
-from evaluation.report import Report, ReportOptions, build_report
+from evaluation.report import build_report
+from evaluation.report_model import Report, ReportOptions
 
 HTML_NAME = "report.html"
 JSON_NAME = "report.json"

@@ -28,7 +28,8 @@ from evaluation.data import DAY, InputError, ItemInfo, window_end
 from evaluation.open_baseline import NAME as OPEN_BASELINE
 from evaluation.open_baseline import OpenBaseline, from_history
 from evaluation.queries import ReportOutput
-from evaluation.report import (
+from evaluation.report import _iso, add_decision, add_list_figures, add_user_counts, sample_note
+from evaluation.report_model import (
     LABELS,
     NO_PERSONALIZE_NOTE,
     ColdStart,
@@ -40,10 +41,6 @@ from evaluation.report import (
     Report,
     ReportOptions,
     Window,
-    _iso,
-    add_decision,
-    add_list_figures,
-    sample_note,
 )
 from evaluation.ties import tie_share
 
@@ -437,6 +434,9 @@ def build_report_from_outputs(
     truth_new = {row["user_id"]: set(row.get("truth_new") or ()) for row in inputs.users}
     warm = {row["user_id"] for row in sampled if row.get("history_interactions")}
     report = add_decision(report, lists, truth, truth_new, evaluated, catalogue, warm)
+    window_users = None if s.get("window_users") is None else _int(s, "window_users")
+    with_truth, evaluable = _int(s, "truth_users"), _int(s, "evaluable_users")
+    report = add_user_counts(report, window_users, with_truth, evaluable, len(warm), opts.max_evaluated_users)
     own = {"curation": {row["user_id"]: int(row.get("curation_picked") or 0) for row in inputs.users}}
     keys = inputs.popularity_keys
     ties = tie_share([c for c, _ in keys], [t for _, t in keys], opts.list_length)

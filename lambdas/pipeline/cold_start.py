@@ -19,7 +19,7 @@ from typing import Any
 from common import clients
 from common.recipes import spec
 from dataprep.s3_outputs import split_uri
-from evaluation.report import ColdStart, RecommenderResult
+from evaluation.report_model import ColdStart, RecommenderResult
 from pipeline import ledger
 from pipeline.campaigns import campaign_name
 from pipeline.model import RunState

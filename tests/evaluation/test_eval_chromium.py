@@ -15,7 +15,7 @@ import re
 import shutil
 import struct
 import subprocess
-from html import escape
+from html import escape, unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import pytest
 from eval_fixtures import RUN_DATE
 
 from evaluation import decision
-from evaluation.report import ReportOptions
+from evaluation.report_model import ReportOptions
 from evaluation.run import report_from_prepared, write_report
 
 TOP_USERS = 5
@@ -161,7 +161,7 @@ def _text_of(dom: str, element_id: str) -> str:
     return found.group(1).strip()
 
 
-def test_decision_and_warm_cold_shares_are_visible_in_chromium(page, tmp_path):
+def test_decision_shares_fill_shares_and_user_counts_are_visible_in_chromium(page, tmp_path):
     variant, html = page
     data = json.loads((html.parent / "report.json").read_text(encoding="utf-8"))
     made = data["decision"]
@@ -195,3 +195,23 @@ def test_decision_and_warm_cold_shares_are_visible_in_chromium(page, tmp_path):
     # Cold evaluated users are judged in the cold-start section, by what each recommender finds for them.
     cold = [a for t, a in elements if t == "li" and a.get("data-cold-recommender")]
     assert {a["data-cold-recommender"] for a in cold} == set(sample["cold_hits_per_100_users"])
+    # What each list is made of: one row per recommender with its popularity fallback share, and the tie rule.
+    fill = [a["data-recommender"] for t, a in elements if t == "tr" and "composition" in (a.get("class") or "")]
+    assert fill == [r["name"] for r in data["composition"]["recommenders"]]
+    assert any(t == "section" and a.get("id") == "composition" for t, a in elements)
+    for r in data["composition"]["recommenders"]:
+        row = re.search(rf'<tr class="composition" data-recommender="{r["name"]}">(.*?)</tr>', dom.stdout, re.S)
+        assert row and f"{r['overlap_share']:.1%}" in row.group(1), r["name"]
+        assert (f"{r['fallback_share']:.1%}" if r["fallback_share"] is not None else "not known") in row.group(1)
+    assert _text_of(dom.stdout, "ties").startswith("Ties:")
+    # One table of user counts right after the verdict, before the metrics: report.json's user_counts, row for row.
+    table = next(n for n, (t, a) in enumerate(elements) if t == "table" and a.get("id") == "user-counts")
+    metrics = next(n for n, (t, a) in enumerate(elements) if t == "table" and a.get("id") == "metrics")
+    assert header < verdict_at < table < metrics
+    rows = [
+        (a["data-count"], a["data-of"]) for t, a in elements if t == "tr" and "user-count" in (a.get("class") or "")
+    ]
+    assert rows == [(c["name"], c["of"] or "") for c in data["user_counts"]]
+    for c in data["user_counts"]:
+        row = re.search(rf'<tr class="user-count" data-count="{c["name"]}"[^>]*>(.*?)</tr>', dom.stdout, re.S)
+        assert row and f">{c['count']:,}<" in row.group(1) and c["filter"] in unescape(row.group(1)), c["name"]

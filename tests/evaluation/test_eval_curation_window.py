@@ -13,7 +13,7 @@ import pytest
 from dataprep.local import to_duckdb
 from evaluation.local_sql import load_batch_output, load_prepared_tables
 from evaluation.queries import DEFAULT_CURATION_RECENT_ITEMS, ReportOutput, base_ctes, render
-from evaluation.report import ReportOptions
+from evaluation.report_model import ReportOptions
 from evaluation.run import sql_params
 from pipeline.model import RunSettings
 from pipeline.steps.report import report_options

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from evaluation.open_baseline import NAME as OPEN_BASELINE
-from evaluation.report import ReportOptions
+from evaluation.report_model import ReportOptions
 from evaluation.run import report_from_prepared_sql
 from evaluation.sql_report import read_output_folder
 

@@ -13,7 +13,7 @@ from dataprep.local import to_duckdb
 from evaluation.local_sql import load_batch_output, load_prepared_tables, report_outputs
 from evaluation.open_baseline import NAME as OPEN_BASELINE
 from evaluation.queries import ReportOutput, ReportQueryParams, base_ctes, render
-from evaluation.report import LABELS, ReportOptions
+from evaluation.report_model import LABELS, ReportOptions
 from evaluation.run import report_from_prepared_sql, sql_params
 from evaluation.sql_report import build_report_from_outputs, read_output_folder, train_open_baseline
 

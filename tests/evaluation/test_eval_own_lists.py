@@ -14,7 +14,7 @@ from dataprep import sample_data
 from evaluation import metrics as m
 from evaluation import report_local
 from evaluation.open_baseline import NAME as OPEN_BASELINE
-from evaluation.report import Report
+from evaluation.report_model import Report
 from evaluation.sql_report import _recommender_lists, read_output_folder, train_open_baseline
 
 RUN_DATE = "2025-06-24"

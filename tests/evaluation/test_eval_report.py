@@ -12,7 +12,8 @@ from eval_fixtures import COLD_USERS, RUN_DATE, write_batch_output
 from evaluation import report_local
 from evaluation.data import DAY, InputError, load_prepared, read_batch_output, time_split, window_end
 from evaluation.recommenders import curation_lists, popularity_ranking, recent_items_matrix
-from evaluation.report import ReportOptions, build_report
+from evaluation.report import build_report
+from evaluation.report_model import ReportOptions
 from evaluation.run import report_from_prepared
 from evaluation.similarity import Neighbours, binary_matrix
 

@@ -21,7 +21,8 @@ from evaluation import report as in_memory
 from evaluation.data import load_prepared, read_batch_output
 from evaluation.local_sql import load_batch_output, load_prepared_tables, report_outputs
 from evaluation.queries import ReportOutput, ReportQueryParams, athena_statements, base_ctes, render
-from evaluation.report import ReportOptions, build_report
+from evaluation.report import build_report
+from evaluation.report_model import ReportOptions
 from evaluation.run import report_from_prepared_sql, sql_params
 from evaluation.similarity import CurationChoice, exact_jaccard_topk
 from evaluation.sql_report import build_report_from_outputs, read_output_folder, train_open_baseline

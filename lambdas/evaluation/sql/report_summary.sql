@@ -60,6 +60,7 @@ SELECT
     (SELECT count(*) FROM (SELECT item_id FROM catalog_items UNION SELECT item_id FROM run_interactions) AS c)
         AS items,
     (SELECT count(*) FROM history_users) AS history_users,
+    (SELECT count(DISTINCT user_id) FROM run_interactions WHERE ts < {{ end_epoch }}) AS window_users,
     (SELECT count(*) FROM new_items) AS new_items,
     (SELECT count(*) FROM truth) AS truth_users,
     (SELECT count(*) FROM evaluable) AS evaluable_users,

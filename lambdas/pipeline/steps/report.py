@@ -26,7 +26,7 @@ from dataprep.s3_outputs import split_uri
 from evaluation.decision import TREND_RUNS, TrendPoint, trend_from_documents
 from evaluation.page import render
 from evaluation.queries import ReportOutput, ReportQueryParams, athena_statements
-from evaluation.report import ReportOptions
+from evaluation.report_model import ReportOptions
 from evaluation.sql_report import build_report_from_outputs, inputs_from_rows, parse_json_lines, train_open_baseline
 from pipeline import cold_start, step_names
 from pipeline.athena_jobs import DONE, advance_queries, attempt_of, start_query
