@@ -31,8 +31,8 @@ class MeanInterval(BaseModel):
     high: float
 
 
-def bootstrap_means(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """values: (users, columns) per-user figures -> per column the 2.5th and 97.5th percentile of the mean."""
+def resampled_means(values: np.ndarray) -> np.ndarray:
+    """values: (users, columns) per-user figures -> (BOOTSTRAP_SAMPLES, columns) means of seeded resamples."""
     n, columns = values.shape
     rng = np.random.default_rng(decision.BOOTSTRAP_SEED)
     means = np.empty((decision.BOOTSTRAP_SAMPLES, columns))
@@ -41,7 +41,12 @@ def bootstrap_means(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         size = min(chunk, decision.BOOTSTRAP_SAMPLES - start)
         pick = rng.integers(0, n, (size, n))
         means[start : start + size] = values[pick].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5], axis=0)
+    return means
+
+
+def bootstrap_means(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """values: (users, columns) per-user figures -> per column the 2.5th and 97.5th percentile of the mean."""
+    low, high = np.percentile(resampled_means(values), [2.5, 97.5], axis=0)
     return low, high
 
 
@@ -78,3 +83,28 @@ def chart_intervals(
         "all": metric_intervals(recommenders, truth, evaluated),
         "new_to_user": metric_intervals(recommenders, truth_new, [u for u in evaluated if truth_new.get(u)]),
     }
+
+
+def fresh_share_intervals(
+    recommenders: Sequence[tuple[str, str, Mapping[str, Sequence[str]]]],
+    new_items: Collection[str],
+    evaluated: Sequence[str],
+) -> dict[str, MeanInterval]:
+    """Recommender name -> the interval of its `fresh_share` (evaluation.metrics.freshness: new titles over the
+    top-k slots of the evaluated users' lists). A share of slots is a ratio of two sums over the users, so each
+    resample of the users gives sum(new slots) / sum(slots); a recommender with no slots gets no interval."""
+    out: dict[str, MeanInterval] = {}
+    if not evaluated:
+        return out
+    k = m.MRR_AT
+    for name, _, lists in recommenders:
+        top = [list(lists.get(u, ()))[:k] for u in evaluated]
+        counts = np.array([[sum(item in new_items for item in items), len(items)] for items in top], dtype=np.float64)
+        if not counts[:, 1].any():
+            continue
+        means = resampled_means(counts)
+        # A resample of users who all have empty lists has no share: it is left out, not counted as 0.
+        shares = np.divide(means[:, 0], means[:, 1], out=np.full(len(means), np.nan), where=means[:, 1] > 0)
+        low, high = np.nanpercentile(shares, [2.5, 97.5])
+        out[name] = MeanInterval(low=round(float(low), 6), high=round(float(high), 6))
+    return out

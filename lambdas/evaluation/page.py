@@ -346,10 +346,12 @@ def _charts(report: Report) -> list[str]:
         ),
         charts.bar_chart(
             "chart-freshness",
-            f"Freshness: share of recommended titles released in the last {report.window.fresh_days} days",
+            f"Freshness: share of recommended titles released in the last {report.window.fresh_days} days "
+            "(whiskers: 95 % intervals)",
             [("New titles", {r.name: r.fresh_share for r in report.recommenders})],
             labels,
             pct=True,
+            intervals={"New titles": {n: (i.low, i.high) for n, i in report.fresh_share_intervals.items()}},
         ),
         "</div>",
     ]

@@ -24,7 +24,7 @@ from evaluation import decision
 from evaluation import metrics as m
 from evaluation.composition import composition
 from evaluation.data import DAY, BatchOutput, Dataset, time_split, window_end
-from evaluation.intervals import chart_intervals
+from evaluation.intervals import chart_intervals, fresh_share_intervals
 from evaluation.open_baseline import NAME as OPEN_BASELINE
 from evaluation.open_baseline import train_and_recommend
 from evaluation.recommenders import curation_with_fill, popularity_counts, popularity_ranking, recent_items_matrix
@@ -76,13 +76,15 @@ def add_list_figures(
     truths: tuple[Mapping[str, Collection[str]], Mapping[str, Collection[str]]],
     evaluated: Sequence[str],
     warm: Collection[str],
+    new_items: Collection[str],
 ) -> Report:
-    """What each list is made of and the charted metrics' intervals, in place. own_items: recommender -> user ->
+    """What each list is made of and the charted figures' intervals, in place. own_items: recommender -> user ->
     how many leading items its own logic chose; truths: (all next interactions, new to the user); warm: the
-    evaluated users with history."""
+    evaluated users with history; new_items: the titles the freshness share counts."""
     named = [(r.name, r.label, lists[r.name]) for r in report.recommenders]
     report.composition = composition(named, own_items, popularity, sorted(warm), ties)
     report.metric_intervals = chart_intervals(named, truths[0], truths[1], evaluated)
+    report.fresh_share_intervals = fresh_share_intervals(named, new_items, evaluated)
     return report
 
 
@@ -164,19 +166,20 @@ def build_report(
     # Neighbours count each user's `cooccurrence_items` most recent items only (a heavy user adds at most
     # cap^2 pairs: what keeps the SQL's self-join linear); the curation still drops everything seen.
     capped = recent_items_matrix(u, i, t, n_users, n_items, opts.cooccurrence_items)
+    ids = dataset.item_ids
+    item_last = np.zeros(n_items, dtype=np.int64)  # each item's latest history interaction: the first tie key
+    np.maximum.at(item_last, i, t.astype(np.int64))
+    tie_rank = tie_order(ids, item_last)
     choice = choose_neighbours(
-        capped, user_hashes(dataset.user_ids), k=opts.neighbours, recall_goal=opts.recall_goal
+        capped, user_hashes(dataset.user_ids), k=opts.neighbours, recall_goal=opts.recall_goal, tie_rank=tie_rank
     )
     popular = popularity_ranking(
         u, i, t, n_items, until=split.cutoff, days=opts.popularity_days, item_ids=dataset.item_ids
     )
     recent = recent_items_matrix(u, i, t, n_users, n_items, opts.recent_items)
     all_users = np.arange(n_users)
-    ids = dataset.item_ids
-    item_last = np.zeros(n_items, dtype=np.int64)  # each item's latest history interaction: the first tie key
-    np.maximum.at(item_last, i, t.astype(np.int64))
     curation_rows, curation_own = curation_with_fill(
-        seen, recent, choice.neighbours, popular, opts.list_length, all_users, tie_rank=tie_order(ids, item_last)
+        seen, recent, choice.neighbours, popular, opts.list_length, all_users, tie_rank=tie_rank
     )
     curation = {
         dataset.user_ids[x]: [ids[j] for j in row.tolist()]
@@ -350,4 +353,6 @@ def build_report(
     counts, last = popularity_counts(u, i, t, n_items, until=split.cutoff, days=opts.popularity_days)
     own = {"curation": {dataset.user_ids[x]: int(c) for x, c in enumerate(curation_own.tolist())}}
     ties = tie_share(counts[popular].tolist(), last[popular].tolist(), opts.list_length)
-    return add_list_figures(report, recommenders, own, popularity_list, ties, (split.truth, truth_new), evaluated, warm)
+    return add_list_figures(
+        report, recommenders, own, popularity_list, ties, (split.truth, truth_new), evaluated, warm, new_items
+    )

@@ -160,5 +160,7 @@ class Report(BaseModel):
     # intervals: evaluation ("all", "new_to_user") -> recommender -> metric (evaluation.intervals).
     composition: Composition | None = None
     metric_intervals: dict[str, dict[str, dict[str, MeanInterval]]] = {}
+    # recommender -> 95 % interval of its fresh_share, the freshness chart's whiskers (evaluation.intervals).
+    fresh_share_intervals: dict[str, MeanInterval] = {}
     # Every user count the page shows, each drawn from an earlier one by a stated filter (evaluation.user_counts).
     user_counts: list[UserCount] = []

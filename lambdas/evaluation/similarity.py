@@ -25,7 +25,9 @@ banding (32 bands x 4 rows) a pair at s = 0.05 becomes a candidate with probabil
 so LSH misses most true neighbours; `choose_neighbours` measures this rather than assuming it.
 
 Neighbour lists are arrays of shape (n_items, k): `indices` (-1 = no neighbour) and `scores`, sorted by
-score descending, ties broken by the smaller item index, so every method orders equal scores the same way.
+score descending. Equal scores go by `tie_rank` (each item's position under evaluation.ties' rule: latest
+interaction, then a seeded hash, as the report SQL's `neighbours` step orders them), or by the smaller item index
+when none is given, so every method orders equal scores the same way.
 """
 
 from __future__ import annotations
@@ -77,8 +79,9 @@ def binary_matrix(user_idx: np.ndarray, item_idx: np.ndarray, n_users: int, n_it
     return matrix
 
 
-def top_k_dense(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k positive entries of each row of a dense block: (indices, scores); ties -> smaller column."""
+def top_k_dense(block: np.ndarray, k: int, tie_rank: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k positive entries of each row of a dense block: (indices, scores); ties -> smaller tie_rank of the
+    column (default the column itself)."""
     n_rows, n_cols = block.shape
     indices = np.full((n_rows, k), -1, dtype=np.int32)
     scores = np.zeros((n_rows, k), dtype=np.float64)
@@ -99,18 +102,18 @@ def top_k_dense(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     kk = min(k, groups)
     bound = np.partition(maxima, groups - kk, axis=1)[:, groups - kk]
     rows, cols = np.nonzero((block >= bound[:, None]) & (block > 0))
-    return _rank_within_rows(rows, cols, block[rows, cols], n_rows, k)
+    return _rank_within_rows(rows, cols, block[rows, cols], n_rows, k, tie_rank)
 
 
 def _rank_within_rows(
-    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int, k: int
+    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int, k: int, tie_rank: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sort (row, col, val) triples by row, score desc, col asc and keep the first k of each row."""
+    """Sort (row, col, val) triples by row, score desc, tie_rank[col] (default col) asc; keep each row's first k."""
     indices = np.full((n_rows, k), -1, dtype=np.int32)
     scores = np.zeros((n_rows, k), dtype=np.float64)
     if len(rows) == 0:
         return indices, scores
-    order = np.lexsort((cols, -vals, rows))
+    order = np.lexsort((cols if tie_rank is None else tie_rank[cols], -vals, rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
     starts = np.searchsorted(rows, np.arange(n_rows))
     rank = np.arange(len(rows)) - starts[rows]
@@ -126,8 +129,10 @@ def exact_jaccard_topk(
     rows: np.ndarray | None = None,
     max_block_bytes: int = 16 * 2**20,
     workers: int | None = None,
+    tie_rank: np.ndarray | None = None,
 ) -> Neighbours:
-    """Exact top-k Jaccard neighbours of every item (or of the items in `rows`), self excluded.
+    """Exact top-k Jaccard neighbours of every item (or of the items in `rows`), self excluded, equal scores by
+    `tie_rank` (see the module docstring).
 
     `max_block_bytes` bounds the dense similarity block of each chunk (per worker thread).
     """
@@ -148,7 +153,7 @@ def exact_jaccard_topk(
         union -= jaccard
         np.divide(jaccard, union, out=jaccard, where=jaccard > 0)  # in place: zeros stay zeros
         jaccard[np.arange(len(block_items)), block_items] = 0.0  # an item is not its own neighbour
-        out_idx[start : start + chunk], out_sc[start : start + chunk] = top_k_dense(jaccard, k)
+        out_idx[start : start + chunk], out_sc[start : start + chunk] = top_k_dense(jaccard, k, tie_rank)
 
     # numpy and scipy's sparse product release the GIL on large arrays: chunks run on all cores.
     starts = range(0, len(targets), chunk)
@@ -292,8 +297,10 @@ def minhash_topk(
     bands: int = 32,
     rows: int = 4,
     seed: int = 1,
+    tie_rank: np.ndarray | None = None,
 ) -> Neighbours:
-    """Top-k neighbours among LSH candidates, ranked by signature-estimated Jaccard."""
+    """Top-k neighbours among LSH candidates, ranked by signature-estimated Jaccard (equal estimates by
+    `tie_rank`)."""
     n_items = matrix.shape[1]
     signatures = minhash_signatures(matrix, user_hash, num_perm=num_perm, seed=seed)
     valid = np.diff(matrix.tocsc().indptr) > 0
@@ -305,7 +312,7 @@ def minhash_topk(
     left, right, est = pairs[keep, 0], pairs[keep, 1], est[keep]
     # Both directions: j is a neighbour of i and i of j.
     idx, scores = _rank_within_rows(
-        np.concatenate([left, right]), np.concatenate([right, left]), np.concatenate([est, est]), n_items, k
+        np.concatenate([left, right]), np.concatenate([right, left]), np.concatenate([est, est]), n_items, k, tie_rank
     )
     return Neighbours(idx, scores)
 
@@ -349,8 +356,10 @@ def choose_neighbours(
     num_perm: int = 128,
     bands: int = 32,
     rows: int = 4,
+    tie_rank: np.ndarray | None = None,
 ) -> CurationChoice:
     """Use MinHash only if it reaches `recall_goal` top-10 recall vs exact AND takes less time than exact.
+    Either orders equal scores by `tie_rank` (see the module docstring).
 
     Exact is timed on a random sample of items (its cost is linear in the rows computed) and extrapolated;
     MinHash is timed in full (its signatures are global). Recall is measured on the same sample.
@@ -362,12 +371,12 @@ def choose_neighbours(
     full_sample = len(sampled) == n_items
 
     t0 = time.perf_counter()
-    exact_sample = exact_jaccard_topk(matrix, k, rows=sampled)
+    exact_sample = exact_jaccard_topk(matrix, k, rows=sampled, tie_rank=tie_rank)
     sample_seconds = time.perf_counter() - t0
     exact_seconds = sample_seconds * (n_items / max(len(sampled), 1))
 
     t0 = time.perf_counter()
-    approx = minhash_topk(matrix, user_hash, k, num_perm=num_perm, bands=bands, rows=rows)
+    approx = minhash_topk(matrix, user_hash, k, num_perm=num_perm, bands=bands, rows=rows, tie_rank=tie_rank)
     minhash_seconds = time.perf_counter() - t0
     recall = top_k_recall(approx.take(sampled), exact_sample, 10)
 
@@ -390,7 +399,7 @@ def choose_neighbours(
         neighbours = exact_sample
     else:
         t0 = time.perf_counter()
-        neighbours = exact_jaccard_topk(matrix, k)
+        neighbours = exact_jaccard_topk(matrix, k, tie_rank=tie_rank)
         exact_seconds = time.perf_counter() - t0
     reason = f"{why}; exact sparse Jaccard used"
     return CurationChoice(

@@ -441,4 +441,4 @@ def build_report_from_outputs(
     keys = inputs.popularity_keys
     ties = tie_share([c for c, _ in keys], [t for _, t in keys], opts.list_length)
     popular = inputs.popularity[: opts.list_length]
-    return add_list_figures(report, lists, own, popular, ties, (truth, truth_new), evaluated, warm)
+    return add_list_figures(report, lists, own, popular, ties, (truth, truth_new), evaluated, warm, new_items)

@@ -1,11 +1,11 @@
-"""The tie rule of the popularity and curation rankings, and how many popularity slots it decided.
+"""The tie rule of the popularity, item-neighbour and curation rankings, and how many popularity slots it decided.
 
-Equal scores (distinct users for popularity, summed similarity for the curation) are ordered by the item's most
-recent interaction in the history, newest first (the item users touched last is the likelier next one), then by
-the md5 of `TIE_SEED#item_id` as lowercase hex: a seeded hash, so no catalogue's id scheme (numeric ids, prefixes)
-decides the order. The report SQL (evaluation/sql/_report_base.sql) spells the same rule with Athena/Trino
-functions, `lower(to_hex(md5(to_utf8('<seed>#' || item_id))))`, which the local runner translates to DuckDB; the
-item id itself is the last key only so the order is total should two hashes ever collide.
+Equal scores (distinct users for popularity, Jaccard for an item's neighbours, summed similarity for the curation)
+are ordered by the item's most recent interaction in the history, newest first (the item users touched last is
+the likelier next one), then by the md5 of `TIE_SEED#item_id` as lowercase hex: a seeded hash, so no catalogue's
+id scheme (numeric ids, prefixes) decides the order. The report SQL (evaluation/sql/_report_base.sql) spells the
+same rule with Athena/Trino functions, `lower(to_hex(md5(to_utf8('<seed>#' || item_id))))`, which the local runner
+translates to DuckDB; the item id itself is the last key only so the order is total should two hashes ever collide.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 from eval_fixtures import RUN_DATE
 
 from evaluation import charts
-from evaluation.intervals import CHARTED, bootstrap_means, metric_intervals
+from evaluation.intervals import CHARTED, bootstrap_means, fresh_share_intervals, metric_intervals
 from evaluation.page import render as render_page
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -87,13 +87,43 @@ def test_metric_intervals_cover_every_charted_metric():
     assert precision.low <= 0.05 <= precision.high  # mean of 1/10 and 0
 
 
-def test_the_page_draws_the_reports_intervals(prepared_dir, batch_files, tmp_path):
+@pytest.fixture(scope="module")
+def sql_report(prepared_dir, batch_files, tmp_path_factory):
     from evaluation.run import report_from_prepared_sql
 
-    report = report_from_prepared_sql(prepared_dir, "FR", RUN_DATE, tmp_path, batch_files)
+    return report_from_prepared_sql(prepared_dir, "FR", RUN_DATE, tmp_path_factory.mktemp("sql-report"), batch_files)
+
+
+def _chart(report, chart_id: str) -> ET.Element:
     page = render_page(report)
-    svg = page[page.index('<svg id="chart-metrics"') :]
-    root = _svg(svg[: svg.index("</svg>") + 6])
+    svg = page[page.index(f'<svg id="{chart_id}"') :]
+    return _svg(svg[: svg.index("</svg>") + 6])
+
+
+def test_the_fresh_share_interval_is_a_seeded_bootstrap_of_the_share_of_slots():
+    lists = {f"u{n}": ["new", "old"] if n < 10 else ["old", "old", "old"] for n in range(40)}  # 10 of 110 slots
+    got = fresh_share_intervals([("curation", "Current curation", lists)], {"new"}, sorted(lists))
+    interval = got["curation"]
+    assert interval.low < 10 / 110 < interval.high  # a share of slots (not a mean of per-user shares: 0.125)
+    assert interval.high < 0.25 and interval.low > 0
+    assert fresh_share_intervals([("curation", "Current curation", lists)], {"new"}, sorted(lists)) == got
+    assert fresh_share_intervals([("curation", "Current curation", {})], {"new"}, ["u1"]) == {}  # no slots
+
+
+def test_the_page_draws_the_fresh_share_intervals(sql_report):
+    assert set(sql_report.fresh_share_intervals) == {r.name for r in sql_report.recommenders}
+    drawn = {p.get("data-recommender"): p for p in _all(_chart(sql_report, "chart-freshness"), "path", "interval")}
+    assert set(drawn) == set(sql_report.fresh_share_intervals)
+    for name, interval in sql_report.fresh_share_intervals.items():
+        whisker = drawn[name]
+        assert (float(whisker.get("data-low")), float(whisker.get("data-high"))) == (interval.low, interval.high)
+        share = next(r.fresh_share for r in sql_report.recommenders if r.name == name)
+        assert interval.low <= share <= interval.high
+
+
+def test_the_page_draws_the_reports_intervals(sql_report):
+    report = sql_report
+    root = _chart(report, "chart-metrics")
     drawn = _all(root, "path", "interval")
     assert drawn, "no whiskers on the metrics chart"
     p10 = report.metric_intervals["all"]["curation"]["precision_at_10"]

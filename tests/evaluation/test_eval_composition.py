@@ -17,7 +17,7 @@ from evaluation.local_sql import load_batch_output, load_prepared_tables
 from evaluation.page import render as render_page
 from evaluation.queries import TIE_SEED, ReportOutput, ReportQueryParams, base_ctes, render
 from evaluation.recommenders import curation_with_fill, popularity_ranking
-from evaluation.similarity import Neighbours, binary_matrix
+from evaluation.similarity import Neighbours, binary_matrix, exact_jaccard_topk
 from evaluation.ties import tie_order, tie_share
 
 DAY = 86_400
@@ -109,6 +109,28 @@ def test_the_curation_orders_equal_scores_by_recency_then_hash_on_both_engines(t
         seen, seen, neighbours, np.array([]), 2, np.array([0]), tie_rank=tie_order(["x", "p", "r"], np.array([1, 2, 3]))
     )
     assert lists[0].tolist() == [2, 1] and picked.tolist() == [2]
+
+
+def test_equal_jaccard_neighbours_go_by_recency_then_hash_on_both_engines(tmp_path):
+    # x's users: u1 u2 u3 u4; "a", "b", "c" and "g" each share one of them (Jaccard 1/4 each), 2 neighbours kept.
+    # "c" was touched last; "b" and "g" at the same, earlier moment (the hash puts g first); "a" earliest.
+    assert sorted(["b", "g"], key=_hash) == ["g", "b"]
+    t = END - 20 * DAY
+    rows = [(u, "x", t) for u in ("u1", "u2", "u3", "u4")]
+    rows += [("u1", "a", t + 1), ("u2", "b", t + 5), ("u3", "c", t + 9), ("u4", "g", t + 5)]
+    con = _connection(rows, tmp_path)
+    sql = f"WITH\n{base_ctes(PARAMS)}\nSELECT neighbour_id, score FROM neighbours WHERE item_id = 'x'"
+    got = {r["neighbour_id"]: r["score"] for r in _query(con, sql)}
+    assert got == {"c": 0.25, "g": 0.25}  # by id it would be a and b
+
+    ids = ["a", "b", "c", "g", "x"]
+    users = np.array([0, 1, 2, 3, 0, 1, 2, 3])
+    items = np.array([4, 4, 4, 4, 0, 1, 2, 3])
+    matrix = binary_matrix(users, items, 4, 5)
+    last = np.array([t + 1, t + 5, t + 9, t + 5, t])
+    neighbours = exact_jaccard_topk(matrix, 2, tie_rank=tie_order(ids, last))
+    assert [ids[j] for j in neighbours.indices[4]] == ["c", "g"]
+    assert neighbours.scores[4].tolist() == [0.25, 0.25]
 
 
 def test_tie_share_counts_the_slots_the_rule_decided():

@@ -34,8 +34,9 @@ NOW = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 def exact_reference(monkeypatch):
     """The reference with exact neighbours (the chooser may pick MinHash, whose scores are estimates)."""
 
-    def exact(matrix, user_hash, k=20, **_):
-        return CurationChoice("exact", "test", exact_jaccard_topk(matrix, k), 0.0, False, 0.0, 1.0, 0)
+    def exact(matrix, user_hash, k=20, tie_rank=None, **_):
+        neighbours = exact_jaccard_topk(matrix, k, tie_rank=tie_rank)
+        return CurationChoice("exact", "test", neighbours, 0.0, False, 0.0, 1.0, 0)
 
     monkeypatch.setattr(in_memory, "choose_neighbours", exact)
 
@@ -147,7 +148,7 @@ def _cte(con, params, name, order):
 PARAMS = ReportQueryParams(country="FR", run_date=date(2026, 11, 1), execution="x", attempt="a1", neighbours=2)
 
 
-def test_neighbours_are_exact_jaccard_top_k_with_ties_to_the_smaller_id(tmp_path):
+def test_neighbours_are_exact_jaccard_top_k(tmp_path):
     # users of a: u1 u2 u3; b: u1 u2; c: u1 u3; d: u3
     # J(a,b) = 2/3, J(a,c) = 2/3, J(a,d) = 1/3; J(b,c) = 1/3; J(c,d) = 1/2; J(b,d) = 0
     rows = [("u1", "a", T0), ("u1", "b", T0 + 1), ("u1", "c", T0 + 2), ("u2", "a", T0), ("u2", "b", T0 + 1)]

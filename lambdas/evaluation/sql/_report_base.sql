@@ -55,6 +55,13 @@ cooccurrence AS (
     GROUP BY a.item_id, b.item_id
 ),
 
+-- Each item's latest interaction in the history: the first tie key of the neighbour, popularity and curation rankings.
+item_recency AS (
+    SELECT item_id, max(ts) AS last_ts FROM history GROUP BY item_id
+),
+
+-- Each item's top neighbours by Jaccard; equal scores by evaluation.ties' rule (the neighbour's latest interaction,
+-- newest first, then the md5 of '<tie_seed>#<item id>'), as similarity.exact_jaccard_topk orders them.
 neighbours AS (
     SELECT item_id, neighbour_id, score
     FROM (
@@ -63,18 +70,15 @@ neighbours AS (
             CAST(c.shared AS DOUBLE) / (ia.users + ib.users - c.shared) AS score,
             row_number() OVER (
                 PARTITION BY c.item_id
-                ORDER BY CAST(c.shared AS DOUBLE) / (ia.users + ib.users - c.shared) DESC, c.neighbour_id
+                ORDER BY CAST(c.shared AS DOUBLE) / (ia.users + ib.users - c.shared) DESC, r.last_ts DESC,
+                    lower(to_hex(md5(to_utf8({{ tie_seed }} || '#' || c.neighbour_id)))), c.neighbour_id
             ) AS slot
         FROM cooccurrence AS c
         JOIN item_users AS ia ON ia.item_id = c.item_id
         JOIN item_users AS ib ON ib.item_id = c.neighbour_id
+        JOIN item_recency AS r ON r.item_id = c.neighbour_id
     ) AS ranked
     WHERE slot <= {{ neighbours }}
-),
-
--- Each item's latest interaction in the history: the first tie key of the popularity and curation rankings.
-item_recency AS (
-    SELECT item_id, max(ts) AS last_ts FROM history GROUP BY item_id
 ),
 
 -- Distinct users per item over the last popularity days of the history. Equal counts: evaluation.ties' rule (the
