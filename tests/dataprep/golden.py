@@ -86,18 +86,22 @@ def digests(out: Path) -> dict[str, Any]:
             report = json.loads(path.read_text(encoding="utf-8"))
             result["counts.json"] = _relative(report, str(out.parent / "raw"))
         elif path.is_file():
-            result[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+            # Rows in no particular order (the engines write parallel parts): the header, then the sorted lines.
+            lines = path.read_bytes().splitlines(keepends=True)
+            head = lines[:1] if path.suffix == ".csv" else []
+            body = sorted(lines[len(head) :])
+            result[path.name] = hashlib.sha256(b"".join(head + body)).hexdigest()
     return result
 
 
 def _relative(value: Any, root: str) -> Any:
-    """File names in the quality report, relative to the raw folder (the recording ran elsewhere)."""
+    """File names in the quality report relative to the raw folder (the recording ran elsewhere)."""
     if isinstance(value, dict):
         return {k: _relative(v, root) for k, v in value.items()}
     if isinstance(value, list):
         return [_relative(v, root) for v in value]
-    if isinstance(value, str) and value.startswith(root):
-        return value[len(root) :]
+    if isinstance(value, str):
+        return value.replace(root, "RAW")
     return value
 
 
