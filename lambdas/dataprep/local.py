@@ -14,7 +14,6 @@ changed_users.jsonl, all_users.jsonl, items_batch.jsonl, ranking_input.jsonl and
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import shutil
 import sys
@@ -24,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import sqlglot
 from pydantic import ValidationError
 
+from dataprep import local_columnar
+from dataprep.columnar import WINDOW_COLUMNS, WINDOW_FOLDER, WINDOW_PART, WINDOW_TABLE
 from dataprep.counts import Counts
+from dataprep.duckdb_dialect import to_duckdb
 from dataprep.headers import check_headers, local_files
 from dataprep.local_args import (
     REPOSITORY,
@@ -60,6 +61,7 @@ from dataprep.queries import (
     JSONL_OUTPUTS,
     LINE_COLUMN,
     LINE_REST_COLUMN,
+    LOCAL_RUN,
     RAW_TABLES,
     Output,
     PrepareParams,
@@ -67,37 +69,22 @@ from dataprep.queries import (
     line_select,
     lines_table,
     render,
+    render_window,
 )
 
-SOURCE_DIALECT = "athena"
 __all__ = ["REPOSITORY", "RawDataError", "main", "prepare", "prepare_run", "prepare_with_quality", "to_duckdb"]
-
-
-@functools.lru_cache(maxsize=512)
-def to_duckdb(sql: str) -> str:
-    """Athena (Trino) SQL -> DuckDB SQL, by sqlglot's parser and generator, never by string edits.
-
-    Kept per statement text: translating one prepare statement takes ~10 ms (sqlglotc's compiled parser;
-    ~25 ms in pure Python), and the local runner (and the report's fake Athena) run the same rendered
-    statements again for each country, attempt and report."""
-    statements = sqlglot.transpile(
-        sql, read=SOURCE_DIALECT, write="duckdb", unsupported_level=sqlglot.ErrorLevel.RAISE
-    )
-    if len(statements) != 1:
-        raise ValueError(f"expected one statement, got {len(statements)}")
-    return statements[0]
 
 
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _readable_mirror(raw_dir: Path, mirror: Path) -> None:
+def _readable_mirror(raw_dir: Path, mirror: Path, days: dict[str, list[date]]) -> None:
     """Give `mirror` the raw layout: a link to every raw file that is UTF-8 and, for any other, a copy whose bytes
     that are not UTF-8 are decoded to U+FFFD (the replacement character). DuckDB's CSV reader stops the whole run at
     the first such byte; from the copy the row is read, and the SQL counts it as invalid_utf8 (_byte_problem.sql)."""
-    for table in RAW_TABLES:
-        for path in (raw_dir / table).glob("dt=*/*.csv"):
+    for table, table_days in days.items():
+        for path in (p for day in table_days for p in (raw_dir / table / f"dt={day}").glob("*.csv")):
             target = mirror / path.relative_to(raw_dir)
             target.parent.mkdir(parents=True, exist_ok=True)
             data = path.read_bytes()
@@ -109,18 +96,22 @@ def _readable_mirror(raw_dir: Path, mirror: Path) -> None:
                 target.symlink_to(path.resolve())
 
 
-def _load_raw_tables(con: duckdb.DuckDBPyConnection, raw_dir: Path, genre_mapping: Path) -> None:
-    """One table per raw export, columns by position like Athena's OpenCSVSerDe (header skipped), plus its
-    `<table>_lines` twin (each physical line, split at \\x01 like the Glue lines table's LazySimpleSerDe). Both
-    carry the raw file's name as "$path", the column Athena's tables have as a pseudo-column, so quality.sql runs
-    unchanged. Files are read through a mirror (_readable_mirror) so no byte stops the run."""
+def load_raw_days(con: duckdb.DuckDBPyConnection, raw_dir: Path, days: dict[str, list[date]]) -> None:
+    """One table per raw export holding the given days, columns by position like Athena's OpenCSVSerDe (header
+    skipped), plus its `<table>_lines` twin (each physical line, split at \\x01 like the Glue lines table's
+    LazySimpleSerDe). Both carry the raw file's name as "$path", the column Athena's tables have as a pseudo-column,
+    so the conversion SQL runs unchanged. Files are read through a mirror (_readable_mirror) so no byte stops the
+    run."""
     with tempfile.TemporaryDirectory(prefix="raw-mirror-") as tmp:
         mirror = Path(tmp)
-        _readable_mirror(raw_dir, mirror)
+        _readable_mirror(raw_dir, mirror, days)
         # The mirror's path -> the raw file's path, for every name a quality line shows.
         raw_path = f"{_sql_text(str(raw_dir))} || substr(filename, {len(str(mirror)) + 1})"
         for table, columns in RAW_TABLES.items():
             _load_raw_table(con, table, columns, mirror, raw_path)
+
+
+def _load_genre_mapping(con: duckdb.DuckDBPyConnection, genre_mapping: Path) -> None:
     mapping_types = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in GENRE_MAPPING_COLUMNS) + "}"
     con.execute(
         f"""
@@ -137,6 +128,8 @@ def _load_raw_table(
     con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], mirror: Path, raw_path: str
 ) -> None:
     lines = lines_table(table)
+    con.execute(f'DROP TABLE IF EXISTS "{table}"')
+    con.execute(f'DROP TABLE IF EXISTS "{lines}"')
     if not any((mirror / table).glob("dt=*/*.csv")):
         # A country or table with no export yet is data below the minimum, not an error.
         column_list = ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in (*columns, "dt", "$path"))
@@ -193,6 +186,30 @@ def _load_raw_table(
     )
 
 
+def _build_window(con: duckdb.DuckDBPyConnection, params: PrepareParams, folder: Path) -> None:
+    """Write the run window as the pipeline's UNLOAD does (Parquet folders `part=<part>/`) and read it back as the
+    `run_window` table with the local run's injected partition values."""
+    shutil.rmtree(folder, ignore_errors=True)
+    con.execute(
+        f"COPY ({to_duckdb(render_window(params))}) TO {_sql_text(str(folder))} "
+        f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({WINDOW_PART}))"
+    )
+    run = {"country": params.country, "run_date": params.run_date.isoformat(), **LOCAL_RUN.model_dump()}
+    constants = ", ".join(f"{_sql_text(value)} AS {name}" for name, value in run.items())
+    files = sorted(str(p) for p in folder.glob("*/*.parquet"))
+    if files:
+        source = (
+            f"SELECT *, {constants} FROM read_parquet({files!r}, hive_partitioning = true, "
+            f"hive_types = {{'{WINDOW_PART}': 'VARCHAR'}})"
+        )
+    else:
+        typed = ", ".join(
+            f'CAST(NULL AS {"BIGINT" if t == "bigint" else "VARCHAR"}) AS "{c}"' for c, t in WINDOW_COLUMNS
+        )
+        source = f"SELECT {typed}, CAST(NULL AS VARCHAR) AS {WINDOW_PART}, {constants} WHERE false"
+    con.execute(f"CREATE OR REPLACE VIEW {WINDOW_TABLE} AS {source}")
+
+
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
     cursor = con.execute(to_duckdb(sql))
     names = [d[0] for d in cursor.description]
@@ -206,8 +223,7 @@ def _write_lines(con: duckdb.DuckDBPyConnection, sql: str, target: Path, header:
         # A one-column CSV without quoting or header is the lines themselves; the delimiter is a byte the
         # lines never contain.
         con.execute(
-            f"COPY ({sql}) TO {_sql_text(str(part))} "
-            "(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x1f')"
+            f"COPY ({sql}) TO {_sql_text(str(part))} (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x1f')"
         )
         with target.open("wb") as out:
             if header is not None:
@@ -224,7 +240,7 @@ def _check_country_has_data(con: duckdb.DuckDBPyConnection, params: PrepareParam
             row[0]
             for row in con.execute(
                 """SELECT DISTINCT upper(substr(locale, -2)) FROM (
-                    SELECT arg_max(TRIM(locale), dt) AS locale FROM users WHERE dt < ? GROUP BY TRIM(user_id)
+                    SELECT arg_max(TRIM(locale), dt) AS locale FROM users_parsed WHERE dt < ? GROUP BY TRIM(user_id)
                 ) WHERE regexp_full_match(locale, '[A-Za-z]{2,3}[_-][A-Za-z]{2}') ORDER BY 1""",
                 [params.run_date.isoformat()],
             ).fetchall()
@@ -275,6 +291,7 @@ def prepare_with_quality(
     threads: int | None = None,
     thresholds: QualityThresholds | None = None,
     require_country_data: bool = False,
+    columnar_dir: str | Path | None = None,
 ) -> tuple[Counts, DataQuality]:
     """Prepare one country and run date from a local raw export: the outputs and counts.json in out_dir.
 
@@ -299,6 +316,7 @@ def prepare_with_quality(
         threads=threads,
         thresholds=thresholds,
         require_country_data=require_country_data,
+        columnar_dir=columnar_dir,
     )
 
 
@@ -311,6 +329,7 @@ def prepare_run(
     threads: int | None = None,
     thresholds: QualityThresholds | None = None,
     require_country_data: bool = False,
+    columnar_dir: str | Path | None = None,
 ) -> tuple[Counts, DataQuality]:
     """`prepare_with_quality` for a run whose PrepareParams are built already (the CLI's `run_params`)."""
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
@@ -319,16 +338,29 @@ def prepare_run(
     # Columns are read by position: a file with another header is refused before anything is read.
     check_headers(local_files(raw_dir, params))
 
+    created = not out_dir.exists()
     con = duckdb.connect(config={"threads": threads} if threads else {})
     try:
-        _load_raw_tables(con, raw_dir, Path(genre_mapping))
+        # Each raw day is parsed once into the columnar days (kept in columnar_dir for the next run), the run's
+        # window is built once from them, and every output reads the window, as on Athena.
+        columnar_dir = Path(columnar_dir) if columnar_dir else local_columnar.default_dir(out_dir)
+        local_columnar.convert(con, raw_dir, columnar_dir, params, load_raw_days, window_days=params.window_days)
+        local_columnar.attach(con, columnar_dir)
+        _load_genre_mapping(con, Path(genre_mapping))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _build_window(con, params, out_dir / WINDOW_FOLDER)
         quality = DataQuality.from_rows(_rows(con, render(Output.QUALITY, params)))
         row = _rows(con, render(Output.COUNTS, params))[0]
         row["malformed_csv_rows"] = quality.malformed_lines
         counts = Counts.from_row(row)
         if require_country_data:
-            _check_country_has_data(con, params, counts)
-        out_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                _check_country_has_data(con, params, counts)
+            except RawDataError:
+                if created:  # a refused run leaves nothing behind, not even its window and converted days
+                    con.close()
+                    shutil.rmtree(out_dir, ignore_errors=True)
+                raise
         for output, spec in CSV_OUTPUTS.items():
             sql = to_duckdb(line_select(output, params))
             _write_lines(con, sql, out_dir / spec.file_name, csv_header_line(output, params.recipes))

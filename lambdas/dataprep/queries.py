@@ -27,6 +27,16 @@ from common.event_kinds import EventKind
 from common.prepared_outputs import Output as Output  # re-exported: callers name the outputs dataprep.queries.Output
 from common.recipes import Recipe
 from common.schemas import UNKNOWN, csv_header, dataset_fields
+from dataprep.columnar import (
+    WINDOW_FOLDER,
+    WINDOW_PART,
+    WINDOW_TABLE,
+    Part,
+    chunks,
+    conversion_folder,
+    files_table,
+    parsed_table,
+)
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 GENRE_MAPPING_CSV = Path(__file__).resolve().parent / "genre_mapping.csv"
@@ -96,9 +106,7 @@ class _JsonlOutput(BaseModel):
 
 CSV_OUTPUTS: dict[Output, _CsvOutput] = {
     Output.INTERACTIONS: _CsvOutput(dataset_type="Interactions", file_name="interactions.csv"),
-    Output.INTERACTIONS_INCREMENTAL: _CsvOutput(
-        dataset_type="Interactions", file_name="interactions_incremental.csv"
-    ),
+    Output.INTERACTIONS_INCREMENTAL: _CsvOutput(dataset_type="Interactions", file_name="interactions_incremental.csv"),
     Output.USERS: _CsvOutput(dataset_type="Users", file_name="users.csv"),
     Output.ITEMS: _CsvOutput(dataset_type="Items", file_name="items.csv"),
 }
@@ -203,9 +211,7 @@ class PrepareParams(BaseModel):
     @model_validator(mode="after")
     def _previous_before_run(self) -> PrepareParams:
         if self.previous_run_date is not None and self.previous_run_date >= self.run_date:
-            raise ValueError(
-                f"previous_run_date {self.previous_run_date} must be before run_date {self.run_date}"
-            )
+            raise ValueError(f"previous_run_date {self.previous_run_date} must be before run_date {self.run_date}")
         if self.imported_before is not None and self.imported_before > self.run_date:
             raise ValueError(f"imported_before {self.imported_before} must not be after run_date {self.run_date}")
         return self
@@ -277,9 +283,21 @@ def _substitute(sql: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(replace, sql)
 
 
-def render(output: Output | str, params: PrepareParams) -> str:
-    """The output's SELECT (Athena dialect) with every placeholder replaced."""
-    output = Output(output)
+class WindowRun(BaseModel):
+    """The run attempt whose window (dataprep.columnar.WINDOW_TABLE) the outputs read: the injected partition values
+    besides country and run date (the pipeline's execution name and step attempt `a<n>`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    execution: str = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    attempt: str = Field(pattern=r"^a[0-9]{1,4}$")
+
+
+# The local runner's window (dataprep.local): one run, one attempt.
+LOCAL_RUN = WindowRun(execution="local", attempt="a1")
+
+
+def _values(params: PrepareParams, run: WindowRun) -> dict[str, str]:
     values = {
         "country": sql_string_literal(params.country),
         "run_date": sql_string_literal(params.run_date.isoformat()),
@@ -297,16 +315,66 @@ def render(output: Output | str, params: PrepareParams) -> str:
         "day_before": sql_string_literal((params.run_date - timedelta(days=2)).isoformat()),
         "max_listed_files": str(MAX_LISTED_FILES),
         "control_characters": sql_string_literal(CONTROL_CHARACTERS),
+        "execution": sql_string_literal(run.execution),
+        "attempt": sql_string_literal(run.attempt),
     }
     for kind in EventKind:
         values[f"{kind.name.lower()}_event"] = sql_string_literal(kind.value)
-    for table, columns in RAW_TABLES.items():
-        values[f"{table}_record"] = sql_string_literal(csv_record_pattern(len(columns)))
+    for part in Part:
+        values[f"part_{part.name.lower()}"] = sql_string_literal(part.value)
+    values["upserts"] = _substitute(strip_header_comments(_sql_file("_upserts.sql")), values)
     values["base"] = _substitute(strip_header_comments(_sql_file("_base.sql")), values)
-    sql = _substitute(_sql_file(f"{output.value}.sql"), values)
+    return values
+
+
+def _rendered(file_name: str, values: dict[str, str]) -> str:
+    sql = _substitute(_sql_file(file_name), values)
     if "{{" in sql or "}}" in sql:
-        raise ValueError(f"unresolved placeholder left in {output.value}.sql")
+        raise ValueError(f"unresolved placeholder left in {file_name}")
     return sql
+
+
+def render(output: Output | str, params: PrepareParams, run: WindowRun = LOCAL_RUN) -> str:
+    """The output's SELECT (Athena dialect) with every placeholder replaced; it reads `run`'s window."""
+    return _rendered(f"{Output(output).value}.sql", _values(params, run))
+
+
+def render_window(params: PrepareParams) -> str:
+    """The run window's SELECT (window.sql): every row classified once, its last column the partition `part`."""
+    return _rendered("window.sql", _values(params, LOCAL_RUN))
+
+
+def _day_list(days: list[date]) -> str:
+    if not days:
+        raise ValueError("a conversion needs at least one day")
+    return ", ".join(sql_string_literal(day.isoformat()) for day in sorted(days))
+
+
+def render_conversion(table: str, days: list[date]) -> str:
+    """The SELECT parsing `table`'s raw days into `<table>_parsed` (convert_*.sql), its last column `dt`."""
+    if table not in RAW_TABLES:
+        raise ValueError(f"unknown raw table {table!r}")
+    values = {"days": _day_list(days), "control_characters": sql_string_literal(CONTROL_CHARACTERS)}
+    if table in EVENT_TABLES:
+        # The event's value column: the raw view count where the export has one (views), else NULL.
+        value = next((f'"{c}"' for c in RAW_TABLES[table] if c == "item_view_count"), "CAST(NULL AS VARCHAR)")
+        values |= {"table": table, "value_column": value}
+        return _rendered("convert_events.sql", values)
+    return _rendered(f"convert_{table}.sql", values)
+
+
+def render_file_counts(table: str, days: list[date]) -> str:
+    """The SELECT counting `table`'s raw records per file into `<table>_files` (convert_files.sql)."""
+    if table not in RAW_TABLES:
+        raise ValueError(f"unknown raw table {table!r}")
+    values = {
+        "days": _day_list(days),
+        "control_characters": sql_string_literal(CONTROL_CHARACTERS),
+        "table": table,
+        "lines_table": lines_table(table),
+        "record": sql_string_literal(csv_record_pattern(len(RAW_TABLES[table]))),
+    }
+    return _rendered("convert_files.sql", values)
 
 
 def _csv_field(field_name: str, avro_type: str | list[str]) -> str:
@@ -333,10 +401,10 @@ def csv_header_line(output: Output | str, recipes: tuple[str, ...] | frozenset[s
     return ",".join(csv_header(spec.dataset_type, recipes))
 
 
-def line_select(output: Output | str, params: PrepareParams) -> str:
+def line_select(output: Output | str, params: PrepareParams, run: WindowRun = LOCAL_RUN) -> str:
     """SELECT returning one `line` column: a CSV record (schema order) or a JSON object per row."""
     output = Output(output)
-    inner = render(output, params)
+    inner = render(output, params, run)
     if output in CSV_OUTPUTS:
         fields = dataset_fields(CSV_OUTPUTS[output].dataset_type, params.recipes)
         line = " || ',' || ".join(_csv_field(f.name, f.type) for f in fields)
@@ -381,8 +449,8 @@ def _validate_prefix(output_prefix: str) -> str:
     return output_prefix.rstrip("/")
 
 
-def athena_statements(params: PrepareParams, output_prefix: str) -> dict[Output, AthenaStatement]:
-    """The statements of one run, per output.
+def athena_statements(params: PrepareParams, output_prefix: str, run: WindowRun) -> dict[Output, AthenaStatement]:
+    """The statements of one run, per output; they read `run`'s window (window_statement, run first).
 
     UNLOAD targets are `<output_prefix>/<output>/`; UNLOAD fails when the target already holds objects, so
     give every attempt its own prefix (e.g. include the execution name) or empty it first.
@@ -391,11 +459,11 @@ def athena_statements(params: PrepareParams, output_prefix: str) -> dict[Output,
     statements: dict[Output, AthenaStatement] = {}
     for output in Output:
         if output in SELECT_OUTPUTS:
-            statements[output] = AthenaStatement(output=output, sql=render(output, params), kind="select")
+            statements[output] = AthenaStatement(output=output, sql=render(output, params, run), kind="select")
             continue
         location = f"{prefix}/{output.value}/"
         unload = (
-            f"UNLOAD (\n{line_select(output, params)}\n)\nTO {sql_string_literal(location)}\n"
+            f"UNLOAD (\n{line_select(output, params, run)}\n)\nTO {sql_string_literal(location)}\n"
             "WITH (format = 'TEXTFILE', compression = 'NONE')"
         )
         csv_spec = CSV_OUTPUTS.get(output)
@@ -408,3 +476,58 @@ def athena_statements(params: PrepareParams, output_prefix: str) -> dict[Output,
             file_name=csv_spec.file_name if csv_spec else JSONL_OUTPUTS[output].file_name,
         )
     return statements
+
+
+class ColumnarStatement(BaseModel):
+    """One UNLOAD of the columnar layer: a conversion of raw days, or a run's window. Parquet, partitioned by its
+    last column (`dt` or `part`), under `location`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    table: str  # the Glue table the UNLOAD's folders belong to (<table>_parsed, <table>_files, run_window)
+    sql: str
+    location: str
+    days: tuple[date, ...] = ()
+
+
+# Athena's compression page: "Athena supports reading and writing ZSTD compressed ORC, Parquet, and text file data"
+# (level 3 by default); Parquet's default for Hive tables is GZIP, slower to read and no smaller for these columns.
+_PARQUET = "format = 'PARQUET', compression = 'ZSTD'"
+
+
+def _parquet_unload(select: str, location: str, partition: str) -> str:
+    return (
+        f"UNLOAD (\n{select}\n)\nTO {sql_string_literal(location)}\n"
+        f"WITH ({_PARQUET}, partitioned_by = ARRAY[{sql_string_literal(partition)}])"
+    )
+
+
+def conversion_statements(table: str, days: list[date], bucket: str, conversion: str) -> list[ColumnarStatement]:
+    """The UNLOADs converting `table`'s raw `days`: per chunk of at most 100 days (UNLOAD's partition limit), the
+    parsed rows and the per-file record counts, each into its own folder of this conversion."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket):
+        raise ValueError(f"not an S3 bucket name: {bucket!r}")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,200}", conversion):
+        raise ValueError(f"a conversion id is letters, digits, '_' and '-', got {conversion!r}")
+    statements = []
+    for index, chunk in enumerate(chunks(sorted(days))):
+        suffix = conversion if index == 0 else f"{conversion}-{index}"
+        for name, select in (
+            (parsed_table(table), render_conversion(table, chunk)),
+            (files_table(table), render_file_counts(table, chunk)),
+        ):
+            location = conversion_folder(bucket, name, suffix)
+            statements.append(
+                ColumnarStatement(
+                    table=name, sql=_parquet_unload(select, location, "dt"), location=location, days=tuple(chunk)
+                )
+            )
+    return statements
+
+
+def window_statement(params: PrepareParams, output_prefix: str) -> ColumnarStatement:
+    """The UNLOAD writing the run window under `<output_prefix>/window/` (folders `part=<part>/`)."""
+    location = f"{_validate_prefix(output_prefix)}/{WINDOW_FOLDER}/"
+    return ColumnarStatement(
+        table=WINDOW_TABLE, sql=_parquet_unload(render_window(params), location, WINDOW_PART), location=location
+    )

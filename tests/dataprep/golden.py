@@ -72,7 +72,8 @@ def build_raw(root: Path) -> Path:
         b"u0000005,i000004,x,1751241601\n"
     )
     # Users change country and version within a day; contents gain a version and lose a date.
-    write_raw(root, "users", "2025-06-15", [["u0000006", "40", "F", "ja-JP", "gold"], ["u0000007", "", "", "english", ""]])
+    moved = [["u0000006", "40", "F", "ja-JP", "gold"], ["u0000007", "", "", "english", ""]]
+    write_raw(root, "users", "2025-06-15", moved)
     write_raw(root, "users", "2025-06-15", [["u0000006", "41", "F", "ja-JP", "gold"]], name="again.csv")
     write_raw(root, "contents", "2025-06-15", [["i000005", "New, \"title\"", "Drama|unknown genre", "2025-06-14"]])
     write_raw(root, "contents", "2025-06-16", [["i000006", "No date", "drama", "someday"]])

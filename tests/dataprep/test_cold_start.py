@@ -8,7 +8,7 @@ import json
 import pytest
 
 from dataprep.local import prepare
-from dataprep.queries import COLD_START_LIST_SIZE, Output, PrepareParams, athena_statements
+from dataprep.queries import COLD_START_LIST_SIZE, LOCAL_RUN, Output, PrepareParams, athena_statements
 from tests.dataprep.conftest import RUN_DATE, write_raw
 
 WINDOW_DAYS = 10
@@ -60,5 +60,6 @@ def test_small_segments_and_users_without_metadata_get_the_country_list(lines):
 
 
 def test_lists_are_as_long_as_the_batch_lists_at_most():
-    sql = athena_statements(PrepareParams(country="KR", run_date=RUN_DATE), "s3://bucket/p")[Output.COLD_START].sql
+    params = PrepareParams(country="KR", run_date=RUN_DATE)
+    sql = athena_statements(params, "s3://bucket/p", LOCAL_RUN)[Output.COLD_START].sql
     assert f"item_rank <= {COLD_START_LIST_SIZE}" in sql and "UNLOAD" in sql

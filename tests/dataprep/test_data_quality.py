@@ -6,16 +6,18 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 import sqlglot
 
+from dataprep import local_columnar
 from dataprep.counts import Counts
-from dataprep.local import _load_raw_tables, main, prepare_with_quality, to_duckdb
+from dataprep.local import _build_window, _load_genre_mapping, load_raw_days, main, prepare_with_quality, to_duckdb
 from dataprep.quality import DROP_REASONS, DataQuality, DataQualityError, QualityThresholds, check
-from dataprep.queries import GENRE_MAPPING_CSV, RAW_TABLES, Output, PrepareParams, render
+from dataprep.queries import GENRE_MAPPING_CSV, RAW_TABLES, Output, PrepareParams, render, render_file_counts
 from tests.dataprep.conftest import write_raw
 
 RUN_DATE = "2025-07-01"
@@ -117,12 +119,20 @@ def _athena_like_tables(con: duckdb.DuckDBPyConnection, raw: Path) -> None:
             con.executemany(f'INSERT INTO "{table}" VALUES ({", ".join("?" for _ in names)})', rows)
 
 
-def test_corrupted_file_is_named_under_athenas_line_based_reading(corrupted_raw):
-    """The same quality SQL flags the file when the reader keeps every line (Athena) instead of losing them."""
+def test_corrupted_file_is_named_under_athenas_line_based_reading(corrupted_raw, tmp_path):
+    """The same conversion and quality SQL flag the file when the reader keeps every line (Athena) instead of
+    losing them."""
     params = PrepareParams(country="KR", run_date=RUN_DATE, window_days=WINDOW)
     con = duckdb.connect()
-    _load_raw_tables(con, corrupted_raw, GENRE_MAPPING_CSV)
-    _athena_like_tables(con, corrupted_raw)
+
+    def athena_like(con: duckdb.DuckDBPyConnection, raw: Path, days) -> None:
+        load_raw_days(con, raw, days)
+        _athena_like_tables(con, raw)
+
+    local_columnar.convert(con, corrupted_raw, tmp_path, params, athena_like, window_days=WINDOW)
+    local_columnar.attach(con, tmp_path)
+    _load_genre_mapping(con, GENRE_MAPPING_CSV)
+    _build_window(con, params, tmp_path / "window")
     cursor = con.execute(to_duckdb(render(Output.QUALITY, params)))
     names = [d[0] for d in cursor.description]
     quality = DataQuality.from_rows([dict(zip(names, row, strict=True)) for row in cursor.fetchall()])
@@ -133,14 +143,22 @@ def test_corrupted_file_is_named_under_athenas_line_based_reading(corrupted_raw)
     assert listed.dropped["missing_ids"] == 1 and listed.kept == 64
 
 
-def test_quality_sql_is_athena_sql_with_path_pseudo_column():
+def test_quality_is_counted_from_each_file_once_with_the_path_pseudo_column():
+    """Lines are counted when a day is converted (each raw file and its lines table, by "$path"); the run's quality
+    query reads those counts and the window, never a raw table."""
+    day = date.fromisoformat(RUN_DATE)
+    for table in RAW_TABLES:
+        sql = render_file_counts(table, [day])
+        tree = sqlglot.parse_one(sql, read="athena")
+        ctes = {c.alias for c in tree.find_all(sqlglot.exp.CTE)}
+        assert {t.name for t in tree.find_all(sqlglot.exp.Table)} - ctes == {table, f"{table}_lines"}
+        assert '"$path"' in sql
     sql = render(Output.QUALITY, PrepareParams(country="KR", run_date=RUN_DATE))
-    tree = sqlglot.parse_one(sql, read="athena")
-    tables = {t.name for t in tree.find_all(sqlglot.exp.Table)}
-    assert {f"{t}_lines" for t in RAW_TABLES} | set(RAW_TABLES) <= tables
-    assert '"$path"' in sql and "LIMIT" not in sql.upper()
+    tables = {t.name for t in sqlglot.parse_one(sql, read="athena").find_all(sqlglot.exp.Table)}
+    assert not tables & (set(RAW_TABLES) | {f"{t}_lines" for t in RAW_TABLES})
+    assert {f"{t}_files" for t in RAW_TABLES} | {"run_window"} <= tables and "LIMIT" not in sql.upper()
     # Trino's regexp_like becomes DuckDB's regexp_matches, both anchored the same way.
-    assert "REGEXP_MATCHES(line, " in to_duckdb(sql)
+    assert "REGEXP_MATCHES(line, " in to_duckdb(render_file_counts("views", [day]))
 
 
 def test_cli_fails_with_the_line_naming_the_file(corrupted_raw, tmp_path, capsys):

@@ -38,6 +38,7 @@ def test_cli_writes_every_output(raw_fixture, tmp_path, capsys):
     )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
+        ".columnar",  # the converted days, reused by the next run into OUT
         "all_users.jsonl",
         "changed_users.jsonl",
         "cold_start.jsonl",
@@ -48,6 +49,7 @@ def test_cli_writes_every_output(raw_fixture, tmp_path, capsys):
         "items_batch.jsonl",
         "ranking_input.jsonl",
         "users.csv",
+        "window",  # the run window, Parquet: what make report reads
     ]
     report = json.loads((out / "counts.json").read_text())
     assert report["window_start"] == "2025-06-21" and report["recipes"] == ["trending-now"]

@@ -10,15 +10,19 @@ from pydantic import ValidationError
 from sqlglot import exp
 
 from common.schemas import csv_header
+from dataprep.columnar import WINDOW_TABLE, files_table, parsed_table
 from dataprep.counts import Counts
 from dataprep.queries import (
     CSV_OUTPUTS,
     LINES_TABLE_SUFFIX,
+    LOCAL_RUN,
+    RAW_TABLES,
     Output,
     PrepareParams,
     athena_statements,
     line_select,
     render,
+    render_window,
 )
 
 PREFIX = "s3://results-bucket/athena/prepared/KR/2025-07-01/exec-1"
@@ -54,7 +58,7 @@ def test_renderer_rejects_bad_parameters(changes):
 @pytest.mark.parametrize("prefix", ["s3://bucket/x'y", "https://bucket/x", "s3://Bucket/x", "s3://b/x y", ""])
 def test_bad_output_prefix_is_rejected(prefix):
     with pytest.raises(ValueError, match="output_prefix"):
-        athena_statements(PrepareParams(country="KR", run_date="2025-07-01"), prefix)
+        athena_statements(PrepareParams(country="KR", run_date="2025-07-01"), prefix, LOCAL_RUN)
 
 
 def _dt_predicates(select: exp.Select) -> set[tuple[str, str]]:
@@ -68,26 +72,32 @@ def _dt_predicates(select: exp.Select) -> set[tuple[str, str]]:
 
 @pytest.mark.parametrize("output", list(Output))
 def test_statements_read_only_the_window_partitions(output):
+    """The window reads the window's columnar days once (a plain dt range, which Athena prunes); every output reads
+    this attempt's window (static values for the injected partitions) and the upserts' days before the run date,
+    never a raw CSV table."""
     params = PrepareParams(
         country="KR", run_date="2025-07-01", window_days=183, previous_run_date="2025-06-30"
     )
     window = {("GTE", (date(2025, 7, 1) - timedelta(days=183)).isoformat()), ("LT", "2025-07-01")}
-    tree = sqlglot.parse_one(render(output, params), read="athena")
-    seen: dict[str, list[set]] = {}
-    for table in tree.find_all(exp.Table):
-        # <table>_lines (the data-quality query's physical lines) reads the same partitions as <table>.
-        name = table.name.removesuffix(LINES_TABLE_SUFFIX)
-        if name in ("purchases", "views", "users", "contents"):
-            seen.setdefault(name, []).append(_dt_predicates(table.find_ancestor(exp.Select)))
-    # A plain range on dt right in every scan's WHERE: what partition projection prunes on.
-    for table in ("purchases", "views"):
-        assert all(found == window for found in seen.get(table, [])), seen
-    for table in ("users", "contents"):  # upserts: every partition before the run date
-        assert all(found == {("LT", "2025-07-01")} for found in seen.get(table, [])), seen
-    if output not in (Output.USERS, Output.ITEMS, Output.ITEMS_BATCH):
-        assert {"purchases", "views"} <= set(seen)
-    if output is Output.RANKING_INPUT:
-        assert "contents" in seen
+    raw = set(RAW_TABLES) | {t + LINES_TABLE_SUFFIX for t in RAW_TABLES}
+    for sql, reads_window in ((render(output, params), True), (render_window(params), False)):
+        tree = sqlglot.parse_one(sql, read="athena")
+        seen: dict[str, list[set]] = {}
+        for table in tree.find_all(exp.Table):
+            assert table.name not in raw, f"{table.name} is a raw CSV table"
+            seen.setdefault(table.name, []).append(_dt_predicates(table.find_ancestor(exp.Select)))
+        for table in ("purchases", "views"):
+            for name in (parsed_table(table), files_table(table)):
+                assert all(found == window for found in seen.get(name, [])), seen
+        for table in ("users", "contents"):  # upserts: every partition before the run date
+            for name in (parsed_table(table), files_table(table)):
+                assert all(found == {("LT", "2025-07-01")} for found in seen.get(name, [])), seen
+        assert (WINDOW_TABLE in seen) is reads_window
+        if reads_window:
+            flat = " ".join(sql.split())
+            assert "country = 'KR' AND run_date = '2025-07-01' AND execution = 'local' AND attempt = 'a1'" in flat
+        else:
+            assert {parsed_table("purchases"), parsed_table("views"), parsed_table("users")} <= set(seen)
 
 
 def test_window_start_is_run_date_minus_window_days():
@@ -112,6 +122,7 @@ def test_athena_statements_unload_lines_and_headers():
             recipes=["user-personalization"],
         ),
         PREFIX + "/",
+        LOCAL_RUN,
     )
     assert set(statements) == set(Output)
     params = PrepareParams(
@@ -139,7 +150,7 @@ def test_athena_statements_unload_lines_and_headers():
 
 def test_new_outputs_file_names_headers_and_ranking_parameters():
     params = PrepareParams(country="KR", run_date="2025-07-01", window_days=10, ranking_candidates=7)
-    statements = athena_statements(params, PREFIX)
+    statements = athena_statements(params, PREFIX, LOCAL_RUN)
     assert {o.value: s.file_name for o, s in statements.items() if s.kind == "unload"} == {
         "interactions": "interactions.csv",
         "interactions_incremental": "interactions_incremental.csv",
@@ -163,7 +174,7 @@ def test_new_outputs_file_names_headers_and_ranking_parameters():
     # Released in the window: [2025-06-21 00:00, 2025-07-01 00:00) UTC in epoch seconds.
     assert bounds == {("GTE", str(epoch_of("2025-06-21"))), ("LT", str(epoch_of("2025-07-01")))}
     with pytest.raises(ValidationError):
-        athena_statements(PrepareParams(country="KR", run_date="2025-07-01", ranking_candidates=0), PREFIX)
+        athena_statements(PrepareParams(country="KR", run_date="2025-07-01", ranking_candidates=0), PREFIX, LOCAL_RUN)
 
 
 def epoch_of(day: str) -> int:
@@ -187,7 +198,8 @@ def test_rendered_sql_has_no_placeholders_and_quotes_only_validated_values():
     for output in Output:
         sql = render(output, params)
         assert "{{" not in sql and "}}" not in sql
-        assert "'2025-01-30'" in sql if output is not Output.USERS else "'JP'" in sql
+        assert "'2025-03-01'" in sql
+    assert "'2025-01-30'" in render_window(params) and "'JP'" in render_window(params)
 
 
 def _athena_result(names, values):

@@ -2,16 +2,24 @@
 -- a row without a user id or with an unknown locale cannot be attributed to a country.
 WITH
 {{ base }},
+-- Drops over every country (a row without a user cannot be attributed to one), from the window's per-file counts;
+-- the country's kept rows (duplicates included) from its per-partition counts.
 event_drops AS (
     SELECT
-        count_if(drop_reason = 'missing_ids') AS dropped_missing_ids,
-        count_if(drop_reason = 'unparsable_timestamp') AS dropped_unparsable_timestamp,
-        count_if(drop_reason = 'unknown_country') AS dropped_unknown_country,
-        count_if(drop_reason IS NULL AND country = {{ country }}) AS country_rows,
+        COALESCE(sum(row_count) FILTER (WHERE drop_reason = 'missing_ids'), 0) AS dropped_missing_ids,
+        COALESCE(sum(row_count) FILTER (WHERE drop_reason = 'unparsable_timestamp'), 0) AS dropped_unparsable_timestamp,
+        COALESCE(sum(row_count) FILTER (WHERE drop_reason = 'unknown_country'), 0) AS dropped_unknown_country
+    FROM window_rows
+    WHERE part = {{ part_files }}
+),
+country_days AS (
+    SELECT
+        COALESCE(sum(row_count), 0) AS country_rows,
         -- The country's rows in the window's last two partitions: data yesterday and none today is a failed export.
-        count_if(drop_reason IS NULL AND country = {{ country }} AND dt = {{ last_day }}) AS last_day_rows,
-        count_if(drop_reason IS NULL AND country = {{ country }} AND dt = {{ day_before }}) AS day_before_rows
-    FROM classified_events
+        COALESCE(sum(row_count) FILTER (WHERE dt = {{ last_day }}), 0) AS last_day_rows,
+        COALESCE(sum(row_count) FILTER (WHERE dt = {{ day_before }}), 0) AS day_before_rows
+    FROM window_rows
+    WHERE part = {{ part_days }}
 ),
 per_user AS (
     SELECT user_id, count(*) AS n, max(first_dt) AS last_dt
@@ -51,17 +59,18 @@ SELECT
     u.country_users,
     t.changed_users,
     n.new_interactions,
-    d.country_rows - t.interactions AS duplicates_removed,
+    k.country_rows - t.interactions AS duplicates_removed,
     d.dropped_missing_ids,
     d.dropped_unparsable_timestamp,
     d.dropped_unknown_country,
     x.items_dropped_unparsable_timestamp,
     c.items_with_unmapped_genre,
-    d.last_day_rows,
-    d.day_before_rows
+    k.last_day_rows,
+    k.day_before_rows
 FROM user_totals AS t
 CROSS JOIN new_totals AS n
 CROSS JOIN event_drops AS d
+CROSS JOIN country_days AS k
 CROSS JOIN item_totals AS i
 CROSS JOIN catalog_totals AS c
 CROSS JOIN content_drops AS x

@@ -1,104 +1,80 @@
 -- quality.sql: data quality of the raw files one run reads (docs/data-layout.md, "Data quality"): one row per table
 -- (row_kind 'table', file NULL: every file summed) and one per file with a problem (row_kind 'file', worst
 -- first, at most {{ max_listed_files }}).
---   lines            CSV records after the header (<table>_lines: each physical line, no CSV parsing). A line break
---                    inside a quoted field does not end a record: a record spanning two lines has an odd number of
---                    quotes on each of them, so every such pair of lines counts once. (No engine gives a line's
---                    position, so a field with several line breaks counts its middle lines as lines of their own.)
---   rows_read        rows the CSV reader produced from the file
---   malformed_lines  records that are not exactly one well-formed CSV line with the table's field count (a
---                    record spanning lines is one: Athena's CSV SerDe reads no line break inside a field); lines
---                    holding a bad byte are not counted here but as the row's invalid_utf8 / control_character
+--   lines, malformed_lines  counted once per file when its day was converted (convert_files.sql, <table>_files)
+--   rows_read and drops     events from the run window (window.sql: per file and drop reason, and each interaction
+--                           in the file of its first copy); users and contents from their columnar days
 -- A file is not fully read when rows_read <> lines or a line is malformed: an unclosed quote makes DuckDB's
--- reader swallow the rest of the file and gives Athena's line-based SerDe a garbled row. "$path" is Athena's
--- pseudo-column naming a row's S3 object; the local runner gives its tables the same column.
+-- reader swallow the rest of the file and gives Athena's line-based SerDe a garbled row. `file` is the raw object
+-- (Athena's "$path" pseudo-column when the day was converted; the raw file's path locally).
 -- Event drops are counted over every country (a row without a user cannot be attributed to one); kept_country
 -- is this run's country. Duplicates: exact copies of an earlier row (earliest partition, then file, wins).
 WITH
 {{ base }},
-raw_lines AS (
-    SELECT
-        'purchases' AS source_table, "$path" AS file, line, line_rest,
-        regexp_like(line, {{ purchases_record }}) AS well_formed
-    FROM purchases_lines
+-- Records and malformed records per file, counted once when the file's day was converted (convert_files.sql).
+file_lines AS (
+    SELECT 'purchases' AS source_table, file, lines, malformed_lines
+    FROM purchases_files
     WHERE dt >= {{ window_start }} AND dt < {{ run_date }}
     UNION ALL
-    SELECT
-        'views' AS source_table, "$path" AS file, line, line_rest,
-        regexp_like(line, {{ views_record }}) AS well_formed
-    FROM views_lines
+    SELECT 'views' AS source_table, file, lines, malformed_lines
+    FROM views_files
     WHERE dt >= {{ window_start }} AND dt < {{ run_date }}
     UNION ALL
-    SELECT
-        'users' AS source_table, "$path" AS file, line, line_rest,
-        regexp_like(line, {{ users_record }}) AS well_formed
-    FROM users_lines
+    SELECT 'users' AS source_table, file, lines, malformed_lines
+    FROM users_files
     WHERE dt < {{ run_date }}
     UNION ALL
-    SELECT
-        'contents' AS source_table, "$path" AS file, line, line_rest,
-        regexp_like(line, {{ contents_record }}) AS well_formed
-    FROM contents_lines
+    SELECT 'contents' AS source_table, file, lines, malformed_lines
+    FROM contents_files
     WHERE dt < {{ run_date }}
 ),
-checked_lines AS (
+-- Events per file from the run window: rows per drop reason (NULL = kept, copies included) ...
+event_rows AS (
     SELECT
         source_table,
         file,
-        well_formed,
-        -- Text after a \x01 is the lines table's second column: the line held a control byte.
-        CASE WHEN line_rest IS NOT NULL THEN 'control_character' ELSE {{ byte_problem(line) }} END AS byte_problem,
-        (length(line) - length(replace(line, '"', ''))) % 2 = 1 AS odd_quotes
-    FROM raw_lines
-),
-line_counts AS (
-    SELECT
-        source_table,
-        file,
-        count(*) AS physical_lines,
-        count_if(byte_problem IS NULL AND NOT COALESCE(well_formed, false)) AS malformed_physical_lines,
-        -- Lines that continue a record: one per pair of odd-quote lines (those are never well-formed).
-        CAST(floor(count_if(byte_problem IS NULL AND odd_quotes) / 2.0) AS BIGINT) AS continuation_lines
-    FROM checked_lines
+        sum(row_count) AS rows_read,
+        COALESCE(sum(row_count) FILTER (WHERE drop_reason = 'invalid_utf8'), 0) AS dropped_invalid_utf8,
+        COALESCE(sum(row_count) FILTER (WHERE drop_reason = 'control_character'), 0) AS dropped_control_character,
+        COALESCE(sum(row_count) FILTER (WHERE drop_reason = 'missing_ids'), 0) AS dropped_missing_ids,
+        COALESCE(sum(row_count) FILTER (WHERE drop_reason = 'unknown_country'), 0) AS dropped_unknown_country,
+        COALESCE(sum(row_count) FILTER (WHERE drop_reason = 'unparsable_timestamp'), 0) AS dropped_unparsable_timestamp,
+        COALESCE(sum(row_count) FILTER (WHERE drop_reason IS NULL), 0) AS kept_rows
+    FROM window_rows
+    WHERE part = {{ part_files }}
     GROUP BY source_table, file
 ),
-file_lines AS (
+-- ... and each interaction once, in the file of its first copy (earliest partition, then file): a kept row that is
+-- not the first copy of its interaction is a duplicate.
+first_copies AS (
     SELECT
-        source_table,
-        file,
-        physical_lines - continuation_lines AS lines,
-        malformed_physical_lines - continuation_lines AS malformed_lines
-    FROM line_counts
-),
-numbered_events AS (
-    SELECT
-        CASE WHEN event_type = {{ purchase_event }} THEN 'purchases' ELSE 'views' END AS source_table,
-        file,
-        drop_reason,
-        country,
-        item_id,
-        row_number() OVER (
-            PARTITION BY drop_reason, user_id, item_id, ts, event_type, event_value ORDER BY dt, file
-        ) AS copy
-    FROM classified_events
+        CASE WHEN w.event_type = {{ purchase_event }} THEN 'purchases' ELSE 'views' END AS source_table,
+        w.file,
+        count(*) AS kept,
+        count_if(w.part <> {{ part_other }}) AS kept_country,
+        count_if(c.item_id IS NULL) AS unknown_item
+    FROM window_rows AS w
+    LEFT JOIN catalog AS c ON c.item_id = w.item_id
+    WHERE w.part IN ({{ part_new }}, {{ part_changed }}, {{ part_old }}, {{ part_other }})
+    GROUP BY 1, 2
 ),
 event_files AS (
     SELECT
-        e.source_table,
-        e.file,
-        count(*) AS rows_read,
-        count_if(e.drop_reason = 'invalid_utf8') AS dropped_invalid_utf8,
-        count_if(e.drop_reason = 'control_character') AS dropped_control_character,
-        count_if(e.drop_reason = 'missing_ids') AS dropped_missing_ids,
-        count_if(e.drop_reason = 'unknown_country') AS dropped_unknown_country,
-        count_if(e.drop_reason = 'unparsable_timestamp') AS dropped_unparsable_timestamp,
-        count_if(e.drop_reason IS NULL AND e.copy > 1) AS dropped_duplicate,
-        count_if(e.drop_reason IS NULL AND e.copy = 1) AS kept,
-        count_if(e.drop_reason IS NULL AND e.copy = 1 AND e.country = {{ country }}) AS kept_country,
-        count_if(e.drop_reason IS NULL AND e.copy = 1 AND c.item_id IS NULL) AS unknown_item
-    FROM numbered_events AS e
-    LEFT JOIN catalog AS c ON c.item_id = e.item_id
-    GROUP BY e.source_table, e.file
+        r.source_table,
+        r.file,
+        r.rows_read,
+        r.dropped_invalid_utf8,
+        r.dropped_control_character,
+        r.dropped_missing_ids,
+        r.dropped_unknown_country,
+        r.dropped_unparsable_timestamp,
+        r.kept_rows - COALESCE(f.kept, 0) AS dropped_duplicate,
+        COALESCE(f.kept, 0) AS kept,
+        COALESCE(f.kept_country, 0) AS kept_country,
+        COALESCE(f.unknown_item, 0) AS unknown_item
+    FROM event_rows AS r
+    LEFT JOIN first_copies AS f ON f.source_table = r.source_table AND f.file = r.file
 ),
 user_files AS (
     SELECT
