@@ -91,7 +91,7 @@ example_RUN_DATE := 2025-07-01
 ## prepare: run the Athena SQL locally on DuckDB; exits 1 when the data breaks a quality threshold
 prepare: bootstrap
 	@$(call need,RAW OUT COUNTRY RUN_DATE) $(out_outside_repo)
-	$(PY) -m dataprep.local --raw "$(RAW)" --out "$(OUT)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)" $(if $(RECIPES),--recipes $(RECIPES))
+	$(PY) -m dataprep.local --raw "$(RAW)" --out "$(OUT)" --country "$(COUNTRY)" --run-date "$(RUN_DATE)" $(if $(RECIPES),--recipes $(RECIPES)) $(if $(COLUMNAR),--columnar "$(COLUMNAR)")
 
 ## sample-data: deterministic synthetic raw exports
 sample-data: bootstrap

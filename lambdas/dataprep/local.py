@@ -400,6 +400,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="dataprep.local", description=__doc__.splitlines()[0])
     parser.add_argument("--raw", required=True, help="raw export root: <table>/dt=YYYY-MM-DD/*.csv")
     parser.add_argument("--out", required=True, help="output directory (outside the repository)")
+    parser.add_argument(
+        "--columnar",
+        default=None,
+        help="where the converted days are kept between runs (default: OUT/.columnar)",
+    )
     parser.add_argument("--country", required=True, help="ISO country code, e.g. KR")
     parser.add_argument("--run-date", required=True, help="YYYY-MM-DD; the window ends the day before")
     parser.add_argument("--window-days", type=int, default=DEFAULT_WINDOW_DAYS)
@@ -433,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.recipes = [r for value in args.recipes for r in value.replace(",", " ").split()]
     check_out(parser, args.out)
+    if args.columnar is not None:
+        check_out(parser, args.columnar, "COLUMNAR", "--columnar")
     params = run_params(
         parser,
         args,
@@ -448,7 +455,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(one_line(error, args))
     try:
         check_raw_layout(Path(args.raw))
-        counts, quality = prepare_run(args.raw, args.out, params, thresholds=thresholds, require_country_data=True)
+        counts, quality = prepare_run(
+            args.raw, args.out, params, thresholds=thresholds, require_country_data=True, columnar_dir=args.columnar
+        )
     except RawDataError as error:
         refuse_raw_data(parser, error, args)
     except DataQualityError as error:

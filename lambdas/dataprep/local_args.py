@@ -66,15 +66,16 @@ def one_line(error: ValidationError, args: argparse.Namespace) -> str:
     return "; ".join(parts)
 
 
-def check_out(parser: argparse.ArgumentParser, out: str) -> None:
-    """OUT is given, outside the repository, and a folder (or nothing yet): never a file to overwrite."""
+def check_out(parser: argparse.ArgumentParser, out: str, variable: str = "OUT", flag: str = "--out") -> None:
+    """OUT (or another folder the run writes, e.g. COLUMNAR) is given, outside the repository, and a folder (or
+    nothing yet): never a file to overwrite."""
     if not out.strip():
-        parser.error("OUT is required (--out): a folder outside the repository")
+        parser.error(f"{variable} is required ({flag}): a folder outside the repository")
     path = Path(out)
     if path.resolve().is_relative_to(REPOSITORY):
-        parser.error(f"OUT={out} (--out) is inside the repository {REPOSITORY}; choose a folder outside it")
+        parser.error(f"{variable}={out} ({flag}) is inside the repository {REPOSITORY}; choose a folder outside it")
     if path.exists() and not path.is_dir():
-        parser.error(f"OUT={out} (--out) is a file; choose a folder")
+        parser.error(f"{variable}={out} ({flag}) is a file; choose a folder")
 
 
 def run_params(parser: argparse.ArgumentParser, args: argparse.Namespace, **fields: Any) -> PrepareParams:

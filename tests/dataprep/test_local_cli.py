@@ -133,6 +133,20 @@ def test_out_inside_the_repository_is_refused(raw_fixture, capsys):
     assert not inside.exists()
 
 
+def test_columnar_folder_is_checked_like_out_and_reused(raw_fixture, tmp_path, capsys):
+    common = ["--raw", str(raw_fixture), "--out", str(tmp_path / "o"), "--country", "KR", "--run-date", RUN_DATE]
+    inside = REPOSITORY / "columnar-by-mistake"
+    assert _run([*common, "--columnar", str(inside)]) == 2
+    assert f"COLUMNAR={inside} (--columnar) is inside the repository" in _error_line(capsys)
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert _run([*common, "--columnar", str(a_file)]) == 2
+    assert f"COLUMNAR={a_file} (--columnar) is a file; choose a folder" in _error_line(capsys)
+    assert not (tmp_path / "o").exists() and not inside.exists()
+    assert main([*common, "--columnar", str(tmp_path / "days"), "--quality-check", "warn"]) == 0
+    assert (tmp_path / "days" / "catalog.json").exists() and not (tmp_path / "o" / ".columnar").exists()
+
+
 def test_missing_required_argument(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--raw", "x"])
