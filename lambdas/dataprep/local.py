@@ -1,14 +1,15 @@
 """Run the Athena preparation SQL locally on DuckDB.
 
-    python -m dataprep.local --raw DIR --out DIR --country CC --run-date YYYY-MM-DD
+    python -m dataprep.local --raw DIR --out DIR --country CC --run-date YYYY-MM-DD [--columnar DIR]
         [--window-days N] [--previous-run-date YYYY-MM-DD] [--imported-before YYYY-MM-DD]
         [--recipes R [R ...]] [--ranking-candidates N]
 
-The raw folders (`<table>/dt=YYYY-MM-DD/*.csv`, docs/data-layout.md) become DuckDB tables of the same
-names as the Glue tables, and every output runs the SAME statement the pipeline sends to Athena (the line
-SELECT inside its UNLOAD), translated by sqlglot from the Athena dialect to DuckDB. Writes
-interactions.csv, interactions_incremental.csv, users.csv, items.csv (header + schema order, UTF-8),
-changed_users.jsonl, all_users.jsonl, items_batch.jsonl, ranking_input.jsonl and counts.json to OUT.
+Every statement is the SAME one the pipeline sends to Athena, translated by sqlglot to DuckDB: the raw days
+(`<table>/dt=YYYY-MM-DD/*.csv`, docs/data-layout.md) not converted yet are parsed into the columnar days
+(dataprep.local_columnar, kept in --columnar, default OUT/.columnar), the run window is written once to
+OUT/window/ (Parquet), and every output's line SELECT reads it. Writes interactions.csv,
+interactions_incremental.csv, users.csv, items.csv (header + schema order, UTF-8), changed_users.jsonl,
+all_users.jsonl, items_batch.jsonl, ranking_input.jsonl, cold_start.jsonl and counts.json to OUT.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from dataprep.local_args import (
     refuse_raw_data,
     run_params,
 )
+from dataprep.local_raw import load_genre_mapping, load_raw_days
 from dataprep.quality import (
     DEFAULT_MAX_DROPPED_SHARE,
     DROP_REASONS,
@@ -55,19 +57,13 @@ from dataprep.queries import (
     DEFAULT_RECIPES,
     DEFAULT_WINDOW_DAYS,
     EVENT_TABLES,
-    GENRE_MAPPING_COLUMNS,
     GENRE_MAPPING_CSV,
-    GENRE_MAPPING_TABLE,
     JSONL_OUTPUTS,
-    LINE_COLUMN,
-    LINE_REST_COLUMN,
     LOCAL_RUN,
-    RAW_TABLES,
     Output,
     PrepareParams,
     csv_header_line,
     line_select,
-    lines_table,
     render,
     render_window,
 )
@@ -77,113 +73,6 @@ __all__ = ["REPOSITORY", "RawDataError", "main", "prepare", "prepare_run", "prep
 
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
-
-
-def _readable_mirror(raw_dir: Path, mirror: Path, days: dict[str, list[date]]) -> None:
-    """Give `mirror` the raw layout: a link to every raw file that is UTF-8 and, for any other, a copy whose bytes
-    that are not UTF-8 are decoded to U+FFFD (the replacement character). DuckDB's CSV reader stops the whole run at
-    the first such byte; from the copy the row is read, and the SQL counts it as invalid_utf8 (_byte_problem.sql)."""
-    for table, table_days in days.items():
-        for path in (p for day in table_days for p in (raw_dir / table / f"dt={day}").glob("*.csv")):
-            target = mirror / path.relative_to(raw_dir)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            data = path.read_bytes()
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError:
-                target.write_bytes(data.decode("utf-8", errors="replace").encode("utf-8"))
-            else:
-                target.symlink_to(path.resolve())
-
-
-def load_raw_days(con: duckdb.DuckDBPyConnection, raw_dir: Path, days: dict[str, list[date]]) -> None:
-    """One table per raw export holding the given days, columns by position like Athena's OpenCSVSerDe (header
-    skipped), plus its `<table>_lines` twin (each physical line, split at \\x01 like the Glue lines table's
-    LazySimpleSerDe). Both carry the raw file's name as "$path", the column Athena's tables have as a pseudo-column,
-    so the conversion SQL runs unchanged. Files are read through a mirror (_readable_mirror) so no byte stops the
-    run."""
-    with tempfile.TemporaryDirectory(prefix="raw-mirror-") as tmp:
-        mirror = Path(tmp)
-        _readable_mirror(raw_dir, mirror, days)
-        # The mirror's path -> the raw file's path, for every name a quality line shows.
-        raw_path = f"{_sql_text(str(raw_dir))} || substr(filename, {len(str(mirror)) + 1})"
-        for table, columns in RAW_TABLES.items():
-            _load_raw_table(con, table, columns, mirror, raw_path)
-
-
-def _load_genre_mapping(con: duckdb.DuckDBPyConnection, genre_mapping: Path) -> None:
-    mapping_types = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in GENRE_MAPPING_COLUMNS) + "}"
-    con.execute(
-        f"""
-        CREATE TABLE {GENRE_MAPPING_TABLE} AS
-        SELECT * FROM read_csv(
-            {_sql_text(str(genre_mapping))},
-            auto_detect = false, header = true, delim = ',', columns = {mapping_types}
-        )
-        """
-    )
-
-
-def _load_raw_table(
-    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], mirror: Path, raw_path: str
-) -> None:
-    lines = lines_table(table)
-    con.execute(f'DROP TABLE IF EXISTS "{table}"')
-    con.execute(f'DROP TABLE IF EXISTS "{lines}"')
-    if not any((mirror / table).glob("dt=*/*.csv")):
-        # A country or table with no export yet is data below the minimum, not an error.
-        column_list = ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in (*columns, "dt", "$path"))
-        con.execute(f'CREATE TABLE "{table}" AS SELECT {column_list} WHERE false')
-        line_columns = (LINE_COLUMN, LINE_REST_COLUMN, "dt", "$path")
-        con.execute(
-            f'CREATE TABLE "{lines}" AS SELECT '
-            + ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in line_columns)
-            + " WHERE false"
-        )
-        return
-    glob = _sql_text(str(mirror / table / "dt=*" / "*.csv"))
-    column_types = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in columns) + "}"
-    # ignore_errors: a line the reader cannot parse is skipped instead of stopping the run; quality.sql
-    # compares the rows with the physical lines per file, so the loss is counted and named either way.
-    con.execute(
-        f"""
-        CREATE TABLE "{table}" AS
-        SELECT {", ".join(f'"{c}"' for c in columns)}, dt, {raw_path} AS "$path"
-        FROM read_csv(
-            {glob},
-            auto_detect = false, header = true, delim = ',', columns = {column_types},
-            hive_partitioning = true, filename = true,
-            hive_types = {{'dt': 'VARCHAR'}}, quote = '"', escape = '"',
-            ignore_errors = true
-        )
-        """
-    )
-    # Every physical line after the header, whatever it holds (no CSV reader in between): the text up to a \x01 is
-    # the line, what follows it the second column, as the Glue lines table reads it; a line's trailing CR is
-    # dropped like Hadoop's line reader does, and the empty string after a final line break is no line.
-    con.execute(
-        f"""
-        CREATE TABLE "{lines}" AS
-        WITH files AS (
-            SELECT filename, string_split(content, chr(10)) AS parts, suffix(content, chr(10)) AS ends_with_break
-            FROM read_text({glob})
-        ),
-        physical AS (
-            SELECT
-                filename,
-                regexp_replace(
-                    unnest(list_slice(parts, 2, len(parts) - CASE WHEN ends_with_break THEN 1 ELSE 0 END)), '\\r$', ''
-                ) AS text
-            FROM files
-        )
-        SELECT
-            split_part(text, chr(1), 1) AS "{LINE_COLUMN}",
-            CASE WHEN strpos(text, chr(1)) > 0 THEN split_part(text, chr(1), 2) END AS "{LINE_REST_COLUMN}",
-            regexp_extract(filename, 'dt=([^/]*)/[^/]*$', 1) AS dt,
-            {raw_path} AS "$path"
-        FROM physical
-        """
-    )
 
 
 def _build_window(con: duckdb.DuckDBPyConnection, params: PrepareParams, folder: Path) -> None:
@@ -338,15 +227,22 @@ def prepare_run(
     # Columns are read by position: a file with another header is refused before anything is read.
     check_headers(local_files(raw_dir, params))
 
-    created = not out_dir.exists()
+    # The outermost folder this run creates (OUT, or a parent of it): a refused run removes it again.
+    created = None
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists():
+            break
+        created = folder
     con = duckdb.connect(config={"threads": threads} if threads else {})
+    # No progress bar: long conversions would print it into the CLI's output and the logs.
+    con.execute("SET enable_progress_bar = false")
     try:
         # Each raw day is parsed once into the columnar days (kept in columnar_dir for the next run), the run's
         # window is built once from them, and every output reads the window, as on Athena.
         columnar_dir = Path(columnar_dir) if columnar_dir else local_columnar.default_dir(out_dir)
         local_columnar.convert(con, raw_dir, columnar_dir, params, load_raw_days, window_days=params.window_days)
         local_columnar.attach(con, columnar_dir)
-        _load_genre_mapping(con, Path(genre_mapping))
+        load_genre_mapping(con, Path(genre_mapping))
         out_dir.mkdir(parents=True, exist_ok=True)
         _build_window(con, params, out_dir / WINDOW_FOLDER)
         quality = DataQuality.from_rows(_rows(con, render(Output.QUALITY, params)))
@@ -357,9 +253,9 @@ def prepare_run(
             try:
                 _check_country_has_data(con, params, counts)
             except RawDataError:
-                if created:  # a refused run leaves nothing behind, not even its window and converted days
+                if created is not None:  # a refused run leaves nothing behind, not even its converted days
                     con.close()
-                    shutil.rmtree(out_dir, ignore_errors=True)
+                    shutil.rmtree(created, ignore_errors=True)
                 raise
         for output, spec in CSV_OUTPUTS.items():
             sql = to_duckdb(line_select(output, params))

@@ -104,8 +104,8 @@ def convert(
     catalog = _read_catalog(columnar_dir)
     todo: dict[str, list[date]] = {}
     digests: dict[str, dict[date, str]] = {}
-    for table, days in needed_days(raw_dir, params).items():
-        digests[table] = {day: _digest(raw_dir, files) for day, files in days.items()}
+    for table, files_by_day in needed_days(raw_dir, params).items():
+        digests[table] = {day: _digest(raw_dir, files) for day, files in files_by_day.items()}
         converted = {
             date.fromisoformat(day): DayState.model_validate(state)
             for day, state in catalog.get(parsed_table(table), {}).items()

@@ -1,5 +1,9 @@
 """Render the preparation SQL (Athena/Trino dialect) for one country and run date.
 
+One idea: every statement of the preparation (the conversions of raw days, the run window, the outputs) rendered
+from validated parameters by one placeholder language; kept whole so no second renderer can quote a value
+differently.
+
 The SQL lives in `sql/*.sql`, one file per output plus shared fragments. Placeholders `{{ name }}` are
 replaced only by literals built here from validated parameters (country ^[A-Z]{2}$, ISO dates), so no
 caller-supplied text ever reaches a statement. This module has no third-party imports besides pydantic:

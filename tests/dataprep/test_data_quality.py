@@ -15,7 +15,8 @@ import sqlglot
 
 from dataprep import local_columnar
 from dataprep.counts import Counts
-from dataprep.local import _build_window, _load_genre_mapping, load_raw_days, main, prepare_with_quality, to_duckdb
+from dataprep.local import _build_window, main, prepare_with_quality, to_duckdb
+from dataprep.local_raw import load_genre_mapping, load_raw_days
 from dataprep.quality import DROP_REASONS, DataQuality, DataQualityError, QualityThresholds, check
 from dataprep.queries import GENRE_MAPPING_CSV, RAW_TABLES, Output, PrepareParams, render, render_file_counts
 from tests.dataprep.conftest import write_raw
@@ -131,7 +132,7 @@ def test_corrupted_file_is_named_under_athenas_line_based_reading(corrupted_raw,
 
     local_columnar.convert(con, corrupted_raw, tmp_path, params, athena_like, window_days=WINDOW)
     local_columnar.attach(con, tmp_path)
-    _load_genre_mapping(con, GENRE_MAPPING_CSV)
+    load_genre_mapping(con, GENRE_MAPPING_CSV)
     _build_window(con, params, tmp_path / "window")
     cursor = con.execute(to_duckdb(render(Output.QUALITY, params)))
     names = [d[0] for d in cursor.description]

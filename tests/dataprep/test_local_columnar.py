@@ -10,7 +10,8 @@ import duckdb
 import pytest
 
 from dataprep import columnar, local_columnar
-from dataprep.local import load_raw_days, prepare_with_quality
+from dataprep.local import prepare_with_quality
+from dataprep.local_raw import load_raw_days
 from dataprep.queries import PrepareParams
 from dataprep.sample_data import generate
 from tests.dataprep.conftest import write_raw

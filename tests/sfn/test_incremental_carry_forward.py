@@ -10,26 +10,37 @@ from datetime import UTC, date, datetime
 SUNDAY, MONDAY, TUESDAY = "2026-11-15", "2026-11-16", "2026-11-17"
 # new interactions per export partition (dt)
 ARRIVALS = {SUNDAY: 400, MONDAY: 700}
-_SINCE = re.compile(r"first_dt >= '(\d{4}-\d{2}-\d{2})'")
-_RUN_DATE = re.compile(r"dt < '(\d{4}-\d{2}-\d{2})'")
+# The run window (dataprep/sql/window.sql) sorts the country's interactions into parts by the partition that first
+# carried them: `new` from import_since, `changed` from changes_since; its SQL names both boundaries in that order.
+_BOUNDARY = re.compile(r"first_dt >= '(\d{4}-\d{2}-\d{2})'")
+_ATTEMPT = re.compile(r"run_date = '([^']+)' AND execution = '([^']+)' AND attempt = '([^']+)'")
 
 
-def _counts_for(sql: str) -> dict[str, int]:
-    """new_interactions as the rendered boundary [import_since, run_date) selects them."""
-    since, until = _SINCE.search(sql), _RUN_DATE.search(sql)
-    if not since or not until:
-        return {}
-    return {"new_interactions": sum(n for dt, n in ARRIVALS.items() if since[1] <= dt < until[1])}
-
-
-def _unload_since(harness, output: str, run_date: str) -> str:
-    """The first partition of an output's UNLOAD rendered for a run date (its new_interactions boundary)."""
+def _window_sql(harness, path: str) -> str:
     for operation, params in harness.athena.calls:
         sql = params.get("QueryString", "")
-        if operation == "StartQueryExecution" and f"/{run_date}/" in sql and f"/{output}/'" in sql:
-            boundaries = re.findall(r"first_dt >= '(\d{4}-\d{2}-\d{2})'", sql)
-            return boundaries[-1]
-    raise AssertionError(f"no UNLOAD of {output} for {run_date}")
+        if operation == "StartQueryExecution" and path in sql and "/window/'" in sql:
+            return sql
+    raise AssertionError(f"no run window UNLOAD under {path}")
+
+
+def _counts_for(harness):
+    def counts_for(sql: str) -> dict[str, int]:
+        """new_interactions as the attempt's window selects them: first seen in [import_since, run_date)."""
+        attempt = _ATTEMPT.search(" ".join(sql.split()))
+        if not attempt:
+            return {}
+        run_date, execution, number = attempt.groups()
+        since = _BOUNDARY.findall(_window_sql(harness, f"/{run_date}/{execution}/{number}/window/"))[0]
+        return {"new_interactions": sum(n for dt, n in ARRIVALS.items() if since <= dt < run_date)}
+
+    return counts_for
+
+
+def _window_since(harness, run_date: str) -> tuple[str, str]:
+    """The run's window boundaries: where the increment (`new`) and the changed users start."""
+    import_since, changes_since = _BOUNDARY.findall(_window_sql(harness, f"/{run_date}/"))[:2]
+    return import_since, changes_since
 
 
 def _interaction_imports(harness, since: int) -> list[dict]:
@@ -45,7 +56,7 @@ def _interaction_imports(harness, since: int) -> list[dict]:
 def test_a_skipped_increment_is_imported_with_the_next_one(harness, monkeypatch):
     from pipeline import ledger
 
-    harness.athena.counts_for = _counts_for
+    harness.athena.counts_for = _counts_for(harness)
     assert harness.run("KR", run_date=SUNDAY).status == "SUCCEEDED"
     harness.clock.advance_to(datetime(2026, 11, 15, 18, 0, tzinfo=UTC))
     calls = len(harness.personalize.calls)
@@ -75,7 +86,6 @@ def test_a_skipped_increment_is_imported_with_the_next_one(harness, monkeypatch)
     assert job["importMode"] == "INCREMENTAL"
     assert job["dataSource"]["dataLocation"].endswith("/interactions_incremental.csv")
     # both the increment and the changed users start at Sunday's partition, not at Monday's run
-    assert _unload_since(harness, "interactions_incremental", TUESDAY) == SUNDAY
-    assert _unload_since(harness, "changed_users", TUESDAY) == SUNDAY
+    assert _window_since(harness, TUESDAY) == (SUNDAY, SUNDAY)
     assert ledger.last_import("KR", "Interactions")["run_date"] == TUESDAY
     assert ledger.interactions_imported_before("KR", date(2026, 11, 18)) == date(2026, 11, 17)
