@@ -2,8 +2,10 @@
 
 Bucket roles:
 - raw: the company's CSV exports (`<table>/dt=YYYY-MM-DD/`); versioned, never expired by us.
-- prepared: Athena outputs that Personalize imports (CSV) and batch inputs (JSON lines); reproducible from
-  raw, so unversioned and expired after `data.retention_days`.
+- prepared: reproducible from raw, so unversioned. Two prefixes, nothing else: `athena/` (query results, the
+  files Personalize imports (CSV), batch inputs (JSON lines), run windows, reports) expires after
+  `data.retention_days`; `columnar/` (the converted days, dataprep.columnar) is read by every run of its window,
+  so it lives `data.window_days` + COLUMNAR_EXPIRY_MARGIN_DAYS (or the retention, if longer).
 - results: batch-inference output and reports under `<country>/<run_date>/`; versioned, expired after
   `data.retention_days` (noncurrent versions a week later).
 - access logs: S3 server access logs of the three above (SSE-S3: log delivery cannot use a KMS key).
@@ -18,7 +20,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from dataprep.columnar import COLUMNAR_EXPIRY_MARGIN_DAYS, COLUMNAR_PREFIX
 from stacks.config import EnvironmentConfig
+from stacks.constructs.raw_catalog import RESULTS_PREFIX
 from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept, arn_token
 from stacks.names import bucket_name
@@ -59,13 +63,23 @@ class DataStack(Stack):
         )
 
         retention = Duration.days(config.data.retention_days)
+        # dataprep.columnar.days_to_convert converts a day again once its conversion is window_days old, so a
+        # conversion still read is at least COLUMNAR_EXPIRY_MARGIN_DAYS from its expiry.
+        columnar_days = config.data.window_days + COLUMNAR_EXPIRY_MARGIN_DAYS
         self.raw_bucket = self._bucket("Raw", "raw", versioned=True, removal=removal)
         self.prepared_bucket = self._bucket(
             "Prepared",
             "prepared",
             versioned=False,
             removal=removal,
-            lifecycle=[s3.LifecycleRule(id="expire-prepared", expiration=retention)],
+            lifecycle=[
+                s3.LifecycleRule(id="expire-prepared", prefix=RESULTS_PREFIX, expiration=retention),
+                s3.LifecycleRule(
+                    id="expire-columnar-days",
+                    prefix=COLUMNAR_PREFIX,
+                    expiration=Duration.days(max(columnar_days, config.data.retention_days)),
+                ),
+            ],
         )
         self.results_bucket = self._bucket(
             "Results",

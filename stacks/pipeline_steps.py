@@ -18,6 +18,7 @@ import aws_cdk as cdk
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 
+from dataprep.columnar import COLUMNAR_PREFIX
 from dataprep.queries import RAW_TABLES
 from pipeline import step_names
 from pipeline.step_names import StepName
@@ -116,6 +117,7 @@ def _begin(step: PipelineStep, ctx: StepContext) -> None:
 
 def _prepare(step: PipelineStep, ctx: StepContext) -> None:
     ctx.catalog.grant_query(step.role)
+    ctx.catalog.grant_convert_days(step.role)
     ctx.catalog.grant_publish_genre_mapping(step.role)
     # The same ARN expressions RawCatalog.grant_query used, so the findings' ids match in any env.
     accept_wildcards(
@@ -123,8 +125,10 @@ def _prepare(step: PipelineStep, ctx: StepContext) -> None:
         resources=[
             *(ctx.catalog.raw_bucket.arn_for_objects(f"{table}/*") for table in RAW_TABLES),
             ctx.prepared.arn_for_objects(f"{ctx.catalog.results_prefix}*"),
+            ctx.prepared.arn_for_objects(f"{COLUMNAR_PREFIX}*"),
         ],
-        reason="Athena reads every dt partition of a raw export and writes per-query objects under athena/.",
+        reason="Athena reads every dt partition of a raw export and writes per-query objects under athena/ "
+        "and the converted days' Parquet objects under columnar/.",
     )
 
 

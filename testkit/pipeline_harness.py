@@ -200,6 +200,13 @@ class PipelineHarness:
         for bucket in ("prepared", "results", "raw"):
             name = f"personalize-dev-{bucket}-{ACCOUNT}-{REGION}"
             self.s3.create_bucket(Bucket=name)
+        # The catalogue as deployed: the prepare step reads and writes the columnar days' partitions.
+        self.glue = _harness_client("glue")
+        for database in resources_of(self.template, "AWS::Glue::Database").values():
+            self.glue.create_database(DatabaseInput=resolve(database["Properties"]["DatabaseInput"], refs))
+        for table in resources_of(self.template, "AWS::Glue::Table").values():
+            props = resolve(table["Properties"], refs)
+            self.glue.create_table(DatabaseName=props["DatabaseName"], TableInput=props["TableInput"])
 
         self.handlers: dict[str, str] = {}
         self.environments: dict[str, dict[str, str]] = {}

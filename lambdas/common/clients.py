@@ -32,6 +32,10 @@ def s3() -> Any:
     return client("s3")
 
 
+def glue() -> Any:
+    return client("glue")
+
+
 def dynamodb() -> Any:
     return client("dynamodb")
 

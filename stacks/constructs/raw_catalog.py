@@ -3,6 +3,12 @@
 Tables use partition projection on `dt` (type date), so new daily partitions are queryable the moment
 their files land: no crawler, no MSCK REPAIR, no AddPartition calls. The workgroup enforces its result
 location and KMS encryption, and caps the bytes one query may scan.
+
+The columnar days (dataprep.columnar; docs/data-layout.md, "Columnar days") live in the prepared bucket:
+`<table>_parsed` and `<table>_files` per raw table are Parquet with explicit `dt` partitions, which only the
+prepare step adds or moves (pipeline.columnar_days), once both conversion queries of a day succeeded; projection
+would show a half-written conversion. `run_window` is one Parquet UNLOAD per run attempt under athena/runs/,
+found by injected run columns and an enumerated `part`, like the report's prepared tables.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from dataprep import columnar
+
 # Same definitions the SQL and the local runner use: one source for table and column names.
 from dataprep.queries import (
     GENRE_MAPPING_COLUMNS,
@@ -26,8 +34,8 @@ from dataprep.queries import (
     RAW_TABLES,
     lines_table,
 )
-from stacks.constructs.athena_grants import grant_statements, query_statements
-from stacks.constructs.glue_table import LINES_SERDE, text_table
+from stacks.constructs.athena_grants import glue_table_arns, grant_statements, query_statements
+from stacks.constructs.glue_table import LINES_SERDE, parquet_table, text_table
 from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept, arn_token
 
@@ -116,6 +124,9 @@ class RawCatalog(Construct):
             extra_parameters={},
         )
         self.table_names: dict[str, str] = {name: name for name in self.tables}
+        self.columnar_location = f"s3://{athena_results_bucket.bucket_name}/{columnar.COLUMNAR_PREFIX}"
+        self.day_tables = self._day_tables()
+        self.window_table = self._window_table()
 
         self.workgroup = athena.CfnWorkGroup(
             self,
@@ -143,6 +154,48 @@ class RawCatalog(Construct):
         stack = Stack.of(self)
         self.workgroup_arn = stack.format_arn(
             service="athena", resource="workgroup", resource_name=self.workgroup_name
+        )
+
+    def _day_tables(self) -> dict[str, glue.CfnTable]:
+        """`<table>_parsed` and `<table>_files` of each raw table: one explicit partition per converted day."""
+        tables = {}
+        for table in RAW_TABLES:
+            for name, columns in (
+                (columnar.parsed_table(table), columnar.PARSED_COLUMNS[table]),
+                (columnar.files_table(table), columnar.FILES_COLUMNS),
+            ):
+                tables[name] = parquet_table(
+                    self,
+                    self.database,
+                    self.database_name,
+                    name,
+                    columns=columns,
+                    partitions=(columnar.DAY_PARTITION,),
+                    location=f"{self.columnar_location}{name}/",
+                    parameters={},
+                )
+        return tables
+
+    def _window_table(self) -> glue.CfnTable:
+        """`run_window`: the window UNLOAD of one run attempt, `athena/runs/<run path>/window/part=<part>/`."""
+        runs = f"s3://{self.athena_results_bucket.bucket_name}/{RESULTS_PREFIX}runs/"
+        run_path = "/".join(f"${{{c}}}" for c in columnar.WINDOW_RUN_PARTITIONS)
+        part = columnar.WINDOW_PART
+        return parquet_table(
+            self,
+            self.database,
+            self.database_name,
+            columnar.WINDOW_TABLE,
+            columns=columnar.WINDOW_COLUMNS,
+            partitions=(*columnar.WINDOW_RUN_PARTITIONS, part),
+            location=runs,
+            parameters={
+                "projection.enabled": "true",
+                **{f"projection.{c}.type": "injected" for c in columnar.WINDOW_RUN_PARTITIONS},
+                f"projection.{part}.type": "enum",
+                f"projection.{part}.values": ",".join(p.value for p in columnar.Part),
+                "storage.location.template": f"{runs}{run_path}/{columnar.WINDOW_FOLDER}/{part}=${{{part}}}/",
+            },
         )
 
     def _table(
@@ -177,7 +230,7 @@ class RawCatalog(Construct):
                 workgroup_arn=self.workgroup_arn,
                 athena_actions=["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults"],
                 database=self.database_name,
-                tables=self.tables,
+                tables=[*self.tables, *self.day_tables, columnar.WINDOW_TABLE],
                 athena_sid="AthenaQueriesInPrepWorkgroup",
                 glue_sid="GlueRawTables",
             ),
@@ -230,6 +283,33 @@ class RawCatalog(Construct):
             f"AwsSolutions-IAM5[Resource::{arn_token(self.athena_results_bucket, f'/{RESULTS_PREFIX}*')}]",
             "Athena names result and UNLOAD objects per query id, so only the athena/ prefix can be granted",
         )
+
+    def grant_convert_days(self, grantee: iam.IGrantable) -> None:
+        """What the prepare step needs for the columnar days (pipeline.columnar_days): list and write the day
+        partitions of the `<table>_parsed` / `<table>_files` tables (never delete: a moved partition points at a
+        new conversion folder), and read and write their objects under columnar/. Athena lists the partitions of
+        these tables with the caller's credentials too (they have no projection)."""
+        columnar_objects = self.athena_results_bucket.arn_for_objects(f"{columnar.COLUMNAR_PREFIX}*")
+        statements = [
+            iam.PolicyStatement(
+                sid="GlueColumnarDayPartitions",
+                actions=["glue:GetPartitions", "glue:BatchCreatePartition", "glue:BatchUpdatePartition"],
+                resources=glue_table_arns(self, self.database_name, self.day_tables),
+            ),
+            iam.PolicyStatement(
+                sid="ColumnarDayObjects",
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                resources=[columnar_objects],
+            ),
+        ]
+        principal = grant_statements(grantee, statements)
+        if isinstance(principal, Construct) and self.athena_results_bucket.node.default_child is not None:
+            objects = arn_token(self.athena_results_bucket, f"/{columnar.COLUMNAR_PREFIX}*")
+            accept(
+                principal,
+                f"AwsSolutions-IAM5[Resource::{objects}]",
+                "Athena UNLOAD names the Parquet objects of each converted day: only columnar/ can be granted",
+            )
 
     def grant_publish_genre_mapping(self, grantee: iam.IGrantable) -> None:
         """Write access to the one object behind the genre_mapping table (for the prepare step)."""
