@@ -32,6 +32,7 @@ from dataprep.quality import QualityThresholds
 # adds what only the deployment needs (countries, env, schedules).
 from evaluation.queries import DEFAULT_CURATION_RECENT_ITEMS
 from pipeline.model import ExplorationSettings, FilterSettings, GateSettings, StepTimeouts
+from pipeline.pricing import PricingSettings
 from stacks import sizing
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -242,6 +243,8 @@ class EnvironmentConfig(_Strict):
     data: DataSettings = DataSettings()
     timeouts: StepTimeouts = StepTimeouts()
     realtime: RealtimeSettings = RealtimeSettings()
+    # List prices of the run's cost estimate (defaults and their sources: pipeline.pricing); per env.
+    pricing: PricingSettings = PricingSettings()
     countries: tuple[Country, ...]
 
     @field_validator("env")

@@ -53,5 +53,6 @@ def run_settings(
         genre_mapping_uri=f"s3://{bucket_name(config, 'raw')}/{catalog.genre_mapping_key}",
         athena_database=catalog.database_name,
         athena_workgroup=catalog.workgroup_name,
+        pricing=config.pricing,
     )
     return settings.model_dump(mode="json")

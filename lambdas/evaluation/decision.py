@@ -91,6 +91,9 @@ class TrendPoint(BaseModel):
     run_date: str
     metric: str
     values: dict[str, float]  # recommender name -> value
+    # That run's estimated cost (its run record's cost.estimate.total_usd, pipeline.pricing); None: not known
+    # (this run's own is recorded when it finishes, after the page is written).
+    estimated_cost_usd: float | None = None
 
 
 def hits(lists: Mapping[str, Sequence[str]], truth: Mapping[str, Collection[str]], users: Sequence[str]) -> np.ndarray:

@@ -390,6 +390,20 @@ def _trend(report: Report) -> list[str]:
     return [
         f"<h2>Trend: last {len(dates)} run(s)</h2>",
         charts.line_chart("chart-trend", f"{metric} per run, {report.country}", dates, series, labels),
+        *_trend_costs(report),
+    ]
+
+
+def _trend_costs(report: Report) -> list[str]:
+    """Each run's estimated cost beside the trend (from its run record); nothing when none is known."""
+    known = [p for p in report.trend if p.estimated_cost_usd is not None]
+    if not known:
+        return []
+    cells = "".join(f"<tr><td>{p.run_date}</td><td>${p.estimated_cost_usd:,.2f}</td></tr>" for p in known)
+    return [
+        '<table id="trend-cost"><caption>Estimated cost per run (an estimate: measured drivers at the configured '
+        "list prices; this run's is recorded when it finishes)</caption>"
+        f"<tr><th>Run date</th><th>Estimated cost (USD)</th></tr>{cells}</table>"
     ]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from common import clients
 from common.aws_errors import transient_errors_named
-from pipeline import ledger
+from pipeline import cost_drivers, ledger
 from pipeline.errors import PipelineFailure
 from pipeline.model import Job, RunState, Step
 
@@ -63,6 +63,9 @@ def refresh_queries(state: RunState, jobs: dict[str, Job], error: type[PipelineF
             engine_ms = execution.get("Statistics", {}).get("EngineExecutionTimeInMillis")
             if engine_ms is not None:
                 job.detail["engine_seconds"] = engine_ms / 1000
+            scanned = execution.get("Statistics", {}).get("DataScannedInBytes")
+            if scanned is not None:  # the bytes Athena bills the query for (pipeline.cost_drivers)
+                job.detail[cost_drivers.SCANNED_BYTES] = scanned
 
 
 def start_query(state: RunState, sql: str, *, token_key: str) -> str:

@@ -44,6 +44,7 @@ _JSON_FIELDS: dict[str, type] = {
     "new_metrics": dict,
     "training": dict,
     "cold_start": dict,
+    "cost": dict,  # cost drivers and the estimate (pipeline.steps.finish.cost)
     "quarantined": list,
 }
 _JSON_NAMES: dict[type, str] = {dict: "a JSON object", list: "a JSON array"}

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from common.recipes import Recipe
 from dataprep.quality import QualityThresholds
 from evaluation.queries import DEFAULT_CURATION_RECENT_ITEMS
+from pipeline.pricing import PricingSettings
 
 
 class _Model(BaseModel):
@@ -159,6 +160,8 @@ class RunSettings(_Model):
     genre_mapping_uri: str  # where the genre_mapping table reads the packaged mapping (published by prepare)
     athena_database: str
     athena_workgroup: str
+    # pricing: of the env config (the run's cost estimate); absent in inputs rendered before it existed: defaults.
+    pricing: PricingSettings = PricingSettings()
 
 
 class PipelineInput(_Model):

@@ -47,6 +47,7 @@ def notification(record: dict[str, Any]) -> dict[str, Any]:
             )
         lines.append(f"  fallback first: {primary.get('campaign_arn') or primary.get('segments_uri')}")
     lines.extend(data_quality_lines(record.get("data_quality") or {}))
+    lines.extend(cost_lines(record.get("cost") or {}))
     if record.get("report_decision"):
         lines.append(f"Decision: {record['report_decision']}")
     if record.get("report_url"):
@@ -66,10 +67,40 @@ def notification(record: dict[str, Any]) -> dict[str, Any]:
             "training",
             "report_url",
             "report_decision",
+            "cost",
         )
     }
     values = (subject, "\n".join(lines), EVENT_SOURCE, DETAIL_TYPE, json.dumps(detail, default=str, sort_keys=True))
     return dict(zip(NOTIFICATION_FIELDS, values, strict=True))
+
+
+def cost_lines(cost: dict[str, Any]) -> list[str]:
+    """The run's cost drivers, then its estimated cost and the estimated month (pipeline.pricing)."""
+    if not cost:
+        return []
+    d = cost.get("drivers") or {}
+    scored = ", ".join(
+        f"{recipe} {job.get('scored', 0):,} {job.get('scored_kind') or 'rows'}"
+        for recipe, job in sorted((d.get("batch_scored") or {}).items())
+    )
+    lines = [
+        f"Cost drivers: Athena {d.get('athena_scanned_bytes', 0) / 1e9:,.2f} GB scanned; "
+        f"training {sum((d.get('training_hours') or {}).values()):g} h; "
+        f"imports {sum((d.get('import_bytes') or {}).values()) / 1e6:,.1f} MB; "
+        f"batch scored: {scored or 'none'}; "
+        f"campaigns {sum((d.get('campaign_tps_hours') or {}).values()):g} TPS-hours"
+    ]
+    run_estimate = cost.get("estimate") or {}
+    if run_estimate:
+        unpriced = run_estimate.get("not_priced") or []
+        missing = f" (not priced: {', '.join(unpriced)})" if unpriced else ""
+        lines.append(f"Estimated cost of this run ({cost.get('label')}): ${run_estimate['total_usd']:,.2f}{missing}")
+    month = cost.get("month")
+    if month:
+        runs = ", ".join(f"{mode} {day}" for mode, day in sorted(month["from_runs"].items()))
+        label = cost.get("label")
+        lines.append(f"Estimated cost per month for this country ({label}, from {runs}): ${month['usd']:,.2f}")
+    return lines
 
 
 def data_quality_lines(quality: dict[str, Any]) -> list[str]:

@@ -116,6 +116,11 @@ def test_show_a_failed_run_then_the_redriven_run(world):
     assert batch_jobs == {job["arn"] for job in record["steps"]["batch"]["jobs"].values()}
     text = world.cli("show", f"KR:{SUNDAY}").out
     assert "redriven   1x" in text and "user-personalization  approved" in text
+    # the run's cost drivers and its estimate, as the run recorded them
+    assert redriven["cost"] == record["cost"] and record["cost"]["drivers"]["athena_scanned_bytes"] > 0
+    gb = record["cost"]["drivers"]["athena_scanned_bytes"] / 1e9
+    assert f"Cost drivers: Athena {gb:,.2f} GB scanned; training " in text
+    assert f"Estimated cost of this run (estimate): ${record['cost']['estimate']['total_usd']:,.2f}" in text
 
 
 def _utc(text):

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
+from testkit.fakes.athena import SCANNED_BYTES_PER_QUERY
+
 SUNDAY, MONDAY = "2026-11-15", "2026-11-16"  # KR trains FULL on Sundays (config/dev.yaml)
 
 
@@ -31,6 +35,7 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
     imports = [c.kwargs for c in harness.personalize.calls if c.operation == "create_dataset_import_job"]
     assert sorted(i["importMode"] for i in imports) == ["FULL", "FULL", "FULL"]
     assert all(i["dataSource"]["dataLocation"].endswith(".csv") for i in imports)
+    imported = {i["datasetArn"].rsplit("/", 1)[1].title(): i["dataSource"]["dataLocation"] for i in imports}
     # every configured recipe trained FULL, each solution created with auto-training explicitly off
     solutions = [c.kwargs for c in harness.personalize.calls if c.operation == "create_solution"]
     assert {s["recipeArn"].rsplit("/", 1)[1] for s in solutions} == {
@@ -101,6 +106,31 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
     (event,) = harness.events()
     assert event["source"] == "personalize.pipeline" and event["detail"]["status"] == "SUCCEEDED"
 
+    # the run's cost drivers, each from where the run met it
+    cost = record["cost"]
+    drivers = cost["drivers"]
+    assert drivers["athena_scanned_bytes"] == SCANNED_BYTES_PER_QUERY * len(started)  # prepare + report queries
+    assert drivers["training_hours"] == {
+        recipe: choice["training_hours"] for recipe, choice in record["training"].items()
+    } and len(drivers["training_hours"]) == 4
+    for dataset, size in drivers["import_bytes"].items():  # the size recorded when assembled is the object's
+        bucket, key = imported[dataset].removeprefix("s3://").split("/", 1)
+        assert size == harness.s3.head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+    assert set(drivers["import_bytes"]) == {"Users", "Items", "Interactions"}
+    counts = record["counts"]
+    assert drivers["batch_scored"] == {
+        "user-personalization": {"scored": counts["users"], "scored_kind": "users"},  # all_users on a full day
+        "personalized-ranking": {"scored": counts["changed_users"], "scored_kind": "users"},
+        "similar-items": {"scored": counts["items"], "scored_kind": "items"},
+    }
+    assert drivers["campaign_tps_hours"] == {"user-personalization": 24.0, "trending-now": 24.0}  # min_tps 1
+    assert cost["label"] == "estimate" and cost["month"] is None  # no UPDATE run yet to make a month from
+    athena_usd = drivers["athena_scanned_bytes"] / 1e12 * 5.0
+    assert cost["estimate"]["total_usd"] == pytest.approx(athena_usd)  # dev prices only Athena
+    assert "Estimated cost of this run (estimate): $" in notification["message"]
+    assert notification["message"].count("Cost drivers: Athena ") == 1
+    assert event["detail"]["cost"] == cost
+
 
 def test_update_day_imports_incrementally_and_trains_only_where_the_policy_says(harness):
     assert harness.run("KR", run_date=SUNDAY).status == "SUCCEEDED"
@@ -137,6 +167,30 @@ def test_update_day_imports_incrementally_and_trains_only_where_the_policy_says(
         batch["simitems"]["solutionVersionArn"]
         == harness.ledger_run("KR", SUNDAY)["promoted"]["similar-items"]
     )
+    # the update day scores only the changed users, trains nothing, and with Sunday's run makes a month
+    full_cost, cost = harness.ledger_run("KR", SUNDAY)["cost"], harness.ledger_run("KR", MONDAY)["cost"]
+    counts = harness.ledger_run("KR", MONDAY)["counts"]
+    assert cost["drivers"]["batch_scored"]["user-personalization"] == {
+        "scored": counts["changed_users"],
+        "scored_kind": "users",
+    }
+    assert cost["drivers"]["training_hours"] == {}
+    assert cost["month"]["from_runs"] == {"FULL": SUNDAY, "UPDATE": MONDAY}
+    full_usd, update_usd = full_cost["estimate"]["total_usd"], cost["estimate"]["total_usd"]
+    # Recorded to the micro-dollar (pipeline.pricing rounds to 6 decimals).
+    month = 30.4375 / 7 * full_usd + (30.4375 - 30.4375 / 7) * update_usd
+    assert cost["month"]["usd"] == pytest.approx(month, abs=1e-6)
+    (notification,) = harness.notifications()
+    assert "Estimated cost per month for this country (estimate, from FULL 2026-11-15, UPDATE 2026-11-16): $" in (
+        notification["message"]
+    )
+    # the report's trend shows each earlier run's estimated cost beside its point (this run's is not known yet)
+    results_bucket = "personalize-dev-results-123456789012-us-east-1"
+    report = json.loads(harness.s3.get_object(Bucket=results_bucket, Key=f"KR/{MONDAY}/report.json")["Body"].read())
+    costs = {p["run_date"]: p["estimated_cost_usd"] for p in report["trend"]}
+    assert costs == {SUNDAY: full_usd, MONDAY: None}
+    page = harness.s3.get_object(Bucket=results_bucket, Key=f"KR/{MONDAY}/report.html")["Body"].read().decode()
+    assert f"<tr><td>{SUNDAY}</td><td>${full_usd:,.2f}</td></tr>" in page
 
 
 def test_training_that_takes_26_hours_is_waited_for_with_growing_intervals(harness):

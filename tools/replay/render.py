@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from pipeline.notify import cost_lines
+
 if TYPE_CHECKING:
     from tools.replay.actions import RedrivePlan, RerunPlan
     from tools.replay.events import Plan as ReplayPlan
@@ -132,6 +134,8 @@ def run_details(d: dict[str, Any]) -> str:
         lines += ["", "counts     " + ", ".join(f"{k} {v:,}" for k, v in sorted(d["counts"].items()))]
     if d["report_url"]:
         lines.append(f"report     {d['report_url']}")
+    if d.get("cost"):
+        lines += ["", *cost_lines(d["cost"])]
     return "\n".join(lines)
 
 

@@ -313,6 +313,8 @@ class Runs:
             "promoted": (record or {}).get("promoted") or state.get("promoted") or {},
             "counts": (record or {}).get("counts") or state.get("counts") or {},
             "report_url": (record or {}).get("report_url"),
+            # Cost drivers and the estimated cost (pipeline.pricing); written by finish.
+            "cost": (record or {}).get("cost") or {},
             "attempt_series": attempt_series(run.record),
             # Values a takeover could not decode, kept raw (pipeline.ledger.claim_run).
             "quarantined": (run.record or {}).get("quarantined") or [],

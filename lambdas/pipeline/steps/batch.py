@@ -8,7 +8,7 @@ from common import clients
 from common.personalize_resources import resource_name
 from common.prepared_outputs import Output
 from common.recipes import Recipe, spec
-from pipeline import filters, step_names
+from pipeline import cost_drivers, filters, step_names
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Mode, RunState, StepStatus
 from pipeline.step_handler import step_handler
@@ -88,6 +88,7 @@ def batch(state: RunState) -> RunState:
             create_args=job_args(state, recipe, input_uri, output_uri),
         )
         step.jobs[recipe.value].detail["output"] = output_uri
+        step.jobs[recipe.value].detail.update(cost_drivers.scored_by(state, input_uri))
     if all_succeeded(step.jobs):
         finish_step(step, note="; ".join(notes))
     else:

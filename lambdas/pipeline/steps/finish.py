@@ -3,6 +3,7 @@ the state machine publishes to SNS and EventBridge."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -11,8 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from common import clock
 from common.observability import logger, metrics
 from pipeline import ledger, step_names
-from pipeline.model import Outcome, RunState
+from pipeline.cost_drivers import drivers_of
+from pipeline.model import Mode, Outcome, RunState
 from pipeline.notify import notification
+from pipeline.pricing import ESTIMATE_LABEL, estimate, monthly_usd
 from pipeline.step_handler import entry_point
 
 
@@ -24,6 +27,33 @@ def outcome_of(state: RunState) -> Outcome:
         why = "; ".join(f"{d.recipe.value}: {', '.join(d.reasons)}" for d in rejected)
         return Outcome(status="REJECTED", reason=f"gate kept the promoted version(s): {why}")
     return Outcome(status="SUCCEEDED")
+
+
+# How far back the month's estimate looks for the latest run of the other mode (a FULL day comes once a week).
+MONTHLY_LOOKBACK = timedelta(days=14)
+
+
+def cost(state: RunState) -> dict[str, Any]:
+    """The run's cost drivers and its estimated cost (pipeline.pricing), and an estimated month for the country
+    from this run and the latest run of the other mode (FULL / UPDATE) with a cost; no month without one."""
+    drivers = drivers_of(state)
+    run_estimate = estimate(drivers.totals(), state.settings.pricing)
+    day_usd = {state.run.mode.value: (str(state.run.run_date), run_estimate["total_usd"])}
+    other = Mode.UPDATE if state.run.mode is Mode.FULL else Mode.FULL
+    since = state.run.run_date - MONTHLY_LOOKBACK
+    until = state.run.run_date - timedelta(days=1)
+    for record in ledger.runs(state.settings.country, since=since, until=until):
+        earlier = (record.get("cost") or {}).get("estimate") or {}
+        if record.get("mode") == other.value and earlier.get("total_usd") is not None:
+            day_usd[other.value] = (record["run_date"], earlier["total_usd"])
+            break
+    month = None
+    if len(day_usd) == 2:
+        month = {
+            "usd": monthly_usd(day_usd[Mode.FULL.value][1], day_usd[Mode.UPDATE.value][1]),
+            "from_runs": {mode: run_date for mode, (run_date, _) in day_usd.items()},
+        }
+    return {"label": ESTIMATE_LABEL, "drivers": drivers.model_dump(), "estimate": run_estimate, "month": month}
 
 
 def run_record(state: RunState, status: str, reason: str = "") -> dict[str, Any]:
@@ -68,6 +98,8 @@ def run_record(state: RunState, status: str, reason: str = "") -> dict[str, Any]
         # A run that succeeds after a redrive or rerun no longer carries the earlier failure as its own;
         # `finish` keeps it as `earlier_failure` for the operators.
         "failure": None,
+        # Cost drivers and the estimated cost of the run and of a month (an estimate: pipeline.pricing).
+        "cost": cost(state),
     }
 
 

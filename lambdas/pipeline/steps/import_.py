@@ -7,7 +7,7 @@ from datetime import timedelta
 from common import clients
 from common.personalize_resources import resource_name
 from dataprep.counts import MIN_INTERACTIONS
-from pipeline import ledger, step_names
+from pipeline import cost_drivers, ledger, step_names
 from pipeline.jobs import all_succeeded, check_timeout, ensure_job, finish_step, next_poll, start_step
 from pipeline.model import Mode, RunState
 from pipeline.step_handler import step_handler
@@ -67,6 +67,7 @@ def import_(state: RunState) -> RunState:
                 "importMode": mode,
             },
         )
+        step.jobs[dataset].detail[cost_drivers.IMPORT_BYTES] = cost_drivers.prepared_bytes(state, uri)
     if all_succeeded(step.jobs):
         for dataset, job in step.jobs.items():
             ledger.set_imported(

@@ -28,7 +28,7 @@ from evaluation.page import render
 from evaluation.queries import ReportOutput, ReportQueryParams, athena_statements
 from evaluation.report_model import ReportOptions
 from evaluation.sql_report import build_report_from_outputs, inputs_from_rows, parse_json_lines, train_open_baseline
-from pipeline import cold_start, step_names
+from pipeline import cold_start, ledger, step_names
 from pipeline.athena_jobs import DONE, advance_queries, attempt_of, start_query
 from pipeline.errors import ReportFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
@@ -125,7 +125,15 @@ def _trend(bucket: str, country: str, run_date: str, current: list[TrendPoint]) 
             # caller may list the whole bucket, which this role may not (prefix-scoped ListBucket).
             if error.response.get("Error", {}).get("Code") not in ("NoSuchKey", "AccessDenied", "404", "403"):
                 raise
-    return trend_from_documents(documents, country, current[-1] if current else None)
+    return with_costs(country, trend_from_documents(documents, country, current[-1] if current else None))
+
+
+def with_costs(country: str, points: list[TrendPoint]) -> list[TrendPoint]:
+    """Each earlier run's estimated cost beside its trend point, from its run record (written by finish)."""
+    for point in points:
+        cost = (ledger.get_run(country, point.run_date) or {}).get("cost") or {}
+        point.estimated_cost_usd = (cost.get("estimate") or {}).get("total_usd")
+    return points
 
 
 def _write_report(state: RunState, jobs: dict[str, Job]) -> str:
