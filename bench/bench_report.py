@@ -9,8 +9,12 @@ Figures:
 - report_lambda_users_1m / _30m: users in the outputs (the evaluated sample plus the heavy users).
 - prepare_athena_scan_gb_per_run: bytes the prepare step's queries scan per run at the trial's size (~2.4 M
   users, six months of purchases and views of 15-26 GB raw; midpoint 20.5 GB), estimated from the tables and
-  partitions each rendered statement reads (CSV: Athena reads whole files, no column pruning). The report's
-  queries over the prepared CSVs (1.9 GB of interactions) are estimated the same way (report_athena_scan_gb_per_run).
+  partitions each rendered statement reads (CSV: Athena reads whole files, no column pruning).
+- report_athena_scan_gb_per_run: the report's queries at the trial's size (bench/scan_model.py): the run window
+  is Parquet, so each statement pays for the columns it references (user_id, item_id, ts), at bytes per row
+  measured by writing the bench's 30 M generated interactions as Parquet (ZSTD) with DuckDB, times the trial's
+  rows (its 1.9 GB of prepared interactions CSV / the same data's measured CSV bytes per row); the prepared
+  users and items and the batch output are text, read whole. Goal: no more than the CSV model's 11.8 GB.
 
 Data: generated in DuckDB itself (taste blocks, Zipf-like popularity, heavy-tailed users; 20,000 items; 1 M
 interactions from 60,000 users, 30 M from 1.8 M users, over 183 days; Personalize-shaped lists of 25 items for
@@ -23,17 +27,28 @@ import os
 import time
 from collections.abc import Iterator
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import duckdb
 import sqlglot
 from sqlglot import exp
 
+from bench.scan_model import csv_bytes_per_row, parquet_column_bytes, scanned_gb
 from common.event_kinds import EventKind
-from dataprep.queries import RAW_TABLES, Output, PrepareParams, lines_table, render
-from evaluation.local_sql import run_report_queries
+from dataprep.columnar import WINDOW_COLUMNS, WINDOW_PART, WINDOW_RUN_PARTITIONS, WINDOW_TABLE
+from dataprep.queries import LINE_COLUMN, RAW_TABLES, Output, PrepareParams, lines_table, render
+from evaluation.local_sql import run_report_queries, window_from_interactions
 from evaluation.page import render as render_page
-from evaluation.queries import PERSONALIZE_RECIPE, ReportOutput, ReportQueryParams
+from evaluation.queries import (
+    BATCH_OUTPUT_PARTITIONS,
+    BATCH_OUTPUT_TABLE,
+    PERSONALIZE_RECIPE,
+    PREPARED_PARTITIONS,
+    PREPARED_TABLES,
+    ReportOutput,
+    ReportQueryParams,
+)
 from evaluation.queries import render as render_report
 from evaluation.report_model import ReportOptions
 from evaluation.sql_report import build_report_from_outputs, read_output_folder
@@ -55,6 +70,16 @@ TRIAL_USERS_GB = TRIAL_USERS * (1 + 0.01 * DAYS) * 60 / 1e9
 TRIAL_CONTENTS_GB = 0.02  # tens of thousands of titles
 TRIAL_PREPARED_GB = {"prepared_interactions": 1.9, "prepared_users": 0.1, "prepared_items": 0.01}
 TRIAL_BATCH_GB = 2_400_000 * 25 * 12 / 1e9  # an all-users batch output: 25 ids of ~12 bytes per user
+# The report's scan when it read the prepared interactions CSV whole in every statement: its goal's ceiling.
+CSV_MODEL_REPORT_SCAN_GB = 11.8
+# Every column of the tables the report reads, partition columns included (bench/scan_model.py checks them).
+REPORT_SCHEMA: dict[str, tuple[str, ...]] = {
+    WINDOW_TABLE: (*(c for c, _ in WINDOW_COLUMNS), *WINDOW_RUN_PARTITIONS, WINDOW_PART),
+    **{table: (*columns, *PREPARED_PARTITIONS) for table, columns in PREPARED_TABLES.items()},
+    BATCH_OUTPUT_TABLE: (LINE_COLUMN, *BATCH_OUTPUT_PARTITIONS),
+}
+# The size whose generated interactions measure the window's bytes per row (the nearest to the trial's rows).
+MEASURED_SIZE = "30m"
 
 
 def _generate(con: duckdb.DuckDBPyConnection, rows: int, users: int) -> None:
@@ -123,11 +148,14 @@ def _connection(size: str) -> duckdb.DuckDBPyConnection:
     if all((folder / f"{t}.parquet").is_file() for t in tables):
         for table in tables:
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{folder / f'{table}.parquet'}')")
-        return con
-    _generate(con, rows, users)
-    folder.mkdir(parents=True, exist_ok=True)
-    for table in tables:
-        con.execute(f"COPY {table} TO '{folder / f'{table}.parquet'}' (FORMAT parquet)")
+    else:
+        _generate(con, rows, users)
+        folder.mkdir(parents=True, exist_ok=True)
+        for table in tables:
+            con.execute(f"COPY {table} TO '{folder / f'{table}.parquet'}' (FORMAT parquet)")
+    # The report reads the run window: the generated interactions, as a preparation's window holds them.
+    con.execute(f"CREATE TABLE {WINDOW_TABLE} AS {window_from_interactions('prepared_interactions', PARAMS)}")
+    con.execute("DROP TABLE prepared_interactions")
     return con
 
 
@@ -172,9 +200,41 @@ def _prepare_scan_gb() -> float:
     return sum(sizes[t] for output in Output for t in _tables_read(render(output, params)))
 
 
+@cache
+def window_bytes(size: str = MEASURED_SIZE) -> tuple[dict[str, float], float]:
+    """The run window's Parquet bytes per row per stored column, and the CSV bytes per row of the same
+    interactions (the prepare step's UNLOAD layout), measured on the bench's generated data of `size`."""
+    path = CACHE / f"report-v{GENERATOR_VERSION}-{size}" / "prepared_interactions.parquet"
+    if not path.is_file():
+        _connection(size).close()  # generates and caches the data
+    con = duckdb.connect(config={"threads": os.cpu_count() or 2})
+    try:
+        window = window_from_interactions(f"read_parquet('{path}')", PARAMS)
+        con.execute(f"CREATE TABLE {WINDOW_TABLE} AS {window}")
+        stored = ", ".join(f'"{c}"' for c, _ in WINDOW_COLUMNS)
+        column_bytes = parquet_column_bytes(con, f"SELECT {stored} FROM {WINDOW_TABLE}")
+        csv = csv_bytes_per_row(
+            con, f"SELECT user_id, item_id, CAST(ts AS VARCHAR), event_type, event_value FROM {WINDOW_TABLE}"
+        )
+    finally:
+        con.close()
+    return column_bytes, csv
+
+
+def report_scan_gb(column_bytes: dict[str, dict[str, float]], csv_bytes_per_row: float) -> float:
+    """The report's statements at the trial's size: the window's country rows are the trial's prepared
+    interactions (TRIAL_PREPARED_GB of CSV at `csv_bytes_per_row`), read by the columns each statement names."""
+    rows = {WINDOW_TABLE: TRIAL_PREPARED_GB["prepared_interactions"] * 1e9 / csv_bytes_per_row}
+    text = {table: TRIAL_PREPARED_GB[table] for table in PREPARED_TABLES} | {BATCH_OUTPUT_TABLE: TRIAL_BATCH_GB}
+    return sum(
+        scanned_gb(render_report(output, PARAMS), rows, column_bytes, schema=REPORT_SCHEMA, text_gb=text)
+        for output in ReportOutput
+    )
+
+
 def _report_scan_gb() -> float:
-    sizes = {**TRIAL_PREPARED_GB, "batch_output": TRIAL_BATCH_GB}
-    return sum(sizes[t] for output in ReportOutput for t in _tables_read(render_report(output, PARAMS)))
+    column_bytes, csv = window_bytes()
+    return report_scan_gb({WINDOW_TABLE: column_bytes}, csv)
 
 
 def figures() -> Iterator[tuple[str, float, str]]:

@@ -3,7 +3,8 @@
 The SQL lives in `sql/*.sql`: `_report_base.sql` (shared CTEs: time split, capped co-occurrence Jaccard top-k,
 popularity, curation lists, the evaluated-user sample, heavy users) and one file per output. Placeholders
 `{{ name }}` are replaced only by literals built here from validated parameters. Like dataprep.queries, this
-module imports nothing beyond pydantic and common: it runs in the report step's Lambda, which has no sqlglot or DuckDB.
+module imports nothing beyond pydantic, common and dataprep's pure modules (queries, columnar): it runs in the
+report step's Lambda, which has no sqlglot or DuckDB.
 
 Every output is UNLOADed as JSON lines (arrays stay arrays) under `<output_prefix>/<output>/`; the local runner
 (evaluation.local_sql) runs the very same SELECT on DuckDB. evaluation.sql_report turns the outputs into the
@@ -21,6 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.schemas import dataset_fields
+from dataprep.columnar import COUNTRY_PARTS, WINDOW_RUN_PARTITIONS
 from dataprep.queries import sql_string_literal, strip_header_comments
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -58,15 +60,17 @@ DEFAULT_BASELINE_TRAINING_PAIRS = 2_000_000
 DEFAULT_BASELINE_EXCLUDED_PAIRS = 1_000_000
 
 # Glue tables the report reads (stacks/constructs/report_catalog.py defines them; evaluation.local_sql loads the
-# same names into DuckDB). Prepared tables carry the prepare step's UNLOAD parts of one run attempt.
+# same names into DuckDB). The interactions come from the run attempt's window (dataprep.columnar.WINDOW_TABLE,
+# Parquet, defined with the raw catalogue), the country's rows being its COUNTRY_PARTS; the users and items from
+# the prepared tables, the prepare step's CSV UNLOAD parts of the same run attempt (small: kept as text).
 # Columns in CSV order, from the one schema source (Glue lower-cases column names).
 PREPARED_TABLES: dict[str, tuple[str, ...]] = {
     f"prepared_{dataset_type.lower()}": tuple(f.name.lower() for f in dataset_fields(dataset_type))
-    for dataset_type in ("Interactions", "Users", "Items")
+    for dataset_type in ("Users", "Items")
 }
 # Which prepare output each table reads (dataprep.queries.Output values = UNLOAD folder names).
-PREPARED_OUTPUTS = {"prepared_interactions": "interactions", "prepared_users": "users", "prepared_items": "items"}
-PREPARED_PARTITIONS = ("country", "run_date", "execution", "attempt")
+PREPARED_OUTPUTS = {"prepared_users": "users", "prepared_items": "items"}
+PREPARED_PARTITIONS = WINDOW_RUN_PARTITIONS
 BATCH_OUTPUT_TABLE = "batch_output"
 BATCH_OUTPUT_PARTITIONS = ("country", "run_date", "recipe")
 
@@ -144,6 +148,7 @@ def _values(params: ReportQueryParams) -> dict[str, str]:
         "attempt": sql_string_literal(p.attempt),
         "personalize_recipe": sql_string_literal(p.personalize_recipe),
         "with_personalize": "true" if p.with_personalize else "false",
+        "country_parts": "(" + ", ".join(sql_string_literal(part) for part in COUNTRY_PARTS) + ")",
         # Integers from validated fields, rendered as bare numeric literals.
         "end_epoch": str(p.end_epoch),
         "cutoff_epoch": str(p.cutoff_epoch),

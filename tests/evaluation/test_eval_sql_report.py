@@ -16,6 +16,7 @@ import pytest
 import sqlglot
 from eval_fixtures import RUN_DATE
 
+from dataprep.columnar import COUNTRY_PARTS, WINDOW_PART, WINDOW_TABLE
 from dataprep.local import to_duckdb
 from evaluation import report as in_memory
 from evaluation.data import load_prepared, read_batch_output
@@ -212,10 +213,14 @@ def test_statements_are_athena_unloads_of_json_that_sqlglot_parses():
         assert statement.sql.startswith("UNLOAD (") and "format = 'JSON'" in statement.sql
         assert "{{" not in statement.sql
         sqlglot.parse_one(render(output, PARAMS), read="athena")  # valid Trino for the parser
-        # every prepared table is read through its injected partitions only
-        for table in ("prepared_interactions", "prepared_items", "prepared_users"):
+        # every table of the run is read through its injected partitions only, the window through its country's parts
+        for table in (WINDOW_TABLE, "prepared_items", "prepared_users"):
             for match in statement.sql.split(f"FROM {table}")[1:]:
                 assert "country = 'FR' AND run_date = '2026-11-01' AND execution = 'x'" in match[:200]
+        for match in statement.sql.split(f"FROM {WINDOW_TABLE}")[1:]:
+            assert f"{WINDOW_PART} IN ({', '.join(repr(p.value) for p in COUNTRY_PARTS)})" in match[:300]
+        assert "prepared_interactions" not in statement.sql
+    assert all(WINDOW_TABLE in s.sql for s in statements.values())
     with pytest.raises(ValueError):
         athena_statements(PARAMS, "s3://bucket/it's")
     with pytest.raises(ValueError):

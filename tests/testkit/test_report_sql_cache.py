@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 import boto3
+import duckdb
 from moto import mock_aws
 
+from dataprep.columnar import WINDOW_COLUMNS, WINDOW_FOLDER, WINDOW_PART, Part
 from evaluation.queries import ReportOutput, ReportQueryParams, athena_statements
 from testkit.fakes.athena import _lines
 from testkit.fakes.report_sql import report_inputs, report_unload
@@ -41,3 +43,48 @@ def test_two_executions_over_the_same_data_share_a_key_and_a_result_and_other_da
         assert report_inputs(a, PREPARED) == report_inputs(b, PREPARED)
         assert report_unload(s3, a, PREPARED) == report_unload(s3, b, PREPARED)
         assert report_inputs(c, PREPARED) != report_inputs(a, PREPARED)
+
+
+def _window_parts(interactions: bytes, tmp_path) -> dict[str, bytes]:
+    """The interactions as the prepare step's window UNLOAD writes them: Parquet files under part=<part>/, spread
+    over the country's parts, plus another country's rows the report must not read."""
+    csv = tmp_path / "interactions.csv"
+    csv.write_bytes(b"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\n" + interactions)
+    others = ", ".join(
+        f"CAST(NULL AS {'BIGINT' if t == 'bigint' else 'VARCHAR'}) AS {c}"
+        for c, t in WINDOW_COLUMNS
+        if c not in ("user_id", "item_id", "ts")
+    )
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (
+            SELECT USER_ID AS user_id, ITEM_ID AS item_id, CAST("TIMESTAMP" AS BIGINT) AS ts, {others},
+                ['{Part.NEW}', '{Part.OLD}'][CAST(1 + hash(USER_ID || ITEM_ID) % 2 AS BIGINT)] AS part
+            FROM read_csv('{csv}', header = true, all_varchar = true)
+            UNION ALL
+            SELECT USER_ID, ITEM_ID, CAST("TIMESTAMP" AS BIGINT) + 60, {others}, '{Part.OTHER}'
+            FROM read_csv('{csv}', header = true, all_varchar = true)
+        ) TO '{tmp_path / "window"}' (FORMAT parquet, PARTITION_BY (part))"""
+    )
+    con.close()
+    return {
+        f"{WINDOW_FOLDER}/{path.parent.name}/{path.name}": path.read_bytes()
+        for path in sorted((tmp_path / "window").glob("*/*.parquet"))
+    }
+
+
+@mock_aws
+def test_the_report_reads_the_window_parts_the_prepare_step_wrote_like_the_interactions_they_hold(tmp_path):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for bucket in (PREPARED, RESULTS):
+        s3.create_bucket(Bucket=bucket)
+    interactions = _lines("interactions", NOW)
+    from_csv = _prepare(s3, "exec-1", interactions)
+    from_window = _prepare(s3, "exec-2", b"")  # an empty interactions output: only the window holds them
+    parts = _window_parts(interactions, tmp_path)
+    assert {key.split("/")[1] for key in parts} == {f"{WINDOW_PART}={p}" for p in (Part.NEW, Part.OLD, Part.OTHER)}
+    for key, body in parts.items():
+        s3.put_object(Bucket=PREPARED, Key=f"athena/runs/KR/2025-07-01/exec-2/a1/{key}", Body=body)
+    for a, b in zip(from_csv, from_window, strict=True):
+        expected = report_unload(s3, a, PREPARED)
+        assert expected.strip() and report_unload(s3, b, PREPARED) == expected

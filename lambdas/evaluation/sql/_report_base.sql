@@ -3,15 +3,17 @@
 -- evaluation.queries.render with validated literals only. Definitions: docs/evaluation.md and
 -- evaluation.report (the in-memory reference computes the same figures on small data).
 --
--- Inputs: the run's prepared outputs (Glue tables prepared_interactions/_users/_items over the prepare step's
--- UNLOAD parts, injected partitions country/run_date/execution/attempt) and Personalize's batch output
--- (batch_output, JSON lines under results/<country>/<run_date>/<recipe>/).
+-- Inputs: the run attempt's window (Glue table run_window, Parquet: the interactions the preparation classified
+-- and deduplicated once; the country's are its parts columnar.COUNTRY_PARTS, ts already epoch seconds), the prepared
+-- users and items (prepared_users/_items over the prepare step's CSV UNLOAD parts), all with the injected
+-- partitions country/run_date/execution/attempt, and Personalize's batch output (batch_output, JSON lines under
+-- results/<country>/<run_date>/<recipe>/). Only the columns named here are read from the Parquet window.
 
 run_interactions AS (
-    SELECT user_id, item_id, CAST("timestamp" AS BIGINT) AS ts
-    FROM prepared_interactions
+    SELECT user_id, item_id, ts
+    FROM run_window
     WHERE country = {{ country }} AND run_date = {{ run_date }} AND execution = {{ execution }}
-        AND attempt = {{ attempt }}
+        AND attempt = {{ attempt }} AND part IN {{ country_parts }}
 ),
 
 history AS (

@@ -10,9 +10,9 @@ run_items AS (
 
 interacted AS (
     SELECT DISTINCT item_id
-    FROM prepared_interactions
+    FROM run_window
     WHERE country = {{ country }} AND run_date = {{ run_date }} AND execution = {{ execution }}
-        AND attempt = {{ attempt }}
+        AND attempt = {{ attempt }} AND part IN {{ country_parts }}
 )
 
 SELECT i.item_id, i.title, i.genres, i.created
