@@ -1,14 +1,14 @@
 """What a daily run costs at the trial's size: an ESTIMATE from the pricing defaults (pipeline.pricing).
 
 The drivers are modelled, not measured; every assumption:
-- Athena: the Prepare and Report scans of bench/bench_report.py (`_prepare_scan_gb`, `_report_scan_gb`), the same
-  on a FULL and an UPDATE day.
+- Athena: the Prepare scan of a daily run (bench/bench_prepare.py, `scan_figures`) and the Report scan
+  (bench/bench_report.py, `_report_scan_gb`), the same on a FULL and an UPDATE day.
 - Imports (bytes the import jobs read): bench_report's TRIAL_PREPARED_GB. A FULL day imports the whole prepared
   interactions, users and items; an UPDATE day imports users and items whole (the import step imports those
-  outputs every day) and one day's new interactions, taken as 1/DAYS of the window's interactions.
+  outputs every day) and one day's new interactions, taken as 1/TRIAL_WINDOW_DAYS of the window's interactions.
 - Batch: the default recipes (user-personalization, similar-items). user-personalization scores every user
   (TRIAL_USERS) on a FULL day and the changed users on an UPDATE day, taken as CHANGED_USER_SHARE of them
-  (bench_report's users export changes ~1 % of users a day); similar-items scores the catalogue (ITEMS titles)
+  (bench.trial: the users export changes ~1 % of users a day); similar-items scores the catalogue (ITEMS titles)
   every day.
 - Campaigns: one (user-personalization) at the default minimum of 1 TPS, 24 h a day.
 - Training hours: none is documented for the trial's size (docs/personalize-behaviour.md gives no figure), and
@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from bench.bench_report import DAYS, ITEMS, TRIAL_PREPARED_GB, TRIAL_USERS, _prepare_scan_gb, _report_scan_gb
+from bench.bench_prepare import scan_figures
+from bench.bench_report import ITEMS, _report_scan_gb
+from bench.trial import TRIAL_PREPARED_GB, TRIAL_USERS, TRIAL_WINDOW_DAYS
 from pipeline.cost_drivers import SCORED, SCORED_KIND, CostDrivers
 from pipeline.pricing import BYTES_PER_GB, HOURS_PER_DAY, PricingSettings, estimate, monthly_usd
 
@@ -32,8 +34,8 @@ CAMPAIGN_MIN_TPS = 1
 
 def trial_drivers(full: bool) -> CostDrivers:
     """The cost drivers of one run at the trial's size (the module docstring states each assumption)."""
-    scan_gb = _prepare_scan_gb() + _report_scan_gb()
-    interactions_gb = TRIAL_PREPARED_GB["prepared_interactions"] * (1 if full else 1 / DAYS)
+    scan_gb = scan_figures()["prepare_athena_scan_gb_per_run"] + _report_scan_gb()
+    interactions_gb = TRIAL_PREPARED_GB["prepared_interactions"] * (1 if full else 1 / TRIAL_WINDOW_DAYS)
     imports_gb = {
         "Interactions": interactions_gb,
         "Users": TRIAL_PREPARED_GB["prepared_users"],

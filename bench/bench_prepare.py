@@ -9,6 +9,10 @@ Figures:
 - prepare_input_rows, prepare_seconds: the two numbers behind that rate (the first run, a backfill).
 - prepare_seconds_daily: the next day's run over the same converted days: only the new day is converted (what
   every run after the first does).
+- prepare_athena_scan_gb_per_run (goal <= 10 GB; 189 GB when every output read the window's CSV): what the
+  Prepare step's Athena queries scan on a daily run at the trial's size, estimated by bench.prepare_scan from
+  the columnar days and run window this bench's last run wrote; _window and _outputs split it, _first_run is the
+  run that converts the whole window (once, or after a layout change).
 - batch_users_share: changed users / all KR users for run date = the day after the data ends and the
   previous run the day before: the share of users the daily batch-inference job scores. Goal <= 0.15.
 """
@@ -23,7 +27,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.prepare_scan import prepare_scan_gb
+from dataprep.columnar import WINDOW_FOLDER
 from dataprep.local import prepare
+from dataprep.local_columnar import CATALOG
+from dataprep.queries import PrepareParams
 from dataprep.sample_data import generate
 
 ROOT = Path(__file__).resolve().parent.parent / ".bench"
@@ -75,3 +83,19 @@ def figures() -> Iterator[tuple[str, float | int, str]]:
     prepare(raw, out, "KR", end + timedelta(days=1), previous_run_date=end, columnar_dir=columnar_dir)
     yield "prepare_seconds_daily", time.perf_counter() - start, "s"
     yield "batch_users_share", counts.changed_users / max(1, counts.country_users), "ratio"
+    for name, value in scan_figures().items():
+        yield name, value, "GB"
+
+
+def scan_figures() -> dict[str, float]:
+    """bench.prepare_scan's figures, measured on this bench's columnar days and the window of its last run (made
+    by one run first when none was)."""
+    raw, _ = _dataset()
+    out, columnar_dir = ROOT / "prepare-out", ROOT / "prepare-columnar"
+    report = out / "counts.json"
+    if not report.exists() or not (columnar_dir / CATALOG).exists():
+        end = date.fromisoformat(str(PARAMS["end_date"]))
+        prepare(raw, out, "KR", end, previous_run_date=end - timedelta(days=1), columnar_dir=columnar_dir)
+    run_date = date.fromisoformat(json.loads(report.read_text(encoding="utf-8"))["run_date"])
+    params = PrepareParams(country="KR", run_date=run_date, previous_run_date=run_date - timedelta(days=1))
+    return prepare_scan_gb(raw, columnar_dir, out / WINDOW_FOLDER, params)

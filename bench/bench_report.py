@@ -31,13 +31,12 @@ from functools import cache
 from pathlib import Path
 
 import duckdb
-import sqlglot
-from sqlglot import exp
 
 from bench.scan_model import csv_bytes_per_row, parquet_column_bytes, scanned_gb
+from bench.trial import TRIAL_BATCH_GB, TRIAL_PREPARED_GB
 from common.event_kinds import EventKind
 from dataprep.columnar import WINDOW_COLUMNS, WINDOW_PART, WINDOW_RUN_PARTITIONS, WINDOW_TABLE
-from dataprep.queries import LINE_COLUMN, RAW_TABLES, Output, PrepareParams, lines_table, render
+from dataprep.queries import LINE_COLUMN
 from evaluation.local_sql import run_report_queries, window_from_interactions
 from evaluation.page import render as render_page
 from evaluation.queries import (
@@ -62,14 +61,6 @@ TASTES = 40
 PARAMS = ReportQueryParams(country="KR", run_date=RUN_DATE, execution="bench", attempt="a1", with_personalize=True)
 SIZES = {"1m": (1_000_000, 60_000), "30m": (30_000_000, 1_800_000)}
 
-# Trial size: six months of purchases + views, 15-26 GB raw; 1.9 GB of prepared interactions.
-TRIAL_EVENTS_GB = (15 + 26) / 2
-TRIAL_USERS = 2_400_000
-# users export: a full snapshot, then ~1 % of users changed per day (upserts), ~60 bytes per row, all dt < run_date.
-TRIAL_USERS_GB = TRIAL_USERS * (1 + 0.01 * DAYS) * 60 / 1e9
-TRIAL_CONTENTS_GB = 0.02  # tens of thousands of titles
-TRIAL_PREPARED_GB = {"prepared_interactions": 1.9, "prepared_users": 0.1, "prepared_items": 0.01}
-TRIAL_BATCH_GB = 2_400_000 * 25 * 12 / 1e9  # an all-users batch output: 25 ids of ~12 bytes per user
 # The report's scan when it read the prepared interactions CSV whole in every statement: its goal's ceiling.
 CSV_MODEL_REPORT_SCAN_GB = 11.8
 # Every column of the tables the report reads, partition columns included (bench/scan_model.py checks them).
@@ -168,38 +159,6 @@ def _lambda_side(out: Path) -> tuple[float, int, int]:
     return time.perf_counter() - start, inputs.input_bytes, len(inputs.users)
 
 
-def _tables_read(sql: str) -> set[str]:
-    """Tables a statement reads, following its CTEs from the final SELECT (Trino inlines CTEs and never reads
-    an unreferenced one)."""
-    tree = sqlglot.parse_one(sql, read="athena")
-    ctes = {cte.alias_or_name: cte.this for cte in tree.find_all(exp.CTE)}
-
-    def direct(node: exp.Expr) -> set[str]:
-        return {t.name for t in node.find_all(exp.Table)}
-
-    main = tree.copy()
-    for with_ in main.find_all(exp.With):
-        with_.pop()
-    seen: set[str] = set()
-    todo = list(direct(main))
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        if name in ctes:
-            todo.extend(direct(ctes[name]))
-    return seen - set(ctes)
-
-
-def _prepare_scan_gb() -> float:
-    params = PrepareParams(country="KR", run_date=RUN_DATE)
-    sizes = {"purchases": TRIAL_EVENTS_GB * 0.1, "views": TRIAL_EVENTS_GB * 0.9}
-    sizes |= {"users": TRIAL_USERS_GB, "contents": TRIAL_CONTENTS_GB, "genre_mapping": 0.0}
-    sizes |= {lines_table(t): sizes[t] for t in RAW_TABLES}  # the same files, read as lines
-    return sum(sizes[t] for output in Output for t in _tables_read(render(output, params)))
-
-
 @cache
 def window_bytes(size: str = MEASURED_SIZE) -> tuple[dict[str, float], float]:
     """The run window's Parquet bytes per row per stored column, and the CSV bytes per row of the same
@@ -253,7 +212,6 @@ def figures() -> Iterator[tuple[str, float, str]]:
         yield f"report_lambda_input_mb_{size}", size_bytes / 2**20, "MB"
         yield f"report_lambda_seconds_{size}", seconds, "s"
         yield f"report_lambda_users_{size}", users, "users"
-    yield "prepare_athena_scan_gb_per_run", _prepare_scan_gb(), "GB"
     yield "report_athena_scan_gb_per_run", _report_scan_gb(), "GB"
     yield "report_machine_load_1min_end", os.getloadavg()[0], "load"
 

@@ -2,7 +2,9 @@
 -- CSV reader produced is kept, dropped ones included: the run window classifies them (window.sql), so the rules that
 -- depend on the run (a user's latest country, duplicates across days) stay where the run is known.
 -- {{ table }} is purchases or views, {{ value_column }} the raw view count (NULL for purchases); both are fixed by
--- dataprep.queries, never user input. "$path" is Athena's pseudo-column naming the row's S3 object.
+-- dataprep.queries, never user input. "$path" is Athena's pseudo-column naming the row's S3 object. Each day's files
+-- are written in user order (UNLOAD keeps a SELECT's sort order within each file): a sorted user_id column costs the
+-- run window's scan a fraction of an unsorted one.
 SELECT
     NULLIF(TRIM(user_id), '') AS user_id,
     NULLIF(TRIM(item_id), '') AS item_id,
@@ -25,3 +27,4 @@ FROM (
     FROM {{ table }}
     WHERE dt IN ({{ days }})
 ) AS r
+ORDER BY user_id, ts

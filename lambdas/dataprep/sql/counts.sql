@@ -21,24 +21,24 @@ country_days AS (
     FROM window_rows
     WHERE part = {{ part_days }}
 ),
-per_user AS (
-    SELECT user_id, count(*) AS n, max(first_dt) AS last_dt
+-- Per user and per item in one pass over the interactions (grouping(user_id, item_id): 1 = per user, 2 = per item):
+-- each reference to a CTE is a scan of its table on Athena.
+interaction_groups AS (
+    SELECT user_id, item_id, count(*) AS n, max(first_dt) AS last_dt, grouping(user_id, item_id) AS grouping_set
     FROM interactions
-    GROUP BY user_id
+    GROUP BY GROUPING SETS ((user_id), (item_id))
 ),
 user_totals AS (
     SELECT
-        COALESCE(sum(n), 0) AS interactions,
-        count(*) AS users,
-        count_if(n >= 2) AS users_with_2_interactions,
-        count_if(last_dt >= {{ changes_since }}) AS changed_users
-    FROM per_user
+        COALESCE(sum(n) FILTER (WHERE grouping_set = 1), 0) AS interactions,
+        count_if(grouping_set = 1) AS users,
+        count_if(grouping_set = 1 AND n >= 2) AS users_with_2_interactions,
+        count_if(grouping_set = 1 AND last_dt >= {{ changes_since }}) AS changed_users,
+        count_if(grouping_set = 2) AS interacted_items
+    FROM interaction_groups
 ),
 new_totals AS (
     SELECT count(*) AS new_interactions FROM new_interactions
-),
-item_totals AS (
-    SELECT count(DISTINCT item_id) AS interacted_items FROM interactions
 ),
 catalog_totals AS (
     SELECT count(*) AS items, count_if(unmapped_genres > 0) AS items_with_unmapped_genre FROM catalog
@@ -55,7 +55,7 @@ SELECT
     t.users,
     t.users_with_2_interactions,
     c.items,
-    i.interacted_items,
+    t.interacted_items,
     u.country_users,
     t.changed_users,
     n.new_interactions,
@@ -71,7 +71,6 @@ FROM user_totals AS t
 CROSS JOIN new_totals AS n
 CROSS JOIN event_drops AS d
 CROSS JOIN country_days AS k
-CROSS JOIN item_totals AS i
 CROSS JOIN catalog_totals AS c
 CROSS JOIN content_drops AS x
 CROSS JOIN country_users AS u

@@ -8,7 +8,9 @@
 --   files                rows per source table, file and drop reason (NULL = kept, duplicates included)
 --   days                 the country's kept rows per partition (duplicates included)
 -- One scan with three grouping sets: Athena bills the bytes each table scan reads, and a CTE referenced twice is
--- scanned twice, so the three aggregates share one GROUP BY.
+-- scanned twice, so the three aggregates share one GROUP BY. Rows are written in user order: UNLOAD's page, "If the
+-- SELECT query in the UNLOAD statement specifies a sort order, each file's contents are in sorted order", and a
+-- sorted user_id column is a few runs per file in Parquet, so the outputs that read only users scan little.
 WITH
 {{ upserts }},
 
@@ -97,3 +99,4 @@ SELECT
     part
 FROM parted
 WHERE part IS NOT NULL
+ORDER BY user_id, item_id, ts
