@@ -1,9 +1,11 @@
 """Run the report SQL on DuckDB: `make report`, the bench and the tests use it; the pipeline runs it on Athena.
 
-The prepared CSVs (and Personalize batch output files) become DuckDB tables with the Glue tables' names and
-columns (evaluation.queries.PREPARED_TABLES, batch_output), their partition columns set to the run's values, so
-the SAME statements run, translated by sqlglot (dataprep.local.to_duckdb). Each output is written as JSON lines
-into `<out>/<output>/part-0.json`, the layout UNLOAD gives, and evaluation.sql_report reads it back.
+A prepared folder (and Personalize batch output files) becomes DuckDB tables with the Glue tables' names and
+columns, their partition columns set to the run's values, so the SAME statements run, translated by sqlglot
+(dataprep.local.to_duckdb): run_window from the window's Parquet parts the local preparation writes beside the
+CSVs (`window/part=<part>/*.parquet`), prepared_users/_items from the CSVs (evaluation.queries.PREPARED_TABLES),
+batch_output from the batch files. Each output is written as JSON lines into `<out>/<output>/part-0.json`, the
+layout UNLOAD gives, and evaluation.sql_report reads it back.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from dataprep.columnar import WINDOW_COLUMNS, WINDOW_FOLDER, WINDOW_PART, WINDOW_TABLE, Part
 from dataprep.local import to_duckdb
 from evaluation.queries import (
     BATCH_OUTPUT_TABLE,
@@ -25,10 +28,14 @@ from evaluation.queries import (
 )
 
 PREPARED_FILES = {
-    "prepared_interactions": "interactions.csv",
     "prepared_users": "users.csv",
     "prepared_items": "items.csv",
 }
+# The prepared interactions (header + schema-order CSV): a folder without a window gets its run_window from it.
+INTERACTIONS_FILE = "interactions.csv"
+_DUCKDB_TYPES = {"string": "VARCHAR", "bigint": "BIGINT"}
+
+
 def _text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -40,8 +47,55 @@ def _partitions(params: ReportQueryParams) -> str:
     )
 
 
+def _window_select(source: str, params: ReportQueryParams, given: dict[str, str]) -> str:
+    """run_window's columns (WINDOW_COLUMNS, the run's partitions, `part`) from `source`: `given` maps a column
+    to its expression there; the others are NULL."""
+    columns = ", ".join(f'CAST({given.get(c, "NULL")} AS {_DUCKDB_TYPES[t]}) AS "{c}"' for c, t in WINDOW_COLUMNS)
+    return (
+        f"SELECT {columns}, {_partitions(params)}, CAST({given[WINDOW_PART]} AS VARCHAR) AS {WINDOW_PART} FROM {source}"
+    )
+
+
+def window_from_interactions(source: str, params: ReportQueryParams) -> str:
+    """A SELECT of run_window rows from prepared interactions (`source`: a table or table function with the
+    interactions dataset's columns, as text), every row in part OLD (the report reads the country's parts alike):
+    what a prepared folder without a window (a test's, an older preparation's) and the bench's data read."""
+    given = {
+        "user_id": '"USER_ID"',
+        "item_id": '"ITEM_ID"',
+        "ts": 'CAST("TIMESTAMP" AS BIGINT)',
+        "event_type": '"EVENT_TYPE"',
+        "event_value": 'CAST(TRY_CAST("EVENT_VALUE" AS DOUBLE) AS BIGINT)',
+        WINDOW_PART: _text(Part.OLD.value),
+    }
+    return _window_select(source, params, given)
+
+
+def _interactions_csv(path: Path) -> str:
+    return f"read_csv({_text(str(path))}, header = true, all_varchar = true, quote = '\"', escape = '\"')"
+
+
+def load_run_window(con: duckdb.DuckDBPyConnection, prepared_dir: Path | str, params: ReportQueryParams) -> None:
+    """run_window from `<prepared>/window/part=<part>/*.parquet` (Hive folders, as the local preparation writes
+    them), else from the folder's interactions.csv, else empty."""
+    folder = Path(prepared_dir)
+    window = folder / WINDOW_FOLDER
+    if any(window.glob(f"{WINDOW_PART}=*/*.parquet")):
+        pattern = _text(str(window / f"{WINDOW_PART}=*" / "*.parquet"))
+        source = f"read_parquet({pattern}, hive_partitioning = true, union_by_name = true)"
+        given = {c: f'"{c}"' for c, _ in WINDOW_COLUMNS} | {WINDOW_PART: WINDOW_PART}
+        select = _window_select(source, params, given)
+    elif (folder / INTERACTIONS_FILE).is_file():
+        select = window_from_interactions(_interactions_csv(folder / INTERACTIONS_FILE), params)
+    else:
+        select = _window_select("(SELECT 1) AS nothing", params, {WINDOW_PART: "NULL"}) + " WHERE false"
+    con.execute(f"CREATE OR REPLACE TABLE {WINDOW_TABLE} AS {select}")
+
+
 def load_prepared_tables(con: duckdb.DuckDBPyConnection, prepared_dir: Path | str, params: ReportQueryParams) -> None:
-    """prepared_* tables from a prepared folder (header + schema-order CSV, as `make prepare` writes)."""
+    """The tables the report reads from a prepared folder, as `make prepare` writes it: run_window
+    (load_run_window) and the prepared_* tables (header + schema-order CSV)."""
+    load_run_window(con, prepared_dir, params)
     folder = Path(prepared_dir)
     for table, columns in PREPARED_TABLES.items():
         path = folder / PREPARED_FILES[table]

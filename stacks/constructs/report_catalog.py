@@ -1,7 +1,9 @@
 """Glue tables the report step's Athena queries read (evaluation/sql), in the raw catalogue's database.
 
-- prepared_interactions / prepared_users / prepared_items: the prepare step's UNLOAD parts (header-less CSV,
-  schema order) of one run attempt, `athena/runs/<country>/<run_date>/<execution>/<attempt>/<output>/`;
+- prepared_users / prepared_items: the prepare step's UNLOAD parts (header-less CSV, schema order) of one run
+  attempt, `athena/runs/<country>/<run_date>/<execution>/<attempt>/<output>/`;
+- the interactions come from run_window (dataprep.columnar.WINDOW_TABLE, Parquet; the raw catalogue defines it):
+  the report reads its country's parts (COUNTRY_PARTS) of the same run attempt, `.../<attempt>/window/part=<p>/`;
 - batch_output: Personalize's batch-inference output, JSON lines under `<country>/<run_date>/<recipe>/` of the
   results bucket (pipeline.steps.batch writes the job output there).
 
@@ -17,7 +19,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from dataprep.queries import LINE_COLUMN
+from dataprep.columnar import COUNTRY_PARTS, WINDOW_FOLDER, WINDOW_PART, WINDOW_TABLE
+from dataprep.queries import LINE_COLUMN, Output
 from evaluation.queries import (
     BATCH_OUTPUT_PARTITIONS,
     BATCH_OUTPUT_TABLE,
@@ -111,9 +114,22 @@ class ReportCatalog(Construct):
         )
 
     def grant_query(self, grantee: iam.IGrantable) -> None:
-        """What the report step needs to run its queries in the workgroup: these tables only, read the prepared
-        runs and the batch output, write query results and UNLOADs under athena/reports/ (no raw export)."""
-        prepared_runs = self.prepared_bucket.arn_for_objects(f"{PREPARED_RUNS_PREFIX}*")
+        """What the report step needs to run its queries in the workgroup: these tables and run_window only, read
+        the prepared users and items and the country's window parts of any run and the batch output, write query
+        results and UNLOADs under athena/reports/ (no raw export, no other part of a run's folder)."""
+        prepared_runs = [
+            *(
+                self.prepared_bucket.arn_for_objects(f"{PREPARED_RUNS_PREFIX}*/{o}/*")
+                for o in PREPARED_OUTPUTS.values()
+            ),
+            *(
+                self.prepared_bucket.arn_for_objects(f"{PREPARED_RUNS_PREFIX}*/{WINDOW_FOLDER}/{WINDOW_PART}={p}/*")
+                for p in COUNTRY_PARTS
+            ),
+        ]
+        # The report step publishes the run's cold-start lists from the prepare step's UNLOAD parts
+        # (pipeline.cold_start), reading them itself, not through a query.
+        cold_start_parts = self.prepared_bucket.arn_for_objects(f"{PREPARED_RUNS_PREFIX}*/{Output.COLD_START}/*")
         reports = self.prepared_bucket.arn_for_objects(f"{REPORTS_PREFIX}*")
         # Athena writes a query's result metadata at the workgroup's output location (athena/) even for UNLOAD.
         results_area = self.prepared_bucket.arn_for_objects(f"{RESULTS_PREFIX}*")
@@ -123,14 +139,14 @@ class ReportCatalog(Construct):
                 workgroup_arn=self.raw_catalog.workgroup_arn,
                 athena_actions=["athena:StartQueryExecution", "athena:GetQueryExecution"],
                 database=self.database_name,
-                tables=self.tables,
+                tables=[*self.tables, WINDOW_TABLE],
                 athena_sid="AthenaReportQueries",
                 glue_sid="GlueReportTables",
             ),
             iam.PolicyStatement(
                 sid="ReadReportInputs",
                 actions=["s3:GetObject"],
-                resources=[prepared_runs, self.results_bucket.arn_for_objects("*")],
+                resources=[*prepared_runs, self.results_bucket.arn_for_objects("*")],
             ),
             iam.PolicyStatement(
                 sid="WriteQueryResults",
@@ -138,6 +154,7 @@ class ReportCatalog(Construct):
                 resources=[results_area],
             ),
             iam.PolicyStatement(sid="ReadReportOutputs", actions=["s3:GetObject"], resources=[reports]),
+            iam.PolicyStatement(sid="ReadColdStartParts", actions=["s3:GetObject"], resources=[cold_start_parts]),
             iam.PolicyStatement(
                 sid="ListReportBuckets",
                 actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
@@ -153,10 +170,15 @@ class ReportCatalog(Construct):
         ]
         principal = grant_statements(grantee, statements)
         if isinstance(principal, Construct):
+            accept_wildcards(
+                principal,
+                resources=prepared_runs,
+                reason="Athena reads the parts of the run attempt named in the query (users, items, window)",
+            )
             for resource, reason in (
                 (results_area, "Athena names query result and UNLOAD objects per query id under athena/"),
-                (prepared_runs, "Athena reads the prepared parts of the run attempt named in the query"),
                 (reports, "The report reads its UNLOAD parts, named per query by Athena"),
+                (cold_start_parts, "The report publishes the cold-start UNLOAD parts of the run attempt it reports"),
                 (self.results_bucket.arn_for_objects("*"), "Batch output (read) and report files of any run"),
             ):
                 accept_wildcards(principal, resources=[resource], reason=reason)

@@ -11,17 +11,34 @@ from __future__ import annotations
 
 import itertools
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import duckdb
 from botocore.exceptions import ClientError
 
+from common.event_kinds import EventKind
+from common.prepared_outputs import Output
+from dataprep.columnar import WINDOW_COLUMNS, WINDOW_PART, Part
 from testkit.fakes import request_checks
 from testkit.fakes.clock import SimClock
 from testkit.fakes.report_sql import REPORT_OUTPUTS, report_inputs, report_unload
 
+SCANNED_BYTES_PER_QUERY = 40 * 10**6
 _UNLOAD_TARGET = re.compile(r"\bTO\s+'(s3://[^']+)'", re.IGNORECASE)
+# A columnar conversion (dataprep.queries.conversion_statements): Parquet partitioned by the day, over the
+# raw days listed in its WHERE dt IN (...).
+_DAY_PARTITIONED = re.compile(r"partitioned_by\s*=\s*ARRAY\['dt'\]", re.IGNORECASE)
+_DAYS = re.compile(r"\bdt\s+IN\s*\(([^)]*)\)", re.IGNORECASE)
+_PARQUET_PART = b"PAR1 not a real Parquet file: the fake's stand-in for a converted day PAR1"
+# The run window (dataprep.queries.window_statement): Parquet partitioned by `part`; window.sql's parts compare the
+# first partition of an interaction with import_since, then changes_since.
+_WINDOW_PARTITIONED = re.compile(rf"partitioned_by\s*=\s*ARRAY\['{WINDOW_PART}'\]", re.IGNORECASE)
+_FIRST_SEEN_SINCE = re.compile(r"\bfirst_dt\s*>=\s*'([0-9-]{10})'")
 
 DEFAULT_COUNTS = {
     "interactions": 250_000,
@@ -89,7 +106,7 @@ def _lines(output: str, now: float) -> bytes:
     now = now // day * day
     if output.startswith("interactions"):
         rows = [
-            f"u{u},i{(u * 3 + k) % 8},{int(now) - (20 - k) * day},view,1.0"
+            f"u{u},i{(u * 3 + k) % 8},{int(now) - (20 - k) * day},{EventKind.VIEW},1.0"
             for u in range(6)
             for k in range(u + 2)
         ]
@@ -116,6 +133,50 @@ def _lines(output: str, now: float) -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
+# run_window's Parquet file per part, by (the interactions lines, import_since, changes_since): the same run's window
+# is written as the same bytes, so the report over it is computed once (_report_unload_once) across executions.
+_WINDOW_FILES: dict[tuple[bytes, str, str], dict[Part, bytes]] = {}
+_DUCKDB_TYPES = {"string": "VARCHAR", "bigint": "BIGINT"}
+
+
+def _window_files(sql: str, now: float) -> dict[Part, bytes]:
+    """The run window's Parquet file per part (columns WINDOW_COLUMNS; `part` only in the folder name, where the
+    run_window table's projection reads it): the interactions _lines writes for the same run, each once, in the
+    part its first day falls in (new from import_since, changed from changes_since, else old)."""
+    since = _FIRST_SEEN_SINCE.findall(sql)
+    if len(since) != 2:
+        raise ValueError(f"not a run window statement (no first_dt >= import_since, changes_since): {sql[:200]}")
+    import_since, changes_since = since
+    lines = _lines(Output.INTERACTIONS, now)
+    key = (lines, import_since, changes_since)
+    if key not in _WINDOW_FILES:
+        parts: dict[Part, list[tuple[Any, ...]]] = {}
+        for line in lines.decode().splitlines():
+            user, item, ts, event_type, value = line.split(",")
+            first_dt = datetime.fromtimestamp(int(ts), UTC).date().isoformat()
+            part = Part.NEW if first_dt >= import_since else Part.CHANGED if first_dt >= changes_since else Part.OLD
+            # window.sql's per-interaction row: one copy, the file of that copy, no per-file or per-day columns.
+            row = (user, item, int(ts), event_type, int(float(value)), first_dt, 1, f"views-{first_dt}.csv")
+            parts.setdefault(part, []).append(row + (None,) * (len(WINDOW_COLUMNS) - len(row)))
+        _WINDOW_FILES[key] = {part: _parquet(rows) for part, rows in parts.items()}
+    return _WINDOW_FILES[key]
+
+
+def _parquet(rows: list[tuple[Any, ...]]) -> bytes:
+    """`rows` (in WINDOW_COLUMNS order) as one Parquet file with run_window's column types, written by DuckDB."""
+    columns = ", ".join(f'"{c}" {_DUCKDB_TYPES[t]}' for c, t in WINDOW_COLUMNS)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "part.parquet"
+        con = duckdb.connect()
+        try:
+            con.execute(f"CREATE TABLE window_part ({columns})")
+            con.executemany(f"INSERT INTO window_part VALUES ({', '.join('?' * len(WINDOW_COLUMNS))})", rows)
+            con.execute(f"COPY window_part TO '{path}' (FORMAT parquet)")
+        finally:
+            con.close()
+        return path.read_bytes()
+
+
 class FakeAthena:
     def __init__(self, clock: SimClock, s3: Any, *, query_seconds: float = 90) -> None:
         self.clock = clock
@@ -126,6 +187,8 @@ class FakeAthena:
         # with), over the scripted ones.
         self.counts_for: Callable[[str], dict[str, int]] | None = None
         self.quality_rows = [dict(row) for row in DEFAULT_QUALITY_ROWS]
+        # Statistics.DataScannedInBytes of every finished query (the bytes Athena bills).
+        self.scanned_bytes_per_query = SCANNED_BYTES_PER_QUERY
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._queries: dict[str, _Query] = {}
         self._by_token: dict[str, str] = {}
@@ -191,6 +254,21 @@ class FakeAthena:
             output = prefix.rstrip("/").rsplit("/", 1)[-1]
             # One part file, as an UNLOAD of a small result writes, with lines shaped like that output's; the
             # report's queries really run, on DuckDB over what the prepare UNLOADs wrote (testkit/fakes/report_sql.py).
+            if _WINDOW_PARTITIONED.search(query.sql):
+                # One Parquet file per part, in the part folders UNLOAD's partitioned_by writes.
+                for part, body in _window_files(query.sql, query.started).items():
+                    key = f"{prefix.rstrip('/')}/{WINDOW_PART}={part}/part-00000.parquet"
+                    self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+                query.written = True
+                return "SUCCEEDED"
+            if _DAY_PARTITIONED.search(query.sql):
+                # One part per converted day, in the day folders UNLOAD's partitioned_by writes.
+                days = sorted({d for m in _DAYS.finditer(query.sql) for d in re.findall(r"'([0-9-]{10})'", m[1])})
+                for day in days:
+                    key = f"{prefix.rstrip('/')}/dt={day}/part-00000.parquet"
+                    self.s3.put_object(Bucket=bucket, Key=key, Body=_PARQUET_PART)
+                query.written = True
+                return "SUCCEEDED"
             if output in REPORT_OUTPUTS:
                 body = _report_unload_once(self.s3, query.sql, bucket)
             else:
@@ -206,7 +284,10 @@ class FakeAthena:
         status: dict[str, Any] = {"State": state}
         if state == "FAILED":
             status["StateChangeReason"] = query.fail_reason
-        return {"QueryExecution": {"QueryExecutionId": query.query_id, "Query": query.sql, "Status": status}}
+        execution = {"QueryExecutionId": query.query_id, "Query": query.sql, "Status": status}
+        if state == "SUCCEEDED":
+            execution["Statistics"] = {"DataScannedInBytes": self.scanned_bytes_per_query}
+        return {"QueryExecution": execution}
 
     def get_query_results(self, **params: Any) -> dict[str, Any]:
         self._check("GetQueryResults", params)

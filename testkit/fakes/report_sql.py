@@ -1,6 +1,8 @@
 """The report step's UNLOADs for FakeAthena: the statement really runs, on DuckDB, over the objects the Glue tables
 of stacks/constructs/report_catalog.py would read in (moto) S3: the prepare step's UNLOAD parts of the run attempt
-named in the SQL, and the Personalize batch output under results/<country>/<run_date>/user-personalization/."""
+named in the SQL (run_window's Parquet parts under `window/part=<part>/`, the users and items CSV parts), and the
+Personalize batch output under results/<country>/<run_date>/user-personalization/. The prepare step's interactions
+CSV parts are never read: no Glue table of the report points at them."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import duckdb
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
+from dataprep.columnar import WINDOW_FOLDER, WINDOW_PART, Part
 from dataprep.local import to_duckdb
 from evaluation.local_sql import PREPARED_FILES, load_batch_output, load_prepared_tables
 from evaluation.queries import PERSONALIZE_RECIPE, PREPARED_OUTPUTS, PREPARED_TABLES, ReportOutput, ReportQueryParams
@@ -28,6 +31,16 @@ _UNLOAD_TARGET = re.compile(r"\nTO '[^']*'")
 def _objects(s3: Any, bucket: str, prefix: str) -> list[bytes]:
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
     return [s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed]
+
+
+def _write_window(s3: Any, bucket: str, run_prefix: str, folder: Path) -> None:
+    """The run's window parts as Hive folders (`window/part=<part>/n.parquet`), as the local preparation writes
+    them; a run without any has an empty run_window, as in Athena."""
+    for part in Part:
+        for n, body in enumerate(_objects(s3, bucket, f"{run_prefix}/{WINDOW_FOLDER}/{WINDOW_PART}={part}/")):
+            target = folder / WINDOW_FOLDER / f"{WINDOW_PART}={part}" / f"{n}.parquet"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(body)
 
 
 def _run(sql: str) -> tuple[str, str, str, str]:
@@ -73,6 +86,7 @@ def report_unload(s3: Any, sql: str, prepared_bucket: str) -> bytes:
             header = ",".join(c.upper() for c in PREPARED_TABLES[table])
             parts = b"".join(_objects(s3, prepared_bucket, f"{run_prefix}/{output}/"))
             (folder / PREPARED_FILES[table]).write_bytes(header.encode() + b"\n" + parts)
+        _write_window(s3, prepared_bucket, run_prefix, folder)
         batch = []
         for n, body in enumerate(
             chunk for bucket in results for chunk in _objects(s3, bucket, f"{country}/{run_date}/{PERSONALIZE_RECIPE}/")

@@ -17,6 +17,7 @@ key, Athena reading Glue and S3, Personalize reading and writing S3 through the 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -186,6 +187,23 @@ def machine_of_execution(execution_arn: str) -> str:
 _HARNESS_ALIASES = [(re.compile(r":(stateMachine|execution):redrive-\d+"), r":\1:{machine}")]
 
 
+def projected_locations(template: str, enums: dict[str, tuple[str, ...]], sql: str) -> list[str]:
+    """Where a query reads a projected table (storage.location.template): for each enum key, the partitions whose
+    value the query names as a literal (Athena prunes the others), every value when it names none; a date key is
+    one day and any other key (injected) one `x`, each standing for every partition of it."""
+    choices = {
+        key: [v for v in values if re.search(rf"'{re.escape(v)}'", sql)] or list(values)
+        for key, values in enums.items()
+    }
+    locations = []
+    for combination in itertools.product(*choices.values()):
+        location = template.replace("${dt}", "2026-11-14")
+        for key, value in zip(choices, combination, strict=True):
+            location = location.replace(f"${{{key}}}", value)
+        locations.append(re.sub(r"\$\{[^}]+\}", "x", location).rstrip("/") + "/")
+    return locations
+
+
 @dataclass
 class Requests:
     """The requests of one call: those of the caller, and those a service principal makes (resource policies)."""
@@ -261,20 +279,22 @@ class CallMap:
                     found[self.assembly.arn(stack, logical_id)] = key_arn(self.assembly.resolve(stack, key))
         return found
 
-    def _glue_tables(self) -> dict[tuple[str, str], str]:
-        """(database, table) -> the S3 location its data is read from (a partition of projected tables)."""
+    def _glue_tables(self) -> dict[tuple[str, str], tuple[str, dict[str, tuple[str, ...]]]]:
+        """(database, table) -> the S3 location its data is read from, or its location template and the values
+        of its enum projections (projected_locations picks the partitions a query reads)."""
         tables = {}
         for stack in self.assembly.templates:
             for table in self.assembly.resources(stack, "AWS::Glue::Table").values():
                 props = self.assembly.resolve(stack, table["Properties"])
-                template = props["TableInput"].get("Parameters", {}).get("storage.location.template")
-                # a projected table's data is under its location template, one partition stands for all
-                location = (
-                    re.sub(r"\$\{[^}]+\}", "x", template.replace("${dt}", "2026-11-14")).rstrip("/") + "/"
-                    if template
-                    else props["TableInput"]["StorageDescriptor"]["Location"]
-                )
-                tables[(props["DatabaseName"], props["TableInput"]["Name"])] = location
+                parameters = props["TableInput"].get("Parameters", {})
+                template = parameters.get("storage.location.template")
+                enums = {
+                    key: tuple(parameters[f"projection.{key}.values"].split(","))
+                    for key in re.findall(r"\$\{([^}]+)\}", template or "")
+                    if parameters.get(f"projection.{key}.type") == "enum"
+                }
+                location = template or props["TableInput"]["StorageDescriptor"]["Location"]
+                tables[(props["DatabaseName"], props["TableInput"]["Name"])] = (location, enums)
         return tables
 
     def _workgroups(self) -> dict[str, str]:
@@ -600,6 +620,22 @@ class CallMap:
         self._s3_kms(scratch, bucket, action)
         out.on_behalf += [(role, request) for request in scratch.caller]
 
+    def _glue(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
+        """Table and partition calls: Glue authorises the catalog, the database and the table they name (Service
+        Authorization Reference, AWS Glue: each of these actions lists the catalog, database and table types)."""
+        table_operations = {"GetTable", "GetPartitions", "GetPartition", "BatchCreatePartition", "BatchUpdatePartition"}
+        if operation not in table_operations:
+            raise NotModelled(f"glue:{operation}")
+        database, table = p["DatabaseName"], p.get("TableName") or p["Name"]
+        out.add(
+            f"glue:{operation}",
+            [
+                f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog",
+                f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{database}",
+                f"arn:aws:glue:{REGION}:{ACCOUNT}:table/{database}/{table}",
+            ],
+        )
+
     def _athena(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
         if operation == "StartQueryExecution":
             group = p.get("WorkGroup", "primary")
@@ -636,21 +672,22 @@ class CallMap:
         catalog = f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog"
         database_arn = f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{database}"
         out.add("glue:GetDatabase", [catalog, database_arn])
-        for (table_database, table), location in self.glue_tables.items():
+        for (table_database, table), (location, enums) in self.glue_tables.items():
             named = rf'\b(FROM|JOIN)\s+("?{re.escape(database)}"?\.)?"?{re.escape(table)}\b'
             if table_database != database or not re.search(named, sql, re.IGNORECASE):
                 continue
             out.add(
                 "glue:GetTable", [catalog, database_arn, f"arn:aws:glue:{REGION}:{ACCOUNT}:table/{database}/{table}"]
             )
-            bucket, prefix = s3_parts(location)
-            out.add("s3:GetBucketLocation", [bucket_arn(bucket)])
-            out.add("s3:ListBucket", [bucket_arn(bucket)], {"s3:prefix": prefix})
-            # the objects under the table's location that earlier calls wrote, else one export file
-            written = [o for o in self.written_objects if o.startswith(f"{bucket}/{prefix}")]
-            for key in [o.split("/", 1)[1] for o in written[-1:]] or [prefix + "export.csv"]:
-                out.add("s3:GetObject", [object_arn(bucket, key)])
-            self._s3_kms(out, bucket, "kms:Decrypt")
+            locations = projected_locations(location, enums, sql) if "${" in location else [location]
+            for bucket, prefix in map(s3_parts, locations):
+                out.add("s3:GetBucketLocation", [bucket_arn(bucket)])
+                out.add("s3:ListBucket", [bucket_arn(bucket)], {"s3:prefix": prefix})
+                # the objects under the table's location that earlier calls wrote, else one export file
+                written = [o for o in self.written_objects if o.startswith(f"{bucket}/{prefix}")]
+                for key in [o.split("/", 1)[1] for o in written[-1:]] or [prefix + "export.csv"]:
+                    out.add("s3:GetObject", [object_arn(bucket, key)])
+                self._s3_kms(out, bucket, "kms:Decrypt")
 
 
 # ------------------------------------------------------------------------------------ Lambda on our behalf

@@ -18,7 +18,9 @@ PREPARED, RESULTS = "personalize-dev-prepared-1-r", "personalize-dev-results-1-r
 NOW = 1_751_328_000.0  # 2025-07-01
 
 
-def _prepare(s3, execution: str, interactions: bytes) -> list[str]:
+def _prepare(s3, execution: str, interactions: bytes, window: dict[str, bytes] | None = None) -> list[str]:
+    """A prepared run attempt: interactions, users and items CSV parts, and the run window's Parquet parts (key
+    under the attempt's folder -> body) if given."""
     prefix = f"athena/runs/KR/2025-07-01/{execution}/a1"
     for output, body in (
         ("interactions", interactions),
@@ -26,19 +28,23 @@ def _prepare(s3, execution: str, interactions: bytes) -> list[str]:
         ("items", _lines("items", NOW)),
     ):
         s3.put_object(Bucket=PREPARED, Key=f"{prefix}/{output}/part-00000", Body=body)
+    for key, body in (window or {}).items():
+        s3.put_object(Bucket=PREPARED, Key=f"{prefix}/{key}", Body=body)
     params = ReportQueryParams(country="KR", run_date=date(2025, 7, 1), execution=execution, attempt="a1")
     statements = athena_statements(params, f"s3://{PREPARED}/athena/reports/KR/2025-07-01/{execution}/r1")
     return [statements[o].sql for o in (ReportOutput.SUMMARY, ReportOutput.USERS)]
 
 
 @mock_aws
-def test_two_executions_over_the_same_data_share_a_key_and_a_result_and_other_data_does_not():
+def test_two_executions_over_the_same_data_share_a_key_and_a_result_and_other_data_does_not(tmp_path):
     s3 = boto3.client("s3", region_name="us-east-1")
     for bucket in (PREPARED, RESULTS):
         s3.create_bucket(Bucket=bucket)
     interactions = _lines("interactions", NOW)
-    first, second = _prepare(s3, "exec-1", interactions), _prepare(s3, "exec-2", interactions)
-    other = _prepare(s3, "exec-3", interactions + b"u5,i7,1751241600,view,1.0\n")
+    window = _window_parts(interactions, tmp_path / "same")
+    other_window = _window_parts(interactions + b"u5,i7,1751241600,view,1.0\n", tmp_path / "other")
+    first, second = _prepare(s3, "exec-1", interactions, window), _prepare(s3, "exec-2", interactions, window)
+    other = _prepare(s3, "exec-3", interactions, other_window)
     for a, b, c in zip(first, second, other, strict=True):
         assert report_inputs(a, PREPARED) == report_inputs(b, PREPARED)
         assert report_unload(s3, a, PREPARED) == report_unload(s3, b, PREPARED)
@@ -48,6 +54,7 @@ def test_two_executions_over_the_same_data_share_a_key_and_a_result_and_other_da
 def _window_parts(interactions: bytes, tmp_path) -> dict[str, bytes]:
     """The interactions as the prepare step's window UNLOAD writes them: Parquet files under part=<part>/, spread
     over the country's parts, plus another country's rows the report must not read."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     csv = tmp_path / "interactions.csv"
     csv.write_bytes(b"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\n" + interactions)
     others = ", ".join(
@@ -74,17 +81,15 @@ def _window_parts(interactions: bytes, tmp_path) -> dict[str, bytes]:
 
 
 @mock_aws
-def test_the_report_reads_the_window_parts_the_prepare_step_wrote_like_the_interactions_they_hold(tmp_path):
+def test_the_report_reads_the_window_parts_the_prepare_step_wrote_and_never_its_interactions_csv_parts(tmp_path):
     s3 = boto3.client("s3", region_name="us-east-1")
     for bucket in (PREPARED, RESULTS):
         s3.create_bucket(Bucket=bucket)
     interactions = _lines("interactions", NOW)
-    from_csv = _prepare(s3, "exec-1", interactions)
-    from_window = _prepare(s3, "exec-2", b"")  # an empty interactions output: only the window holds them
     parts = _window_parts(interactions, tmp_path)
     assert {key.split("/")[1] for key in parts} == {f"{WINDOW_PART}={p}" for p in (Part.NEW, Part.OLD, Part.OTHER)}
-    for key, body in parts.items():
-        s3.put_object(Bucket=PREPARED, Key=f"athena/runs/KR/2025-07-01/exec-2/a1/{key}", Body=body)
-    for a, b in zip(from_csv, from_window, strict=True):
-        expected = report_unload(s3, a, PREPARED)
-        assert expected.strip() and report_unload(s3, b, PREPARED) == expected
+    from_window = _prepare(s3, "exec-1", b"", parts)  # an empty interactions output: only the window holds them
+    csv_only = _prepare(s3, "exec-2", interactions)  # no window: run_window is empty, as in Athena
+    nothing = _prepare(s3, "exec-3", b"")
+    for a, b, c in zip(from_window, csv_only, nothing, strict=True):
+        assert report_unload(s3, b, PREPARED) == report_unload(s3, c, PREPARED) != report_unload(s3, a, PREPARED)
