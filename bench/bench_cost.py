@@ -32,9 +32,13 @@ CHANGED_USER_SHARE = 0.01
 CAMPAIGN_MIN_TPS = 1
 
 
+def _prepare_scan_gb() -> float:
+    return scan_figures()["prepare_athena_scan_gb_per_run"]
+
+
 def trial_drivers(full: bool) -> CostDrivers:
     """The cost drivers of one run at the trial's size (the module docstring states each assumption)."""
-    scan_gb = scan_figures()["prepare_athena_scan_gb_per_run"] + _report_scan_gb()
+    scan_gb = _prepare_scan_gb() + _report_scan_gb()
     interactions_gb = TRIAL_PREPARED_GB["prepared_interactions"] * (1 if full else 1 / TRIAL_WINDOW_DAYS)
     imports_gb = {
         "Interactions": interactions_gb,

@@ -10,7 +10,7 @@ from pipeline.pricing import FULL_DAYS_PER_MONTH, UPDATE_DAYS_PER_MONTH, Pricing
 
 @pytest.fixture
 def scans(monkeypatch):
-    # The scan model is bench_report's (changed elsewhere); fixed here so the arithmetic is what is checked.
+    # The scan models are bench_prepare's and bench_report's; fixed here so the arithmetic is what is checked.
     monkeypatch.setattr(bench_cost, "_prepare_scan_gb", lambda: 8.0)
     monkeypatch.setattr(bench_cost, "_report_scan_gb", lambda: 2.0)
 
