@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help synth test bench deploy diff smoke lint asl lock clean prepare sample-data report runs bootstrap
+.PHONY: help synth test bench deploy diff smoke lint asl openapi lock clean prepare sample-data report runs bootstrap
 
 ## help: this list (every target sets up the .venv and the pinned CDK CLI itself on first use)
 help:
@@ -54,6 +54,10 @@ bench: bootstrap
 lint: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+## openapi: regenerate docs/serving-openapi.json from the serving API's routes (lambdas/serving/handler.py)
+openapi: bootstrap
+	$(PY) -m serving.openapi --write
 
 ## asl: regenerate statemachines/pipeline.asl.json from the step declarations (stacks/pipeline_steps.py)
 asl: bootstrap

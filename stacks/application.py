@@ -10,9 +10,16 @@ from stacks.config import EnvironmentConfig
 from stacks.country_stack import CountryStack, frozen_stack_tags
 from stacks.data_stack import DataStack
 from stacks.nag import enable_checks
-from stacks.names import country_stack_name, data_stack_name, pipeline_stack_name, realtime_stack_name
+from stacks.names import (
+    country_stack_name,
+    data_stack_name,
+    pipeline_stack_name,
+    realtime_stack_name,
+    serving_stack_name,
+)
 from stacks.pipeline_stack import PipelineStack
 from stacks.realtime_stack import RealtimeStack
+from stacks.serving_stack import ServingStack
 
 
 @dataclass
@@ -20,13 +27,14 @@ class Application:
     app: cdk.App
     config: EnvironmentConfig
     data: DataStack
+    serving: ServingStack
     countries: dict[str, CountryStack] = field(default_factory=dict)
     pipeline: PipelineStack | None = None
     realtime: RealtimeStack | None = None
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [self.data, *self.countries.values(), *(s for s in (self.pipeline, self.realtime) if s)]
+        return [self.data, self.serving, *self.countries.values(), *(s for s in (self.pipeline, self.realtime) if s)]
 
 
 def build_application(
@@ -37,7 +45,8 @@ def build_application(
     tags = {"project": "personalize-recommendations", "env": config.env}
 
     data = DataStack(app, data_stack_name(config), config=config, env=env, tags=tags)
-    application = Application(app=app, config=config, data=data)
+    serving = ServingStack(app, serving_stack_name(config), config=config, key=data.key, env=env, tags=tags)
+    application = Application(app=app, config=config, data=data, serving=serving)
     for country in config.countries:
         application.countries[country.code] = CountryStack(
             app,
@@ -56,6 +65,7 @@ def build_application(
         key=data.key,
         personalize_role=data.personalize_role,
         countries=application.countries,
+        read_model_table=serving.table,
         env=env,
         tags=tags,
     )

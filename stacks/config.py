@@ -34,6 +34,7 @@ from evaluation.queries import DEFAULT_CURATION_RECENT_ITEMS
 from pipeline.model import ExplorationSettings, FilterSettings, GateSettings, StepTimeouts
 from pipeline.pricing import PricingSettings
 from stacks import sizing
+from stacks.serving_settings import ServingStackSettings
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_ENV = "dev"
@@ -245,6 +246,7 @@ class EnvironmentConfig(_Strict):
     realtime: RealtimeSettings = RealtimeSettings()
     # List prices of the run's cost estimate (defaults and their sources: pipeline.pricing); per env.
     pricing: PricingSettings = PricingSettings()
+    serving: ServingStackSettings = ServingStackSettings()
     countries: tuple[Country, ...]
 
     @field_validator("env")

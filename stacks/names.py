@@ -44,6 +44,10 @@ def realtime_stack_name(config: EnvironmentConfig) -> str:
     return f"{stack_prefix(config)}-Realtime"
 
 
+def serving_stack_name(config: EnvironmentConfig) -> str:
+    return f"{stack_prefix(config)}-Serving"
+
+
 # ---- resources
 
 
@@ -53,6 +57,11 @@ def state_machine_name(config: EnvironmentConfig) -> str:
 
 def ledger_table_name(config: EnvironmentConfig) -> str:
     return f"{config.name_prefix}-runs"
+
+
+def read_model_table_name(config: EnvironmentConfig) -> str:
+    """The serving read model (serving.read_model): the Publish step writes it, the serving API reads it."""
+    return f"{config.name_prefix}-read-model"
 
 
 def schedule_name(config: EnvironmentConfig, country: Country) -> str:

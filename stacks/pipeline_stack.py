@@ -29,7 +29,7 @@ from stacks.constructs.report_catalog import ReportCatalog
 from stacks.constructs.run_notifications import notifications_topic
 from stacks.constructs.schedules import DailySchedules
 from stacks.country_stack import CountryStack
-from stacks.names import bucket_name, ledger_table_name
+from stacks.names import bucket_name, ledger_table_name, read_model_table_name
 from stacks.retention import data_removal_policy
 
 
@@ -43,11 +43,14 @@ class PipelineStack(Stack):
         key: kms.IKey,
         personalize_role: iam.IRole,
         countries: dict[str, CountryStack],
+        read_model_table: dynamodb.ITable,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.key = key
+        # The serving stack's read model, which the Publish step loads (its name: names.read_model_table_name).
+        self.read_model_table = read_model_table
 
         # Data the pipeline reads and writes (the Data stack owns the buckets) and its Athena catalogue.
         raw = s3.Bucket.from_bucket_name(self, "RawBucket", bucket_name(config, "raw"))
@@ -77,6 +80,11 @@ class PipelineStack(Stack):
             prepared=prepared,
             catalog=self.catalog,
             report_catalog=self.report_catalog,
+            # By name and key, not the serving stack's resource: the pipeline's template imports no export of
+            # it (the same table: names.read_model_table_name, the env's key).
+            read_model_table=dynamodb.Table.from_table_attributes(
+                self, "ReadModelTable", table_name=read_model_table_name(config), encryption_key=key
+            ),
         )
         self.state_machine = pipeline.state_machine
         self.failures = FailureRecording(

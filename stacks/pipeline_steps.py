@@ -23,12 +23,13 @@ from dataprep.queries import RAW_TABLES
 from pipeline import step_names
 from pipeline.step_names import StepName
 from stacks import sizing
-from stacks.key_grants import key_statement
+from stacks.key_grants import grant_key_via, key_statement, s3_context
 from stacks.nag import accept_wildcards
 from stacks.names import bucket_arn, executions_arn, personalize_arn
 from stacks.state_machine_definition import DEFAULT_WAIT_COMMENT, Guard, admitted, enough_data
 
 if TYPE_CHECKING:
+    from aws_cdk import aws_dynamodb as dynamodb
     from aws_cdk import aws_kms as kms
     from aws_cdk import aws_s3 as s3
 
@@ -50,6 +51,7 @@ class StepContext:
     catalog: RawCatalog
     report_catalog: ReportCatalog
     state_machine_arn: str  # built from the name, not the resource: the role may not depend on the machine
+    read_model_table: dynamodb.ITable  # the serving read model the publish step loads
 
     @property
     def run_resources(self) -> str:
@@ -72,6 +74,8 @@ class StepContext:
 
 
 Grants = Callable[["PipelineStep", StepContext], None]
+# A step's own environment variables (pipeline.environment.PipelineEnvironment fields) beyond every step's.
+Environment = Callable[[StepContext], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class StepDeclaration:
     description: str  # the Lambda's (and its role's) description
     state_comment: str  # the Task state's Comment
     grants: Grants | None = None  # beyond the ledger (PipelineStep grants that by ledger_access)
+    environment: Environment | None = None
     ledger_access: str = "write"  # "read" | "write"
     timeout: Duration = Duration.minutes(5)
     # Memory and /tmp from the env (stacks/sizing.py); None: sizing.DEFAULT_MEMORY_MB, Lambda's default /tmp.
@@ -243,6 +248,67 @@ def _report(step: PipelineStep, ctx: StepContext) -> None:
     )
 
 
+# The publish step parses JSON lines while its threads wait on DynamoDB: one whole vCPU (Lambda's configuration
+# guide: "At 1,769 MB, a function has the equivalent of one vCPU").
+PUBLISH_MEMORY_MB = 1769
+
+
+def _publish(step: PipelineStep, ctx: StepContext) -> None:
+    config, table = ctx.config, ctx.read_model_table
+    # Exactly pipeline.read_model_writer's calls: the lists in batches, the country pointer conditionally.
+    step.allow(["dynamodb:BatchWriteItem", "dynamodb:PutItem"], [table.table_arn])
+    if table.encryption_key is not None:
+        # DynamoDB uses the table key on the writer's behalf for every write.
+        grant_key_via(
+            step.role,
+            table.encryption_key,
+            service="dynamodb",
+            actions=["kms:Decrypt", "kms:DescribeKey"],
+            resources=[table.table_name],
+        )
+    step.allow(
+        ["s3:GetObject"],
+        [
+            bucket_arn(config, "results", "/*.out"),
+            bucket_arn(config, "results", "/*/cold_start/segments.jsonl"),
+            bucket_arn(config, "prepared", "/athena/runs/*/users.csv"),
+            bucket_arn(config, "prepared", "/athena/runs/*/items.csv"),
+        ],
+        wildcard_reason="Reads the run's batch output (results/<country>/<run_date>/<recipe>/*.out), the cold-start "
+        "segments and the prepared users.csv and items.csv (athena/runs/<country>/<run_date>/<execution>/...).",
+    )
+    step.role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket_arn(config, "results"), bucket_arn(config, "prepared")],
+            conditions={
+                "StringLike": {
+                    "s3:prefix": [
+                        *(f"{c.code}/*" for c in config.countries),
+                        "athena/runs/*/users.csv",
+                        "athena/runs/*/items.csv",
+                    ]
+                }
+            },
+        )
+    )
+    step.role.add_to_policy(
+        key_statement(
+            ctx.key,
+            service="s3",
+            actions=["kms:Decrypt"],
+            resources=s3_context([bucket_arn(config, "results"), bucket_arn(config, "prepared")]),
+        )
+    )
+
+
+def _publish_environment(ctx: StepContext) -> dict[str, str]:
+    return {
+        "read_model_table": ctx.read_model_table.table_name,
+        "read_model_ttl_days": str(ctx.config.serving.ttl_days),
+    }
+
+
 def _report_size(config: EnvironmentConfig) -> sizing.StepSize:
     # One function serves every country: sized for the largest (config validation refused what cannot fit).
     return sizing.report_step(max(c.data.report_evaluated_users for c in config.countries))
@@ -311,6 +377,18 @@ PIPELINE_STEPS: tuple[StepDeclaration, ...] = (
         ephemeral_storage_mb=lambda config: _report_size(config).ephemeral_storage_mb,
         dockerfile="Dockerfile.report",
         wait_comment="The report's Athena queries: the step polls them and picks the next wait.",
+    ),
+    StepDeclaration(
+        step_names.PUBLISH,
+        description="Load the serving read model from the run's outputs, then move the country's pointer",
+        state_comment="Load the run's lists, profiles and item metadata into the read model; point the country at "
+        "the run only after the load finished.",
+        grants=_publish,
+        environment=_publish_environment,
+        ledger_access="read",
+        timeout=Duration.minutes(15),
+        memory_mb=lambda _config: PUBLISH_MEMORY_MB,
+        wait_comment="A load longer than one invocation's time budget resumes from its cursor.",
     ),
     StepDeclaration(
         step_names.FINISH,

@@ -40,6 +40,7 @@ from testkit.strict_engine import enforce_aws_rules
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 PIPELINE_STACK = "Personalize-dev-Pipeline"
+SERVING_STACK = "Personalize-dev-Serving"  # its read model is the table the publish step loads
 PSEUDO = {
     "AWS::Partition": "aws",
     "AWS::Region": REGION,
@@ -181,6 +182,17 @@ class PipelineHarness:
             )
             refs[logical_id] = props["TableName"]
             self.ledger_table = props["TableName"]
+
+        # The serving stack's read model as deployed (the pipeline names it; the serving stack owns it).
+        for table in resources_of(self.synthesised.template_json(SERVING_STACK), "AWS::DynamoDB::Table").values():
+            props = table["Properties"]
+            self.ddb.create_table(
+                TableName=props["TableName"],
+                KeySchema=props["KeySchema"],
+                AttributeDefinitions=props["AttributeDefinitions"],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            self.read_model_table = props["TableName"]
 
         self.notifications_queue = self.sqs.create_queue(QueueName="notifications")["QueueUrl"]
         notifications_arn = self.sqs.get_queue_attributes(

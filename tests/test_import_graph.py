@@ -5,13 +5,14 @@ The packages form layers, lowest first, as the code uses them:
 1. `common` (lambdas/common): recipes, schemas, clients, names; imports no other first-party package.
 2. `dataprep`: the SQL and its local runner; imports `common`.
 3. `evaluation`: report queries and figures; imports `dataprep` and `common`.
-4. `ingest` and `pipeline`: the Lambda code; neither imports the other. Inside `pipeline`, the handler modules
+4. `serving`: the serving API and its read model; imports `evaluation` and below.
+5. `ingest` and `pipeline`: the Lambda code; neither imports the other. Inside `pipeline`, the handler modules
    (`ENTRY_MODULES`) import the steps, the steps (`pipeline.steps.*`) import the rest of `pipeline`, and the
    rest of `pipeline` never imports a step.
-5. `stacks`: the CDK app; it shares the Lambda core's schemas, recipes and names.
-6. `tools`: the operators' tools; they run without CDK, so they may import only those `stacks` modules whose
+6. `stacks`: the CDK app; it shares the Lambda core's schemas, recipes and names.
+7. `tools`: the operators' tools; they run without CDK, so they may import only those `stacks` modules whose
    own imports never reach `aws_cdk`, `constructs` or `cdk_nag`.
-7. `testkit`: the local stand-ins for AWS shared by the tests and the bench; may import every layer below.
+8. `testkit`: the local stand-ins for AWS shared by the tests and the bench; may import every layer below.
 
 Every import counts, also one inside a function (a deferred import only hides a circle from the interpreter),
 except those under `if TYPE_CHECKING:`, which never run: they name types for mypy and cannot make a cycle or
@@ -30,18 +31,19 @@ ROOT = Path(__file__).resolve().parents[1]
 # root lambdas/ is installed beside the repository's own packages).
 PACKAGE_ROOTS = {
     **dict.fromkeys(("stacks", "tools", "testkit"), "."),
-    **dict.fromkeys(("common", "dataprep", "evaluation", "ingest", "pipeline"), "lambdas"),
+    **dict.fromkeys(("common", "dataprep", "evaluation", "serving", "ingest", "pipeline"), "lambdas"),
 }
 # package -> the first-party packages it may import (besides itself)
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "common": frozenset(),
     "dataprep": frozenset({"common"}),
     "evaluation": frozenset({"common", "dataprep"}),
+    "serving": frozenset({"common", "dataprep", "evaluation"}),
     "ingest": frozenset({"common"}),
-    "pipeline": frozenset({"common", "dataprep", "evaluation"}),
-    "stacks": frozenset({"common", "dataprep", "evaluation", "ingest", "pipeline"}),
-    "tools": frozenset({"common", "dataprep", "evaluation", "ingest", "pipeline", "stacks"}),
-    "testkit": frozenset({"common", "dataprep", "evaluation", "ingest", "pipeline", "stacks", "tools"}),
+    "pipeline": frozenset({"common", "dataprep", "evaluation", "serving"}),
+    "stacks": frozenset({"common", "dataprep", "evaluation", "serving", "ingest", "pipeline"}),
+    "tools": frozenset({"common", "dataprep", "evaluation", "serving", "ingest", "pipeline", "stacks"}),
+    "testkit": frozenset({"common", "dataprep", "evaluation", "serving", "ingest", "pipeline", "stacks", "tools"}),
 }
 ENTRY_MODULES = frozenset({"pipeline.handlers", "pipeline.report_handler"})
 STEPS = "pipeline.steps"
@@ -185,8 +187,10 @@ def upward_imports() -> list[str]:
             elif package == "tools" and target == "stacks" and reaches_cdk(name):
                 found.append(f"{module} -> {name}: tools import no stacks module that loads CDK")
             elif (
-                name.startswith(STEPS + ".") or name == STEPS
-            ) and not module.startswith(STEPS + ".") and module not in ENTRY_MODULES:
+                (name.startswith(STEPS + ".") or name == STEPS)
+                and not module.startswith(STEPS + ".")
+                and module not in ENTRY_MODULES
+            ):
                 found.append(f"{module} -> {name}: only the handler modules import a step")
     return found
 

@@ -17,7 +17,9 @@ class PipelineEnvironment(BaseModel):
     # Only the failure recorder publishes itself; the state machine publishes for the other steps.
     topic_arn: str | None = Field(default=None, alias="TOPIC_ARN")
     event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME")
-
+    # Only the publish step writes the serving read model (serving.read_model), with its lists' expiry.
+    read_model_table: str | None = Field(default=None, alias="READ_MODEL_TABLE")
+    read_model_ttl_days: int | None = Field(default=None, alias="READ_MODEL_TTL_DAYS", ge=1)
 
 
 def environment() -> PipelineEnvironment:

@@ -3,7 +3,7 @@ the comparison reports. Attach them to the roles those people assume; nothing in
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -13,7 +13,7 @@ from common.recipes import user_list_recipe
 from stacks.config import EnvironmentConfig
 from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept_wildcards
-from stacks.names import bucket_arn, executions_arn, schedules_arn, state_machine_arn
+from stacks.names import bucket_arn, executions_arn, schedules_arn, serving_stack_name, state_machine_arn
 
 
 def run_operator_policy(
@@ -26,6 +26,12 @@ def run_operator_policy(
     """What `personalize-runs` needs (docs/runbook.md); attach it to the on-call engineers' role."""
     executions = executions_arn(stack, config)
     schedules = schedules_arn(stack, config)
+    serving = stack.format_arn(
+        service="cloudformation",
+        resource="stack",
+        resource_name=f"{serving_stack_name(config)}/*",  # the suffix is the id CloudFormation assigns at creation
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
     # `personalize-runs report-inputs`: the batch output each country's page scores (its per-user recipe's job,
     # results/<CC>/<date>/<recipe>/), for `make report RESULTS=DIR`; no other object of the results bucket.
     batch_folders = [
@@ -54,6 +60,9 @@ def run_operator_policy(
                 sid="ReadLedger", actions=["dynamodb:GetItem", "dynamodb:Query"], resources=[ledger.table_arn]
             ),
             iam.PolicyStatement(sid="ReadScheduleInput", actions=["scheduler:GetSchedule"], resources=[schedules]),
+            # `personalize-runs recommend` finds the serving API's URL in the serving stack's outputs; calling
+            # the API itself takes the serving stack's caller policy (docs/serving.md).
+            iam.PolicyStatement(sid="FindServingApi", actions=["cloudformation:DescribeStacks"], resources=[serving]),
             *_batch_output_statements(config, key, batch_folders, batch_objects),
             # Reading the ledger and a schedule's input decrypts through DynamoDB and Scheduler; starting or
             # redriving an execution of the encrypted state machine encrypts its input through Step
@@ -85,9 +94,10 @@ def run_operator_policy(
     )
     accept_wildcards(
         policy,
-        resources=[executions, schedules, *batch_objects],
+        resources=[executions, schedules, serving, *batch_objects],
         reason="Executions of this env's pipeline and this env's schedules only; their names vary per run. Batch "
-        "output objects of this env's countries' per-user recipe only: one folder per run date.",
+        "output objects of this env's countries' per-user recipe only: one folder per run date. The serving "
+        "stack's id suffix is assigned by CloudFormation.",
     )
     return policy
 

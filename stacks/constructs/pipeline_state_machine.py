@@ -84,8 +84,11 @@ class PipelineStateMachine:
         prepared: s3.IBucket,
         catalog: RawCatalog,
         report_catalog: ReportCatalog,
+        read_model_table: dynamodb.ITable,
     ) -> None:
-        self.steps = self._steps(stack, config, key, ledger, personalize_role, prepared, catalog, report_catalog)
+        self.steps = self._steps(
+            stack, config, key, ledger, personalize_role, prepared, catalog, report_catalog, read_model_table
+        )
         self.state_machine = self._state_machine(stack, config, key, topic)
 
     def _steps(
@@ -98,6 +101,7 @@ class PipelineStateMachine:
         prepared: s3.IBucket,
         catalog: RawCatalog,
         report_catalog: ReportCatalog,
+        read_model_table: dynamodb.ITable,
     ) -> dict[str, PipelineStep]:
         context = StepContext(
             stack=stack,
@@ -108,6 +112,7 @@ class PipelineStateMachine:
             catalog=catalog,
             report_catalog=report_catalog,
             state_machine_arn=state_machine_arn(stack, config),
+            read_model_table=read_model_table,
         )
         steps: dict[str, PipelineStep] = {}
         for declaration in PIPELINE_STEPS:
@@ -126,6 +131,7 @@ class PipelineStateMachine:
                 memory_size=memory(config) if memory else sizing.DEFAULT_MEMORY_MB,
                 ephemeral_storage_mb=storage(config) if storage else None,
                 dockerfile=declaration.dockerfile,
+                environment=declaration.environment(context) if declaration.environment else None,
             )
             if declaration.grants:
                 declaration.grants(step, context)

@@ -365,6 +365,12 @@ class CallMap:
         return out
 
     def _dynamodb(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
+        if operation in ("BatchWriteItem", "BatchGetItem"):  # one request per table it names, as that table's
+            for name in p["RequestItems"]:
+                out.add(f"dynamodb:{operation}", [f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"])
+                context = {"aws:dynamodb:tableName": name, "aws:dynamodb:subscriberId": ACCOUNT}
+                self._kms(out, f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}", "dynamodb", context, "kms:Decrypt")
+            return
         table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{p['TableName']}"
         resource = f"{table}/index/{p['IndexName']}" if p.get("IndexName") else table
         if operation not in {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "DescribeTable"}:
@@ -543,6 +549,13 @@ class CallMap:
         # A stack ARN ends in the id CloudFormation assigned at creation.
         stack = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{p['StackName']}/5e9ad5a0-c7e1-11ee-9a52-0a1b2c3d4e5f"
         out.add("cloudformation:DescribeStacks", [stack])
+
+    def _personalize_runtime(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
+        # The Service Authorization Reference lists the campaign as GetRecommendations' resource type; a filter
+        # in the request is not authorized separately.
+        if operation not in ("GetRecommendations", "GetPersonalizedRanking"):
+            raise NotModelled(f"personalize-runtime:{operation}")
+        out.add(f"personalize:{operation}", [p["campaignArn"]])
 
     def _personalize_events(self, out: Requests, operation: str, p: dict[str, Any]) -> None:
         out.add(f"personalize:{operation}", ["*"])

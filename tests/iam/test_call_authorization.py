@@ -12,13 +12,14 @@ The scenarios run once per module (three fixtures); the tests read what they rec
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from testkit.pipeline_harness import MOTO_CONFIG, PIPELINE_STACK, REGION, PipelineHarness, resources_of
+from testkit.pipeline_harness import ACCOUNT, MOTO_CONFIG, PIPELINE_STACK, REGION, PipelineHarness, resources_of
 from tests.iam.calls import (
     Call,
     Caller,
@@ -115,6 +116,12 @@ def pipeline(dev_app, assembly) -> Recorded:
         recorder.install(monkeypatch)
         attribute_invocations(monkeypatch, recorder, assembly)
         harness = PipelineHarness(dev_app, monkeypatch)
+        # Batch output where the fake jobs write none: the publish step reads it (the report too).
+        line = {"input": {"userId": "u1"}, "output": {"recommendedItems": ["i1", "i2"]}}
+        results = f"personalize-dev-results-{ACCOUNT}-{REGION}"
+        harness.s3.put_object(
+            Bucket=results, Key=f"KR/{SUNDAY}/user-personalization/all_users.jsonl.out", Body=json.dumps(line).encode()
+        )
 
         sunday = run_as_scheduled(harness, recorder, assembly, "KR", SUNDAY)
         assert sunday.status == "SUCCEEDED", (sunday.error, sunday.cause)
@@ -152,6 +159,15 @@ def test_the_state_machine_role_makes_its_task_calls(pipeline):
         ("sns", "Publish"),
         ("events", "PutEvents"),
     }
+    assert_all_allowed(pipeline, calls)
+
+
+def test_the_publish_step_reads_the_run_s_outputs_and_loads_the_read_model_through_its_role(pipeline):
+    calls = pipeline.by("Publish")
+    operations = {(c.service, c.operation) for c in calls}
+    assert operations >= {("dynamodb", "BatchWriteItem"), ("dynamodb", "PutItem"), ("s3", "GetObject")}
+    read = {c.params["Key"].rsplit("/", 1)[-1] for c in calls if c.operation == "GetObject"}
+    assert {"all_users.jsonl.out", "segments.jsonl", "users.csv", "items.csv"} <= read, read
     assert_all_allowed(pipeline, calls)
 
 

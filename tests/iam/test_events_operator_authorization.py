@@ -153,3 +153,18 @@ def test_the_ingest_function_may_write_an_oversized_dead_letter_to_its_prefix_on
     elsewhere = [replace(c, params={**c.params, "Key": "reports/x.json"}) for c in calls if c.operation == "PutObject"]
     refused, _ = check(assembly, CallMap(assembly), elsewhere)
     assert refused
+
+
+def test_the_run_operator_may_find_the_serving_api_and_nothing_else_of_the_stacks(assembly):
+    """`personalize-runs recommend` reads the serving stack's outputs (DescribeStacks) under the run-operator
+    policy; the other stacks' outputs stay the events operator's."""
+    operator = Caller("run-operator", assembly.managed_policy("personalize-dev-run-operator"))
+    call_map = CallMap(assembly)
+
+    def describe(stack: str) -> Call:
+        return Call(operator, "cloudformation", "DescribeStacks", {"StackName": stack})
+
+    refused, checked = check(assembly, call_map, [describe("Personalize-dev-Serving")])
+    assert checked == 1 and refused == [], "\n".join(r.line() for r in refused)
+    refused, _ = check(assembly, call_map, [describe(REALTIME_STACK)])
+    assert [r.call for r in refused] == ["cloudformation:DescribeStacks"]

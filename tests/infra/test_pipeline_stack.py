@@ -269,6 +269,7 @@ PERSONALIZE_ACTIONS = {
     "pipeline.handlers.begin_run": set(),
     "pipeline.handlers.prepare_data": set(),
     "pipeline.handlers.finish_run": set(),
+    "pipeline.handlers.publish": set(),
     "pipeline.handlers.record_failure": set(),
     "pipeline.report_handler.report_page": set(),
 }

@@ -113,7 +113,7 @@ def test_states_follow_the_declared_order_with_polling_loops_and_guards(generate
 
 
 def test_a_new_polling_step_is_one_declaration():
-    """The worked example of docs/adding-a-step.md: an Export step between Report and Finish."""
+    """The worked example of docs/adding-a-step.md: an Export step between Publish and Finish."""
     export = StepDeclaration(
         StepName("export", "Export", "WaitForExport"),
         description="Export the batch output to the data warehouse",
@@ -121,7 +121,7 @@ def test_a_new_polling_step_is_one_declaration():
     )
     steps = (*PIPELINE_STEPS[:-1], export, PIPELINE_STEPS[-1])
     states = asl.definition(steps)["States"]
-    assert states["ReportFinished?"]["Default"] == "Export"
+    assert states["PublishFinished?"]["Default"] == "Export"
     assert states["Export"]["Next"] == "ExportFinished?"
     assert states["Export"]["Retry"] == asl.LAMBDA_TASK_RETRY
     assert states["ExportFinished?"]["Default"] == "Finish"
@@ -135,7 +135,7 @@ def test_a_new_polling_step_is_one_declaration():
     # Nothing else moved: the definition without Export is today's, state for state.
     today = asl.definition(PIPELINE_STEPS)["States"]
     for name, state in today.items():
-        if name != "ReportFinished?":
+        if name != "PublishFinished?":
             assert states[name] == state, name
 
 

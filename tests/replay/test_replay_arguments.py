@@ -182,7 +182,7 @@ def test_help_and_the_module_entry_point():
     helped = invoke(["--help"])
     assert helped.code == 0 and helped.out.startswith("usage: personalize-runs")
     listed = [line.split()[0] for line in helped.out.splitlines() if line.startswith("    ") and line[4] != " "]
-    assert listed == ["list", "show", "redrive", "rerun", "events", "report-inputs"]
+    assert listed == ["list", "show", "redrive", "rerun", "events", "report-inputs", "recommend"]
     assert "--dry-run             print what would be done; change nothing" in invoke(["rerun", "--help"]).out
 
     run = subprocess.run(

@@ -198,7 +198,7 @@ def test_a_lambda_service_error_is_retried_and_a_crash_fails_then_redrive_resume
     assert harness.personalize.duplicate_create_attempts() == []
 
 
-STEPS = ["begin", "prepare", "import", "train", "gate", "promote", "batch", "report", "finish"]
+STEPS = ["begin", "prepare", "import", "train", "gate", "promote", "batch", "report", "publish", "finish"]
 
 
 @pytest.mark.parametrize("replay", ["redrive", "rerun"])

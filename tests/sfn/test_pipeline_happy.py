@@ -66,7 +66,7 @@ def test_full_day_runs_every_step_and_records_the_run(harness):
 
     record = harness.ledger_run("KR", SUNDAY)
     assert record["status"] == "SUCCEEDED" and record["execution_arn"] == execution.arn
-    assert set(record["steps"]) == {"prepare", "import", "train", "promote", "batch", "report"}
+    assert set(record["steps"]) == {"prepare", "import", "train", "promote", "batch", "report", "publish"}
     assert record["steps"]["train"]["jobs"]["user-personalization"]["arn"].startswith("arn:aws:personalize:")
     assert record["counts"]["interactions"] == 250_000
     assert set(record["metrics"]) == {

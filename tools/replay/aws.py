@@ -102,3 +102,18 @@ def translate(error: Exception, where: str = "") -> ReplayError:
     if isinstance(error, BotoCoreError):
         return OperationFailed(f"AWS SDK error{at}: {error}")
     return OperationFailed(str(error))
+
+
+def stack_outputs(cloudformation: Any, stack: str, required: tuple[str, ...]) -> dict[str, str]:
+    """A deployed stack's outputs (one DescribeStacks call); a missing stack or output is one line."""
+    try:
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as error:
+        if error_code(error) == "ValidationError" and "does not exist" in str(error):
+            raise NotFound(f"stack {stack} does not exist in this account and region: is the env deployed?") from None
+        raise
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}
+    missing = [key for key in required if key not in outputs]
+    if missing:
+        raise OperationFailed(f"stack {stack} has no output {', '.join(missing)}: deploy the current version of it")
+    return outputs

@@ -6,6 +6,8 @@
     personalize-runs rerun --country CC --date D [--to D2] [--force] [--fresh-attempts] [--dry-run] [--yes] [--wait]
     personalize-runs events replay [--max-descriptors N] [--time-budget S] [--dry-run] [--yes]
     personalize-runs report-inputs --country CC --date D --out DIR
+    personalize-runs recommend --country CC --user U [--count N] [--filter NAME] [--locale L] [--age-group A]
+                               [--gender G] [--url URL]
 
 Global options (before or after the command): --env (default dev), --profile, --region, --output table|json.
 Results go to stdout; progress, prompts and errors to stderr. Exit codes: 0 ok, 1 an operation failed,
@@ -168,6 +170,23 @@ def build_parser(runtime: Runtime) -> argparse.ArgumentParser:
     inputs.add_argument("--country", required=True, metavar="CC")
     inputs.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the run date")
     inputs.add_argument("--out", required=True, metavar="DIR", help="where to write (outside the repository)")
+
+    recommend = commands.add_parser(
+        "recommend",
+        parents=[common],
+        help="one user's recommendations from the serving API, with their source",
+        description="Call the env's serving API as an app does (GET .../users/USER/recommendations, signed with "
+        "SigV4 for execute-api with your credentials) and print the list with its source, run date and "
+        "recommendationId. The API's URL is the serving stack's output, or --url. See docs/serving.md.",
+    )
+    recommend.add_argument("--country", required=True, metavar="CC")
+    recommend.add_argument("--user", required=True, metavar="USER_ID")
+    recommend.add_argument("--count", type=_positive, metavar="N", help="how many items (default: the API's)")
+    recommend.add_argument("--filter", metavar="NAME", help="a filter the country publishes (e.g. unwatched)")
+    recommend.add_argument("--locale", metavar="LOCALE", help="profile hint for a user the API does not know")
+    recommend.add_argument("--age-group", metavar="GROUP", help="profile hint for a user the API does not know")
+    recommend.add_argument("--gender", metavar="G", help="profile hint for a user the API does not know")
+    recommend.add_argument("--url", metavar="URL", help="the API's base URL instead of the serving stack's output")
     return parser
 
 

@@ -238,6 +238,36 @@ def cmd_report_inputs(session: Session) -> int:
     return OK
 
 
+def cmd_recommend(session: Session) -> int:
+    from tools.replay.recommend import RecommendationsRequest, api_url, checked_url, signed_get
+
+    args = session.args
+    user_id = args.user.strip()
+    if not user_id:
+        raise UsageError("--user must not be empty")
+    request = RecommendationsRequest(
+        country=session.env.country(args.country),
+        user_id=user_id,
+        count=args.count,
+        filter=args.filter,
+        locale=args.locale,
+        age_group=args.age_group,
+        gender=args.gender,
+    )
+    base_url = checked_url(args.url) if args.url else None
+    credentials = session.clients.session.get_credentials()
+    if credentials is None:
+        raise UsageError(
+            f"no AWS credentials found ({session.clients.where}): pass --profile NAME, or run `aws configure` / "
+            "`aws sso login`"
+        )
+    if base_url is None:
+        base_url = api_url(session.clients.client("cloudformation"), session.env.serving_stack)
+    document = signed_get(credentials, session.clients.region, base_url, request)
+    session.emit(document, render.recommendations(document, request.user_id))
+    return OK
+
+
 def cmd_events_dispatch(session: Session) -> int:
     return {"replay": cmd_events}[session.args.events_command](session)
 
@@ -249,4 +279,5 @@ COMMANDS: dict[str, Callable[[Session], int]] = {
     "rerun": cmd_rerun,
     "events": cmd_events_dispatch,
     "report-inputs": cmd_report_inputs,
+    "recommend": cmd_recommend,
 }

@@ -43,6 +43,10 @@ class Env:
         return names.realtime_stack_name(self.config)
 
     @property
+    def serving_stack(self) -> str:
+        return names.serving_stack_name(self.config)
+
+    @property
     def country_stacks(self) -> dict[str, str]:
         return {country: names.country_stack_name(self.config, country) for country in self.countries}
 

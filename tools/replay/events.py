@@ -37,8 +37,7 @@ from ingest.delivery import Delivery, DeliveryReport
 from ingest.events import RecordRejected, parse_record
 from ingest.inbound import InboundRecord
 from ingest.retry import Clock, SystemClock
-from tools.replay.aws import error_code
-from tools.replay.errors import NotFound, OperationFailed
+from tools.replay.aws import stack_outputs
 
 # While a replay works on a descriptor nobody else should: long enough for planning, the confirmation and
 # the delivery of a few thousand records. Descriptors not deleted are made visible again when it ends.
@@ -67,20 +66,6 @@ class RealtimeResources:
 
 
 REALTIME_OUTPUTS = ("StreamArn", "FailureQueueUrl", "DeadLetterQueueUrl")
-
-
-def stack_outputs(cloudformation: Any, stack: str, required: tuple[str, ...]) -> dict[str, str]:
-    try:
-        described = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as error:
-        if error_code(error) == "ValidationError" and "does not exist" in str(error):
-            raise NotFound(f"stack {stack} does not exist in this account and region: is the env deployed?") from None
-        raise
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}
-    missing = [key for key in required if key not in outputs]
-    if missing:
-        raise OperationFailed(f"stack {stack} has no output {', '.join(missing)}: deploy the current version of it")
-    return outputs
 
 
 def realtime_resources(cloudformation: Any, stack: str, country_stacks: dict[str, str]) -> RealtimeResources:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.notify import cost_lines
@@ -214,3 +214,34 @@ def replay_outcome(summary: dict[str, Any]) -> str:
         f"dead-lettered, {summary['not_delivered']} not delivered; descriptors: {summary['descriptors_deleted']} "
         f"deleted, {summary['descriptors_kept']} kept"
     )
+
+
+# The response fields `recommend` shows (serving.responses.ItemList and Item, camelCase on the wire), in the order
+# the renderer unpacks them; a test checks them against the API's OpenAPI document.
+SHOWN_FIELDS = ("country", "source", "runDate", "recommendationId", "filterApplied", "items")
+SHOWN_ITEM_FIELDS = ("itemId", "title", "genres", "created")
+
+
+def recommendations(document: dict[str, Any], user_id: str) -> str:
+    """`recommend`: where the list came from, then one row per item with the catalogue's metadata."""
+    country, source, run_date, recommendation_id, filter_applied, items = (document.get(f) for f in SHOWN_FIELDS)
+    head = (
+        f"{country or '?'} user {user_id}: source {source or '?'}, run date {run_date or '-'}, "
+        f"recommendationId {recommendation_id or '-'}"
+    )
+    if filter_applied is not None:
+        head += f", filter applied: {'yes' if filter_applied else 'no'}"
+    if not items:
+        return head + "\nno items"
+    rows = []
+    for rank, item in enumerate(items, start=1):
+        item_id, title, genres, created = (item.get(f) for f in SHOWN_ITEM_FIELDS)
+        rows.append((rank, item_id, short(title, 48), short(", ".join(genres or []), 32), _created(created)))
+    return head + "\n" + table(rows, ("#", "ITEM", "TITLE", "GENRES", "CREATED"))
+
+
+def _created(value: Any) -> str | None:
+    """The catalogue's creation time: epoch seconds (the read model's) shown as a UTC date."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC).date().isoformat()
+    return None if value is None else str(value)

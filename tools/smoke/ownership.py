@@ -10,7 +10,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from stacks.config import EnvironmentConfig
-from stacks.names import country_stack_name, data_stack_name, pipeline_stack_name, realtime_stack_name
+from stacks.names import (
+    country_stack_name,
+    data_stack_name,
+    pipeline_stack_name,
+    realtime_stack_name,
+    serving_stack_name,
+)
 
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys per request
 
@@ -18,7 +24,13 @@ DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys per request
 def env_stack_names(config: EnvironmentConfig) -> list[str]:
     """The stacks `cdk deploy --all` deploys for this env, in the app's order (stacks.names: no CDK import)."""
     countries = [country_stack_name(config, country.code) for country in config.countries]
-    return [data_stack_name(config), *countries, pipeline_stack_name(config), realtime_stack_name(config)]
+    return [
+        data_stack_name(config),
+        serving_stack_name(config),
+        *countries,
+        pipeline_stack_name(config),
+        realtime_stack_name(config),
+    ]
 
 
 def live_stacks(cloudformation: Any, names: Iterable[str]) -> set[str]:

@@ -1,0 +1,37 @@
+"""The API's response bodies (camelCase on the wire), as the OpenAPI document shows them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from serving.read_model import Source
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class Item(_Body):
+    item_id: str
+    title: str | None = None
+    genres: list[str] | None = None
+    created: int | None = Field(None, description="the item's creation time, epoch seconds")
+
+
+class ItemList(_Body):
+    country: str
+    source: Source = Field(description="where the list came from: campaign, batch, segment or country")
+    run_date: date = Field(description="the daily run whose outputs (or promoted campaign) served the list")
+    recommendation_id: str = Field(description="send it back with the events about these items (1-40 characters)")
+    filter_applied: bool = Field(False, description="whether the requested filter shaped the list (campaign only)")
+    items: list[Item]
+
+
+class Error(_Body):
+    """Every error answer (Powertools' shape): the status and one line saying what was wrong."""
+
+    status_code: int
+    message: str
