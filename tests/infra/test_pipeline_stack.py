@@ -399,7 +399,9 @@ def test_operator_policy_grants_exactly_what_personalize_runs_calls(pipeline):
         "kms:GenerateDataKey",  # the encrypted state machine's input, on StartExecution / RedriveExecution
         "s3:GetObject",  # report-inputs: the per-user recipe's batch output
         "s3:ListBucket",
+        "cloudformation:DescribeStacks",  # recommend: the serving API's URL, from the serving stack only
     }
+    assert "stack/Personalize-dev-Serving/*" in json.dumps(statements["FindServingApi"]["Resource"])
     for sid in ("DecryptLedger", "EncryptedExecutions", "DecryptScheduleInput"):
         assert "kms:ViaService" in json.dumps(statements[sid]["Condition"]), sid
     assert "personalize-dev-pipeline:*" in json.dumps(statements["InspectAndRedriveRuns"]["Resource"])
