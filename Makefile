@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help synth test bench deploy diff smoke lint asl openapi lock clean prepare sample-data report runs bootstrap
+.PHONY: help synth test bench deploy diff smoke lint asl openapi experiments-lock lock clean prepare sample-data report runs bootstrap
 
 ## help: this list (every target sets up the .venv and the pinned CDK CLI itself on first use)
 help:
@@ -58,6 +58,10 @@ lint: bootstrap
 ## openapi: regenerate docs/serving-openapi.json from the serving API's routes (lambdas/serving/handler.py)
 openapi: bootstrap
 	$(PY) -m serving.openapi --write
+
+## experiments-lock: lock the new experiments of config/$(ENV).yaml in config/experiments.lock.json (commit it)
+experiments-lock: bootstrap
+	$(PY) -m stacks.experiment_settings --env $(ENV)
 
 ## asl: regenerate statemachines/pipeline.asl.json from the step declarations (stacks/pipeline_steps.py)
 asl: bootstrap

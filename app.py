@@ -20,12 +20,17 @@ def main() -> int:
 
     from common.schemas import SchemaChangeRefused
     from stacks.application import build_application
+    from stacks.experiment_settings import ExperimentChangeRefused
 
     try:
         build_application(config, app)
     except SchemaChangeRefused as error:
         # A schema change CloudFormation cannot apply in place (docs/schema-evolution.md): nothing synthesised.
         print(f"schema change refused: {error}", file=sys.stderr)
+        return 1
+    except ExperimentChangeRefused as error:
+        # A running experiment's arms, weights or start changed under its name (config/experiments.lock.json).
+        print(f"experiment change refused: {error}", file=sys.stderr)
         return 1
     app.synth()
     return 0

@@ -7,6 +7,9 @@ Figures:
 - report_lambda_seconds_1m / _30m: the Lambda-side part only: parse those outputs, build the report, render
   report.html and report.json. Goal: 30 M within 1.5x of 1 M.
 - report_lambda_users_1m / _30m: users in the outputs (the evaluated sample plus the heavy users).
+- curation_all_users_seconds_30m: the served curation's SQL (evaluation/sql/curation_lists.sql) for every user of
+  the 30 M interactions (a full-batch day) on DuckDB, written as JSON lines as its UNLOAD writes them (reported);
+  curation_all_users_30m: the users it listed.
 - prepare_athena_scan_gb_per_run: bytes the prepare step's queries scan per run at the trial's size (~2.4 M
   users, six months of purchases and views of 15-26 GB raw; midpoint 20.5 GB), estimated from the tables and
   partitions each rendered statement reads (CSV: Athena reads whole files, no column pruning).
@@ -36,6 +39,7 @@ from bench.scan_model import csv_bytes_per_row, parquet_column_bytes, scanned_gb
 from bench.trial import TRIAL_BATCH_GB, TRIAL_PREPARED_GB
 from common.event_kinds import EventKind
 from dataprep.columnar import WINDOW_COLUMNS, WINDOW_PART, WINDOW_RUN_PARTITIONS, WINDOW_TABLE
+from dataprep.local import to_duckdb
 from dataprep.queries import LINE_COLUMN
 from evaluation.local_sql import run_report_queries, window_from_interactions
 from evaluation.page import render as render_page
@@ -45,8 +49,10 @@ from evaluation.queries import (
     PERSONALIZE_RECIPE,
     PREPARED_PARTITIONS,
     PREPARED_TABLES,
+    CurationUsers,
     ReportOutput,
     ReportQueryParams,
+    render_curation,
 )
 from evaluation.queries import render as render_report
 from evaluation.report_model import ReportOptions
@@ -159,6 +165,17 @@ def _lambda_side(out: Path) -> tuple[float, int, int]:
     return time.perf_counter() - start, inputs.input_bytes, len(inputs.users)
 
 
+def curation_all_users(con: duckdb.DuckDBPyConnection, out: Path) -> tuple[float, int]:
+    """Seconds of the served curation's SQL for every user (a full-batch day) and the users it listed."""
+    target = out / "curation_lists.json"
+    sql = to_duckdb(render_curation(PARAMS.model_copy(update={"curation_users": CurationUsers.ALL})))
+    start = time.perf_counter()
+    con.execute(f"COPY ({sql}) TO '{target}' (FORMAT json)")
+    seconds = time.perf_counter() - start
+    with target.open("rb") as lines:
+        return seconds, sum(1 for _ in lines)
+
+
 @cache
 def window_bytes(size: str = MEASURED_SIZE) -> tuple[dict[str, float], float]:
     """The run window's Parquet bytes per row per stored column, and the CSV bytes per row of the same
@@ -206,6 +223,10 @@ def figures() -> Iterator[tuple[str, float, str]]:
         start = time.perf_counter()
         run_report_queries(con, PARAMS, out)
         athena_seconds = time.perf_counter() - start
+        if size == "30m":
+            curation_seconds, curated = curation_all_users(con, out)
+            yield f"curation_all_users_seconds_{size}", curation_seconds, "s"
+            yield f"curation_all_users_{size}", curated, "users"
         con.close()
         seconds, size_bytes, users = min((_lambda_side(out) for _ in range(3)), key=lambda r: r[0])
         yield f"report_athena_seconds_{size}", athena_seconds, "s"

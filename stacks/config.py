@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from common.experiments import Experiment, one_at_a_time, unique_names
 from common.recipes import Recipe
 from dataprep.quality import QualityThresholds
 
@@ -165,6 +167,9 @@ class Country(CountrySettings):
     code: str
     time_zone: str
     locales: tuple[str, ...]
+    # Online experiments of this country: one at a time (common.experiments), locked while they run
+    # (stacks.experiment_settings).
+    experiments: Annotated[tuple[Experiment, ...], AfterValidator(one_at_a_time)] = ()
 
     @field_validator("code")
     @classmethod
@@ -301,6 +306,7 @@ class EnvironmentConfig(_Strict):
             if country.code in seen:
                 raise ValueError(f"country {country.code} is listed twice")
             seen.add(country.code)
+        unique_names((c.code, c.experiments) for c in value)
         return value
 
     @model_validator(mode="after")

@@ -20,8 +20,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from common.experiments import EXPOSURES_PREFIX
 from dataprep.columnar import COLUMNAR_EXPIRY_MARGIN_DAYS, COLUMNAR_PREFIX
 from stacks.config import EnvironmentConfig
+from stacks.constructs.exposure_log import ERROR_FOLDER
 from stacks.constructs.raw_catalog import RESULTS_PREFIX
 from stacks.key_grants import key_statement, s3_context
 from stacks.nag import accept, arn_token
@@ -29,6 +31,14 @@ from stacks.names import bucket_name
 from stacks.retention import data_removal_policy
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
+# Days an exposure is kept beyond the longest configured experiment (reports after the end, late reruns).
+EXPOSURE_MARGIN_DAYS = 30
+
+
+def exposure_retention_days(config: EnvironmentConfig) -> int:
+    """The exposure log's expiry: the run outputs' retention, or the longest experiment plus a margin if longer."""
+    longest = max(((e.end - e.start).days for c in config.countries for e in c.experiments), default=0)
+    return max(config.data.retention_days, longest + EXPOSURE_MARGIN_DAYS)
 # Where the prepare step writes what Personalize imports and batch-infers (pipeline/steps/prepare.py).
 PREPARED_INPUT_PREFIX = "athena/runs/"
 
@@ -87,12 +97,26 @@ class DataStack(Stack):
             versioned=True,
             removal=removal,
             lifecycle=[
+                # Each country's run outputs (`<CC>/<run_date>/...`) and the exposure log's delivery errors.
+                *(
+                    s3.LifecycleRule(
+                        id=f"expire-results-{prefix.rstrip('/').lower()}",
+                        prefix=prefix,
+                        expiration=retention,
+                        noncurrent_version_expiration=Duration.days(7),
+                        expired_object_delete_marker=False,
+                    )
+                    for prefix in (*(f"{c.code}/" for c in config.countries), ERROR_FOLDER)
+                ),
+                # The exposure log outlives the run outputs: an experiment's report reads its whole log until the
+                # experiment has ended, so exposures are kept for the longest experiment plus the same margin.
                 s3.LifecycleRule(
-                    id="expire-results",
-                    expiration=retention,
+                    id="expire-exposures",
+                    prefix=EXPOSURES_PREFIX,
+                    expiration=Duration.days(exposure_retention_days(config)),
                     noncurrent_version_expiration=Duration.days(7),
                     expired_object_delete_marker=False,
-                )
+                ),
             ],
         )
 

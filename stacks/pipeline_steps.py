@@ -20,6 +20,7 @@ from aws_cdk import aws_iam as iam
 
 from dataprep.columnar import COLUMNAR_PREFIX
 from dataprep.queries import RAW_TABLES
+from evaluation.queries import CURATION_FOLDER
 from pipeline import step_names
 from pipeline.step_names import StepName
 from stacks import sizing
@@ -233,6 +234,13 @@ def _report(step: PipelineStep, ctx: StepContext) -> None:
         wildcard_reason="Writes report.html, report.json and the cold-start fallback (cold_start/) under "
         "<country>/<run_date>/ of any country and run.",
     )
+    # The served curation's UNLOAD (evaluation/sql/curation_lists.sql) writes its parts with this role's
+    # credentials under <country>/<run_date>/curation/, as the report's UNLOADs do under athena/reports/.
+    step.allow(
+        ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+        [bucket_arn(config, "results", f"/*/{CURATION_FOLDER}/*")],
+        wildcard_reason="The curation lists' UNLOAD parts under <country>/<run_date>/curation/ of any country and run.",
+    )
     # The trend chart: earlier runs' report.json, found by listing <country>/.
     step.allow(
         ["s3:GetObject"],
@@ -271,11 +279,13 @@ def _publish(step: PipelineStep, ctx: StepContext) -> None:
         [
             bucket_arn(config, "results", "/*.out"),
             bucket_arn(config, "results", "/*/cold_start/segments.jsonl"),
+            bucket_arn(config, "results", f"/*/{CURATION_FOLDER}/*"),
             bucket_arn(config, "prepared", "/athena/runs/*/users.csv"),
             bucket_arn(config, "prepared", "/athena/runs/*/items.csv"),
         ],
         wildcard_reason="Reads the run's batch output (results/<country>/<run_date>/<recipe>/*.out), the cold-start "
-        "segments and the prepared users.csv and items.csv (athena/runs/<country>/<run_date>/<execution>/...).",
+        "segments, the curation lists (<country>/<run_date>/curation/) and the prepared users.csv and items.csv "
+        "(athena/runs/<country>/<run_date>/<execution>/...).",
     )
     step.role.add_to_policy(
         iam.PolicyStatement(

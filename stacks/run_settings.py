@@ -54,5 +54,6 @@ def run_settings(
         athena_database=catalog.database_name,
         athena_workgroup=catalog.workgroup_name,
         pricing=config.pricing,
+        experiments=country.experiments,
     )
     return settings.model_dump(mode="json")

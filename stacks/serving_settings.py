@@ -4,11 +4,13 @@ The module loads no aws_cdk: the operators' tools load the config."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from common.environment import render
+from common.experiments import Experiment
 from serving.read_model import DEFAULT_TTL_DAYS
 from serving.settings import DEFAULT_LATENCY_BUDGET_MS, DEFAULT_READ_MODEL_RESERVE_MS, ServingSettings
 
@@ -52,14 +54,18 @@ class ServingStackSettings(BaseModel):
     def read_model_reserve_ms(self) -> int:
         return self.latency_budget_ms - self.campaign_timeout_ms
 
-    def function_environment(self, *, table_name: str, results_bucket: str) -> dict[str, str]:
-        """The serving function's environment variables (names from its settings model)."""
+    def function_environment(
+        self, *, table_name: str, results_bucket: str, experiments: Mapping[str, tuple[Experiment, ...]] | None = None
+    ) -> dict[str, str]:
+        """The serving function's environment variables (names from its settings model); `experiments`: each
+        country's (stacks.experiment_settings.by_country)."""
         return render(
             ServingSettings,
             table_name=table_name,
             results_bucket=results_bucket,
             latency_budget_ms=self.latency_budget_ms,
             read_model_reserve_ms=self.read_model_reserve_ms,
+            experiments=ServingSettings.render_experiments(experiments or {}),
         )
 
     def function_settings(self, *, table_name: str, results_bucket: str) -> ServingSettings:

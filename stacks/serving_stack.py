@@ -15,6 +15,7 @@ from constructs import Construct
 
 from serving import read_model
 from stacks.config import EnvironmentConfig
+from stacks.constructs.exposure_log import ExposureLog
 from stacks.constructs.serving_api import MAX_INTEGRATION_TIMEOUT, ServingApi
 from stacks.constructs.serving_function import ServingFunction
 from stacks.names import read_model_table_name
@@ -28,6 +29,9 @@ class ServingStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.table = self._read_model(config, key)
         self.function = ServingFunction(self, "Function", config=config, table=self.table, encryption_key=key)
+        self.exposure_log = ExposureLog(
+            self, "ExposureLog", config=config, log_group=self.function.handler.log_group, encryption_key=key
+        )
         self.api = ServingApi(
             self,
             "Api",

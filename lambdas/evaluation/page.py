@@ -16,9 +16,9 @@ from __future__ import annotations
 from html import escape
 
 from evaluation import charts
-from evaluation.decision import DECISION_METRIC, DECISION_METRIC_LABEL
 from evaluation.metrics import KS, MRR_AT
-from evaluation.page_decision import cold_evaluated, decision_box, populations
+from evaluation.page_decision import cold_evaluated, decision_box, online_box, populations
+from evaluation.page_trend import trend_section
 from evaluation.report_model import ItemEntry, Report
 
 _CSS = """
@@ -56,6 +56,8 @@ svg.chart{display:block;margin:8px 0 16px}
 div#decision{border:1px solid #d0d7de;background:#fff;padding:6px 10px;margin:4px 0 10px;font-size:15px}
 div#decision.adopt{border-left:4px solid #1a7f37}div#decision.keep{border-left:4px solid #cf222e}
 div#decision p.legend{margin:3px 0}
+div#online{border:1px solid #d0d7de;background:#fff;padding:6px 10px;margin:4px 0 10px;font-size:15px}
+div#online p.legend{margin:3px 0}
 """
 
 _METRIC_COLUMNS = (
@@ -157,7 +159,7 @@ def render(report: Report) -> str:
     out.append("</tbody></table>")
     out += cold_evaluated(report)
     out += _open_baseline(report)
-    out += _trend(report)
+    out += trend_section(report)
 
     cur = report.curation
     exact_note = " (extrapolated from a sample)" if cur.exact_seconds_extrapolated else ""
@@ -231,7 +233,8 @@ def _user_counts(report: Report) -> list[str]:
 
 
 def _verdict(report: Report) -> list[str]:
-    out = ['<section id="verdict"><h2>Verdict</h2>', *decision_box(report)]
+    # The online decision (users' behaviour, when an experiment runs) opens the verdict, beside the offline one.
+    out = ['<section id="verdict"><h2>Verdict</h2>', *online_box(report), *decision_box(report)]
     if not report.verdict:
         out.append('<p class="meta">No verdict: no user could be evaluated.</p></section>')
         return out
@@ -367,43 +370,6 @@ def _open_baseline(report: Report) -> list[str]:
         f'<strong data-training-seconds="{info.training_seconds}">{info.training_seconds:.2f} s</strong>, lists in '
         f"{info.recommend_seconds:.2f} s. Users with no history get the popularity list; short lists are filled "
         "with it, so every evaluated user has a full list.</p></section>"
-    ]
-
-
-def _trend(report: Report) -> list[str]:
-    if not report.trend:
-        return []
-    dates = [p.run_date for p in report.trend]
-    names = [r.name for r in report.recommenders]
-    labels = {r.name: r.label for r in report.recommenders}
-    for point in report.trend:
-        for name in point.values:
-            labels.setdefault(name, name)
-            if name not in names:
-                names.append(name)
-    series = {name: [p.values.get(name) for p in report.trend] for name in names}
-    metric = (
-        f"{DECISION_METRIC_LABEL}, warm users"
-        if report.trend[-1].metric == DECISION_METRIC
-        else report.trend[-1].metric.replace("normalized_discounted_cumulative_gain_at_", "NDCG@")
-    )
-    return [
-        f"<h2>Trend: last {len(dates)} run(s)</h2>",
-        charts.line_chart("chart-trend", f"{metric} per run, {report.country}", dates, series, labels),
-        *_trend_costs(report),
-    ]
-
-
-def _trend_costs(report: Report) -> list[str]:
-    """Each run's estimated cost beside the trend (from its run record); nothing when none is known."""
-    known = [p for p in report.trend if p.estimated_cost_usd is not None]
-    if not known:
-        return []
-    cells = "".join(f"<tr><td>{p.run_date}</td><td>${p.estimated_cost_usd:,.2f}</td></tr>" for p in known)
-    return [
-        '<table id="trend-cost"><caption>Estimated cost per run (an estimate: measured drivers at the configured '
-        "list prices; this run's is recorded when it finishes)</caption>"
-        f"<tr><th>Run date</th><th>Estimated cost (USD)</th></tr>{cells}</table>"
     ]
 
 

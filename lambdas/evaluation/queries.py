@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.schemas import dataset_fields
-from dataprep.columnar import COUNTRY_PARTS, WINDOW_RUN_PARTITIONS
+from dataprep.columnar import COUNTRY_PARTS, WINDOW_RUN_PARTITIONS, Part
 from dataprep.queries import sql_string_literal, strip_header_comments
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -88,6 +88,27 @@ class ReportOutput(StrEnum):
     HISTORY = "report_history"
 
 
+class CurationUsers(StrEnum):
+    """Whose curation lists the queries compute (`curated_users` in _report_base.sql)."""
+
+    SHOWN = "shown"  # the report's sample and heavy users, over the history before the truth days
+    # The serving read model's (curation_lists.sql), over the whole window: the users the day's batch job scores.
+    CHANGED = "changed"  # the users of the window parts new and changed (dataprep/sql/changed_users.sql)
+    ALL = "all"  # every user of the country parts (dataprep/sql/all_users.sql): a full-batch day
+
+
+# The users of each serving choice, by run_window part (the batch inputs' definitions, dataprep/sql).
+CURATED_PARTS: dict[CurationUsers, tuple[Part, ...]] = {
+    CurationUsers.SHOWN: (),
+    CurationUsers.CHANGED: (Part.NEW, Part.CHANGED),
+    CurationUsers.ALL: COUNTRY_PARTS,
+}
+# The serving curation's SQL file (sql/curation_lists.sql): one line {user_id, item_ids} per curated user.
+CURATION_LISTS = "curation_lists"
+# The results bucket's folder of a run's served curation lists: <country>/<run_date>/curation/, beside the batch output.
+CURATION_FOLDER = "curation"
+
+
 class ReportQueryParams(BaseModel):
     """Everything the report SQL depends on; validated before any SQL is rendered."""
 
@@ -114,6 +135,7 @@ class ReportQueryParams(BaseModel):
     baseline_history_items: int = Field(DEFAULT_BASELINE_HISTORY_ITEMS, ge=1, le=10_000)
     baseline_training_pairs: int = Field(DEFAULT_BASELINE_TRAINING_PAIRS, ge=1, le=50_000_000)
     baseline_excluded_pairs: int = Field(DEFAULT_BASELINE_EXCLUDED_PAIRS, ge=0, le=50_000_000)
+    curation_users: CurationUsers = CurationUsers.SHOWN
 
     @property
     def end_epoch(self) -> int:
@@ -122,6 +144,10 @@ class ReportQueryParams(BaseModel):
 
     @property
     def cutoff_epoch(self) -> int:
+        # The served curation learns from the whole window, as the list a user gets tomorrow should; the report
+        # holds the last truth_days out to evaluate against.
+        if self.curation_users is not CurationUsers.SHOWN:
+            return self.end_epoch
         return self.end_epoch - self.truth_days * DAY
 
 
@@ -149,6 +175,11 @@ def _values(params: ReportQueryParams) -> dict[str, str]:
         "personalize_recipe": sql_string_literal(p.personalize_recipe),
         "with_personalize": "true" if p.with_personalize else "false",
         "country_parts": "(" + ", ".join(sql_string_literal(part) for part in COUNTRY_PARTS) + ")",
+        "curate_shown": "true" if p.curation_users is CurationUsers.SHOWN else "false",
+        # An empty IN list is not SQL: the shown users' choice names no part.
+        "curated_parts": "("
+        + ", ".join(sql_string_literal(part) for part in CURATED_PARTS[p.curation_users] or ("",))
+        + ")",
         # Integers from validated fields, rendered as bare numeric literals.
         "end_epoch": str(p.end_epoch),
         "cutoff_epoch": str(p.cutoff_epoch),
@@ -217,3 +248,25 @@ def athena_statements(params: ReportQueryParams, output_prefix: str) -> dict[Rep
         )
         statements[output] = ReportStatement(output=output, sql=sql, location=location)
     return statements
+
+
+def render_curation(params: ReportQueryParams) -> str:
+    """curation_lists.sql's SELECT (Athena dialect) for `params.curation_users` (CHANGED or ALL)."""
+    if params.curation_users is CurationUsers.SHOWN:
+        raise ValueError("the serving curation lists the changed or all users, not the report's shown users")
+    sql = _substitute(_sql_file(f"{CURATION_LISTS}.sql"), {**_values(params), "base": base_ctes(params)})
+    if "{{" in sql or "}}" in sql:
+        raise ValueError(f"unresolved placeholder left in {CURATION_LISTS}.sql")
+    return sql
+
+
+def curation_statement(params: ReportQueryParams, location: str) -> str:
+    """The UNLOAD of the serving curation's lists (JSON lines, uncompressed) to `location`, which must be empty
+    (athena_statements quotes Athena's UNLOAD rules). JSON keys are the SELECT's column names, which Athena
+    lower-cases: they are snake_case for that reason."""
+    if not _S3_PREFIX.match(location):
+        raise ValueError(f"location must look like s3://bucket/some/prefix/, got {location!r}")
+    return (
+        f"UNLOAD (\n{render_curation(params)}\n)\nTO {sql_string_literal(location)}\n"
+        "WITH (format = 'JSON', compression = 'NONE')"
+    )

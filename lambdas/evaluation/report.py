@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
-from evaluation import decision
+from evaluation import decision, trend
 from evaluation import metrics as m
 from evaluation.composition import composition
 from evaluation.data import DAY, BatchOutput, Dataset, time_split, window_end
@@ -63,7 +63,7 @@ def add_decision(
     report.new_to_user, new_lines = decision.new_to_user(named, truth_new, evaluated, catalogue)
     report.verdict += new_lines
     report.explanations = decision.explanations()
-    report.trend = [decision.current_point(report.run_date, report.decision)] if report.decision else []
+    report.trend = [trend.current_point(report.run_date, report.decision)] if report.decision else []
     return report
 
 

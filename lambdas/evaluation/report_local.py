@@ -34,9 +34,9 @@ from dataprep.local_args import (
 from dataprep.quality import DataQualityError
 from evaluation import raw_identity
 from evaluation.data import BATCH_OUTPUT_SUFFIXES, DAY, InputError, batch_output_files, window_end
-from evaluation.decision import trend_from_reports
 from evaluation.report_model import Report, ReportOptions
 from evaluation.run import JSON_NAME, report_from_prepared, report_from_prepared_sql, write_report
+from evaluation.trend import trend_from_reports
 
 
 def _parse(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation.composition import Composition
-from evaluation.decision import Decision, NewToUser, TrendPoint, VerdictLine
+from evaluation.decision import Decision, NewToUser, VerdictLine
 from evaluation.intervals import MeanInterval
+from evaluation.online import OnlineOutcome
 from evaluation.open_baseline import NAME as OPEN_BASELINE
 from evaluation.open_baseline import OpenBaselineInfo
 from evaluation.queries import (
@@ -17,6 +18,7 @@ from evaluation.queries import (
     DEFAULT_CURATION_RECENT_ITEMS,
     DEFAULT_MAX_EVALUATED_USERS,
 )
+from evaluation.trend import TrendPoint
 from evaluation.user_counts import UserCount
 
 SCHEMA_VERSION = 3  # 2: verdict, new_to_user, open_baseline, trend, explanations; 3: decision, composition,
@@ -164,3 +166,6 @@ class Report(BaseModel):
     fresh_share_intervals: dict[str, MeanInterval] = {}
     # Every user count the page shows, each drawn from an earlier one by a stated filter (evaluation.user_counts).
     user_counts: list[UserCount] = []
+    # The running experiment's online outcome (evaluation.online): users, hits and the fixed-horizon verdict per arm;
+    # None when the country has no experiment with exposures to report.
+    online: OnlineOutcome | None = None

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from common.experiments import Experiment
 from common.recipes import Recipe
 from dataprep.quality import QualityThresholds
 from evaluation.queries import DEFAULT_CURATION_RECENT_ITEMS
@@ -162,6 +163,9 @@ class RunSettings(_Model):
     athena_workgroup: str
     # pricing: of the env config (the run's cost estimate); absent in inputs rendered before it existed: defaults.
     pricing: PricingSettings = PricingSettings()
+    # The country's online experiments (config countries[].experiments); the report gives the one running its
+    # online outcome (evaluation.online). Absent in inputs rendered before they existed: none.
+    experiments: tuple[Experiment, ...] = ()
 
 
 class PipelineInput(_Model):

@@ -1,8 +1,9 @@
 """What the Publish step loads into the serving read model (serving.read_model), from where, in what order.
 
 A run's outputs become `Part`s: one S3 object each, of one kind, in a fixed order (item metadata, similar-items
-lists, segment and country lists, the users' batch lists, then their profiles), so that a cursor (part index,
-byte offset) says exactly what is loaded and every invocation, redrive or rerun lists the same parts again.
+lists, segment and country lists, the users' batch lists, their curation lists, then their profiles), so that a
+cursor (part index, byte offset) says exactly what is loaded and every invocation, redrive or rerun lists the same
+parts again.
 `items_of` turns one line of a part into read-model items; every item's key depends only on the country, the
 run date and the line, so writing a line twice writes the same item twice (idempotent).
 
@@ -23,6 +24,7 @@ from typing import Any
 from common.prepared_outputs import Output
 from common.recipes import Recipe, spec, user_list_recipe
 from dataprep.s3_outputs import split_uri
+from evaluation.queries import CURATION_LISTS
 from pipeline.campaigns import campaign_name
 from pipeline.model import Mode, RunState
 from serving import read_model as rm
@@ -35,6 +37,7 @@ class PartKind(StrEnum):
     SIMILAR = "similar"  # similar-items batch output -> SIMILAR#<cc>#<item> LIST#<date>
     SEGMENTS = "segments"  # cold_start/segments.jsonl -> SEGMENT#... LIST#<date> (the '*' line: the country's)
     USER_LISTS = "user_lists"  # user-personalization batch output -> USER#<cc>#<user> LIST#<date>
+    CURATION = "curation"  # the report step's curation_lists UNLOAD -> USER#<cc>#<user> CURATION#<date>
     PROFILES = "profiles"  # prepared users.csv -> USER#<cc>#<user> PROFILE
 
 
@@ -78,6 +81,12 @@ def _batch_output(state: RunState, recipe: Recipe | None) -> str | None:
     return job.detail.get("output") if job else None
 
 
+def _curation_output(state: RunState) -> str | None:
+    report = state.steps.get("report")
+    job = report.jobs.get(CURATION_LISTS) if report else None
+    return job.detail.get("location") if job else None
+
+
 def sources(state: RunState) -> list[tuple[PartKind, str]]:
     """(kind, s3 uri: a file, or a folder of batch output) of this run, in load order; absent outputs are left out
     (a day whose batch step skipped a recipe keeps the lists of earlier runs)."""
@@ -86,6 +95,7 @@ def sources(state: RunState) -> list[tuple[PartKind, str]]:
         (PartKind.SIMILAR, _batch_output(state, Recipe.SIMILAR_ITEMS)),
         (PartKind.SEGMENTS, ((state.cold_start or {}).get("segments") or {}).get("segments_uri")),
         (PartKind.USER_LISTS, _batch_output(state, user_list_recipe(state.settings.recipes))),
+        (PartKind.CURATION, _curation_output(state)),
         (PartKind.PROFILES, state.prepared.get(Output.USERS.value)),
     ]
     return [(kind, uri) for kind, uri in found if uri]
@@ -99,7 +109,8 @@ def list_parts(s3: Any, state: RunState) -> list[Part]:
         folder = uri.endswith("/")
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in sorted(page.get("Contents", []), key=lambda o: o["Key"]):
-                if folder and not obj["Key"].endswith(BATCH_OUTPUT_SUFFIXES):
+                # Every object of an UNLOAD folder is a part; Personalize's folders also hold other files.
+                if folder and kind in BATCH_KINDS and not obj["Key"].endswith(BATCH_OUTPUT_SUFFIXES):
                     continue
                 if not folder and obj["Key"] != prefix:
                     continue
@@ -126,20 +137,36 @@ def _batch_line(line: str) -> tuple[str, list[str]] | None:
     return str(key), [str(i) for i in items]
 
 
-def _user_list(load: Load, line: str) -> list[Item]:
-    parsed = _batch_line(line)
-    if parsed is None:
-        return []
-    user, items = parsed
+def _dated_list(load: Load, pk: str, sk: str, items: list[str]) -> list[Item]:
+    """One list of the run: its items under the run date's sort key, expiring unless a later run refreshes it."""
     return [
         {
-            rm.PK: {"S": rm.user_pk(load.country, user)},
-            rm.SK: {"S": rm.list_sk(load.run_date)},
+            rm.PK: {"S": pk},
+            rm.SK: {"S": sk},
             "items": _list(items),
             "run_date": {"S": load.run_date.isoformat()},
             rm.EXPIRES_AT: load.expires,
         }
     ]
+
+
+def _user_list(load: Load, line: str) -> list[Item]:
+    parsed = _batch_line(line)
+    if parsed is None:
+        return []
+    user, items = parsed
+    return _dated_list(load, rm.user_pk(load.country, user), rm.list_sk(load.run_date), items)
+
+
+def _curation(load: Load, line: str) -> list[Item]:
+    # evaluation/sql/curation_lists.sql's UNLOAD lines: {"user_id": ..., "item_ids": [...]} (our own output, so a
+    # line of another shape is a broken query or folder: the step fails saying so, the cursor keeps its place)
+    try:
+        record = json.loads(line)
+        user, items = str(record["user_id"]), [str(i) for i in record["item_ids"]]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"curation line is not {{user_id, item_ids}} ({error!r}): {line[:120]!r}") from None
+    return _dated_list(load, rm.user_pk(load.country, user), rm.curation_sk(load.run_date), items)
 
 
 def _similar(load: Load, line: str) -> list[Item]:
@@ -147,15 +174,7 @@ def _similar(load: Load, line: str) -> list[Item]:
     if parsed is None:
         return []
     item, items = parsed
-    return [
-        {
-            rm.PK: {"S": rm.similar_pk(load.country, item)},
-            rm.SK: {"S": rm.list_sk(load.run_date)},
-            "items": _list(items),
-            "run_date": {"S": load.run_date.isoformat()},
-            rm.EXPIRES_AT: load.expires,
-        }
-    ]
+    return _dated_list(load, rm.similar_pk(load.country, item), rm.list_sk(load.run_date), items)
 
 
 def _segment(load: Load, line: str) -> list[Item]:
@@ -205,6 +224,7 @@ _JSON_LINES: dict[PartKind, Callable[[Load, str], list[Item]]] = {
     PartKind.SIMILAR: _similar,
     PartKind.SEGMENTS: _segment,
     PartKind.USER_LISTS: _user_list,
+    PartKind.CURATION: _curation,
 }
 _CSV_ROWS: dict[PartKind, Callable[[Load, dict[str, str]], list[Item]]] = {
     PartKind.ITEMS: _item,

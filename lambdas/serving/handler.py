@@ -3,12 +3,18 @@
 Requests are validated by Powertools (enable_validation) from the annotations below, which also make the OpenAPI
 document (serving.openapi). Every error is one line: 400 bad parameters, 404 an unknown country, item or page,
 503 when every source failed (with each one's reason).
+
+While an experiment of the country runs (on the request's UTC date), the recommendations route serves the user's
+arm (common.experiments.assign on the user id), names the experiment and arm in the response, and logs one
+exposure per served response (serving.exposures); outside experiments both are null and nothing is logged.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Annotated, Any, NamedTuple
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -24,8 +30,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from common.experiments import Arm, Experiment, Exposure, assign
 from common.observability import logger, metrics, tracer
-from serving import catalogue, clients
+from serving import catalogue, clients, exposures
 from serving.budget import Deadline
 from serving.recommendations import BACKEND_ERRORS, Hints, Recommender, Served, Unavailable, UnknownFilter, reason
 from serving.responses import Error, Item, ItemList
@@ -95,7 +102,7 @@ def _deadline() -> Deadline:
     return app.context.get(DEADLINE) or Deadline(service().settings.latency_budget_ms / 1000)
 
 
-def _body(country: str, served: Served) -> ItemList:
+def _body(country: str, served: Served, experiment: Experiment | None = None, arm: Arm | None = None) -> ItemList:
     svc = service()
     items = catalogue.decorate(svc.clients.dynamodb, svc.settings.table_name, served.item_ids)
     metrics.add_metric(name=f"Served{served.source.value.title()}", unit=MetricUnit.Count, value=1)
@@ -106,7 +113,33 @@ def _body(country: str, served: Served) -> ItemList:
         recommendation_id=served.recommendation_id,
         filter_applied=served.filter_applied,
         items=[Item(**item) for item in items],
+        experiment=experiment.name if experiment else None,
+        arm=arm if experiment else None,
     )
+
+
+def _experiment(country: str, user_id: str) -> tuple[Experiment | None, Arm]:
+    """The country's running experiment and the user's arm in it; outside experiments, Personalize's chain."""
+    experiment = service().settings.experiment_on(country, datetime.now(UTC).date())
+    if experiment is None:
+        return None, Arm.PERSONALIZE
+    arm = assign(experiment, user_id)
+    logger.append_keys(experiment=experiment.name, arm=arm.value)
+    return experiment, arm
+
+
+def _log_exposure(experiment: Experiment, arm: Arm, user_id: str, body: ItemList) -> None:
+    exposure = Exposure(
+        country=body.country,
+        experiment=experiment.name,
+        arm=arm,
+        user_id=user_id,
+        recommendation_id=body.recommendation_id,
+        items=tuple(item.item_id for item in body.items),
+        source=body.source.value,
+        served_at=time.time_ns() // 1_000_000,
+    )
+    exposures.log_exposure(exposure)
 
 
 @app.get("/v1/countries/<country>/users/<userId>/recommendations", responses=LIST_ANSWERS)
@@ -124,11 +157,15 @@ def user_recommendations(
     deadline = _deadline()
     pointer = _pointer(country)
     hints = Hints(locale=locale, age_group=age_group, gender=gender)
+    experiment, arm = _experiment(country, userId)
     try:
-        served = service().recommender.for_user(pointer, userId, count, filter, hints, deadline)
+        served = service().recommender.for_user(pointer, userId, count, filter, hints, deadline, arm)
     except UnknownFilter as error:
         raise BadRequestError(str(error)) from None
-    return _body(country, served)
+    body = _body(country, served, experiment, arm)
+    if experiment is not None:
+        _log_exposure(experiment, arm, userId, body)
+    return body
 
 
 @app.get("/v1/countries/<country>/items/<itemId>/similar", responses=LIST_ANSWERS)

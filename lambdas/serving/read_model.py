@@ -13,6 +13,7 @@ through the table's TTL attribute, and the API falls back to the next source.
 | country pointer | `COUNTRY#<cc>` | `CURRENT` | run_date, published_at, campaigns {recipe: arn}, filters {name: arn}, |
 | | | | report_key |
 | user's list | `USER#<cc>#<user_id>` | `LIST#<run_date>` | items [ids], expires_at |
+| user's curation list | `USER#<cc>#<user_id>` | `CURATION#<run_date>` | items, expires_at (legacy curation) |
 | user's profile | `USER#<cc>#<user_id>` | `PROFILE` | locale, age_group, gender, run_date, expires_at |
 | segment's list | `SEGMENT#<cc>#<locale>#<age_group>#<gender>` | `LIST#<run_date>` | items, source, expires_at |
 | country's list | `SEGMENT#<cc>#*#*#*` | `LIST#<run_date>` | items (the country's most popular), expires_at |
@@ -31,6 +32,7 @@ CURRENT = "CURRENT"
 PROFILE = "PROFILE"
 META = "META"
 LIST_PREFIX = "LIST#"
+CURATION_PREFIX = "CURATION#"  # a user's list from the legacy curation (the experiments' curation arm)
 ANY = "*"  # the country list's segment values
 DEFAULT_TTL_DAYS = 30
 
@@ -40,6 +42,7 @@ class Source(StrEnum):
 
     CAMPAIGN = "campaign"
     BATCH = "batch"
+    CURATION = "curation"  # the user's `CURATION#<run_date>` list (an experiment's curation arm only)
     SEGMENT = "segment"
     COUNTRY = "country"
 
@@ -70,6 +73,10 @@ def item_key(item_id: str) -> dict[str, str]:
 
 def list_sk(run_date: date) -> str:
     return f"{LIST_PREFIX}{run_date.isoformat()}"
+
+
+def curation_sk(run_date: date) -> str:
+    return f"{CURATION_PREFIX}{run_date.isoformat()}"
 
 
 def expires_at(run_date: date, ttl_days: int) -> int:

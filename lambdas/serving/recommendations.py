@@ -8,6 +8,10 @@ its first list: the campaign gets what is left of the budget less the reserve th
 and the chain never waits for it past that. A source that fails (an error, a timeout, an empty list) is noted and
 the next one is tried; only when every source fails is the request refused, with every reason.
 
+During an experiment (common.experiments) the user's arm picks the chain: `personalize` the one above,
+`curation` the user's newest curation list the pointer's run may serve -> segment -> country (no campaign call),
+`popularity` the country's list.
+
 `recommendationId`: the campaign's where the campaign served; else one made from a hash of what was served
 (source, country, user, run date, items), so the same list shown again carries the same id and the events the
 app sends back with it (docs/event-contract.md: 1-40 characters) join to that list without the API storing
@@ -25,6 +29,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common.experiments import Arm
 from common.recipes import Recipe, spec, user_list_recipe
 from common.schemas import UNKNOWN
 from serving import read_model as rm
@@ -33,6 +38,9 @@ from serving.store import Pointer, ReadModel, StoredList
 
 RECOMMENDATION_ID_MAX = 40  # docs/event-contract.md: `recommendation_id` is 1-40 characters
 BACKEND_ERRORS = (ClientError, BotoCoreError)
+# A user's own list in the read model: the batch job's (Personalize) or the legacy curation's, with its sort key.
+_BATCH = (rm.Source.BATCH, rm.LIST_PREFIX)
+_CURATION = (rm.Source.CURATION, rm.CURATION_PREFIX)
 
 
 class UnknownFilter(ValueError):
@@ -87,7 +95,14 @@ class Recommender:
     # ------------------------------------------------------------------------------------------- users
 
     def for_user(
-        self, pointer: Pointer, user_id: str, count: int, filter_name: str | None, hints: Hints, deadline: Deadline
+        self,
+        pointer: Pointer,
+        user_id: str,
+        count: int,
+        filter_name: str | None,
+        hints: Hints,
+        deadline: Deadline,
+        arm: Arm = Arm.PERSONALIZE,
     ) -> Served:
         filter_arn = None
         if filter_name is not None:
@@ -96,6 +111,13 @@ class Recommender:
                 known = ", ".join(sorted(pointer.filters)) or "none"
                 raise UnknownFilter(f"filter {filter_name!r} is not published for {pointer.country} (known: {known})")
         failures: list[str] = []
+        if arm is Arm.POPULARITY:
+            return self._country(pointer, count, failures, user_id)
+        if arm is Arm.CURATION:
+            curated = self._from_read_model(pointer, user_id, hints, count, failures, own=_CURATION)
+            if curated:
+                return curated
+            raise Unavailable("; ".join(failures))
         campaign_arn = campaign_of(pointer, trending=False)
         pending: Future | None = None
         if campaign_arn:
@@ -115,13 +137,20 @@ class Recommender:
         raise Unavailable("; ".join(failures))
 
     def _from_read_model(
-        self, pointer: Pointer, user_id: str, hints: Hints, count: int, failures: list[str]
+        self,
+        pointer: Pointer,
+        user_id: str,
+        hints: Hints,
+        count: int,
+        failures: list[str],
+        own: tuple[rm.Source, str] = _BATCH,
     ) -> Served | None:
-        """The first list of batch -> segment -> country, read while the campaign answers: when it fails, only
-        the items' metadata is left to read."""
-        batch = self._list(rm.user_pk(pointer.country, user_id), pointer, rm.Source.BATCH, failures)
-        if batch:
-            return self._served(rm.Source.BATCH, batch, count, pointer.country, user_id)
+        """The first list of the user's own (batch, or curation) -> segment -> country, read while the campaign
+        answers: when it fails, only the items' metadata is left to read."""
+        source, prefix = own
+        listed = self._list(rm.user_pk(pointer.country, user_id), pointer, source, failures, prefix)
+        if listed:
+            return self._served(source, listed, count, pointer.country, user_id)
         segment = self._segment(pointer, user_id, hints, failures)
         if segment:
             return self._served(rm.Source.SEGMENT, segment, count, pointer.country, user_id)
@@ -199,9 +228,11 @@ class Recommender:
             return self._served(rm.Source.COUNTRY, stored, count, pointer.country, subject)
         raise Unavailable("; ".join(failures))
 
-    def _list(self, pk: str, pointer: Pointer, source: rm.Source, failures: list[str]) -> StoredList | None:
+    def _list(
+        self, pk: str, pointer: Pointer, source: rm.Source, failures: list[str], prefix: str = rm.LIST_PREFIX
+    ) -> StoredList | None:
         try:
-            stored = self.read_model.latest_list(pk, pointer)
+            stored = self.read_model.latest_list(pk, pointer, prefix)
         except BACKEND_ERRORS as error:
             failures.append(f"{source.value}: {reason(error)}")
             return None

@@ -3,12 +3,15 @@ the handler parses it (`ServingSettings.from_env`). No powertools or boto3 here:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from common.environment import parse
+from common.experiments import Experiment
 
 DEFAULT_LATENCY_BUDGET_MS = 300
 DEFAULT_READ_MODEL_RESERVE_MS = 60
@@ -37,6 +40,16 @@ class ServingSettings(BaseModel):
         alias="READ_MODEL_RESERVE_MS",
         description="what the budget keeps after the campaign call for the fallback list and the items' metadata",
     )
+    experiments: dict[str, tuple[Experiment, ...]] = Field(
+        default_factory=dict,
+        alias="EXPERIMENTS",
+        description="JSON: country -> its experiments (config countries[].experiments); unset: none",
+    )
+
+    @field_validator("experiments", mode="before")
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
@@ -44,6 +57,18 @@ class ServingSettings(BaseModel):
         if settings.read_model_reserve_ms >= settings.latency_budget_ms:
             raise ValueError("READ_MODEL_RESERVE_MS must be below LATENCY_BUDGET_MS: the campaign would get no time")
         return settings
+
+    def experiment_on(self, country: str, day: date) -> Experiment | None:
+        """The country's experiment running on `day`, if any (the config allows one a day)."""
+        return next((e for e in self.experiments.get(country, ()) if e.running_on(day)), None)
+
+    @staticmethod
+    def render_experiments(experiments: Mapping[str, tuple[Experiment, ...]]) -> str | None:
+        """EXPERIMENTS' value for these experiments; None (unset) when there are none."""
+        if not experiments:
+            return None
+        listed = {code: [e.model_dump(mode="json") for e in listed] for code, listed in experiments.items()}
+        return json.dumps(listed, separators=(",", ":"))
 
     @property
     def campaign_budget_s(self) -> float:

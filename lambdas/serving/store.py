@@ -60,16 +60,17 @@ class ReadModel:
             report_key=item.get("report_key"),
         )
 
-    def latest_list(self, pk: str, pointer: Pointer) -> StoredList | None:
-        """The newest `LIST#<run_date>` of `pk` not after the pointer's run: a run still loading is never read."""
+    def latest_list(self, pk: str, pointer: Pointer, prefix: str = rm.LIST_PREFIX) -> StoredList | None:
+        """The newest `<prefix><run_date>` of `pk` (a `LIST#` by default, or a user's `CURATION#`) not after the
+        pointer's run: a run still loading is never read."""
         response = self.dynamodb.query(
             TableName=self.table,
             KeyConditionExpression="#pk = :pk AND #sk BETWEEN :first AND :last",
             ExpressionAttributeNames={"#pk": rm.PK, "#sk": rm.SK},
             ExpressionAttributeValues={
                 ":pk": {"S": pk},
-                ":first": {"S": rm.LIST_PREFIX},
-                ":last": {"S": rm.list_sk(pointer.run_date)},
+                ":first": {"S": prefix},
+                ":last": {"S": f"{prefix}{pointer.run_date.isoformat()}"},
             },
             ScanIndexForward=False,
             Limit=1,
@@ -77,7 +78,7 @@ class ReadModel:
         if not response.get("Items"):
             return None
         item = plain(response["Items"][0])
-        run_date = date.fromisoformat(item[rm.SK].removeprefix(rm.LIST_PREFIX))
+        run_date = date.fromisoformat(item[rm.SK].removeprefix(prefix))
         return StoredList(run_date=run_date, items=[str(i) for i in item.get("items") or []])
 
     def profile(self, country: str, user_id: str) -> Profile | None:

@@ -4,10 +4,12 @@
   attempt, `athena/runs/<country>/<run_date>/<execution>/<attempt>/<output>/`;
 - the interactions come from run_window (dataprep.columnar.WINDOW_TABLE, Parquet; the raw catalogue defines it):
   the report reads its country's parts (COUNTRY_PARTS) of the same run attempt, `.../<attempt>/window/part=<p>/`;
+- exposures: the exposure log (common.experiments), JSON lines under `exposures/dt=YYYY-MM-DD/` of the results
+  bucket, `dt` projected as a date;
 - batch_output: Personalize's batch-inference output, JSON lines under `<country>/<run_date>/<recipe>/` of the
   results bucket (pipeline.steps.batch writes the job output there).
 
-Every partition column uses partition projection of type `injected`: the queries name each value with a static
+Every other partition column uses partition projection of type `injected`: the queries name each value with a static
 equality (Athena's rule for injected columns), so no crawler runs and no partition is ever added. The queries
 run in the raw catalogue's workgroup, which caps the bytes scanned per query.
 """
@@ -19,6 +21,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from common.experiments import EXPOSURE_DAY, EXPOSURES_PREFIX, EXPOSURES_TABLE
 from dataprep.columnar import COUNTRY_PARTS, WINDOW_FOLDER, WINDOW_PART, WINDOW_TABLE
 from dataprep.queries import LINE_COLUMN, Output
 from evaluation.queries import (
@@ -87,6 +90,26 @@ class ReportCatalog(Construct):
             BATCH_OUTPUT_PARTITIONS,
             results,
             _injected(BATCH_OUTPUT_PARTITIONS, results + "/".join(f"${{{c}}}" for c in BATCH_OUTPUT_PARTITIONS) + "/"),
+            LINES_SERDE,
+            "json",
+        )
+        # The exposure log (stacks/constructs/exposure_log.py): JSON lines read as text like batch_output, one
+        # partition per day Firehose received them (projected: no partition is ever added).
+        exposures = f"{results}{EXPOSURES_PREFIX}"
+        self.tables[EXPOSURES_TABLE] = self._table(
+            EXPOSURES_TABLE,
+            list(_BATCH_COLUMNS),
+            (EXPOSURE_DAY,),
+            exposures,
+            {
+                "projection.enabled": "true",
+                f"projection.{EXPOSURE_DAY}.type": "date",
+                f"projection.{EXPOSURE_DAY}.format": "yyyy-MM-dd",
+                f"projection.{EXPOSURE_DAY}.range": "2020-01-01,NOW",
+                f"projection.{EXPOSURE_DAY}.interval": "1",
+                f"projection.{EXPOSURE_DAY}.interval.unit": "DAYS",
+                "storage.location.template": f"{exposures}{EXPOSURE_DAY}=${{{EXPOSURE_DAY}}}/",
+            },
             LINES_SERDE,
             "json",
         )

@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from stacks import experiment_settings
 from stacks.config import EnvironmentConfig
 from stacks.constructs.lambda_function import PythonFunction
 from stacks.key_grants import key_statement, s3_context
@@ -39,6 +40,8 @@ class ServingFunction(Construct):
         super().__init__(scope, construct_id)
         settings = config.serving
         results = bucket_name(config, "results")
+        # A running experiment changed under its name is refused here, before anything is synthesised.
+        experiment_settings.check_locked(config)
         self.timeout = Duration.seconds(math.ceil(settings.latency_budget_ms / 1000) + COLD_START_ALLOWANCE_S)
         self.handler = PythonFunction(
             self,
@@ -49,7 +52,11 @@ class ServingFunction(Construct):
             timeout=self.timeout,
             memory_size=MEMORY_MB,
             encryption_key=encryption_key,
-            environment=settings.function_environment(table_name=table.table_name, results_bucket=results),
+            environment=settings.function_environment(
+                table_name=table.table_name,
+                results_bucket=results,
+                experiments=experiment_settings.by_country(config),
+            ),
         )
         self.function = self.handler.function
         role = self.handler.role

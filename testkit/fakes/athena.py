@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from common.event_kinds import EventKind
 from common.prepared_outputs import Output
 from dataprep.columnar import WINDOW_COLUMNS, WINDOW_PART, Part
+from evaluation.queries import CURATION_FOLDER
 from testkit.fakes import request_checks
 from testkit.fakes.clock import SimClock
 from testkit.fakes.report_sql import REPORT_OUTPUTS, report_inputs, report_unload
@@ -271,6 +272,10 @@ class FakeAthena:
                 return "SUCCEEDED"
             if output in REPORT_OUTPUTS:
                 body = _report_unload_once(self.s3, query.sql, bucket)
+            elif f"/{CURATION_FOLDER}/" in f"/{prefix}":
+                # The served curation (results/<cc>/<date>/curation/...) runs like the report's queries, over the
+                # same run's prepared parts (bucket names: stacks.names.bucket_name).
+                body = _report_unload_once(self.s3, query.sql, bucket.replace("-results-", "-prepared-", 1))
             else:
                 body = _lines(output, query.started)
             self.s3.put_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/part-00000", Body=body)

@@ -22,8 +22,10 @@ from pathlib import Path
 import pytest
 from eval_fixtures import RUN_DATE
 
-from evaluation import decision
-from evaluation.report_model import ReportOptions
+from common.experiments import Arm, Experiment
+from evaluation import decision, online, trend
+from evaluation.page import render
+from evaluation.report_model import Report, ReportOptions
 from evaluation.run import report_from_prepared, write_report
 
 TOP_USERS = 5
@@ -71,7 +73,7 @@ def page(request, prepared_dir, batch_files, tmp_path_factory) -> tuple[str, Pat
     report = report_from_prepared(prepared_dir, "FR", RUN_DATE, out, batch, ReportOptions(top_users=TOP_USERS))
     # Two earlier runs for the trend chart, as the report step finds them under results/FR/<run_date>/.
     earlier = [
-        decision.TrendPoint(run_date=f"2026-10-{day:02d}", metric=decision.DECISION_METRIC, values={"curation": v})
+        trend.TrendPoint(run_date=f"2026-10-{day:02d}", metric=decision.DECISION_METRIC, values={"curation": v})
         for day, v in ((18, 0.1), (25, 0.2))
     ]
     report.trend = earlier + report.trend
@@ -215,3 +217,42 @@ def test_decision_shares_fill_shares_and_user_counts_are_visible_in_chromium(pag
     for c in data["user_counts"]:
         row = re.search(rf'<tr class="user-count" data-count="{c["name"]}"[^>]*>(.*?)</tr>', dom.stdout, re.S)
         assert row and f">{c['count']:,}<" in row.group(1) and c["filter"] in unescape(row.group(1)), c["name"]
+
+
+def test_the_online_decision_opens_the_verdict_beside_the_offline_one_in_chromium(page, tmp_path):
+    _, html = page
+    report = Report.model_validate_json((html.parent / "report.json").read_text(encoding="utf-8"))
+    experiment = Experiment(
+        name="pz-vs-curation", arms={Arm.PERSONALIZE: 0.5, Arm.CURATION: 0.5}, start="2026-10-01", end="2026-12-01"
+    )
+    rows = [
+        online.UserOutcome(arm=arm, user_id=f"{arm.value}-{n}", exposures=2, hits=(n % 3 == 0) + (n % 7 == 0))
+        for arm in (Arm.PERSONALIZE, Arm.CURATION)
+        for n in range(300)
+    ]
+    report.online = online.decide(experiment, rows)
+    report.trend[-1].online = online.trend_values(report.online)
+    report.trend[0].online = {"personalize": 0.2, "curation": 0.25}  # an earlier run of the experiment
+    page_with_online = tmp_path / "report-online.html"
+    page_with_online.write_text(render(report), encoding="utf-8")
+    dom = _run(_chromium(), tmp_path / "profile", "--dump-dom", page_with_online.resolve().as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    parser = _Dom()
+    parser.feed(dom.stdout)
+    elements = parser.elements
+    at = {a.get("id"): n for n, (_, a) in enumerate(elements) if a.get("id")}
+    assert at["verdict"] < at["online"] < at["decision"]
+    (box,) = [a for _, a in elements if a.get("id") == "online"]
+    assert box["data-verdict"] == online.Verdict.WAITING.value and box["data-experiment"] == experiment.name
+    arms = [a["data-arm"] for t, a in elements if t == "tr" and a.get("data-arm")]
+    assert arms == ["personalize", "curation"]
+    assert "300" in _text_of(dom.stdout, "online-arms") or "300" in dom.stdout
+    needed = report.online.users_needed_per_arm
+    assert needed is not None and f"{needed:,} exposed users per arm" in _text_of(dom.stdout, "online-horizon")
+    assert "passed" in _text_of(dom.stdout, "online-sample-ratio")
+    assert escape(report.online.text) in dom.stdout
+    # The trend shows the online outcome beside the offline one: one line per arm.
+    svgs = [a.get("id") for t, a in elements if t == "svg"]
+    assert svgs.index("chart-trend") < svgs.index("chart-trend-online")
+    lines = {a["data-recommender"] for t, a in elements if t == "polyline" and a.get("data-recommender") in arms}
+    assert lines == set(arms)

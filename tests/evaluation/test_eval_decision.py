@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from eval_fixtures import RUN_DATE
 
-from evaluation import decision
+from evaluation import decision, trend
 from evaluation.data import time_split, window_end
 from evaluation.open_baseline import NAME, from_dataset, train_and_recommend
 from evaluation.rounding import interval_text
@@ -124,13 +124,13 @@ def test_trend_reads_earlier_reports_of_the_country_only(tmp_path):
         }
         (folder / "report.json").write_text(json.dumps(data))
     (tmp_path / "broken.json").write_text("{not json")
-    current = decision.TrendPoint(run_date="2026-10-15", metric=decision.DECISION_METRIC, values={"curation": 0.3})
+    current = trend.TrendPoint(run_date="2026-10-15", metric=decision.DECISION_METRIC, values={"curation": 0.3})
     # A report from before the decision existed: its metrics are not the decision's, so it is no trend point.
     old = {"country": "FR", "run_date": "2026-10-05", "recommenders": [{"name": "curation", "metrics": {"x": 1.0}}]}
     (tmp_path / "old.json").write_text(json.dumps(old))
     paths = [*tmp_path.glob("*/report.json"), tmp_path / "broken.json", tmp_path / "old.json"]
-    trend = decision.trend_from_reports(paths, "FR", current)
-    assert [(p.run_date, p.values["curation"]) for p in trend] == [
+    points = trend.trend_from_reports(paths, "FR", current)
+    assert [(p.run_date, p.values["curation"]) for p in points] == [
         ("2026-10-01", 0.1),
         ("2026-10-08", 0.2),
         ("2026-10-15", 0.3),
@@ -146,7 +146,7 @@ def test_trend_reads_earlier_reports_of_the_country_only(tmp_path):
             "decision": {"values": {"curation": day / 100}},
         }
         (folder / "report.json").write_text(json.dumps(data))
-    last = decision.trend_from_reports(many.glob("*/report.json"), "FR")
+    last = trend.trend_from_reports(many.glob("*/report.json"), "FR")
     assert len(last) == 30 and last[0].run_date == "2026-09-06" and last[-1].run_date == "2026-10-05"
 
 

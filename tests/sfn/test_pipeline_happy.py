@@ -158,6 +158,11 @@ def test_update_day_imports_incrementally_and_trains_only_where_the_policy_says(
         if c.operation == "create_batch_inference_job" and c.outcome == "ok"
     }
     assert batch["userpers"]["jobInput"]["s3DataSource"]["path"].endswith("/changed_users/")
+    # the served curation lists the same users as the batch job: the changed ones today, every one on Sunday
+    started = [p["QueryString"] for op, p in harness.athena.calls if op == "StartQueryExecution"]
+    curation = {day: [sql for sql in started if f"/KR/{day}/curation/" in sql] for day in (SUNDAY, MONDAY)}
+    assert curation[MONDAY] and all("part IN ('new', 'changed')" in sql for sql in curation[MONDAY])
+    assert curation[SUNDAY] and all("part IN ('new', 'changed', 'old')" in sql for sql in curation[SUNDAY])
     # every recipe uses the version promoted on Sunday
     assert (
         batch["userpers"]["solutionVersionArn"]

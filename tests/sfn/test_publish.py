@@ -6,6 +6,7 @@ run served."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from botocore.exceptions import ClientError
@@ -80,6 +81,13 @@ def _prepared_rows(harness, file_name: str, run_date: str) -> list[str]:
     return [line.split(",")[0].strip('"') for line in lines[1:] if line.strip()]
 
 
+def _prepared_lines(harness, output: str, run_date: str) -> list[str]:
+    listed = harness.s3.list_objects_v2(Bucket=PREPARED, Prefix=f"athena/runs/KR/{run_date}/")["Contents"]
+    keys = [o["Key"] for o in listed if f"/{output}/" in o["Key"]]
+    body = b"".join(harness.s3.get_object(Bucket=PREPARED, Key=k)["Body"].read() for k in keys)
+    return [line for line in body.decode().splitlines() if line.strip()]
+
+
 def _publish_invocations(harness) -> int:
     return sum(1 for handler, _ in harness.invocations if handler == "publish")
 
@@ -109,6 +117,14 @@ def test_a_full_day_loads_lists_profiles_items_and_segments_then_points_the_coun
     catalogue = _prepared_rows(harness, "items.csv", SUNDAY)
     assert catalogue and all((f"ITEM#{i}", rm.META) in items for i in catalogue)
     assert (rm.country_list_pk("KR"), f"LIST#{SUNDAY}") in items  # the country's list from cold_start
+    # the legacy curation's list of every user the full day's batch job scored (its all_users input), from the
+    # report step's UNLOAD under results/KR/<date>/curation/
+    curated = {pk for pk, sk in items if sk == rm.curation_sk(date.fromisoformat(SUNDAY))}
+    scored = {json.loads(line)["userId"] for line in _prepared_lines(harness, "all_users", SUNDAY)}
+    assert scored and curated == {rm.user_pk("KR", u) for u in scored}
+    assert all(items[pk, rm.curation_sk(date.fromisoformat(SUNDAY))]["items"]["L"] for pk in curated)
+    report_jobs = execution.output["steps"]["report"]["jobs"]
+    assert f"/KR/{SUNDAY}/curation/" in report_jobs["curation_lists"]["detail"]["location"]
     pointer = items["COUNTRY#KR", rm.CURRENT]
     assert pointer["run_date"]["S"] == SUNDAY
     assert pointer["report_key"]["S"] == f"KR/{SUNDAY}/report.html"

@@ -34,6 +34,9 @@ def test_a_failed_report_query_fails_the_run_at_report_and_a_redrive_runs_the_ne
     # attempt r1 (every query, one failed), then all again under r2: UNLOAD needs an empty target
     assert [t.split("/")[-3] for t in report_targets].count("r1") == OUTPUTS
     assert [t.split("/")[-3] for t in report_targets].count("r2") == OUTPUTS
+    # the served curation's UNLOAD too, beside the batch output, one empty folder per attempt
+    curation = [sql.rsplit("TO '", 1)[1].split("'")[0] for sql in started if f"/KR/{SUNDAY}/curation/" in sql]
+    assert [t.split("/")[-2] for t in curation] == ["r1", "r2"]
     assert harness.ledger_run("KR", SUNDAY)["report_url"].endswith(f"/KR/{SUNDAY}/report.html")
 
 

@@ -10,7 +10,7 @@
 -- results/<country>/<run_date>/<recipe>/). Only the columns named here are read from the Parquet window.
 
 run_interactions AS (
-    SELECT user_id, item_id, ts
+    SELECT user_id, item_id, ts, part
     FROM run_window
     WHERE country = {{ country }} AND run_date = {{ run_date }} AND execution = {{ execution }}
         AND attempt = {{ attempt }} AND part IN {{ country_parts }}
@@ -158,12 +158,20 @@ shown AS (
     SELECT user_id FROM heavy
 ),
 
--- Curation for the shown users: merged neighbours of each user's recent items, minus everything the user saw, best first; a list
+-- The users `curation` lists: the report's shown users, or (curation_lists.sql, the serving read model's curation)
+-- the users of the country parts the day's batch job scores, every active user on a full-batch day.
+curated_users AS (
+    SELECT user_id FROM shown WHERE {{ curate_shown }}
+    UNION
+    SELECT user_id FROM run_interactions WHERE NOT {{ curate_shown }} AND part IN {{ curated_parts }}
+),
+
+-- Curation for the curated users: merged neighbours of each user's recent items, minus everything the user saw, best first; a list
 -- shorter than list_length is filled with the popular items the user neither saw nor got.
 candidates AS (
     SELECT r.user_id, n.neighbour_id AS item_id, sum(n.score) AS score
     FROM history_pairs AS r
-    JOIN shown AS w ON w.user_id = r.user_id
+    JOIN curated_users AS w ON w.user_id = r.user_id
     JOIN neighbours AS n ON n.item_id = r.item_id
     WHERE r.recency <= {{ recent_items }}
     GROUP BY r.user_id, n.neighbour_id
@@ -190,7 +198,7 @@ picked AS (
 short_lists AS (
     SELECT u.user_id, COALESCE(p.picked, 0) AS picked, d.distinct_items
     FROM history_users AS u
-    JOIN shown AS w ON w.user_id = u.user_id
+    JOIN curated_users AS w ON w.user_id = u.user_id
     JOIN (SELECT user_id, count(*) AS distinct_items FROM history_pairs GROUP BY user_id) AS d
         ON d.user_id = u.user_id
     LEFT JOIN (SELECT user_id, count(*) AS picked FROM picked GROUP BY user_id) AS p ON p.user_id = u.user_id

@@ -23,17 +23,32 @@ from botocore.exceptions import ClientError
 from common import clients, clock
 from common.recipes import Recipe, spec, user_list_recipe
 from dataprep.s3_outputs import split_uri
-from evaluation.decision import TREND_RUNS, TrendPoint, trend_from_documents
+from evaluation.decision import TREND_RUNS
+from evaluation.online import OnlineOutcome, rows_from_json, trend_values
+from evaluation.online import decide as online_decision
+from evaluation.online_sql import OUTPUT as ONLINE_OUTPUT
+from evaluation.online_sql import OnlineQueryParams, running_experiment
+from evaluation.online_sql import athena_statement as online_statement
 from evaluation.page import render
-from evaluation.queries import ReportOutput, ReportQueryParams, athena_statements
+from evaluation.queries import (
+    CURATION_FOLDER,
+    CURATION_LISTS,
+    CurationUsers,
+    ReportOutput,
+    ReportQueryParams,
+    athena_statements,
+    curation_statement,
+)
 from evaluation.report_model import ReportOptions
 from evaluation.sql_report import build_report_from_outputs, inputs_from_rows, parse_json_lines, train_open_baseline
+from evaluation.trend import TrendPoint, trend_from_documents
 from pipeline import cold_start, ledger, step_names
 from pipeline.athena_jobs import DONE, advance_queries, attempt_of, start_query
 from pipeline.errors import ReportFailed
 from pipeline.jobs import check_timeout, finish_step, next_poll, start_step
 from pipeline.model import Job, RunState
 from pipeline.notify import data_quality_lines
+from pipeline.publishing import full_batch
 from pipeline.step_handler import step_handler
 
 STEP = step_names.REPORT.key
@@ -78,32 +93,66 @@ def query_params(state: RunState, options: ReportOptions | None = None) -> Repor
     )
 
 
+def curation_location(state: RunState, attempt: int) -> str:
+    """Where the attempt's served curation lists go: results/<country>/<run_date>/curation/<execution>/r<attempt>/,
+    an empty folder per attempt as UNLOAD requires; the Publish step reads the folder recorded in the job."""
+    s = state.settings
+    return (
+        f"s3://{s.results_bucket}/{s.country}/{state.run.run_date}/{CURATION_FOLDER}/"
+        f"{state.run.execution_name}/r{attempt}/"
+    )
+
+
 def _start(state: RunState, attempt: int) -> dict[str, Job]:
+    params = query_params(state)
+    statements = {
+        output.value: (statement.sql, statement.location)
+        for output, statement in athena_statements(params, _prefix(state, attempt)).items()
+    }
+    # The legacy curation's list for every user the batch job scored today, for the serving read model (loaded by
+    # Publish): the report's curation definition over the whole window.
+    users = CurationUsers.ALL if full_batch(state) else CurationUsers.CHANGED
+    location = curation_location(state, attempt)
+    statements[CURATION_LISTS] = (
+        curation_statement(params.model_copy(update={"curation_users": users}), location),
+        location,
+    )
+    if (experiment := running_experiment(state.settings.experiments, state.run.run_date)) is not None:
+        # The running experiment's exposures joined with the views and purchases after them (evaluation.online).
+        online = OnlineQueryParams(country=state.settings.country, run_date=state.run.run_date, experiment=experiment)
+        statement = online_statement(online, _prefix(state, attempt))
+        statements[ONLINE_OUTPUT] = (statement.sql, statement.location)
     jobs = {}
-    for output, statement in athena_statements(query_params(state), _prefix(state, attempt)).items():
-        query_id = start_query(state, statement.sql, token_key=f"report/r{attempt}/{output.value}")
-        jobs[output.value] = Job(
+    for name, (sql, location) in statements.items():
+        query_id = start_query(state, sql, token_key=f"report/r{attempt}/{name}")
+        jobs[name] = Job(
             kind=QUERY_KIND,
-            name=output.value,
+            name=name,
             arn=query_id,
             status="RUNNING",
             created=True,
-            detail={"attempt": attempt, "location": statement.location},
+            detail={"attempt": attempt, "location": location},
         )
     return jobs
 
 
-def _read_outputs(jobs: dict[str, Job]) -> tuple[dict[ReportOutput, list[dict]], int]:
+def _read_chunks(location: str) -> list[bytes]:
+    """The parts an UNLOAD wrote under `location`."""
     s3 = clients.s3()
+    bucket, prefix = split_uri(location)
+    chunks = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            # The UNLOAD asks for no compression; should the engine gzip anyway, the parts still read.
+            chunks.append(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
+    return chunks
+
+
+def _read_outputs(jobs: dict[str, Job]) -> tuple[dict[ReportOutput, list[dict]], int]:
     rows, size = {}, 0
     for output in ReportOutput:
-        bucket, prefix = split_uri(jobs[output.value].detail["location"])
-        chunks = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                # The UNLOAD asks for no compression; should the engine gzip anyway, the parts still read.
-                chunks.append(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
+        chunks = _read_chunks(jobs[output.value].detail["location"])
         size += sum(len(c) for c in chunks)
         rows[output] = parse_json_lines(chunks, output.value)
     return rows, size
@@ -128,6 +177,15 @@ def _trend(bucket: str, country: str, run_date: str, current: list[TrendPoint]) 
     return with_costs(country, trend_from_documents(documents, country, current[-1] if current else None))
 
 
+def _online(state: RunState, jobs: dict[str, Job]) -> OnlineOutcome | None:
+    """The running experiment's outcome from the online query's per-user rows; None without the query."""
+    experiment = running_experiment(state.settings.experiments, state.run.run_date)
+    if ONLINE_OUTPUT not in jobs or experiment is None:
+        return None
+    rows = parse_json_lines(_read_chunks(jobs[ONLINE_OUTPUT].detail["location"]), ONLINE_OUTPUT)
+    return online_decision(experiment, rows_from_json(rows))
+
+
 def with_costs(country: str, points: list[TrendPoint]) -> list[TrendPoint]:
     """Each earlier run's estimated cost beside its trend point, from its run record (written by finish)."""
     for point in points:
@@ -141,7 +199,11 @@ def _write_report(state: RunState, jobs: dict[str, Job]) -> str:
     started = time.perf_counter()
     rows, size = _read_outputs(jobs)
     inputs = inputs_from_rows(rows, size)
-    inputs.query_seconds = sum(job.detail.get("engine_seconds", 0.0) for job in jobs.values())
+    inputs.query_seconds = sum(
+        job.detail.get("engine_seconds", 0.0)
+        for name, job in jobs.items()
+        if name not in (CURATION_LISTS, ONLINE_OUTPUT)
+    )
     options = report_options(state)
     # Trained here on report_history (the bounded history: evaluation.queries), as `make report` does locally;
     # without history or on a data error the page has no open_baseline column and its notes say why.
@@ -155,6 +217,9 @@ def _write_report(state: RunState, jobs: dict[str, Job]) -> str:
         options=options,
         open_baseline=baseline,
     )
+    report.online = _online(state, jobs)
+    if report.trend:  # this run's point carries its online outcome beside the offline values
+        report.trend[-1].online = trend_values(report.online)
     report.trend = _trend(settings.results_bucket, settings.country, str(state.run.run_date), report.trend)
     report.notes.extend(run_context_notes(state))
     if "cold_start" in state.prepared:  # prepared by runs since the fallback exists
