@@ -13,7 +13,8 @@ rates below are the rule's own:
 
 Users arrive one by one, each assigned to an arm by the weights; per user, hits follow a negative binomial
 (gamma-mixed Poisson: a few users click far more than most), as counts of clicks do. The rule is checked after
-every horizon / CHECKS_PER_HORIZON arrivals, as the daily report does, and its first verdict after the horizon is the result.
+every horizon / CHECKS_PER_HORIZON arrivals, as the daily report does, and its first verdict after the horizon is
+the result.
 """
 
 from __future__ import annotations
