@@ -22,8 +22,9 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from common.experiments import EXPOSURE_DAY, EXPOSURES_PREFIX, EXPOSURES_TABLE
-from dataprep.columnar import COUNTRY_PARTS, WINDOW_FOLDER, WINDOW_PART, WINDOW_TABLE
+from dataprep.columnar import COLUMNAR_PREFIX, COUNTRY_PARTS, WINDOW_FOLDER, WINDOW_PART, WINDOW_TABLE
 from dataprep.queries import LINE_COLUMN, Output
+from evaluation.online_sql import EVENT_TABLES
 from evaluation.queries import (
     BATCH_OUTPUT_PARTITIONS,
     BATCH_OUTPUT_TABLE,
@@ -139,7 +140,8 @@ class ReportCatalog(Construct):
     def grant_query(self, grantee: iam.IGrantable) -> None:
         """What the report step needs to run its queries in the workgroup: these tables and run_window only, read
         the prepared users and items and the country's window parts of any run and the batch output, write query
-        results and UNLOADs under athena/reports/ (no raw export, no other part of a run's folder)."""
+        results and UNLOADs under athena/reports/ (no raw export, no other part of a run's folder); for the online
+        outcome, the exposure log and the views' and purchases' columnar days."""
         prepared_runs = [
             *(
                 self.prepared_bucket.arn_for_objects(f"{PREPARED_RUNS_PREFIX}*/{o}/*")
@@ -154,6 +156,9 @@ class ReportCatalog(Construct):
         # (pipeline.cold_start), reading them itself, not through a query.
         cold_start_parts = self.prepared_bucket.arn_for_objects(f"{PREPARED_RUNS_PREFIX}*/{Output.COLD_START}/*")
         reports = self.prepared_bucket.arn_for_objects(f"{REPORTS_PREFIX}*")
+        # The online outcome (evaluation.online_sql) joins the exposures with the columnar days' views and purchases
+        # (the raw catalogue's tables): every conversion's day folders of those two tables, nothing else of columnar/.
+        event_days = [self.prepared_bucket.arn_for_objects(f"{COLUMNAR_PREFIX}{t}/*") for t in EVENT_TABLES]
         # Athena writes a query's result metadata at the workgroup's output location (athena/) even for UNLOAD.
         results_area = self.prepared_bucket.arn_for_objects(f"{RESULTS_PREFIX}*")
         statements = [
@@ -162,14 +167,14 @@ class ReportCatalog(Construct):
                 workgroup_arn=self.raw_catalog.workgroup_arn,
                 athena_actions=["athena:StartQueryExecution", "athena:GetQueryExecution"],
                 database=self.database_name,
-                tables=[*self.tables, WINDOW_TABLE],
+                tables=[*self.tables, WINDOW_TABLE, *EVENT_TABLES],
                 athena_sid="AthenaReportQueries",
                 glue_sid="GlueReportTables",
             ),
             iam.PolicyStatement(
                 sid="ReadReportInputs",
                 actions=["s3:GetObject"],
-                resources=[*prepared_runs, self.results_bucket.arn_for_objects("*")],
+                resources=[*prepared_runs, *event_days, self.results_bucket.arn_for_objects("*")],
             ),
             iam.PolicyStatement(
                 sid="WriteQueryResults",
@@ -202,6 +207,7 @@ class ReportCatalog(Construct):
                 (results_area, "Athena names query result and UNLOAD objects per query id under athena/"),
                 (reports, "The report reads its UNLOAD parts, named per query by Athena"),
                 (cold_start_parts, "The report publishes the cold-start UNLOAD parts of the run attempt it reports"),
+                *((days, "The online outcome reads the views' and purchases' converted days") for days in event_days),
                 (self.results_bucket.arn_for_objects("*"), "Batch output (read) and report files of any run"),
             ):
                 accept_wildcards(principal, resources=[resource], reason=reason)

@@ -3,7 +3,8 @@
 moto's Athena answers every query SUCCEEDED at once and cannot fail one or write UNLOAD output, so the
 pipeline tests use this instead: queries run for `query_seconds` of simulated time, an UNLOAD writes a part
 file into (moto) S3 under its TO location like Athena does, the counts SELECT returns the scripted counts,
-and `fail_next` makes the next query of an output fail with a reason. Parameters are validated against
+and `fail_next` makes the next query of an output fail with a reason. The report's queries and its online outcome
+(testkit/fakes/online_sql.py, over `parsed_events`) really run, on DuckDB. Parameters are validated against
 botocore's Athena model (testkit/fakes/request_checks.py) so a wrong call shape fails as boto3 would.
 """
 
@@ -24,9 +25,12 @@ from botocore.exceptions import ClientError
 from common.event_kinds import EventKind
 from common.prepared_outputs import Output
 from dataprep.columnar import WINDOW_COLUMNS, WINDOW_PART, Part
+from evaluation.online_sql import EVENT_TABLES
+from evaluation.online_sql import OUTPUT as ONLINE_OUTPUT
 from evaluation.queries import CURATION_FOLDER
 from testkit.fakes import request_checks
 from testkit.fakes.clock import SimClock
+from testkit.fakes.online_sql import online_unload
 from testkit.fakes.report_sql import REPORT_OUTPUTS, report_inputs, report_unload
 
 SCANNED_BYTES_PER_QUERY = 40 * 10**6
@@ -188,6 +192,9 @@ class FakeAthena:
         # with), over the scripted ones.
         self.counts_for: Callable[[str], dict[str, int]] | None = None
         self.quality_rows = [dict(row) for row in DEFAULT_QUALITY_ROWS]
+        # The columnar days' event rows the online outcome reads (views_parsed / purchases_parsed, by column name):
+        # the fake's conversions write placeholder Parquet, so a test of the online outcome gives them here.
+        self.parsed_events: dict[str, list[dict[str, Any]]] = {table: [] for table in EVENT_TABLES}
         # Statistics.DataScannedInBytes of every finished query (the bytes Athena bills).
         self.scanned_bytes_per_query = SCANNED_BYTES_PER_QUERY
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -272,6 +279,10 @@ class FakeAthena:
                 return "SUCCEEDED"
             if output in REPORT_OUTPUTS:
                 body = _report_unload_once(self.s3, query.sql, bucket)
+            elif output == ONLINE_OUTPUT:
+                # The exposure log lives in the results bucket beside the report (stacks.names.bucket_name).
+                results = bucket.replace("-prepared-", "-results-", 1)
+                body = online_unload(self.s3, query.sql, results, self.parsed_events)
             elif f"/{CURATION_FOLDER}/" in f"/{prefix}":
                 # The served curation (results/<cc>/<date>/curation/...) runs like the report's queries, over the
                 # same run's prepared parts (bucket names: stacks.names.bucket_name).

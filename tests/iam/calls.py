@@ -685,8 +685,11 @@ class CallMap:
         catalog = f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog"
         database_arn = f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{database}"
         out.add("glue:GetDatabase", [catalog, database_arn])
+        # A WITH query's name hides a table of the same name: only a qualified reference reads the table then.
+        defined = {name.lower() for name in re.findall(r'(?:\bWITH|,)\s*"?(\w+)"?\s+AS\s*\(', sql, re.IGNORECASE)}
         for (table_database, table), (location, enums) in self.glue_tables.items():
-            named = rf'\b(FROM|JOIN)\s+("?{re.escape(database)}"?\.)?"?{re.escape(table)}\b'
+            qualifier = rf'"?{re.escape(database)}"?\.' + ("" if table.lower() in defined else "?")
+            named = rf'\b(FROM|JOIN)\s+({qualifier})"?{re.escape(table)}\b'
             if table_database != database or not re.search(named, sql, re.IGNORECASE):
                 continue
             out.add(

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from common.experiments import Arm, Experiment
+from evaluation.online_sql import OUTPUT as ONLINE_OUTPUT
 from testkit.pipeline_harness import ACCOUNT, MOTO_CONFIG, PIPELINE_STACK, REGION, PipelineHarness, resources_of
 from tests.iam.calls import (
     Call,
@@ -123,8 +126,15 @@ def pipeline(dev_app, assembly) -> Recorded:
             Bucket=results, Key=f"KR/{SUNDAY}/user-personalization/all_users.jsonl.out", Body=json.dumps(line).encode()
         )
 
+        # An experiment running both days: the report's online query (exposures, views and purchases) is checked too.
+        running = Experiment(name="kr-iam", arms={Arm.PERSONALIZE: 0.5, Arm.CURATION: 0.5}, start=date(2026, 11, 1),
+                             end=date(2026, 12, 1))  # fmt: skip
+        harness.settings_changes["experiments"] = [running.model_dump(mode="json")]
+
         sunday = run_as_scheduled(harness, recorder, assembly, "KR", SUNDAY)
         assert sunday.status == "SUCCEEDED", (sunday.error, sunday.cause)
+        started = [p["QueryString"] for op, p in harness.athena.calls if op == "StartQueryExecution"]
+        assert any(f"/{ONLINE_OUTPUT}/'" in sql for sql in started), "the online query did not run"
         harness.fail_at("batch")  # a step that runs every day (Monday trains only what supports UPDATE)
         monday = run_as_scheduled(harness, recorder, assembly, "KR", MONDAY)
         assert monday.status == "FAILED"
