@@ -27,14 +27,15 @@ class Application:
     app: cdk.App
     config: EnvironmentConfig
     data: DataStack
-    serving: ServingStack
     countries: dict[str, CountryStack] = field(default_factory=dict)
     pipeline: PipelineStack | None = None
+    serving: ServingStack | None = None
     realtime: RealtimeStack | None = None
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [self.data, self.serving, *self.countries.values(), *(s for s in (self.pipeline, self.realtime) if s)]
+        later = (self.pipeline, self.serving, self.realtime)
+        return [self.data, *self.countries.values(), *(s for s in later if s)]
 
 
 def build_application(
@@ -45,8 +46,7 @@ def build_application(
     tags = {"project": "personalize-recommendations", "env": config.env}
 
     data = DataStack(app, data_stack_name(config), config=config, env=env, tags=tags)
-    serving = ServingStack(app, serving_stack_name(config), config=config, key=data.key, env=env, tags=tags)
-    application = Application(app=app, config=config, data=data, serving=serving)
+    application = Application(app=app, config=config, data=data)
     for country in config.countries:
         application.countries[country.code] = CountryStack(
             app,
@@ -65,7 +65,17 @@ def build_application(
         key=data.key,
         personalize_role=data.personalize_role,
         countries=application.countries,
-        read_model_table=serving.table,
+        env=env,
+        tags=tags,
+    )
+    # After the pipeline: the serving stack's alarms notify the pipeline's topic; the Publish step names the read
+    # model by name (names.read_model_table_name), so the pipeline depends on nothing of the serving stack.
+    application.serving = ServingStack(
+        app,
+        serving_stack_name(config),
+        config=config,
+        key=data.key,
+        alarm_topic=application.pipeline.topic,
         env=env,
         tags=tags,
     )

@@ -43,14 +43,11 @@ class PipelineStack(Stack):
         key: kms.IKey,
         personalize_role: iam.IRole,
         countries: dict[str, CountryStack],
-        read_model_table: dynamodb.ITable,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.key = key
-        # The serving stack's read model, which the Publish step loads (its name: names.read_model_table_name).
-        self.read_model_table = read_model_table
 
         # Data the pipeline reads and writes (the Data stack owns the buckets) and its Athena catalogue.
         raw = s3.Bucket.from_bucket_name(self, "RawBucket", bucket_name(config, "raw"))

@@ -11,6 +11,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from serving import read_model
@@ -24,13 +25,25 @@ from stacks.retention import data_removal_policy
 
 class ServingStack(Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, key: kms.IKey, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        key: kms.IKey,
+        alarm_topic: sns.ITopic | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.table = self._read_model(config, key)
         self.function = ServingFunction(self, "Function", config=config, table=self.table, encryption_key=key)
         self.exposure_log = ExposureLog(
-            self, "ExposureLog", config=config, log_group=self.function.handler.log_group, encryption_key=key
+            self,
+            "ExposureLog",
+            config=config,
+            log_group=self.function.handler.log_group,
+            encryption_key=key,
+            alarm_topic=alarm_topic,
         )
         self.api = ServingApi(
             self,

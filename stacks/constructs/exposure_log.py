@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from common.experiments import EXPOSURE_DAY, EXPOSURE_KEY, EXPOSURES_PREFIX
@@ -60,6 +62,7 @@ class ExposureLog(Construct):
         config: EnvironmentConfig,
         log_group: logs.ILogGroup,
         encryption_key: kms.IKey,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         results = bucket_arn(config, "results")
@@ -206,3 +209,5 @@ class ExposureLog(Construct):
             datapoints_to_alarm=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        if alarm_topic is not None:  # the env's run-notification topic, like the pipeline's and ingest's alarms
+            self.delivery_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))

@@ -122,6 +122,9 @@ def test_a_failed_delivery_alarms_at_once(serving):
     # One period in which half the puts failed (the expression is 0.5), the periods around it empty.
     assert fires_on_one_datapoint(alarm, value=0.5)
     assert not fires_on_one_datapoint(alarm, value=0)
+    # It notifies the env's run-notification topic, the pipeline's, as the pipeline's and ingest's alarms do.
+    (action,) = alarm["AlarmActions"]
+    assert "Personalize-dev-Pipeline:ExportsOutputRefRunNotifications" in json.dumps(action)
 
 
 def test_the_exposures_table_reads_the_delivered_lines_as_text_with_a_projected_day(dev_app):

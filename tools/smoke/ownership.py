@@ -26,9 +26,9 @@ def env_stack_names(config: EnvironmentConfig) -> list[str]:
     countries = [country_stack_name(config, country.code) for country in config.countries]
     return [
         data_stack_name(config),
-        serving_stack_name(config),
         *countries,
         pipeline_stack_name(config),
+        serving_stack_name(config),
         realtime_stack_name(config),
     ]
 
